@@ -1,0 +1,1 @@
+"""tcns: the chat bot for Vietnam's community digital technology teams."""

@@ -1,0 +1,179 @@
+"""The ``tcns`` command line.
+
+    tcns                 the main job: the Telegram bot if TELEGRAM_BOT_TOKEN is set, else the demo chat
+    tcns demo [--no-chat]
+    tcns chat [--user NAME]
+    tcns run
+    tcns parse "TEXT" [--today YYYY-MM-DD]
+    tcns db upgrade
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+import uuid
+from datetime import date
+from typing import Any
+
+from bot.app import Runtime, open_runtime
+from bot.config import Settings
+from bot.content import ContentError, load_content
+from bot.demo import seed_demo
+from bot.handlers.plain import plain_text
+from bot.handlers.terminal import TerminalChat
+from bot.report_parser import parse_report
+
+log = logging.getLogger("tcns")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tcns", description="Bot for community digital technology teams")
+    sub = parser.add_subparsers(dest="command")
+    demo = sub.add_parser("demo", help="seed the demo commune and open a terminal chat as a new user")
+    demo.add_argument("--no-chat", action="store_true", help="only seed and print the invite codes")
+    chat = sub.add_parser("chat", help="open the terminal chat on the existing database")
+    chat.add_argument("--user", default=None, help="act as this terminal user (e.g. canbo for demo staff)")
+    sub.add_parser("run", help="run the Telegram bot (needs TELEGRAM_BOT_TOKEN)")
+    parse = sub.add_parser("parse", help="print how the bot reads a text report, as JSON")
+    parse.add_argument("text")
+    parse.add_argument("--today", type=date.fromisoformat, default=None, help="YYYY-MM-DD")
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="apply pending schema migrations")
+    return parser
+
+
+def _say(runtime: Runtime, key: str, **params: Any) -> None:
+    print(plain_text(runtime.content.texts(key, **params)))
+
+
+async def _demo(settings: Settings, chat: bool) -> None:
+    async with await open_runtime(settings) as runtime:
+        demo = await seed_demo(runtime.db, runtime.content, runtime.clock.now())
+        _say(runtime, "cli.demo_ready", commune=demo.commune.name, villages=len(demo.villages))
+        for codes in demo.villages:
+            _say(runtime, "cli.demo_code", village=codes.village.name, code=codes.member_code,
+                 leader_code=codes.leader_code)
+        _say(runtime, "cli.demo_staff", user=demo.staff_user)
+        _say(runtime, "cli.demo_try", code=demo.villages[0].member_code)
+        if chat:
+            guest = f"khach-{uuid.uuid4().hex[:6]}"
+            await TerminalChat(runtime.engine, runtime.content, guest, display_name="Khách").run()
+
+
+async def _chat(settings: Settings, user: str | None) -> None:
+    async with await open_runtime(settings) as runtime:
+        name = user or f"khach-{uuid.uuid4().hex[:6]}"
+        await TerminalChat(runtime.engine, runtime.content, name).run()
+
+
+async def _run_bot(settings: Settings) -> None:
+    from bot.handlers.telegram import build_application
+
+    assert settings.telegram_bot_token
+    async with await open_runtime(settings) as runtime:
+        application = build_application(
+            settings.telegram_bot_token,
+            runtime.engine,
+            runtime.content,
+            base_url=settings.telegram_api_base_url,
+            base_file_url=settings.file_base_url,
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with application:
+            await application.bot_data["adapter"].post_init(application)
+            await application.start()
+            assert application.updater is not None
+            await application.updater.start_polling(allowed_updates=["message", "callback_query"])
+            log.info("bot @%s is polling", application.bot.username)
+            await stop.wait()
+            await application.updater.stop()
+            await application.stop()
+
+
+def _parse(text: str, today: date | None, settings: Settings) -> int:
+    content = load_content(settings.content_dir)
+    today = today or date.today()
+    limits = content.limits
+    result = parse_report(
+        text, today=today, catalogue=content.catalogue, lexicon=content.lexicon,
+        max_count=limits.max_count_per_report,
+    )
+    errors = []
+    for issue in result.issues:
+        service = content.catalogue.get(issue.service) if issue.service else None
+        errors.append(plain_text(content.texts(
+            f"parse_errors.{issue.code}", service=service.short if service else "",
+            value=issue.value or "", max=limits.max_count_per_report,
+        )))
+    output = {
+        "items": [{"service": item.service, "count": item.count} for item in result.items],
+        "date": result.date.isoformat() if result.date else None,
+        "errors": errors,
+    }
+    print(json.dumps(output, ensure_ascii=False))
+    return 0
+
+
+async def _db_upgrade(settings: Settings) -> None:
+    from storage import database_from_url
+
+    db = database_from_url(settings.db)
+    await db.open(migrate=False)
+    try:
+        applied = await db.upgrade()
+        version = await db.schema_version()
+    finally:
+        await db.close()
+    print(f"schema version {version}; applied {applied or 'nothing'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.command == "run" else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        settings = Settings()
+        command = args.command
+        if command is None:
+            if settings.telegram_bot_token:
+                command = "run"
+            else:
+                print(plain_text(load_content(settings.content_dir).texts("cli.no_token")))
+                command = "demo"
+                args.no_chat = False
+        if command == "parse":
+            return _parse(args.text, args.today, settings)
+        if command == "demo":
+            asyncio.run(_demo(settings, chat=not args.no_chat))
+        elif command == "chat":
+            asyncio.run(_chat(settings, args.user))
+        elif command == "run":
+            if not settings.telegram_bot_token:
+                print("TELEGRAM_BOT_TOKEN is not set: put the token from @BotFather in the environment or .env,"
+                      " or try the bot with `tcns demo`.", file=sys.stderr)
+                return 2
+            asyncio.run(_run_bot(settings))
+        elif command == "db":
+            asyncio.run(_db_upgrade(settings))
+    except ContentError as exc:
+        print(f"content error: {exc}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

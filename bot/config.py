@@ -1,0 +1,43 @@
+"""Configuration from the environment and ``.env`` (pydantic-settings)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.content import DEFAULT_CONTENT_DIR
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    db: str = Field(default="./tcns.db", validation_alias="TCNS_DB")
+    timezone: str = Field(default="Asia/Ho_Chi_Minh", validation_alias="TCNS_TIMEZONE")
+    content_dir: Path = Field(default=DEFAULT_CONTENT_DIR, validation_alias="TCNS_CONTENT_DIR")
+    telegram_bot_token: str | None = Field(default=None, validation_alias="TELEGRAM_BOT_TOKEN")
+    telegram_api_base_url: str = Field(
+        default="https://api.telegram.org/bot", validation_alias="TELEGRAM_API_BASE_URL"
+    )
+    telegram_file_base_url: str | None = Field(default=None, validation_alias="TELEGRAM_FILE_BASE_URL")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def file_base_url(self) -> str:
+        if self.telegram_file_base_url:
+            return self.telegram_file_base_url
+        return self.telegram_api_base_url.replace("/bot", "/file/bot", 1)

@@ -1,0 +1,187 @@
+"""Load and validate the files in ``content/``.
+
+Content is data: the service catalogue, user-facing Vietnamese texts, limits and
+the demo commune. Every file is validated with pydantic at start-up; a broken file
+raises :class:`ContentError` naming the file and the field.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterator
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bot.textutil import fold
+
+DEFAULT_CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
+
+
+class ContentError(Exception):
+    """A content file is missing or invalid; the message names the file and field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Service(_Strict):
+    code: str = Field(pattern=r"^[a-z][a-z_]{1,30}$")
+    label: str = Field(min_length=1, max_length=60)
+    short: str = Field(min_length=1, max_length=20)
+    aliases: tuple[str, ...] = Field(min_length=1)
+
+    @field_validator("aliases")
+    @classmethod
+    def _non_empty_aliases(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for alias in value:
+            if not fold(alias):
+                raise ValueError("an alias is empty")
+        return value
+
+
+class Catalogue(_Strict):
+    services: tuple[Service, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> Catalogue:
+        codes = [s.code for s in self.services]
+        if len(set(codes)) != len(codes):
+            raise ValueError("service codes must be unique")
+        seen: dict[str, str] = {}
+        for service in self.services:
+            for alias in (*service.aliases, service.code):
+                key = fold(alias)
+                if seen.get(key, service.code) != service.code:
+                    raise ValueError(f"alias {alias!r} is used by {seen[key]} and {service.code}")
+                seen[key] = service.code
+        return self
+
+    def get(self, code: str) -> Service | None:
+        return next((s for s in self.services if s.code == code), None)
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(s.code for s in self.services)
+
+
+class Limits(_Strict):
+    max_count_per_report: int = Field(default=500, ge=1, le=100_000)
+    undo_window_hours: int = Field(default=48, ge=1, le=24 * 30)
+    max_backdate_days: int = Field(default=62, ge=1, le=366)
+    max_message_chars: int = Field(default=1000, ge=50, le=4096)
+
+
+class DemoVillage(_Strict):
+    code: str = Field(pattern=r"^[A-Za-z0-9_-]{1,20}$")
+    name: str = Field(min_length=1, max_length=80)
+    households: int = Field(ge=0)
+    adults: int = Field(ge=0)
+
+
+class DemoCommune(_Strict):
+    province: str
+    province_code: str
+    code: str
+    name: str
+    staff_name: str
+    villages: tuple[DemoVillage, ...] = Field(min_length=1)
+
+
+class Markup(str):
+    """Text that is already safe Telegram-HTML (a rendered template); never escaped again."""
+
+    @classmethod
+    def lines(cls, parts: list[Markup] | tuple[Markup, ...]) -> Markup:
+        return cls("\n".join(parts))
+
+
+def escape(value: Any) -> str:
+    """Escape a value for a template: user text is escaped, rendered Markup is kept."""
+    if isinstance(value, Markup):
+        return value
+    if isinstance(value, str):
+        return html.escape(value, quote=False)
+    return value
+
+
+class Texts:
+    """User-facing Vietnamese texts, addressed by dotted keys (``join.welcome``).
+
+    Templates are Telegram-HTML (``<b>``, ``<i>``); parameters are escaped, so a
+    member's name or echoed input can never inject markup. Text-only channels strip
+    the tags when rendering.
+    """
+
+    def __init__(self, data: dict[str, Any], source: str) -> None:
+        self._flat: dict[str, str] = {}
+        self._flatten("", data, source)
+
+    def _flatten(self, prefix: str, node: Any, source: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                self._flatten(f"{prefix}{key}.", value, source)
+        elif isinstance(node, str):
+            self._flat[prefix[:-1]] = node
+        else:
+            raise ContentError(f"{source}: field {prefix[:-1]!r} must be text")
+
+    def __call__(self, key: str, /, **params: Any) -> Markup:
+        template = self._flat[key]
+        if not params:
+            return Markup(template)
+        return Markup(template.format(**{name: escape(value) for name, value in params.items()}))
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._flat
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._flat)
+
+
+
+class Content:
+    """Everything loaded from the content directory, validated."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.catalogue: Catalogue = _load_model(directory / "services.yaml", Catalogue)
+        self.limits: Limits = _load_model(directory / "limits.yaml", Limits)
+        self.demo: DemoCommune = _load_model(directory / "demo.yaml", DemoCommune)
+        texts_path = directory / "texts.yaml"
+        self.texts = Texts(_read_yaml(texts_path), str(texts_path))
+
+    @cached_property
+    def lexicon(self) -> Any:
+        # Imported lazily: the parser module depends on this one.
+        from bot.report_parser import ParserLexicon
+
+        return _load_model(self.directory / "parser.yaml", ParserLexicon)
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return yaml.safe_load(handle) or {}
+    except FileNotFoundError as exc:
+        raise ContentError(f"{path}: file not found") from exc
+    except yaml.YAMLError as exc:
+        raise ContentError(f"{path}: not valid YAML: {exc}") from exc
+
+
+def _load_model(path: Path, model: type[BaseModel]) -> Any:
+    data = _read_yaml(path)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        raise ContentError(f"{path}: field {field!r}: {first['msg']}") from exc
+
+
+def load_content(directory: Path | None = None) -> Content:
+    return Content(directory or DEFAULT_CONTENT_DIR)

@@ -1,0 +1,65 @@
+"""The demo commune: seeded from ``content/demo.yaml``, reused when it already exists."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.content import Content
+from bot.invites import create_invite
+from storage import SqliteDatabase, UnitOfWork
+from storage.models import Invite, Unit
+
+STAFF_USER = "canbo"
+TERMINAL = "terminal"
+DEMO_INVITE_DAYS = 365
+DEMO_INVITE_USES = 20
+
+
+@dataclass(frozen=True)
+class DemoVillageCodes:
+    village: Unit
+    member_code: str
+    leader_code: str
+
+
+@dataclass(frozen=True)
+class Demo:
+    commune: Unit
+    villages: list[DemoVillageCodes]
+    staff_user: str
+
+
+async def _usable_invite(uow: UnitOfWork, unit_id: int, role: str, now: datetime) -> Invite:
+    for invite in await uow.invites.for_unit(unit_id):
+        if invite.role == role and invite.usable(now) and invite.expires_at - now > timedelta(days=7):
+            return invite
+    return await create_invite(
+        uow, unit_id, role, now, timedelta(days=DEMO_INVITE_DAYS), max_uses=DEMO_INVITE_USES
+    )
+
+
+async def seed_demo(db: SqliteDatabase, content: Content, now: datetime) -> Demo:
+    spec = content.demo
+    async with db.uow() as uow:
+        province = await uow.units.by_code("province", spec.province_code)
+        if province is None:
+            province = await uow.units.add("province", spec.province_code, spec.province)
+        commune = await uow.units.by_code("commune", spec.code)
+        if commune is None:
+            commune = await uow.units.add("commune", spec.code, spec.name, parent_id=province.id)
+        codes = []
+        for village_spec in spec.villages:
+            village = await uow.units.by_code("village", village_spec.code, commune.id)
+            if village is None:
+                village = await uow.units.add(
+                    "village", village_spec.code, village_spec.name, commune.id,
+                    village_spec.households, village_spec.adults,
+                )
+            member_invite = await _usable_invite(uow, village.id, "member", now)
+            leader_invite = await _usable_invite(uow, village.id, "leader", now)
+            codes.append(DemoVillageCodes(village, member_invite.code, leader_invite.code))
+        if await uow.members.by_identity(TERMINAL, STAFF_USER) is None:
+            staff = await uow.members.add(spec.staff_name, "staff", commune.id, now)
+            await uow.members.link_identity(staff.id, TERMINAL, STAFF_USER, STAFF_USER, now)
+    return Demo(commune, codes, STAFF_USER)

@@ -1,0 +1,1 @@
+"""The conversation core. Imports no channel library."""

@@ -1,0 +1,83 @@
+"""The per-update context a flow step works with.
+
+A step reads the member, the stored conversation and the unit of work, and
+returns replies. Buttons it offers are tied to the conversation's next version:
+a stale or doubled tap on an old button is recognised and changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.content import Content, Markup
+from bot.flows.types import Inbound, Option, Reply
+from storage import UnitOfWork
+from storage.models import Conversation, Member
+
+GLOBAL_PREFIX = "g:"
+KEYS_FIELD = "_keys"
+
+
+@dataclass
+class Context:
+    uow: UnitOfWork
+    content: Content
+    now: datetime
+    tz: ZoneInfo
+    inbound: Inbound
+    member: Member | None
+    conv: Conversation
+    _keys: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def t(self) -> Any:
+        return self.content.texts
+
+    @property
+    def today(self) -> date:
+        return self.now.astimezone(self.tz).date()
+
+    @property
+    def next_version(self) -> int:
+        return self.conv.version + 1
+
+    # Buttons -------------------------------------------------------------
+    def option(self, label: str, action: str, key: str) -> Option:
+        """A button valid only for the prompt it comes with."""
+        data = f"{self.next_version}:{action}"
+        self._keys[key] = data
+        return Option(label, data, key)
+
+    def global_option(self, label: str, action: str, key: str) -> Option:
+        """A button that stays valid whatever happens next in the chat (e.g. undo)."""
+        data = f"{GLOBAL_PREFIX}{action}"
+        self._keys[key] = data
+        return Option(label, data, key)
+
+    def cancel_option(self) -> Option:
+        return self.option(self.t("buttons.cancel"), "cancel", "huy")
+
+    # Replies -------------------------------------------------------------
+    def say(self, key: str, /, **params: Any) -> Reply:
+        return Reply(self.t(key, **params))
+
+    def reply(self, text: Markup, rows: list[list[Option]] | None = None, menu: bool = False) -> Reply:
+        return Reply(text, tuple(tuple(row) for row in rows or ()), menu)
+
+    # Conversation state --------------------------------------------------
+    def goto(self, flow: str, step: str, **data: Any) -> None:
+        self.conv.flow, self.conv.step = flow, step
+        self.conv.data = {**{k: v for k, v in self.conv.data.items() if k != KEYS_FIELD}, **data}
+
+    def end(self) -> None:
+        self.conv.flow, self.conv.step, self.conv.data = "", "", {}
+
+    def finish(self) -> Conversation:
+        """The conversation to store: new version, and the keys of the buttons just offered."""
+        data = {k: v for k, v in self.conv.data.items() if k != KEYS_FIELD}
+        if self._keys:
+            data[KEYS_FIELD] = self._keys
+        return Conversation(self.conv.flow, self.conv.step, data, self.next_version)

@@ -1,0 +1,149 @@
+"""The conversation core: one inbound update in, replies out, one transaction.
+
+For every update the engine, inside a single unit of work:
+1. records (channel, update key); a redelivered update stops here and changes nothing;
+2. loads the member and the stored conversation;
+3. routes to a command, a button, a flow step or the text-report parser;
+4. stores the new conversation state with the effects (reports, voids, joins).
+Replies are returned only after the commit, so what the user is told is what is stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from types import ModuleType
+from zoneinfo import ZoneInfo
+
+from bot.clock import Clock
+from bot.content import Content
+from bot.flows import help as help_flow
+from bot.flows import join, mine, report, undo
+from bot.flows.context import GLOBAL_PREFIX, KEYS_FIELD, Context
+from bot.flows.types import Inbound, Reply
+from bot.textutil import fold
+from storage import SqliteDatabase
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Context, str], Awaitable[list[Reply]]]
+
+# Flows that own a multi-step conversation: name -> module with on_choice/on_text.
+FLOWS: dict[str, ModuleType] = {join.FLOW: join, report.FLOW: report, undo.FLOW: undo}
+
+
+async def _help(ctx: Context, args: str) -> list[Reply]:
+    return await help_flow.show(ctx)
+
+
+async def _report(ctx: Context, args: str) -> list[Reply]:
+    return await report.start(ctx)
+
+
+async def _undo(ctx: Context, args: str) -> list[Reply]:
+    if ctx.conv.flow:  # /huy in the middle of a flow cancels that flow
+        ctx.end()
+        return [ctx.reply(ctx.t("report.cancelled"), menu=True)]
+    return await undo.start(ctx)
+
+
+async def _mine(ctx: Context, args: str) -> list[Reply]:
+    return await mine.show(ctx)
+
+
+# Command names are ASCII (Telegram allows nothing else); the first of each group is canonical.
+COMMANDS: dict[str, Handler] = {
+    "start": join.start,
+    "help": _help, "trogiup": _help, "menu": _help,
+    "baocao": _report, "bc": _report, "report": _report,
+    "huy": _undo, "undo": _undo,
+    "cuatoi": _mine, "toi": _mine, "mine": _mine,
+}
+# What an unregistered user may do.
+GUEST_COMMANDS = {"start", "help", "trogiup", "menu"}
+# Menu buttons (persistent keyboard) send their label as text: label key -> command.
+MENU = {"menu.report": "baocao", "menu.mine": "cuatoi", "menu.help": "help"}
+
+
+def split_command(text: str) -> tuple[str, str] | None:
+    """``"/baocao@tcns_bot  x"`` -> ``("baocao", "x")``; None if not a command."""
+    if not text.startswith("/"):
+        return None
+    head, _, args = text[1:].partition(" ")
+    return fold(head.split("@", 1)[0]), args.strip()
+
+
+class Engine:
+    def __init__(self, db: SqliteDatabase, content: Content, clock: Clock, tz: ZoneInfo) -> None:
+        self.db = db
+        self.content = content
+        self.clock = clock
+        self.tz = tz
+        self._menu = {fold(content.texts(key)): command for key, command in MENU.items()}
+
+    async def handle(self, inbound: Inbound) -> list[Reply]:
+        now = self.clock.now()
+        async with self.db.uow() as uow:
+            if not await uow.updates.claim(inbound.channel, inbound.update_key, now):
+                log.info("skipping redelivered update %s/%s", inbound.channel, inbound.update_key)
+                return []
+            member = await uow.members.by_identity(inbound.channel, inbound.user_id)
+            conv = await uow.conversations.load(inbound.channel, inbound.chat_id)
+            ctx = Context(uow, self.content, now, self.tz, inbound, member, conv)
+            replies = await self._route(ctx)
+            await uow.conversations.save(inbound.channel, inbound.chat_id, ctx.finish(), now)
+        return replies
+
+    async def _route(self, ctx: Context) -> list[Reply]:
+        inbound = ctx.inbound
+        if ctx.member is not None and not ctx.member.active:
+            return [ctx.say("errors.disabled")]
+        if inbound.choice is not None:
+            return await self._on_choice(ctx, inbound.choice)
+        text = (inbound.text or "").strip()
+        if not text:
+            return [ctx.say("errors.not_text")]
+        if len(text) > self.content.limits.max_message_chars:
+            return [ctx.say("errors.too_long", max=self.content.limits.max_message_chars)]
+        keys = ctx.conv.data.get(KEYS_FIELD, {})
+        if fold(text) in keys:
+            return await self._on_choice(ctx, keys[fold(text)])
+        command = split_command(text)
+        if command is None and fold(text) in self._menu:
+            command = (self._menu[fold(text)], "")
+        if command is not None:
+            return await self._on_command(ctx, *command)
+        if ctx.conv.flow in FLOWS:
+            return await FLOWS[ctx.conv.flow].on_text(ctx, text)
+        if ctx.member is None:
+            return [ctx.say("join.required")]
+        ctx.end()
+        return await report.from_text(ctx, text)
+
+    async def _on_command(self, ctx: Context, name: str, args: str) -> list[Reply]:
+        handler = COMMANDS.get(name)
+        if handler is None:
+            return [ctx.say("errors.unknown_command")]
+        if ctx.member is None and name not in GUEST_COMMANDS:
+            return [ctx.say("join.required")]
+        if handler is not _undo:
+            ctx.end()  # a command leaves whatever flow was going on
+        return await handler(ctx, args)
+
+    async def _on_choice(self, ctx: Context, data: str) -> list[Reply]:
+        if ctx.member is None and ctx.conv.flow != join.FLOW:
+            return [ctx.say("join.required")]
+        if data.startswith(GLOBAL_PREFIX):
+            action = data[len(GLOBAL_PREFIX):]
+            if action.startswith("undo:") and ctx.member is not None:
+                return await undo.void(ctx, action[len("undo:"):])
+            return [ctx.say("errors.stale_button")]
+        version, _, action = data.partition(":")
+        if version != str(ctx.conv.version) or ctx.conv.flow not in FLOWS:
+            return [ctx.say("errors.stale_button")]
+        return await FLOWS[ctx.conv.flow].on_choice(ctx, action)
+
+    async def mark_unreachable(self, channel: str, chat_id: str) -> None:
+        """A user blocked the bot: stop treating their chat as reachable."""
+        async with self.db.uow() as uow:
+            await uow.members.set_identity_active(channel, chat_id, False)

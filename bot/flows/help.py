@@ -1,0 +1,12 @@
+"""/help and /trogiup: what this user's role can do."""
+
+from __future__ import annotations
+
+from bot.flows.context import Context
+from bot.flows.types import Reply
+
+
+async def show(ctx: Context) -> list[Reply]:
+    if ctx.member is None:
+        return [ctx.say("help.guest")]
+    return [ctx.reply(ctx.t(f"help.{ctx.member.role}"), menu=True)]

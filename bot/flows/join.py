@@ -1,0 +1,56 @@
+"""Joining with an invite code: ``/start CODE`` (also the t.me deep link), or the code typed after /start."""
+
+from __future__ import annotations
+
+import re
+
+from bot.flows.context import Context
+from bot.flows.types import Reply
+
+FLOW = "join"
+MAX_NAME = 64
+_CODE_CHARS = re.compile(r"[^A-Z0-9]")
+
+
+def normalise_code(text: str) -> str:
+    return _CODE_CHARS.sub("", text.upper())[:32]
+
+
+async def start(ctx: Context, args: str) -> list[Reply]:
+    if ctx.member is not None:
+        unit = await ctx.uow.units.get(ctx.member.unit_id)
+        return [ctx.reply(ctx.t("join.already", unit=unit.name if unit else ""), menu=True)]
+    if not args.strip():
+        ctx.goto(FLOW, "code")
+        return [ctx.say("join.ask_code")]
+    return await use_code(ctx, args)
+
+
+async def on_text(ctx: Context, text: str) -> list[Reply]:
+    return await use_code(ctx, text)
+
+
+async def on_choice(ctx: Context, action: str) -> list[Reply]:
+    return [ctx.say("join.ask_code")]
+
+
+async def use_code(ctx: Context, text: str) -> list[Reply]:
+    code = normalise_code(text)
+    invite = await ctx.uow.invites.get(code) if code else None
+    if invite is None:
+        return [ctx.say("join.bad_code")]
+    if invite.revoked_at is not None or ctx.now >= invite.expires_at:
+        return [ctx.say("join.expired")]
+    if not await ctx.uow.invites.use(code):
+        return [ctx.say("join.used_up")]
+    unit = await ctx.uow.units.get(invite.unit_id)
+    assert unit is not None
+    name = (ctx.inbound.display_name or "").strip()[:MAX_NAME] or None
+    member = await ctx.uow.members.add(name, invite.role, unit.id, ctx.now)
+    inbound = ctx.inbound
+    await ctx.uow.members.link_identity(member.id, inbound.channel, inbound.user_id, inbound.chat_id, ctx.now)
+    await ctx.uow.audit.add(member.id, "join", f"unit:{unit.id}", ctx.now, {"invite": code, "role": invite.role})
+    ctx.member = member
+    ctx.end()
+    role = ctx.t(f"roles.{invite.role}")
+    return [ctx.reply(ctx.t("join.welcome", unit=unit.name, role=role), menu=True), ctx.say("help.first_steps")]

@@ -1,0 +1,25 @@
+"""/cuatoi: the member's own totals this week and this month, per service."""
+
+from __future__ import annotations
+
+from bot.content import Markup
+from bot.flows.context import Context
+from bot.flows.periods import month_of, week_of
+from bot.flows.report import day_text
+from bot.flows.types import Reply
+
+
+async def show(ctx: Context) -> list[Reply]:
+    assert ctx.member is not None
+    sections = []
+    for key, (start, end) in (("mine.week", week_of(ctx.today)), ("mine.month", month_of(ctx.today))):
+        totals = await ctx.uow.reports.member_totals(ctx.member.id, start, end)
+        lines = [
+            ctx.t("mine.line", label=service.short, count=totals[service.code])
+            for service in ctx.content.catalogue.services
+            if totals.get(service.code)
+        ]
+        body = Markup.lines(lines) if lines else ctx.t("mine.none")
+        header = ctx.t(key, start=day_text(start), end=day_text(end), total=sum(totals.values()))
+        sections.append(Markup.lines([header, body]))
+    return [ctx.reply(Markup("\n\n".join(sections)), menu=True)]

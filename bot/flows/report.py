@@ -1,0 +1,229 @@
+"""Reporting households helped: by buttons (/baocao) or in one line of text.
+
+Buttons: service -> households -> day -> confirm (four taps in the common case),
+cancel at any step. Text: parsed, recorded at once, answered with what was
+understood and an undo button (one tap to take back a misread line, zero taps
+for the usual correct one).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Sequence
+from datetime import date, timedelta
+
+from bot.content import Markup
+from bot.flows.context import Context
+from bot.flows.types import Reply
+from bot.report_parser import ParseIssue, parse_report
+from bot.textutil import fold
+from storage.models import NewReport
+
+FLOW = "report"
+REPORTING_ROLES = ("member", "leader")
+QUICK_COUNTS = (1, 2, 3, 4, 5)
+_COUNT = re.compile(r"^\s*(-?\d+(?:[.,]\d+)?)\s*(?:ho|hgd|ho gia dinh)?\s*$")
+
+
+def can_report(ctx: Context) -> bool:
+    return ctx.member is not None and ctx.member.role in REPORTING_ROLES
+
+
+def day_text(day: date) -> str:
+    return day.strftime("%d/%m/%Y")
+
+
+def items_text(ctx: Context, items: Sequence[NewReport]) -> Markup:
+    catalogue = ctx.content.catalogue
+    return Markup.lines(
+        [ctx.t("report.item", label=catalogue.get(it.service).label, count=it.count) for it in items]  # type: ignore[union-attr]
+    )
+
+
+def issue_text(ctx: Context, issue: ParseIssue) -> Markup:
+    service = ctx.content.catalogue.get(issue.service) if issue.service else None
+    return ctx.t(
+        f"parse_errors.{issue.code}",
+        service=service.short if service else "",
+        value=issue.value or "",
+        max=ctx.content.limits.max_count_per_report,
+    )
+
+
+def check_day(ctx: Context, day: date) -> Reply | None:
+    """None if ``day`` may be reported; otherwise the reply explaining why not."""
+    if day > ctx.today:
+        return ctx.say("report.day_future")
+    if day < ctx.today - timedelta(days=ctx.content.limits.max_backdate_days):
+        return ctx.say("report.day_too_old", days=ctx.content.limits.max_backdate_days)
+    return None
+
+
+async def record(ctx: Context, items: Sequence[NewReport], day: date, source: str) -> str:
+    assert ctx.member is not None
+    batch_id = secrets.token_urlsafe(6)
+    await ctx.uow.reports.add_batch(batch_id, ctx.member.id, ctx.member.unit_id, items, day, source, ctx.now)
+    return batch_id
+
+
+# Text reports ---------------------------------------------------------------
+async def from_text(ctx: Context, text: str) -> list[Reply]:
+    limits = ctx.content.limits
+    result = parse_report(
+        text,
+        today=ctx.today,
+        catalogue=ctx.content.catalogue,
+        lexicon=ctx.content.lexicon,
+        max_count=limits.max_count_per_report,
+    )
+    if result.issues:
+        lines = [issue_text(ctx, issue) for issue in result.issues]
+        return [ctx.reply(Markup.lines([*lines, ctx.t("report.text_example")]))]
+    if not result.is_report:
+        return [ctx.say("report.not_understood")]
+    if not can_report(ctx):
+        return [ctx.say("report.not_allowed")]
+    day = result.date or ctx.today
+    problem = check_day(ctx, day)
+    if problem:
+        return [problem]
+    items = [NewReport(it.service, it.count) for it in result.items]
+    batch_id = await record(ctx, items, day, "text")
+    undo = ctx.global_option(ctx.t("buttons.undo"), f"undo:{batch_id}", "huy")
+    text_out = ctx.t("report.recorded_text", items=items_text(ctx, items), day=day_text(day))
+    return [ctx.reply(text_out, [[undo]])]
+
+
+# Button flow ------------------------------------------------------------------
+async def start(ctx: Context) -> list[Reply]:
+    if not can_report(ctx):
+        return [ctx.say("report.not_allowed")]
+    ctx.goto(FLOW, "service")
+    return [_ask_service(ctx)]
+
+
+def _ask_service(ctx: Context) -> Reply:
+    buttons = [
+        ctx.option(service.short, f"svc:{service.code}", str(index))
+        for index, service in enumerate(ctx.content.catalogue.services, start=1)
+    ]
+    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    return ctx.reply(ctx.t("report.ask_service"), [*rows, [ctx.cancel_option()]])
+
+
+def _ask_count(ctx: Context) -> Reply:
+    service = ctx.content.catalogue.get(ctx.conv.data["service"])
+    assert service is not None
+    row = [ctx.option(str(n), f"n:{n}", str(n)) for n in QUICK_COUNTS]
+    return ctx.reply(ctx.t("report.ask_count", service=service.label), [row, [ctx.cancel_option()]])
+
+
+def _ask_day(ctx: Context) -> Reply:
+    rows = [
+        [ctx.option(ctx.t("buttons.today"), "d:0", "1"), ctx.option(ctx.t("buttons.yesterday"), "d:1", "2")],
+        [ctx.cancel_option()],
+    ]
+    return ctx.reply(ctx.t("report.ask_day"), rows)
+
+
+def _ask_confirm(ctx: Context) -> Reply:
+    data = ctx.conv.data
+    items = [NewReport(data["service"], data["count"])]
+    day = date.fromisoformat(data["day"])
+    rows = [[ctx.option(ctx.t("buttons.confirm"), "ok", "1"), ctx.cancel_option()]]
+    text = ctx.t("report.confirm", items=items_text(ctx, items), day=day_text(day))
+    return ctx.reply(text, rows)
+
+
+async def on_choice(ctx: Context, action: str) -> list[Reply]:
+    step = ctx.conv.step
+    if action == "cancel":
+        ctx.end()
+        return [ctx.reply(ctx.t("report.cancelled"), menu=True)]
+    if step == "service" and action.startswith("svc:"):
+        code = action[4:]
+        if ctx.content.catalogue.get(code) is None:
+            return [_ask_service(ctx)]
+        ctx.goto(FLOW, "count", service=code)
+        return [_ask_count(ctx)]
+    if step == "count" and action.startswith("n:"):
+        return _set_count(ctx, int(action[2:]))
+    if step == "day" and action.startswith("d:"):
+        return _set_day(ctx, ctx.today - timedelta(days=int(action[2:])))
+    if step == "confirm" and action == "ok":
+        data = ctx.conv.data
+        items = [NewReport(data["service"], data["count"])]
+        day = date.fromisoformat(data["day"])
+        problem = check_day(ctx, day)  # the day may have turned since the summary was shown
+        if problem:
+            ctx.end()
+            return [problem]
+        await record(ctx, items, day, "buttons")
+        ctx.end()
+        text = ctx.t("report.recorded", items=items_text(ctx, items), day=day_text(day))
+        return [ctx.reply(text, menu=True)]
+    return [ctx.say("errors.stale_button")]
+
+
+def _set_count(ctx: Context, count: int) -> list[Reply]:
+    if not 1 <= count <= ctx.content.limits.max_count_per_report:
+        return [_ask_count(ctx)]
+    ctx.goto(FLOW, "day", count=count)
+    return [_ask_day(ctx)]
+
+
+def _set_day(ctx: Context, day: date) -> list[Reply]:
+    problem = check_day(ctx, day)
+    if problem:
+        return [problem, _ask_day(ctx)]
+    ctx.goto(FLOW, "confirm", day=day.isoformat())
+    return [_ask_confirm(ctx)]
+
+
+def count_issue(text: str, max_count: int) -> tuple[int | None, str | None]:
+    """A typed number of households: (count, None) or (None, parse error code)."""
+    match = _COUNT.match(fold(text))
+    if not match:
+        return None, "not_a_number"
+    raw = match.group(1)
+    if "." in raw or "," in raw:
+        return None, "fraction"
+    value = int(raw)
+    if value < 0:
+        return None, "negative"
+    if value == 0:
+        return None, "zero"
+    if value > max_count:
+        return None, "too_large"
+    return value, None
+
+
+async def on_text(ctx: Context, text: str) -> list[Reply]:
+    step = ctx.conv.step
+    if step == "service":
+        wanted = fold(text)
+        for service in ctx.content.catalogue.services:
+            if wanted in {fold(a) for a in (*service.aliases, service.code, service.short)}:
+                return await on_choice(ctx, f"svc:{service.code}")
+        return [ctx.say("report.pick_service"), _ask_service(ctx)]
+    if step == "count":
+        max_count = ctx.content.limits.max_count_per_report
+        value, code = count_issue(text, max_count)
+        if value is not None:
+            return _set_count(ctx, value)
+        issue = ParseIssue(code=code or "not_a_number", service=ctx.conv.data.get("service"), value=text.strip())
+        return [ctx.reply(issue_text(ctx, issue)), _ask_count(ctx)]
+    if step == "day":
+        result = parse_report(
+            text, today=ctx.today, catalogue=ctx.content.catalogue, lexicon=ctx.content.lexicon,
+            max_count=ctx.content.limits.max_count_per_report,
+        )
+        day_issues = [i for i in result.issues if i.code in ("bad_date", "future_date")]
+        if day_issues:
+            return [ctx.reply(issue_text(ctx, day_issues[0])), _ask_day(ctx)]
+        if result.date is None:
+            return [ctx.say("report.pick_day"), _ask_day(ctx)]
+        return _set_day(ctx, result.date)
+    # confirm: only the buttons (or their keys) answer it
+    return [ctx.say("report.pick_confirm"), _ask_confirm(ctx)]

@@ -1,0 +1,61 @@
+"""Taking back a report: /huy (with confirmation) or the undo button under a text report.
+
+Nothing is deleted: the batch's rows are marked void with who, when and why.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.flows.context import Context
+from bot.flows.report import day_text, items_text
+from bot.flows.types import Reply
+from storage.models import NewReport, Report
+
+FLOW = "undo"
+REASON_MEMBER = "member_undo"
+
+
+def _summary(ctx: Context, batch: list[Report]) -> dict[str, object]:
+    items = [NewReport(r.service, r.count) for r in batch]
+    return {"items": items_text(ctx, items), "day": day_text(batch[0].occurred_on)}
+
+
+def _window_start(ctx: Context):
+    return ctx.now - timedelta(hours=ctx.content.limits.undo_window_hours)
+
+
+async def start(ctx: Context) -> list[Reply]:
+    assert ctx.member is not None
+    batch = await ctx.uow.reports.last_live_batch(ctx.member.id, _window_start(ctx))
+    if not batch:
+        return [ctx.say("undo.nothing", hours=ctx.content.limits.undo_window_hours)]
+    ctx.goto(FLOW, "confirm", batch=batch[0].batch_id)
+    rows = [[ctx.option(ctx.t("buttons.undo_yes"), "yes", "1"), ctx.option(ctx.t("buttons.undo_no"), "no", "2")]]
+    return [ctx.reply(ctx.t("undo.confirm", **_summary(ctx, batch)), rows)]
+
+
+async def on_choice(ctx: Context, action: str) -> list[Reply]:
+    batch_id = ctx.conv.data.get("batch", "")
+    ctx.end()
+    if action == "yes":
+        return await void(ctx, batch_id)
+    return [ctx.reply(ctx.t("undo.kept"), menu=True)]
+
+
+async def on_text(ctx: Context, text: str) -> list[Reply]:
+    return [ctx.say("undo.pick")]
+
+
+async def void(ctx: Context, batch_id: str) -> list[Reply]:
+    """Void one of the member's own batches, if it is still inside the undo window."""
+    assert ctx.member is not None
+    batch = await ctx.uow.reports.batch(batch_id)
+    if not batch or batch[0].member_id != ctx.member.id:
+        return [ctx.say("errors.stale_button")]
+    if all(r.voided_at is not None for r in batch):
+        return [ctx.say("undo.already")]
+    if batch[0].created_at < _window_start(ctx):
+        return [ctx.say("undo.too_late", hours=ctx.content.limits.undo_window_hours)]
+    await ctx.uow.reports.void_batch(batch_id, ctx.member.id, REASON_MEMBER, ctx.now)
+    return [ctx.reply(ctx.t("undo.done", **_summary(ctx, batch)), menu=True)]

@@ -1,0 +1,1 @@
+"""Channel adapters: turn channel updates into Inbound, render Reply for the channel."""

@@ -1,0 +1,160 @@
+"""Telegram adapter on python-telegram-bot 22: updates in, the engine decides, replies out.
+
+PTB is used for transport only (polling, HTTP, rate limiting). No conversation
+state lives here: the engine keeps it in storage, so a restart continues where it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    Update,
+)
+from telegram.constants import ChatType, ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.request import BaseRequest
+
+from bot.content import Content
+from bot.flows.engine import MENU, Engine
+from bot.flows.types import Inbound, Reply
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+SEND_ATTEMPTS = 4
+BACKOFF_SECONDS = (0.5, 1.0, 2.0, 4.0)
+MAX_RETRY_AFTER = 60.0
+# The bot command list shown by Telegram (setMyCommands): command -> texts key.
+BOT_COMMANDS = ("baocao", "cuatoi", "huy", "help", "start")
+
+
+def to_inbound(update: Update) -> Inbound | None:
+    """The channel-free view of an update; None for updates the bot ignores."""
+    chat = update.effective_chat
+    user = update.effective_user
+    if chat is None or user is None or chat.type != ChatType.PRIVATE:
+        return None
+    base = {
+        "channel": CHANNEL,
+        "update_key": str(update.update_id),
+        "user_id": str(user.id),
+        "chat_id": str(chat.id),
+        "display_name": user.full_name,
+    }
+    if update.callback_query is not None:
+        return Inbound(**base, choice=update.callback_query.data or "")
+    if update.message is not None:
+        return Inbound(**base, text=update.message.text)
+    return None
+
+
+def _markup(reply: Reply, menu: ReplyKeyboardMarkup) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
+    if reply.options:
+        return InlineKeyboardMarkup(
+            [[InlineKeyboardButton(o.label, callback_data=o.data) for o in row] for row in reply.options]
+        )
+    return menu if reply.menu else None
+
+
+def _seconds(value: int | float | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class TelegramAdapter:
+    def __init__(self, engine: Engine, content: Content) -> None:
+        self.engine = engine
+        self.content = content
+        texts = content.texts
+        self.menu = ReplyKeyboardMarkup(
+            [[KeyboardButton(texts(key)) for key in MENU]], resize_keyboard=True, is_persistent=True
+        )
+
+    async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        inbound = to_inbound(update)
+        if inbound is None:
+            return
+        query = update.callback_query
+        if query is not None:
+            await self._quietly(query.answer())
+        replies = await self.engine.handle(inbound)
+        if query is not None and replies and query.message is not None:
+            # The tapped buttons have done their job: take them away so they cannot be tapped again.
+            await self._quietly(query.edit_message_reply_markup(reply_markup=None))
+        for reply in replies:
+            await self.send(context.bot, int(inbound.chat_id), reply)
+
+    async def send(self, bot, chat_id: int, reply: Reply) -> bool:  # type: ignore[no-untyped-def]
+        """Send one reply; retries flood limits and network errors, gives up on a blocked chat."""
+        for attempt in range(SEND_ATTEMPTS):
+            try:
+                await bot.send_message(
+                    chat_id, reply.text, parse_mode=ParseMode.HTML, reply_markup=_markup(reply, self.menu)
+                )
+                return True
+            except RetryAfter as exc:
+                wait = min(_seconds(exc.retry_after), MAX_RETRY_AFTER)
+                log.warning("flood limit for chat %s: waiting %.1fs", chat_id, wait)
+                await asyncio.sleep(wait)
+            except Forbidden:
+                log.info("chat %s blocked the bot; marking it unreachable", chat_id)
+                await self.engine.mark_unreachable(CHANNEL, str(chat_id))
+                return False
+            except BadRequest:
+                log.exception("Telegram refused a reply to chat %s", chat_id)
+                return False
+            except NetworkError as exc:
+                log.warning("network error sending to %s (attempt %d): %s", chat_id, attempt + 1, exc)
+                await asyncio.sleep(BACKOFF_SECONDS[attempt])
+        log.error("giving up on a reply to chat %s after %d attempts", chat_id, SEND_ATTEMPTS)
+        return False
+
+    async def _quietly(self, call) -> None:  # type: ignore[no-untyped-def]
+        try:
+            await call
+        except TelegramError as exc:  # a lost answer or edit is cosmetic; never fail the update for it
+            log.info("ignored Telegram error on a cosmetic call: %s", exc)
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("error while handling an update", exc_info=context.error)
+        if isinstance(update, Update) and update.effective_chat is not None:
+            reply = Reply(self.content.texts("errors.internal"))
+            await self._quietly(self.send(context.bot, update.effective_chat.id, reply))
+
+    async def post_init(self, application: Application) -> None:
+        texts = self.content.texts
+        commands = [BotCommand(name, texts(f"commands.{name}")) for name in BOT_COMMANDS]
+        await self._quietly(application.bot.set_my_commands(commands))
+
+
+def build_application(
+    token: str,
+    engine: Engine,
+    content: Content,
+    base_url: str = "https://api.telegram.org/bot",
+    base_file_url: str = "https://api.telegram.org/file/bot",
+    rate_limit: bool = True,
+    request: BaseRequest | None = None,
+) -> Application:
+    adapter = TelegramAdapter(engine, content)
+    builder: ApplicationBuilder = (
+        Application.builder().token(token).base_url(base_url).base_file_url(base_file_url)
+        .post_init(adapter.post_init)
+    )
+    if rate_limit:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=0))
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
+    application = builder.build()
+    application.add_handler(TypeHandler(Update, adapter.on_update))
+    application.add_error_handler(adapter.on_error)
+    application.bot_data["adapter"] = adapter
+    return application

@@ -1,0 +1,74 @@
+"""The terminal chat: a real channel adapter over stdin/stdout, for trying the bot with no token."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import sys
+import uuid
+from typing import TextIO
+
+from bot.content import Content
+from bot.flows.engine import Engine
+from bot.flows.types import Inbound
+from bot.handlers.plain import plain_text, render_plain
+
+CHANNEL = "terminal"
+QUIT = {"/thoat", "/quit", "/exit"}
+
+
+class TerminalChat:
+    def __init__(
+        self,
+        engine: Engine,
+        content: Content,
+        user: str,
+        display_name: str | None = None,
+        stdin: TextIO | None = None,
+        stdout: TextIO | None = None,
+    ) -> None:
+        self.engine = engine
+        self.texts = content.texts
+        self.user = user
+        self.display_name = display_name or user
+        self.stdin = stdin or sys.stdin
+        self.stdout = stdout or sys.stdout
+        self._session = uuid.uuid4().hex[:8]
+        self._counter = itertools.count(1)
+
+    def _print(self, text: str) -> None:
+        self.stdout.write(text + "\n")
+        self.stdout.flush()
+
+    async def send(self, text: str) -> list[str]:
+        """One message from the user; returns the rendered replies (also printed)."""
+        inbound = Inbound(
+            channel=CHANNEL,
+            update_key=f"{self._session}:{next(self._counter)}",
+            user_id=self.user,
+            chat_id=self.user,
+            display_name=self.display_name,
+            text=text,
+        )
+        rendered = [render_plain(reply) for reply in await self.engine.handle(inbound)]
+        for block in rendered:
+            self._print(block)
+        return rendered
+
+    async def run(self) -> None:
+        self._print(plain_text(self.texts("terminal.banner")))
+        self._print(plain_text(self.texts("terminal.hint")))
+        while True:
+            self.stdout.write(self.texts("terminal.prompt"))
+            self.stdout.flush()
+            line = await asyncio.to_thread(self.stdin.readline)
+            if not line:  # end of input
+                self._print("")
+                break
+            text = line.strip()
+            if not text:
+                continue
+            if text.lower() in QUIT:
+                break
+            await self.send(text)
+        self._print(plain_text(self.texts("terminal.bye")))

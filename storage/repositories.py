@@ -1,0 +1,307 @@
+"""Repositories: the only place that knows table and column names.
+
+Each repository works on an :class:`Executor`, a tiny async SQL interface with
+``?`` placeholders. The SQLite backend implements it over aiosqlite; a PostgreSQL
+backend only needs to implement the same three methods (translating placeholders).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from storage.models import Conversation, Invite, Member, NewReport, Report, Unit
+
+
+class Executor(Protocol):
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run a statement; return the number of rows changed."""
+
+    async def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run an INSERT; return the new row id."""
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None: ...
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
+
+
+def ts(value: datetime) -> str:
+    return value.isoformat(timespec="seconds")
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+class _Repo:
+    def __init__(self, db: Executor) -> None:
+        self.db = db
+
+
+_UNIT_COLS = "id, kind, parent_id, code, name, households, adults, active"
+
+
+def _unit(row: tuple[Any, ...]) -> Unit:
+    return Unit(row[0], row[1], row[2], row[3], row[4], row[5], row[6], bool(row[7]))
+
+
+class UnitRepository(_Repo):
+    async def add(
+        self,
+        kind: str,
+        code: str,
+        name: str,
+        parent_id: int | None = None,
+        households: int | None = None,
+        adults: int | None = None,
+    ) -> Unit:
+        unit_id = await self.db.insert(
+            "INSERT INTO units (kind, parent_id, code, name, households, adults) VALUES (?, ?, ?, ?, ?, ?)",
+            (kind, parent_id, code, name, households, adults),
+        )
+        return Unit(unit_id, kind, parent_id, code, name, households, adults)
+
+    async def get(self, unit_id: int) -> Unit | None:
+        row = await self.db.fetchone(f"SELECT {_UNIT_COLS} FROM units WHERE id = ?", (unit_id,))
+        return _unit(row) if row else None
+
+    async def by_code(self, kind: str, code: str, parent_id: int | None = None) -> Unit | None:
+        if parent_id is None:
+            row = await self.db.fetchone(
+                f"SELECT {_UNIT_COLS} FROM units WHERE kind = ? AND code = ?", (kind, code)
+            )
+        else:
+            row = await self.db.fetchone(
+                f"SELECT {_UNIT_COLS} FROM units WHERE kind = ? AND code = ? AND parent_id = ?",
+                (kind, code, parent_id),
+            )
+        return _unit(row) if row else None
+
+    async def children(self, parent_id: int) -> list[Unit]:
+        rows = await self.db.fetchall(
+            f"SELECT {_UNIT_COLS} FROM units WHERE parent_id = ? ORDER BY name", (parent_id,)
+        )
+        return [_unit(r) for r in rows]
+
+
+_MEMBER_COLS = "m.id, m.name, m.role, m.unit_id, m.status"
+
+
+def _member(row: tuple[Any, ...]) -> Member:
+    return Member(row[0], row[1], row[2], row[3], row[4])
+
+
+class MemberRepository(_Repo):
+    async def add(self, name: str | None, role: str, unit_id: int, now: datetime) -> Member:
+        member_id = await self.db.insert(
+            "INSERT INTO members (name, role, unit_id, created_at) VALUES (?, ?, ?, ?)",
+            (name, role, unit_id, ts(now)),
+        )
+        return Member(member_id, name, role, unit_id)
+
+    async def get(self, member_id: int) -> Member | None:
+        row = await self.db.fetchone(f"SELECT {_MEMBER_COLS} FROM members m WHERE m.id = ?", (member_id,))
+        return _member(row) if row else None
+
+    async def by_identity(self, channel: str, external_id: str) -> Member | None:
+        row = await self.db.fetchone(
+            f"SELECT {_MEMBER_COLS} FROM identities i JOIN members m ON m.id = i.member_id "
+            "WHERE i.channel = ? AND i.external_id = ?",
+            (channel, external_id),
+        )
+        return _member(row) if row else None
+
+    async def by_name(self, name: str) -> Member | None:
+        row = await self.db.fetchone(
+            f"SELECT {_MEMBER_COLS} FROM members m WHERE m.name = ? ORDER BY m.id LIMIT 1", (name,)
+        )
+        return _member(row) if row else None
+
+    async def in_unit(self, unit_id: int) -> list[Member]:
+        rows = await self.db.fetchall(
+            f"SELECT {_MEMBER_COLS} FROM members m WHERE m.unit_id = ? ORDER BY m.id", (unit_id,)
+        )
+        return [_member(r) for r in rows]
+
+    async def link_identity(
+        self, member_id: int, channel: str, external_id: str, chat_id: str, now: datetime
+    ) -> None:
+        await self.db.execute(
+            "INSERT INTO identities (member_id, channel, external_id, chat_id, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (member_id, channel, external_id, chat_id, ts(now)),
+        )
+
+    async def set_identity_active(self, channel: str, chat_id: str, active: bool) -> int:
+        return await self.db.execute(
+            "UPDATE identities SET active = ? WHERE channel = ? AND chat_id = ?",
+            (int(active), channel, chat_id),
+        )
+
+
+class InviteRepository(_Repo):
+    async def add(
+        self,
+        code: str,
+        unit_id: int,
+        role: str,
+        expires_at: datetime,
+        max_uses: int,
+        now: datetime,
+        created_by: int | None = None,
+    ) -> Invite:
+        await self.db.execute(
+            "INSERT INTO invites (code, unit_id, role, expires_at, max_uses, created_by, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (code, unit_id, role, ts(expires_at), max_uses, created_by, ts(now)),
+        )
+        return Invite(code, unit_id, role, expires_at, max_uses, 0)
+
+    async def get(self, code: str) -> Invite | None:
+        row = await self.db.fetchone(
+            "SELECT code, unit_id, role, expires_at, max_uses, uses, revoked_at FROM invites WHERE code = ?",
+            (code,),
+        )
+        if not row:
+            return None
+        return Invite(row[0], row[1], row[2], datetime.fromisoformat(row[3]), row[4], row[5], _dt(row[6]))
+
+    async def for_unit(self, unit_id: int) -> list[Invite]:
+        rows = await self.db.fetchall("SELECT code FROM invites WHERE unit_id = ? ORDER BY created_at", (unit_id,))
+        invites = [await self.get(r[0]) for r in rows]
+        return [i for i in invites if i]
+
+    async def use(self, code: str) -> bool:
+        """Count one use, only if the invite still has uses left (safe under concurrency)."""
+        changed = await self.db.execute(
+            "UPDATE invites SET uses = uses + 1 WHERE code = ? AND uses < max_uses AND revoked_at IS NULL",
+            (code,),
+        )
+        return changed == 1
+
+
+_REPORT_COLS = (
+    "id, batch_id, member_id, village_id, service, count, occurred_on, created_at, source, "
+    "voided_at, voided_by, void_reason"
+)
+
+
+def _report(row: tuple[Any, ...]) -> Report:
+    return Report(
+        row[0], row[1], row[2], row[3], row[4], row[5], date.fromisoformat(row[6]),
+        datetime.fromisoformat(row[7]), row[8], _dt(row[9]), row[10], row[11],
+    )
+
+
+class ReportRepository(_Repo):
+    async def add_batch(
+        self,
+        batch_id: str,
+        member_id: int,
+        village_id: int,
+        items: Sequence[NewReport],
+        occurred_on: date,
+        source: str,
+        now: datetime,
+    ) -> None:
+        await self.db.executemany(
+            "INSERT INTO reports (batch_id, member_id, village_id, service, count, occurred_on, "
+            "created_at, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (batch_id, member_id, village_id, it.service, it.count, occurred_on.isoformat(), ts(now), source)
+                for it in items
+            ],
+        )
+
+    async def batch(self, batch_id: str) -> list[Report]:
+        rows = await self.db.fetchall(
+            f"SELECT {_REPORT_COLS} FROM reports WHERE batch_id = ? ORDER BY id", (batch_id,)
+        )
+        return [_report(r) for r in rows]
+
+    async def last_live_batch(self, member_id: int, since: datetime) -> list[Report]:
+        """The member's most recent batch that is not voided, recorded after ``since``."""
+        row = await self.db.fetchone(
+            "SELECT batch_id FROM reports WHERE member_id = ? AND created_at >= ? AND voided_at IS NULL "
+            "ORDER BY created_at DESC, id DESC LIMIT 1",
+            (member_id, ts(since)),
+        )
+        return await self.batch(row[0]) if row else []
+
+    async def void_batch(self, batch_id: str, by: int, reason: str, now: datetime) -> int:
+        return await self.db.execute(
+            "UPDATE reports SET voided_at = ?, voided_by = ?, void_reason = ? "
+            "WHERE batch_id = ? AND voided_at IS NULL",
+            (ts(now), by, reason, batch_id),
+        )
+
+    async def member_totals(self, member_id: int, start: date, end: date) -> dict[str, int]:
+        """Live households per service for a member, ``start`` to ``end`` inclusive."""
+        rows = await self.db.fetchall(
+            "SELECT service, SUM(count) FROM reports WHERE member_id = ? AND voided_at IS NULL "
+            "AND occurred_on BETWEEN ? AND ? GROUP BY service",
+            (member_id, start.isoformat(), end.isoformat()),
+        )
+        return {r[0]: int(r[1]) for r in rows}
+
+    async def all_for_village(self, village_id: int) -> list[Report]:
+        rows = await self.db.fetchall(
+            f"SELECT {_REPORT_COLS} FROM reports WHERE village_id = ? ORDER BY id", (village_id,)
+        )
+        return [_report(r) for r in rows]
+
+    async def count(self, live_only: bool = True) -> int:
+        where = " WHERE voided_at IS NULL" if live_only else ""
+        row = await self.db.fetchone(f"SELECT COUNT(*) FROM reports{where}")
+        return int(row[0]) if row else 0
+
+
+class ConversationRepository(_Repo):
+    async def load(self, channel: str, chat_id: str) -> Conversation:
+        row = await self.db.fetchone(
+            "SELECT flow, step, data, version FROM conversations WHERE channel = ? AND chat_id = ?",
+            (channel, chat_id),
+        )
+        if not row:
+            return Conversation()
+        return Conversation(row[0], row[1], json.loads(row[2]), row[3])
+
+    async def save(self, channel: str, chat_id: str, conv: Conversation, now: datetime) -> None:
+        await self.db.execute(
+            "INSERT INTO conversations (channel, chat_id, flow, step, data, version, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (channel, chat_id) DO UPDATE SET "
+            "flow = excluded.flow, step = excluded.step, data = excluded.data, "
+            "version = excluded.version, updated_at = excluded.updated_at",
+            (channel, chat_id, conv.flow, conv.step, json.dumps(conv.data, ensure_ascii=False),
+             conv.version, ts(now)),
+        )
+
+
+class ProcessedUpdateRepository(_Repo):
+    async def claim(self, channel: str, update_key: str, now: datetime) -> bool:
+        """Record an inbound update; False if it was processed before (a redelivery)."""
+        changed = await self.db.execute(
+            "INSERT INTO processed_updates (channel, update_key, processed_at) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            (channel, update_key, ts(now)),
+        )
+        return changed == 1
+
+
+class AuditRepository(_Repo):
+    async def add(
+        self, actor_id: int | None, action: str, obj: str, now: datetime, detail: dict[str, Any] | None = None
+    ) -> None:
+        await self.db.execute(
+            "INSERT INTO audit (actor_id, action, object, at, detail) VALUES (?, ?, ?, ?, ?)",
+            (actor_id, action, obj, ts(now), json.dumps(detail, ensure_ascii=False) if detail else None),
+        )
+
+    async def latest(self, limit: int = 20) -> list[tuple[Any, ...]]:
+        return await self.db.fetchall(
+            "SELECT actor_id, action, object, at, detail FROM audit ORDER BY id DESC LIMIT ?", (limit,)
+        )

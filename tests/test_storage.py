@@ -1,0 +1,92 @@
+"""Storage: migrations, WAL, exactly-once claims, invites, append-only reports."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+from storage import SqliteDatabase, database_from_url
+from storage.migrations import MIGRATIONS
+from storage.models import NewReport
+from tests.conftest import NOW
+
+
+async def test_migrations_apply_once_and_record_the_version(db_path: Path):
+    db = await SqliteDatabase(str(db_path)).open(migrate=False)
+    try:
+        assert await db.schema_version() == 0
+        assert await db.upgrade() == [v for v, _ in MIGRATIONS]
+        assert await db.upgrade() == []
+        assert await db.schema_version() == MIGRATIONS[-1][0]
+        tables = {r[0] for r in await db.conn.execute_fetchall("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert {"units", "members", "identities", "invites", "reports", "conversations",
+                "processed_updates", "audit"} <= tables
+        mode = await db.conn.execute_fetchall("PRAGMA journal_mode")
+        assert mode[0][0] == "wal"
+    finally:
+        await db.close()
+
+
+def test_db_upgrade_command(tmp_path: Path):
+    env = {"TCNS_DB": str(tmp_path / "x.db"), "PATH": "/usr/bin:/bin"}
+    run = subprocess.run([sys.executable, "-m", "bot.cli", "db", "upgrade"], capture_output=True, text=True,
+                         env=env, check=True, cwd=tmp_path)
+    assert f"schema version {MIGRATIONS[-1][0]}" in run.stdout
+    again = subprocess.run([sys.executable, "-m", "bot.cli", "db", "upgrade"], capture_output=True, text=True,
+                           env=env, check=True, cwd=tmp_path)
+    assert "applied nothing" in again.stdout
+
+
+def test_postgres_url_is_refused_clearly():
+    try:
+        database_from_url("postgresql://localhost/tcns")
+    except NotImplementedError as exc:
+        assert "PostgreSQL" in str(exc)
+    else:
+        raise AssertionError("a PostgreSQL URL must not silently become a SQLite file")
+
+
+async def test_claim_is_exactly_once(db: SqliteDatabase):
+    async with db.uow() as uow:
+        assert await uow.updates.claim("telegram", "1", NOW)
+        assert not await uow.updates.claim("telegram", "1", NOW)
+        assert await uow.updates.claim("zalo", "1", NOW)
+
+
+async def test_failed_unit_of_work_leaves_nothing(db: SqliteDatabase):
+    try:
+        async with db.uow() as uow:
+            await uow.updates.claim("telegram", "9", NOW)
+            await uow.units.add("commune", "C1", "Xã Một")
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+    async with db.uow() as uow:
+        assert await uow.units.by_code("commune", "C1") is None
+        assert await uow.updates.claim("telegram", "9", NOW)
+
+
+async def test_invite_uses_never_exceed_the_limit(db: SqliteDatabase):
+    async with db.uow() as uow:
+        commune = await uow.units.add("commune", "C1", "Xã Một")
+        await uow.invites.add("ABC234", commune.id, "member", NOW + timedelta(days=1), 2, NOW)
+        assert [await uow.invites.use("ABC234") for _ in range(3)] == [True, True, False]
+        invite = await uow.invites.get("ABC234")
+        assert invite is not None and invite.uses == 2 and not invite.usable(NOW)
+
+
+async def test_void_keeps_the_row(db: SqliteDatabase):
+    async with db.uow() as uow:
+        commune = await uow.units.add("commune", "C1", "Xã Một")
+        village = await uow.units.add("village", "V1", "Thôn Một", commune.id, 100, 250)
+        member = await uow.members.add("Lan", "member", village.id, NOW)
+        items = [NewReport("vneid", 3), NewReport("chu_ky_so", 1)]
+        await uow.reports.add_batch("b1", member.id, village.id, items, date(2026, 11, 20), "text", NOW)
+        assert await uow.reports.void_batch("b1", member.id, "test", NOW) == 2
+        assert await uow.reports.void_batch("b1", member.id, "test", NOW) == 0
+        rows = await uow.reports.all_for_village(village.id)
+        assert [(r.service, r.count, r.void_reason) for r in rows] == [("vneid", 3, "test"), ("chu_ky_so", 1, "test")]
+        assert await uow.reports.count() == 0
+        assert await uow.reports.count(live_only=False) == 2
