@@ -154,6 +154,12 @@ class Content:
         self.demo: DemoCommune = _load_model(directory / "demo.yaml", DemoCommune)
         texts_path = directory / "texts.yaml"
         self.texts = Texts(_read_yaml(texts_path), str(texts_path))
+        if directory.resolve() != DEFAULT_CONTENT_DIR:
+            # A deployment's own content must still say everything the code asks for.
+            shipped = Texts(_read_yaml(DEFAULT_CONTENT_DIR / "texts.yaml"), "texts.yaml")
+            missing = sorted(set(shipped) - set(self.texts))
+            if missing:
+                raise ContentError(f"{texts_path}: missing text field {missing[0]!r}")
 
     @cached_property
     def lexicon(self) -> Any:

@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import AsyncIterator
-from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
+from helpers import NOW, TZ, ChatUser
 
 from bot.clock import FixedClock
 from bot.content import Content, load_content
 from bot.demo import Demo, seed_demo
 from bot.flows.engine import Engine
-from bot.flows.types import Inbound, Option, Reply
-from bot.handlers.plain import plain_text
 from storage import SqliteDatabase
-
-TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-# Sunday 22 November 2026, 09:30 in Vietnam.
-NOW = datetime(2026, 11, 22, 9, 30, tzinfo=TZ)
-_update_ids = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
@@ -54,52 +45,6 @@ def engine(db: SqliteDatabase, content: Content, clock: FixedClock) -> Engine:
 @pytest.fixture
 async def demo(db: SqliteDatabase, content: Content, clock: FixedClock) -> Demo:
     return await seed_demo(db, content, clock.now())
-
-
-def text_of(replies: list[Reply]) -> str:
-    return "\n".join(plain_text(r.text) for r in replies)
-
-
-class ChatUser:
-    """Drives the engine as one user of a channel, the way an adapter would."""
-
-    def __init__(self, engine: Engine, user_id: str, name: str = "Lan", channel: str = "telegram") -> None:
-        self.engine = engine
-        self.user_id = user_id
-        self.name = name
-        self.channel = channel
-        self.last: list[Reply] = []
-
-    def _inbound(self, **kw: str) -> Inbound:
-        return Inbound(
-            channel=self.channel, update_key=str(next(_update_ids)), user_id=self.user_id,
-            chat_id=self.user_id, display_name=self.name, **kw,
-        )
-
-    async def send(self, text: str) -> str:
-        self.last = await self.engine.handle(self._inbound(text=text))
-        return text_of(self.last)
-
-    async def deliver(self, inbound: Inbound) -> list[Reply]:
-        self.last = await self.engine.handle(inbound)
-        return self.last
-
-    def option(self, label: str, replies: list[Reply] | None = None) -> Option:
-        for reply in replies or self.last:
-            for row in reply.options:
-                for option in row:
-                    if plain_text(option.label) == label or option.key == label:
-                        return option
-        raise AssertionError(f"no button {label!r} in {[r.options for r in replies or self.last]}")
-
-    async def tap(self, label: str, replies: list[Reply] | None = None) -> str:
-        option = self.option(label, replies)
-        self.last = await self.engine.handle(self._inbound(choice=option.data))
-        return text_of(self.last)
-
-    async def tap_data(self, data: str) -> str:
-        self.last = await self.engine.handle(self._inbound(choice=data))
-        return text_of(self.last)
 
 
 @pytest.fixture

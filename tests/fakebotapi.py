@@ -143,9 +143,7 @@ class Upload:
     data: bytes
 
     def __repr__(self) -> str:
-        return (
-            f"Upload(filename={self.filename!r}, content_type={self.content_type!r}, {len(self.data)} bytes)"
-        )
+        return f"Upload(filename={self.filename!r}, content_type={self.content_type!r}, {len(self.data)} bytes)"
 
 
 @dataclass(repr=False)
@@ -212,9 +210,7 @@ class SentMessage:
     def keyboard(self) -> list[list[str]]:
         """Reply keyboard (``ReplyKeyboardMarkup``) as rows of button labels."""
         rows = (self.reply_markup or {}).get("keyboard") or []
-        return [
-            [button if isinstance(button, str) else button.get("text", "") for button in row] for row in rows
-        ]
+        return [[button if isinstance(button, str) else button.get("text", "") for button in row] for row in rows]
 
     def data_for(self, label: str) -> str:
         """Callback data of the inline button whose label is ``label`` (or contains it)."""
@@ -303,9 +299,7 @@ def _parse_html(text: str) -> str:
             closing, name = tag.group(1), tag.group(2).lower()
             if not closing:
                 if name not in _HTML_TAGS:
-                    raise _bad_request(
-                        f'can\'t parse entities: Unsupported start tag "{name}" at byte offset {offset}'
-                    )
+                    raise _bad_request(f'can\'t parse entities: Unsupported start tag "{name}" at byte offset {offset}')
                 stack.append(name)
             elif not stack:
                 raise _bad_request(f"can't parse entities: Unexpected end tag at byte offset {offset}")
@@ -321,9 +315,7 @@ def _parse_html(text: str) -> str:
             out.append(char)
             i += 1
     if stack:
-        raise _bad_request(
-            f"can't parse entities: Can't find end tag corresponding to start tag \"{stack[-1]}\""
-        )
+        raise _bad_request(f"can't parse entities: Can't find end tag corresponding to start tag \"{stack[-1]}\"")
     return "".join(out)
 
 
@@ -504,13 +496,9 @@ class FakeUser:
         simulate a tap on a stale keyboard.
         """
         if message.chat_id != self.id:
-            raise ValueError(
-                f"message {message.message_id} was sent to chat {message.chat_id}, not {self.id}"
-            )
+            raise ValueError(f"message {message.message_id} was sent to chat {message.chat_id}, not {self.id}")
         if check and data not in message.callback_data:
-            raise ValueError(
-                f"message {message.message_id} has no button with data {data!r}: {message.buttons}"
-            )
+            raise ValueError(f"message {message.message_id} has no button with data {data!r}: {message.buttons}")
         query = {
             "id": self.server._new_callback_query_id(),
             "from": self.api_user(),
@@ -665,9 +653,9 @@ class FakeBotApi:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", r"/bot{token:[^/]+}/{method:[^/]+}", self._handle_method)
         app.router.add_route("GET", r"/file/bot{token:[^/]+}/{path:.+}", self._handle_file)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, shutdown_timeout=1.0)
+        site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
         self.port = self._runner.addresses[0][1]
         return self
@@ -762,18 +750,14 @@ class FakeBotApi:
         """Parameters of every call to ``method`` (case-insensitive)."""
         return [call.params for call in self.calls if call.method.lower() == method.lower()]
 
-    def commands_for(
-        self, scope: dict[str, Any] | None = None, language_code: str = ""
-    ) -> list[dict[str, Any]]:
+    def commands_for(self, scope: dict[str, Any] | None = None, language_code: str = "") -> list[dict[str, Any]]:
         """Commands set for a scope (default scope if None) and language."""
         return self._commands_by_scope.get(self._commands_key(scope, language_code), [])
 
     def assert_no_unknown_methods(self) -> None:
         assert not self.unknown_methods, f"bot called methods the fake does not know: {self.unknown_methods}"
 
-    async def wait_until(
-        self, predicate: Callable[[], _T], timeout: float = 5, what: str = "condition"
-    ) -> _T:
+    async def wait_until(self, predicate: Callable[[], _T], timeout: float = 5, what: str = "condition") -> _T:
         """Wait until ``predicate()`` is truthy (re-checked after every request); return its value.
 
         Raises ``AssertionError`` after ``timeout`` seconds, listing the recent calls and errors.
@@ -836,9 +820,7 @@ class FakeBotApi:
         """The next ``times`` sends (sendMessage/sendPhoto/sendDocument) to ``chat_id`` fail with 429."""
         self._floods.setdefault(chat_id, []).extend([retry_after] * times)
 
-    def fail_next(
-        self, method: str, times: int = 1, status: int = 502, description: str | None = None
-    ) -> None:
+    def fail_next(self, method: str, times: int = 1, status: int = 502, description: str | None = None) -> None:
         """The next ``times`` calls of ``method`` fail with HTTP ``status`` (502: PTB's NetworkError)."""
         description = description or HTTPStatus(status).phrase
         self._failures.setdefault(method.lower(), []).extend([(status, description)] * times)
@@ -875,9 +857,7 @@ class FakeBotApi:
         path = request.match_info["path"]
         for stored in self._files.values():
             if stored.file_path == path and stored.data is not None:
-                return web.Response(
-                    body=stored.data, content_type=stored.mime_type or "application/octet-stream"
-                )
+                return web.Response(body=stored.data, content_type=stored.mime_type or "application/octet-stream")
         raise web.HTTPNotFound()
 
     def _inject_faults(self, method: str, params: dict[str, Any]) -> None:
@@ -891,9 +871,7 @@ class FakeBotApi:
             raise _ApiError(403, "Forbidden: bot was blocked by the user")
         if method in SEND_METHODS and (floods := self._floods.get(chat_id)):
             retry_after = floods.pop(0)
-            raise _ApiError(
-                429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
-            )
+            raise _ApiError(429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after})
 
     # -- ids, clock, JSON objects -------------------------------------------------------------
 
@@ -1055,8 +1033,9 @@ class FakeBotApi:
     async def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         """Long poll: confirm updates below ``offset``, then wait up to ``timeout`` for new ones.
 
-        A newer ``getUpdates`` ends a waiting one with 409 Conflict, as Telegram does when two bot
-        instances poll at once. ``stop()`` ends every waiting poll with an empty result.
+        A newer ``getUpdates`` ends a waiting one with an empty result: its client has gone away
+        (PTB cancels the pending poll when it stops, then polls once more to confirm updates).
+        ``stop()`` ends every waiting poll with an empty result.
         """
         self._poll_generation += 1
         generation = self._poll_generation
@@ -1072,11 +1051,7 @@ class FakeBotApi:
         while not self._queue and not self._stopping and (remaining := deadline - loop.time()) > 0:
             await self._changed.wait(remaining)
             if generation != self._poll_generation:
-                raise _ApiError(
-                    409,
-                    "Conflict: terminated by other getUpdates request; "
-                    "make sure that only one bot instance is running",
-                )
+                return []
         batch = [] if self._stopping else self._queue[:limit]
         for item in batch:
             item.delivered = True
@@ -1092,9 +1067,7 @@ class FakeBotApi:
                 raise _bad_request("BOT_COMMAND_INVALID")
             if not 1 <= len(str(command.get("description", ""))) <= 256:
                 raise _bad_request("BOT_COMMAND_DESCRIPTION_INVALID")
-        self._commands_by_scope[self._commands_key(params.get("scope"), params.get("language_code"))] = (
-            commands
-        )
+        self._commands_by_scope[self._commands_key(params.get("scope"), params.get("language_code"))] = commands
         self.commands = commands
         return True
 
@@ -1102,9 +1075,7 @@ class FakeBotApi:
         return self.commands_for(params.get("scope"), params.get("language_code") or "")
 
     def _delete_my_commands(self, params: dict[str, Any]) -> bool:
-        self._commands_by_scope.pop(
-            self._commands_key(params.get("scope"), params.get("language_code")), None
-        )
+        self._commands_by_scope.pop(self._commands_key(params.get("scope"), params.get("language_code")), None)
         return True
 
     def _send_message(self, params: dict[str, Any]) -> dict[str, Any]:

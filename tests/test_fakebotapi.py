@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 import textwrap
 import time
 
+import aiohttp
 import pytest
 from fakebotapi import BOT_USERNAME, FakeBotApi
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -110,23 +112,23 @@ async def test_bot_methods_are_served_and_recorded(server: FakeBotApi, bot: Bot)
 
 async def test_telegram_validation_errors_are_reproduced(server: FakeBotApi, bot: Bot) -> None:
     server.user(42)
-    with pytest.raises(BadRequest, match="chat not found"):
+    with pytest.raises(BadRequest, match=r"(?i)chat not found"):
         await bot.send_message(999, "hi")
-    with pytest.raises(BadRequest, match="can't parse entities"):
+    with pytest.raises(BadRequest, match=r"(?i)can't parse entities"):
         await bot.send_message(42, "1 < 2", parse_mode="HTML")
-    with pytest.raises(BadRequest, match="Unsupported start tag"):
+    with pytest.raises(BadRequest, match=r"(?i)Unsupported start tag"):
         await bot.send_message(42, "line<br/>break", parse_mode="HTML")
-    with pytest.raises(BadRequest, match="message is too long"):
+    with pytest.raises(BadRequest, match=r"(?i)message is too long"):
         await bot.send_message(42, "x" * 4097)
-    with pytest.raises(BadRequest, match="BUTTON_DATA_INVALID"):
+    with pytest.raises(BadRequest, match=r"(?i)BUTTON_DATA_INVALID"):
         await bot.send_message(42, "hi", reply_markup=keyboard(("x", "d" * 65)))
 
     sent = await bot.send_message(42, "same", reply_markup=keyboard(("a", "a")))
-    with pytest.raises(BadRequest, match="message is not modified"):
+    with pytest.raises(BadRequest, match=r"(?i)message is not modified"):
         await bot.edit_message_text("same", chat_id=42, message_id=sent.message_id, reply_markup=keyboard(("a", "a")))
-    with pytest.raises(BadRequest, match="message to edit not found"):
+    with pytest.raises(BadRequest, match=r"(?i)message to edit not found"):
         await bot.edit_message_text("x", chat_id=42, message_id=12345)
-    with pytest.raises(BadRequest, match="query is too old"):
+    with pytest.raises(BadRequest, match=r"(?i)query is too old"):
         await bot.answer_callback_query("nope")
     assert [error.status for error in server.errors] == [400] * 8
 
@@ -136,6 +138,8 @@ async def test_telegram_validation_errors_are_reproduced(server: FakeBotApi, bot
 # --------------------------------------------------------------------------------------------
 
 
+# PTB itself reads the deprecated int-valued RetryAfter.retry_after while building the exception.
+@pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 async def test_blocked_user_flood_and_transient_failures(server: FakeBotApi, bot: Bot) -> None:
     lan = server.user(42)
     server.user(43)
@@ -164,9 +168,9 @@ async def test_blocked_user_flood_and_transient_failures(server: FakeBotApi, bot
 
 async def test_unknown_methods_are_404_and_recorded(server: FakeBotApi, bot: Bot) -> None:
     with pytest.raises(EndPointNotFound):
-        await bot.do_api_request("sendDice", api_kwargs={"chat_id": 1})
-    assert server.unknown_methods == ["sendDice"]
-    with pytest.raises(AssertionError, match="sendDice"):
+        await bot.do_api_request("getTeapot", api_kwargs={"chat_id": 1})
+    assert server.unknown_methods == ["getTeapot"]
+    with pytest.raises(AssertionError, match="getTeapot"):
         server.assert_no_unknown_methods()
 
 
@@ -211,7 +215,7 @@ async def test_get_updates_offsets_long_polling_and_redelivery(server: FakeBotAp
     assert 0.9 < time.monotonic() - started < 2
 
 
-async def test_stop_releases_a_pending_long_poll_at_once(bot: Bot) -> None:
+async def test_stop_releases_a_pending_long_poll_at_once() -> None:
     async with FakeBotApi() as fake, Bot(TOKEN, base_url=fake.base_url) as client:
         poll = asyncio.create_task(client.get_updates(timeout=30))
         await fake.wait_for_call("getUpdates")
@@ -312,3 +316,17 @@ async def test_a_bot_in_a_subprocess_reaches_the_server(server: FakeBotApi, tmp_
     reply = await lan.next_reply()
     assert reply.text == f"hello from a subprocess; files at {server.base_file_url}"
     assert server.token_seen == TOKEN
+
+
+async def test_json_bodies_are_accepted_too(server: FakeBotApi) -> None:
+    server.user(42)
+    markup = {"inline_keyboard": [[{"text": "A", "callback_data": "a"}]]}
+    async with aiohttp.ClientSession() as session:
+        for reply_markup in (markup, json.dumps(markup)):  # an object, or a JSON-encoded string
+            url = f"{server.base_url}{TOKEN}/sendMessage"
+            async with session.post(url, json={"chat_id": 42, "text": "42", "reply_markup": reply_markup}) as response:
+                body = await response.json()
+            assert body["ok"] and body["result"]["text"] == "42" and body["result"]["reply_markup"] == markup
+        async with session.post(f"{server.base_url}{TOKEN}/getMe") as response:
+            assert (await response.json())["result"]["is_bot"] is True
+    assert [m.text for m in server.messages(42)] == ["42", "42"]

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from helpers import TZ, ChatUser
 
 from bot.demo import Demo
 from bot.flows.engine import Engine
 from bot.flows.types import Inbound
 from storage import SqliteDatabase
-from tests.conftest import TZ, ChatUser
 
 
 async def live_reports(db: SqliteDatabase) -> list[tuple]:

@@ -7,10 +7,11 @@ import sys
 from datetime import date, timedelta
 from pathlib import Path
 
+from helpers import NOW
+
 from storage import SqliteDatabase, database_from_url
 from storage.migrations import MIGRATIONS
 from storage.models import NewReport
-from tests.conftest import NOW
 
 
 async def test_migrations_apply_once_and_record_the_version(db_path: Path):

@@ -37,7 +37,7 @@ def day_text(day: date) -> str:
 def items_text(ctx: Context, items: Sequence[NewReport]) -> Markup:
     catalogue = ctx.content.catalogue
     return Markup.lines(
-        [ctx.t("report.item", label=catalogue.get(it.service).label, count=it.count) for it in items]  # type: ignore[union-attr]
+        [ctx.t("report.item", label=catalogue.get(it.service).short, count=it.count) for it in items]  # type: ignore[union-attr]
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from datetime import timedelta
 
 from telegram import (
@@ -28,6 +29,8 @@ from bot.flows.engine import MENU, Engine
 from bot.flows.types import Inbound, Reply
 
 log = logging.getLogger(__name__)
+# Opt in to PTB 23's behaviour now: durations such as RetryAfter.retry_after are timedeltas.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 CHANNEL = "telegram"
 SEND_ATTEMPTS = 4

@@ -1,0 +1,181 @@
+"""Ingest benchmark: text reports through the whole stack vs a bare PTB baseline.
+
+N text-report updates from many members go through the real python-telegram-bot
+``Application.process_update`` with an offline request object (no network), the
+tcns engine and a file SQLite database. In the same run, a baseline bare PTB app
+whose handler does one aiosqlite INSERT + COMMIT and one reply processes the same
+updates. Prints reports/s for both and the ratio. Pinned to one core.
+
+    python bench/ingest.py [--reports 5000] [--members 500]
+
+Goal (issue 2): at least 1,000 reports/s for the full stack, ratio at least 0.6.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiosqlite
+from telegram import Update
+from telegram.ext import Application, ContextTypes, MessageHandler, filters
+from telegram.request import BaseRequest, RequestData
+
+from bot.clock import SystemClock
+from bot.content import load_content
+from bot.flows.engine import Engine
+from bot.handlers.telegram import CHANNEL, build_application
+from storage import SqliteDatabase
+
+TOKEN = "123456:BENCH"
+BOT_USER = {"id": 123456, "is_bot": True, "first_name": "tcns", "username": "tcns_bench_bot"}
+SERVICES = ["vneid", "cks", "ttkdtm", "dvc", "ssk", "kns"]
+
+
+class OfflineRequest(BaseRequest):
+    """Answers Bot API calls in-process with realistic results; never opens a socket."""
+
+    def __init__(self) -> None:
+        self._message_id = 0
+        self.sent = 0
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+    @property
+    def read_timeout(self) -> float | None:
+        return 1.0
+
+    async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
+                         *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        name = url.rsplit("/", 1)[-1]
+        params = request_data.parameters if request_data else {}
+        result: Any = True
+        if name == "getMe":
+            result = BOT_USER
+        elif name == "sendMessage":
+            self._message_id += 1
+            self.sent += 1
+            result = {
+                "message_id": self._message_id, "date": int(time.time()),
+                "chat": {"id": int(params["chat_id"]), "type": "private"},
+                "from": BOT_USER, "text": params.get("text", ""),
+            }
+        return 200, json.dumps({"ok": True, "result": result}).encode()
+
+
+def make_updates(count: int, members: int, seed: int = 7) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    updates = []
+    for update_id in range(1, count + 1):
+        user_id = 10_000 + rng.randrange(members)
+        picked = rng.sample(SERVICES, rng.randint(1, 3))
+        text = " ".join(f"{service} {rng.randint(1, 20)}" for service in picked)
+        updates.append({
+            "update_id": update_id,
+            "message": {
+                "message_id": update_id, "date": int(time.time()), "text": text,
+                "chat": {"id": user_id, "type": "private", "first_name": "Member"},
+                "from": {"id": user_id, "is_bot": False, "first_name": "Member"},
+            },
+        })
+    return updates
+
+
+async def seed(db: SqliteDatabase, members: int) -> None:
+    now = datetime.now(UTC)
+    async with db.uow() as uow:
+        commune = await uow.units.add("commune", "BENCH", "Xã Bench")
+        villages = [await uow.units.add("village", f"V{i}", f"Thôn {i}", commune.id, 300, 800) for i in range(50)]
+        for i in range(members):
+            member = await uow.members.add(f"Member {i}", "member", villages[i % len(villages)].id, now)
+            await uow.members.link_identity(member.id, CHANNEL, str(10_000 + i), str(10_000 + i), now)
+
+
+async def run(app: Application, updates: list[dict[str, Any]]) -> float:
+    await app.initialize()
+    objects = [Update.de_json(u, app.bot) for u in updates]
+    started = time.perf_counter()
+    for update in objects:
+        await app.process_update(update)
+    elapsed = time.perf_counter() - started
+    await app.shutdown()
+    return elapsed
+
+
+async def full_stack(workdir: Path, updates: list[dict[str, Any]], members: int) -> tuple[float, int]:
+    db = await SqliteDatabase(str(workdir / "full.db")).open()
+    await seed(db, members)
+    content = load_content()
+    engine = Engine(db, content, SystemClock(), ZoneInfo("Asia/Ho_Chi_Minh"))
+    request = OfflineRequest()
+    app = build_application(TOKEN, engine, content, rate_limit=False, request=request)
+    elapsed = await run(app, updates)
+    rows = await db.conn.execute_fetchall("SELECT COUNT(DISTINCT batch_id) FROM reports")
+    await db.close()
+    recorded = int(rows[0][0])
+    assert request.sent == len(updates), f"{request.sent} replies for {len(updates)} updates"
+    return elapsed, recorded
+
+
+async def baseline(workdir: Path, updates: list[dict[str, Any]]) -> tuple[float, int]:
+    conn = await aiosqlite.connect(str(workdir / "base.db"))
+    await conn.execute("PRAGMA journal_mode = WAL")
+    await conn.execute("PRAGMA synchronous = NORMAL")
+    await conn.execute("CREATE TABLE reports (id INTEGER PRIMARY KEY, user_id INTEGER, text TEXT, created_at TEXT)")
+    await conn.commit()
+
+    async def handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.message
+        assert message is not None and message.from_user is not None
+        await conn.execute(
+            "INSERT INTO reports (user_id, text, created_at) VALUES (?, ?, ?)",
+            (message.from_user.id, message.text, datetime.now(UTC).isoformat()),
+        )
+        await conn.commit()
+        await message.reply_text("OK")
+
+    request = OfflineRequest()
+    app = Application.builder().token(TOKEN).request(request).get_updates_request(request).build()
+    app.add_handler(MessageHandler(filters.TEXT, handle))
+    elapsed = await run(app, updates)
+    rows = await conn.execute_fetchall("SELECT COUNT(*) FROM reports")
+    await conn.close()
+    return elapsed, int(rows[0][0])
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reports", type=int, default=5000)
+    parser.add_argument("--members", type=int, default=500)
+    args = parser.parse_args()
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    updates = make_updates(args.reports, args.members)
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        base_time, base_rows = await baseline(workdir, updates)
+        full_time, full_rows = await full_stack(workdir, updates, args.members)
+    if full_rows != len(updates) or base_rows != len(updates):
+        raise SystemExit(f"lost work: full stack recorded {full_rows}, baseline {base_rows} of {len(updates)}")
+    full_rate, base_rate = len(updates) / full_time, len(updates) / base_time
+    print(f"updates: {len(updates)} text reports from {args.members} members, one core")
+    print(f"baseline (bare PTB, 1 insert + commit + reply): {base_rate:8.0f} reports/s")
+    print(f"tcns full stack (engine, parser, state, reply): {full_rate:8.0f} reports/s")
+    print(f"ratio full/baseline: {full_rate / base_rate:.2f}  (goal >= 0.6; goal >= 1000 reports/s)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,617 @@
+"""Parse a free-text report line into per-service household counts.
+
+Village team members type one short line, often without diacritics::
+
+    vneid 5 cks 2            VNeID: 12; CKS: 4         15/11 thanh toán 3
+    hom qua vneid 3, ssk 2   cks 2 vneid5              Thôn 5 vneid 4
+    hôm qua hỗ trợ 7 hộ kích hoạt VNeID và 3 hộ cài chữ ký số
+
+:func:`parse_report` is a pure function. All Vietnamese words live in
+``content/parser.yaml`` (:class:`ParserLexicon`) and ``content/services.yaml``
+(the :class:`~bot.content.Catalogue`); none are hard-coded here.
+
+How a line is read
+==================
+
+1. **Clean-up.** Only the first :data:`MAX_CHARS` characters are read. Line breaks
+   become ``;``, Unicode dashes become ``-``, then :func:`bot.textutil.fold` removes
+   diacritics and case. Each word goes through ``variants`` (``ko``/``k``/``hok`` ->
+   ``không``, ``kí`` -> ``ký``, ``kĩ`` -> ``kỹ``...), so aliases and lexicon phrases
+   match however they are typed.
+
+2. **Tokens.** Letters and digits are split apart (``vneid5`` = ``vneid 5``,
+   ``5hộ`` = ``5 hộ``). Number shapes are recognised first, in this order: phone
+   numbers written in groups (``0912 345 678``, ``0912.345.678``, ``+84 912 345 678``),
+   dates ``dd/mm``, ``dd-mm``, ``dd.mm`` with an optional ``/yy`` or ``/yyyy``,
+   thousands (``1.000``), times (``8h``, ``8h30``, ``8g30``, ``14:30``), percentages,
+   negatives (``-3`` after a space, ``:`` or ``=``), decimals (``2,5``, ``2.5``) and
+   plain integers. ``,`` ``;`` ``|`` ``!`` ``?``, a line break, ``.`` followed by a space
+   and the ``conjunctions`` words (``và``...) split the message into *parts*;
+   ``:`` ``=`` ``-`` ``+`` and other symbols are ignored.
+
+3. **Phrases.** Runs of words are matched against every service alias (with the
+   ``extra_aliases`` of the lexicon) and every lexicon phrase, longest first, whole
+   words only (``qr`` never matches inside ``qrcode``). A service alias wins over a
+   lexicon phrase of the same words.
+
+4. **Numbers that are not counts** (they never pair and never cause an error):
+   a number right after a ``unit_words`` word (``Thôn 5``, ``Ấp 3``, ``mức độ 2``,
+   ``thôn số 5``) or after a ``day_words`` word (``ngày 15``: a day of the month);
+   a number right before a ``measure_words`` word (``8 giờ``) or glued to letters
+   that are neither a service nor a household word (``50k``, ``3tr``); digit runs of
+   9 or more digits (phones, ID numbers); a lone 4-digit year 1900-2100; dates, times,
+   percentages, grouped phone numbers. ``dd.mm`` is read as a decimal (``fraction``
+   error) only where a count is expected: right after a service (``vneid 2.5``) or
+   right before a household word (``2.5 hộ``); otherwise it is a date when it is a
+   plausible day and month.
+
+5. **Pairing**, separately inside each part. Within a part, services (S), count
+   numbers (N) and negations (X) form a sequence. Two readings are tried:
+
+   * *forward* (service then number): each S takes the first N after it, before
+     the next S or X;
+   * *backward* (number then service): each S takes the last N before it, after
+     the previous S or X.
+
+   A service with no number but a negation right next to it is *explicitly none*
+   (``cks không``): no item and no error. The reading chosen is the better one by,
+   in order: more services resolved (paired or explicitly none); more services
+   paired; more *attached* pairs (``vneid5``, ``vneid:5``, ``vneid=5``, ``5vneid``);
+   fewer unknown words between each service and its number; more paired numbers
+   followed by a household word (``5 hộ vneid``); and finally *forward*. So
+   ``vneid 5 cks 2`` and ``5 vneid 2 cks`` both give vneid 5, cks 2;
+   ``7 hộ kích hoạt VNeID`` pairs backward; ``đi 2 thôn vneid 5`` gives vneid 5
+   (``2`` is two unknown words away, ``5`` none); the ambiguous ``3 vneid 5`` gives
+   vneid 5 (forward). Numbers left unpaired are ignored. A service named twice adds
+   up. Items are listed in order of first appearance.
+
+6. **Errors** (then ``items`` is empty, nothing is recorded): a paired number that is
+   negative, zero, fractional or above ``max_count``; a service with no number that
+   is not explicitly none (``missing_count``); the day named is impossible
+   (``bad_date``) or after today (``future_date``). Date errors are only reported for
+   messages that name a service or say "nothing".
+
+7. **The day**, from the first of: a ``today``/``yesterday``/``day_before_yesterday``
+   phrase; a date ``dd/mm[/yyyy]``; ``ngày N``. ``dd/mm`` without a year is in today's
+   year, or in the previous year if that would be more than :data:`FUTURE_SLACK_DAYS`
+   days after today (so ``28/12`` typed on 5 January means last December); a date
+   after today is ``future_date``. Two-digit years are 20yy. ``ngày N`` is the N-th of
+   this month, or of the previous month when N is after today's day. No day named:
+   ``date`` is ``None`` (the caller uses today).
+
+8. **Nothing to report** (``nothing=True``): no count and no service other than
+   explicitly-none ones, at least one ``nothing_phrases`` phrase, negation or lone
+   ``0``, and every other word is a filler, household, unit, number or date word:
+   ``không có``, ``ko co ho nao``, ``0 hộ``, ``tuần này không có``. ``không có mạng``
+   is not nothing (unknown word), ``không có vneid 3`` is a report of vneid 3.
+
+Anything else without a service (greetings, emoji, HTML) gives an empty result with
+no issues and ``nothing=False``: the caller shows a format example.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, PrivateAttr, field_validator
+
+from bot.content import Catalogue
+from bot.textutil import fold
+
+MAX_CHARS = 1000
+"""Only this many characters of a message are read."""
+
+FUTURE_SLACK_DAYS = 31
+"""A ``dd/mm`` without a year up to this many days after today stays in this year (and is
+then ``future_date``); further ahead it means the same day last year."""
+
+ISSUE_CODES = ("negative", "zero", "fraction", "too_large", "missing_count", "bad_date", "future_date")
+
+_WORD = re.compile(r"[^\W\d_]+")
+
+_TOKEN = re.compile(
+    r"""
+    (?P<phone>(?<![\d.,/])(?:
+        (?:\+?84[ .-]?|0)\d{2,3}[ .-]\d{3}[ .-]\d{3,4}
+      | (?:\+?84[ .-]?|0)\d{2,3}[ .-]\d{4}[ .-]\d{3}
+      | (?:\+?84[ .-]?|0)\d{3}[ .-]\d{2}[ .-]\d{2}[ .-]\d{2}
+    )(?!\d))
+  | (?P<date>(?<![\d.,/])\d{1,2}(?P<ds>[/.-])\d{1,2}(?:(?P=ds)\d{2,4})?(?![\d/]))
+  | (?P<thou>(?<![\d.,])\d{1,3}(?:\.\d{3})+(?![\d]|[.,]\d))
+  | (?P<time>(?<![\d.,/:])\d{1,2}(?::\d{2}|[hg]\d{0,2})(?![^\W_]))
+  | (?P<pct>\d+(?:[.,]\d+)?\ ?%)
+  | (?P<neg>(?:(?<=[\s:=(])|^)-\d+(?:[.,]\d+)?)
+  | (?P<dec>\d+[.,]\d+)
+  | (?P<int>\d+)
+  | (?P<word>[^\W\d_]+)
+  | (?P<sep>[,;|!?]|\.(?=\s|$))
+    """,
+    re.VERBOSE,
+)
+
+_PREPARE = str.maketrans(
+    {
+        "\n": " ; ",
+        "\r": " ",
+        "\u2212": "-",  # minus sign
+        "\u2013": "-",  # en dash
+        "\u2014": "-",  # em dash
+        "\uff1a": ":",  # full-width colon
+        "\u200b": None,  # zero-width space and joiners, byte-order mark
+        "\u200c": None,
+        "\u200d": None,
+        "\ufeff": None,
+    }
+)
+
+
+# --------------------------------------------------------------------------- public types
+
+
+class ParserLexicon(BaseModel):
+    """The words of ``content/parser.yaml`` (see the comments in that file)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    variants: dict[str, str] = {}
+    extra_aliases: dict[str, tuple[str, ...]] = {}
+    today: tuple[str, ...] = ()
+    yesterday: tuple[str, ...] = ()
+    day_before_yesterday: tuple[str, ...] = ()
+    day_words: tuple[str, ...] = ()
+    unit_words: tuple[str, ...] = ()
+    number_words: tuple[str, ...] = ()
+    measure_words: tuple[str, ...] = ()
+    household_words: tuple[str, ...] = ()
+    filler_words: tuple[str, ...] = ()
+    conjunctions: tuple[str, ...] = ()
+    negations: tuple[str, ...] = ()
+    nothing_phrases: tuple[str, ...] = ()
+
+    # Compiled matcher per catalogue: {id(catalogue): (catalogue, _Compiled)}.
+    _compiled: dict[int, tuple[Catalogue, _Compiled]] = PrivateAttr(default_factory=dict)
+
+    @field_validator(
+        "today",
+        "yesterday",
+        "day_before_yesterday",
+        "day_words",
+        "unit_words",
+        "number_words",
+        "measure_words",
+        "household_words",
+        "filler_words",
+        "conjunctions",
+        "negations",
+        "nothing_phrases",
+    )
+    @classmethod
+    def _phrases_have_words(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for phrase in value:
+            if not _WORD.search(fold(phrase)):
+                raise ValueError(f"{phrase!r} has no word")
+        return value
+
+    @field_validator("variants")
+    @classmethod
+    def _single_words(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, target in value.items():
+            for word in (key, target):
+                if len(_WORD.findall(fold(word))) != 1:
+                    raise ValueError(f"variant {key!r}: {target!r}: each side must be one word")
+        return value
+
+    @field_validator("extra_aliases")
+    @classmethod
+    def _aliases_have_words(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        for code, aliases in value.items():
+            for alias in aliases:
+                if not _WORD.search(fold(alias)):
+                    raise ValueError(f"{code}: alias {alias!r} has no word")
+        return value
+
+
+@dataclass(frozen=True)
+class ParsedItem:
+    service: str
+    count: int
+
+
+@dataclass(frozen=True)
+class ParseIssue:
+    """An error as a code plus parameters; the text shown to the user is rendered elsewhere."""
+
+    code: str  # one of ISSUE_CODES
+    service: str | None = None
+    value: str | None = None  # the offending token as typed (without diacritics): "-3", "2,5", "31/02"
+
+
+@dataclass(frozen=True)
+class ParseResult:
+    items: tuple[ParsedItem, ...]
+    date: datetime.date | None
+    issues: tuple[ParseIssue, ...]
+    nothing: bool = False
+
+    @property
+    def is_report(self) -> bool:
+        return bool(self.items) and not self.issues
+
+
+# --------------------------------------------------------------------------- compiled lexicon
+
+# Phrase kinds, lowest priority first: a later kind overrides an earlier one for the
+# same words; service aliases override everything.
+_KIND_FIELDS = (
+    ("fill", "filler_words"),
+    ("conj", "conjunctions"),
+    ("meas", "measure_words"),
+    ("numw", "number_words"),
+    ("unit", "unit_words"),
+    ("day", "day_words"),
+    ("hh", "household_words"),
+    ("neg", "negations"),
+    ("neg", "nothing_phrases"),
+)
+_REL_FIELDS = (("today", 0), ("yesterday", 1), ("day_before_yesterday", 2))
+
+# Gap weight of a unit lying between a service and its number.
+_WEIGHT = {"word": 1, "unit": 1, "meas": 1}
+# Units allowed around a "nothing" marker.
+_NOTHING_OK = frozenset({"fill", "hh", "unit", "numw", "day", "rel", "neg", "sep", "conj"})
+_COUNT_KINDS = frozenset({"int", "neg", "dec", "thou"})
+
+
+class _Compiled:
+    __slots__ = ("phrases", "starts", "variants")
+
+    def __init__(self, catalogue: Catalogue, lexicon: ParserLexicon) -> None:
+        self.variants = {fold(k): fold(v) for k, v in lexicon.variants.items()}
+        self.phrases: dict[tuple[str, ...], tuple[str, Any]] = {}
+        for kind, field in _KIND_FIELDS:
+            for phrase in getattr(lexicon, field):
+                self._add(phrase, (kind, None))
+        for field, days in _REL_FIELDS:
+            for phrase in getattr(lexicon, field):
+                self._add(phrase, ("rel", days))
+        codes = set(catalogue.codes)
+        for code, aliases in lexicon.extra_aliases.items():
+            if code in codes:  # aliases of unknown codes are ignored
+                for alias in aliases:
+                    self._add(alias, ("svc", code))
+        for service in catalogue.services:  # the catalogue wins
+            for alias in (*service.aliases, service.code):
+                self._add(alias, ("svc", service.code))
+        self.starts: dict[str, int] = {}
+        for words in self.phrases:
+            self.starts[words[0]] = max(self.starts.get(words[0], 0), len(words))
+
+    def words(self, text: str) -> tuple[str, ...]:
+        return tuple(self.variants.get(w, w) for w in _WORD.findall(fold(text)))
+
+    def _add(self, phrase: str, value: tuple[str, Any]) -> None:
+        words = self.words(phrase)
+        if words:
+            self.phrases[words] = value
+
+
+def _compile(catalogue: Catalogue, lexicon: ParserLexicon) -> _Compiled:
+    cache = lexicon._compiled
+    hit = cache.get(id(catalogue))
+    if hit is not None and hit[0] is catalogue:
+        return hit[1]
+    compiled = _Compiled(catalogue, lexicon)
+    if len(cache) >= 8:
+        cache.clear()
+    cache[id(catalogue)] = (catalogue, compiled)
+    return compiled
+
+
+# --------------------------------------------------------------------------- scanning
+
+
+class _U:
+    """One unit of the message: a phrase, a number or a separator."""
+
+    __slots__ = ("end", "kind", "raw", "role", "start", "val")
+
+    def __init__(self, kind: str, val: Any, raw: str, start: int, end: int) -> None:
+        self.kind = kind  # svc hh unit numw day rel neg conj fill meas word num sep
+        self.val = val  # service code, days ago, or the number shape
+        self.raw = raw
+        self.start = start
+        self.end = end
+        self.role = ""  # numbers: "count", "date", "day", "name" (after a unit word) or "" (ignored)
+
+
+def _scan(text: str, comp: _Compiled) -> list[_U]:
+    toks: list[tuple[str, str, int, int]] = []
+    variants = comp.variants
+    for m in _TOKEN.finditer(text):
+        kind = m.lastgroup or ""
+        raw = m.group()
+        if kind == "word":
+            raw = variants.get(raw, raw)
+        toks.append((kind, raw, m.start(), m.end()))
+
+    units: list[_U] = []
+    phrases, starts = comp.phrases, comp.starts
+    i, n = 0, len(toks)
+    while i < n:
+        kind, raw, start, end = toks[i]
+        if kind != "word":
+            units.append(_U("sep" if kind == "sep" else "num", kind, raw, start, end))
+            i += 1
+            continue
+        glued = i > 0 and toks[i - 1][3] == start and toks[i - 1][0] not in ("word", "sep")
+        longest = starts.get(raw, 0)
+        hit = None
+        if longest:
+            j = i
+            words: list[str] = []
+            while j < n and j - i < longest and toks[j][0] == "word":
+                words.append(toks[j][1])
+                j += 1
+            for size in range(len(words), 0, -1):
+                hit = phrases.get(tuple(words[:size]))
+                if hit is not None and glued and hit[0] not in ("svc", "hh"):
+                    hit = None  # "50k", "3tr": letters glued to a number are a measure
+                if hit is not None:
+                    last = toks[i + size - 1]
+                    units.append(_U(hit[0], hit[1], " ".join(words[:size]), start, last[3]))
+                    i += size
+                    break
+        if hit is None:
+            units.append(_U("meas" if glued else "word", None, raw, start, end))
+            i += 1
+    return units
+
+
+def _classify_numbers(units: list[_U]) -> None:
+    """Give every number its role: a count candidate, a date, a day of month, or nothing."""
+    n = len(units)
+    for i, u in enumerate(units):
+        if u.kind != "num" or u.role:
+            continue
+        shape = u.val
+        nxt = units[i + 1] if i + 1 < n else None
+        prev = units[i - 1] if i > 0 else None
+        if shape == "date":
+            if u.raw.count(".") == 1:  # dd.mm: a date, or a decimal where a count is expected
+                in_slot = (prev is not None and prev.kind == "svc") or (nxt is not None and nxt.kind == "hh")
+                day, month = (int(p) for p in u.raw.split("."))
+                if in_slot or not (1 <= day <= 31 and 1 <= month <= 12):
+                    u.val = "dec"
+                    shape = "dec"
+            if shape == "date":
+                u.role = "date"
+                continue
+        if shape not in _COUNT_KINDS:
+            continue
+        if shape == "int" and (len(u.raw) >= 9 or (len(u.raw) == 4 and 1900 <= int(u.raw) <= 2100)):
+            continue  # phone or ID number, year
+        if nxt is not None and nxt.kind == "meas":
+            continue  # "8 giờ", "50k"
+        u.role = "count"
+    for i, u in enumerate(units):
+        if u.kind not in ("unit", "day"):
+            continue
+        j = i + 1
+        while j < n and units[j].kind == "numw":
+            j += 1
+        if j < n and units[j].kind == "num" and units[j].role == "count":
+            target = units[j]
+            is_day = u.kind == "day" and target.val == "int" and 1 <= int(target.raw) <= 31
+            target.role = "day" if is_day else "name"
+
+
+# --------------------------------------------------------------------------- dates
+
+
+def _resolve_date(u: _U, today: datetime.date) -> tuple[datetime.date | None, ParseIssue | None]:
+    if u.kind == "rel":
+        return today - datetime.timedelta(days=u.val), None
+    bad = (None, ParseIssue("bad_date", value=u.raw))
+    if u.role == "day":
+        day = int(u.raw)
+        year, month = today.year, today.month
+        if day > today.day:
+            year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+        try:
+            return datetime.date(year, month, day), None
+        except ValueError:
+            return bad
+    parts = re.split(r"[/.-]", u.raw)
+    day, month = int(parts[0]), int(parts[1])
+    if len(parts) == 3:
+        if len(parts[2]) == 2:
+            year = 2000 + int(parts[2])
+        elif len(parts[2]) == 4:
+            year = int(parts[2])
+        else:
+            return bad
+    else:
+        year = today.year
+        try:
+            if datetime.date(year, month, day) - today > datetime.timedelta(days=FUTURE_SLACK_DAYS):
+                year -= 1
+        except ValueError:
+            return bad
+    try:
+        when = datetime.date(year, month, day)
+    except ValueError:
+        return bad
+    if when > today:
+        return None, ParseIssue("future_date", value=u.raw)
+    return when, None
+
+
+# --------------------------------------------------------------------------- pairing
+
+
+class _Reading:
+    __slots__ = ("attached", "gap", "hh", "none", "pairs")
+
+    def __init__(self) -> None:
+        self.pairs: dict[int, int] = {}  # element index of service -> element index of number
+        self.none: set[int] = set()
+        self.attached = self.gap = self.hh = 0
+
+
+def _read(
+    elems: list[tuple[str, int]],
+    units: list[_U],
+    weights: list[int],
+    text: str,
+    forward: bool,
+) -> _Reading:
+    reading = _Reading()
+    m = len(elems)
+    for e, (typ, ui) in enumerate(elems):
+        if typ != "S":
+            continue
+        rng = range(e + 1, m) if forward else range(e - 1, -1, -1)
+        for f in rng:
+            other, uj = elems[f]
+            if other != "N":
+                break
+            reading.pairs[e] = f
+            lo, hi = (ui, uj) if forward else (uj, ui)
+            between = text[units[lo].end : units[hi].start]
+            if between == "" or (forward and between.replace(" ", "") in (":", "=")):
+                reading.attached += 1
+            reading.gap += weights[hi] - weights[lo + 1]
+            if uj + 1 < len(units) and units[uj + 1].kind == "hh":
+                reading.hh += 1
+            break
+        if e in reading.pairs:
+            continue
+        if (e + 1 < m and elems[e + 1][0] == "X") or (e > 0 and elems[e - 1][0] == "X"):
+            reading.none.add(e)
+    return reading
+
+
+def _key(reading: _Reading, forward: bool) -> tuple[int, ...]:
+    paired = len(reading.pairs)
+    return (paired + len(reading.none), paired, reading.attached, -reading.gap, reading.hh, forward)
+
+
+def _count_issue(u: _U, code: str, max_count: int) -> tuple[int, ParseIssue | None]:
+    shape = u.val
+    if shape == "neg":
+        return 0, ParseIssue("negative", code, u.raw)
+    if shape == "dec":
+        return 0, ParseIssue("fraction", code, u.raw)
+    digits = u.raw.replace(".", "")
+    if len(digits) > 9 or int(digits) > max_count:
+        return 0, ParseIssue("too_large", code, u.raw)
+    value = int(digits)
+    if value == 0:
+        return 0, ParseIssue("zero", code, u.raw)
+    return value, None
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def _weight(u: _U) -> int:
+    if u.kind == "num":
+        return 0 if u.role in ("count", "name", "day") else 1
+    return _WEIGHT.get(u.kind, 0)
+
+
+def _pair_part(
+    elems: list[tuple[str, int]],
+    units: list[_U],
+    weights: list[int],
+    text: str,
+    max_count: int,
+    totals: dict[str, int],
+    issues: list[ParseIssue],
+) -> None:
+    """Pair the services and numbers of one part of the message into ``totals`` or ``issues``."""
+    fwd = _read(elems, units, weights, text, True)
+    bwd = _read(elems, units, weights, text, False)
+    best = fwd if _key(fwd, True) >= _key(bwd, False) else bwd
+    for e, (typ, ui) in enumerate(elems):
+        if typ != "S":
+            continue
+        code = units[ui].val
+        totals.setdefault(code, 0)
+        if e in best.pairs:
+            value, issue = _count_issue(units[elems[best.pairs[e]][1]], code, max_count)
+            if issue is None:
+                totals[code] += value
+            else:
+                issues.append(issue)
+        elif e not in best.none:
+            issues.append(ParseIssue("missing_count", code))
+
+
+def parse_report(
+    text: str,
+    *,
+    today: datetime.date,
+    catalogue: Catalogue,
+    lexicon: ParserLexicon,
+    max_count: int,
+) -> ParseResult:
+    """Read one free-text report line; see the module docstring for the rules."""
+    comp = _compile(catalogue, lexicon)
+    prepared = fold(text[:MAX_CHARS].translate(_PREPARE))
+    units = _scan(prepared, comp)
+    _classify_numbers(units)
+
+    weights = [0]  # prefix sums: weights[k] is the gap weight of units[:k]
+    for u in units:
+        weights.append(weights[-1] + _weight(u))
+
+    totals: dict[str, int] = {}  # service code -> count, in order of first appearance
+    issues: list[ParseIssue] = []
+    has_service = has_marker = blocked = False
+    date_unit: _U | None = None
+    elems: list[tuple[str, int]] = []  # the current part: ("S" | "N" | "X", unit index)
+    has_s = False
+    for idx, u in enumerate(units):
+        kind = u.kind
+        if kind == "svc":
+            elems.append(("S", idx))
+            has_service = has_s = True
+        elif kind == "num":
+            if u.role == "count":
+                elems.append(("N", idx))
+                if u.val == "int" and int(u.raw) == 0:
+                    has_marker = True
+                else:
+                    blocked = True
+            elif date_unit is None and u.role in ("date", "day"):
+                date_unit = u
+        elif kind == "neg":
+            elems.append(("X", idx))
+            has_marker = True
+        elif kind == "rel":
+            if date_unit is None:
+                date_unit = u
+        elif kind in ("sep", "conj"):
+            if has_s:
+                _pair_part(elems, units, weights, prepared, max_count, totals, issues)
+            elems, has_s = [], False
+        elif kind not in _NOTHING_OK:
+            blocked = True  # an unknown word or a measure: not a plain "nothing"
+    if has_s:
+        _pair_part(elems, units, weights, prepared, max_count, totals, issues)
+
+    day: datetime.date | None = None
+    if date_unit is not None:
+        day, date_issue = _resolve_date(date_unit, today)
+        if date_issue is not None and (has_service or has_marker):
+            issues.insert(0, date_issue)
+
+    if issues:
+        return ParseResult((), day, tuple(dict.fromkeys(issues)), False)
+    items = tuple(ParsedItem(code, count) for code, count in totals.items() if count > 0)
+    nothing = not items and has_marker and not blocked
+    return ParseResult(items, day, (), nothing)

@@ -1,0 +1,198 @@
+"""End to end on Telegram: the real PTB Application, polling a local fake Bot API over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from fakebotapi import FakeBotApi, FakeUser
+from helpers import TZ
+from telegram.ext import Application
+
+from bot.clock import FixedClock
+from bot.content import Content
+from bot.demo import Demo, seed_demo
+from bot.flows.engine import Engine
+from bot.handlers.telegram import build_application
+from storage import SqliteDatabase
+
+TOKEN = "123:TEST"
+
+
+class Bot:
+    """One running bot process-equivalent: its own database connection, engine and PTB app."""
+
+    def __init__(self, server: FakeBotApi, db_path: Path, content: Content, clock: FixedClock) -> None:
+        self.server, self.db_path, self.content, self.clock = server, db_path, content, clock
+        self.db: SqliteDatabase | None = None
+        self.app: Application | None = None
+
+    async def start(self) -> Bot:
+        self.db = await SqliteDatabase(str(self.db_path)).open()
+        engine = Engine(self.db, self.content, self.clock, TZ)
+        self.app = build_application(
+            TOKEN, engine, self.content, base_url=self.server.base_url, base_file_url=self.server.base_file_url
+        )
+        await self.app.initialize()
+        await self.app.bot_data["adapter"].post_init(self.app)
+        await self.app.start()
+        assert self.app.updater is not None
+        await self.app.updater.start_polling(poll_interval=0, timeout=1)
+        return self
+
+    async def stop(self) -> None:
+        if self.app is not None:
+            assert self.app.updater is not None
+            await self.app.updater.stop()
+            await self.app.stop()
+            await self.app.shutdown()
+            self.app = None
+        if self.db is not None:
+            await self.db.close()
+            self.db = None
+
+    async def live_reports(self) -> list[tuple]:
+        assert self.db is not None
+        rows = await self.db.conn.execute_fetchall(
+            "SELECT service, count, source FROM reports WHERE voided_at IS NULL ORDER BY id"
+        )
+        return [tuple(r) for r in rows]
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[FakeBotApi]:
+    async with FakeBotApi() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def seeded(db_path: Path, content: Content, clock: FixedClock) -> Demo:
+    db = await SqliteDatabase(str(db_path)).open()
+    try:
+        return await seed_demo(db, content, clock.now())
+    finally:
+        await db.close()
+
+
+@pytest.fixture
+async def bot(server: FakeBotApi, db_path: Path, content: Content, clock: FixedClock, seeded: Demo):
+    running = await Bot(server, db_path, content, clock).start()
+    yield running
+    await running.stop()
+
+
+async def join(user: FakeUser, code: str) -> None:
+    await user.send(f"/start {code}")
+    welcome = await user.next_reply()
+    assert "Chào mừng" in welcome.plain_text
+    await user.next_reply()  # first steps
+
+
+async def test_commands_are_registered(bot: Bot, server: FakeBotApi):
+    await server.wait_until(lambda: server.commands is not None, what="setMyCommands")
+    assert {c["command"] for c in server.commands} >= {"baocao", "cuatoi", "huy", "help", "start"}
+
+
+async def test_join_and_report_by_buttons(bot: Bot, server: FakeBotApi, seeded: Demo):
+    lan = server.user(501, first_name="Lan <b>")
+    await join(lan, seeded.villages[0].member_code)
+    await lan.send("/baocao")
+    ask = await lan.next_reply()
+    await lan.tap(ask, ask.data_for("VNeID"))
+    count = await lan.next_reply()
+    await server.wait_until(lambda: ask.buttons == [], what="used buttons removed")
+    await lan.tap(count, count.data_for("4"))
+    day = await lan.next_reply()
+    await lan.tap(day, day.data_for("Hôm nay"))
+    confirm = await lan.next_reply()
+    assert "VNeID" in confirm.plain_text and "4" in confirm.plain_text
+    await lan.tap(confirm, confirm.data_for("✔ Ghi nhận"))
+    done = await lan.next_reply()
+    assert "Đã ghi nhận" in done.plain_text
+    assert done.keyboard  # the persistent menu comes back
+    assert await bot.live_reports() == [("vneid", 4, "buttons")]
+    assert len(server.callback_answers) == 4
+
+
+async def test_report_by_text_then_undo(bot: Bot, server: FakeBotApi, seeded: Demo):
+    ba = server.user(502, first_name="Ba")
+    await join(ba, seeded.villages[1].member_code)
+    await ba.send("hom qua vneid 5, cks 2")
+    reply = await ba.next_reply()
+    assert "VNeID" in reply.plain_text and "21/11/2026" in reply.plain_text
+    assert await bot.live_reports() == [("vneid", 5, "text"), ("chu_ky_so", 2, "text")]
+    await ba.tap(reply, reply.data_for("↩ Hoàn tác"))
+    assert "Đã hủy" in (await ba.next_reply()).plain_text
+    assert await bot.live_reports() == []
+
+
+async def test_bad_input_gets_an_answer_and_records_nothing(bot: Bot, server: FakeBotApi, seeded: Demo):
+    tu = server.user(503, first_name="Tư")
+    await tu.send("vneid 5")
+    assert "chưa tham gia" in (await tu.next_reply()).plain_text
+    await join(tu, seeded.villages[2].member_code)
+    for text, expected in [("vneid -2", "âm"), ("<script>x</script>", "chưa hiểu"), ("/abc", "Không có lệnh")]:
+        await tu.send(text)
+        assert expected in (await tu.next_reply()).plain_text
+    await tu.send("", photo=[{"file_id": "p1", "file_unique_id": "u1", "width": 10, "height": 10}])
+    assert "ảnh" in (await tu.next_reply()).plain_text
+    assert await bot.live_reports() == []
+
+
+async def test_redelivered_update_records_once(bot: Bot, server: FakeBotApi, seeded: Demo):
+    nam = server.user(504, first_name="Năm")
+    await join(nam, seeded.villages[3].member_code)
+    update = nam.message_update("ssk 3")
+    server.queue_raw_update(update)
+    await nam.next_reply()
+    await server.wait_until_delivered()
+    server.queue_raw_update(dict(update))
+    await server.wait_until_delivered()
+    await nam.no_more_replies(wait=0.5)
+    assert await bot.live_reports() == [("so_suc_khoe", 3, "text")]
+
+
+async def test_restart_mid_conversation(bot: Bot, server: FakeBotApi, seeded: Demo):
+    sau = server.user(505, first_name="Sáu")
+    await join(sau, seeded.villages[4].member_code)
+    await sau.send("/baocao")
+    ask = await sau.next_reply()
+    await sau.tap(ask, ask.data_for("Thanh toán"))
+    count = await sau.next_reply()
+    await bot.stop()
+    await bot.start()  # a new process: new connection, new engine, new PTB application
+    await sau.tap(count, count.data_for("2"))
+    day = await sau.next_reply()
+    await sau.tap(day, day.data_for("Hôm qua"))
+    confirm = await sau.next_reply()
+    await sau.tap(confirm, confirm.data_for("✔ Ghi nhận"))
+    assert "Đã ghi nhận" in (await sau.next_reply()).plain_text
+    assert await bot.live_reports() == [("thanh_toan", 2, "buttons")]
+
+
+async def test_flood_limit_and_network_error_still_deliver(bot: Bot, server: FakeBotApi, seeded: Demo):
+    bay = server.user(506, first_name="Bảy")
+    await join(bay, seeded.villages[0].member_code)
+    server.flood(bay.chat_id, retry_after=1, times=1)
+    await bay.send("vneid 1")
+    assert "Đã ghi nhận" in (await bay.next_reply(timeout=10)).plain_text
+    server.fail_next("sendMessage", times=1, status=502)
+    await bay.send("cks 1")
+    assert "Đã ghi nhận" in (await bay.next_reply(timeout=10)).plain_text
+    assert await bot.live_reports() == [("vneid", 1, "text"), ("chu_ky_so", 1, "text")]
+
+
+async def test_blocked_user_keeps_report_and_bot_keeps_running(bot: Bot, server: FakeBotApi, seeded: Demo):
+    tam, chin = server.user(507, first_name="Tám"), server.user(508, first_name="Chín")
+    await join(tam, seeded.villages[1].member_code)
+    await join(chin, seeded.villages[1].member_code)
+    server.block_user(tam.chat_id)
+    await tam.send("vneid 3")
+    await server.wait_until(lambda: any(e.status == 403 for e in server.errors), what="a 403")
+    await chin.send("vneid 2")
+    assert "Đã ghi nhận" in (await chin.next_reply()).plain_text
+    assert await bot.live_reports() == [("vneid", 3, "text"), ("vneid", 2, "text")]
+    assert bot.db is not None
+    rows = await bot.db.conn.execute_fetchall("SELECT active FROM identities WHERE external_id = '507'")
+    assert [r[0] for r in rows] == [0]
