@@ -54,22 +54,28 @@ How a line is read
      the previous S or X.
 
    A service with no number but a negation right next to it is *explicitly none*
-   (``cks không``): no item and no error. The reading chosen is the better one by,
+   (``cks không``): no item and no error. A service with no number that is paired
+   elsewhere in the same part is a repeated mention (``VNeID (định danh điện tử) 5
+   hộ``, ``CKS 3 hộ (VNPT SmartCA)``): no error. The reading chosen is the better one by,
    in order: more services resolved (paired or explicitly none); more services
    paired; more *attached* pairs (``vneid5``, ``vneid:5``, ``vneid=5``, ``5vneid``);
-   fewer unknown words between each service and its number; more paired numbers
-   followed by a household word (``5 hộ vneid``); and finally *forward*. So
-   ``vneid 5 cks 2`` and ``5 vneid 2 cks`` both give vneid 5, cks 2;
+   fewer words between each service and its number (unknown words, unit and measure
+   words and non-count numbers; filler and household words are free); more paired
+   numbers followed by a household word (``5 hộ vneid 3`` gives vneid 5); and finally
+   *forward*. So ``vneid 5 cks 2`` and ``5 vneid 2 cks`` both give vneid 5, cks 2;
    ``7 hộ kích hoạt VNeID`` pairs backward; ``đi 2 thôn vneid 5`` gives vneid 5
-   (``2`` is two unknown words away, ``5`` none); the ambiguous ``3 vneid 5`` gives
-   vneid 5 (forward). Numbers left unpaired are ignored. A service named twice adds
-   up. Items are listed in order of first appearance.
+   (``thôn`` stands between 2 and the service, nothing between it and 5); the
+   ambiguous ``3 vneid 5`` (and ``1) vneid 5``) gives vneid 5 (forward). Numbers left
+   unpaired are ignored. A service named twice adds up. Items are listed in order of
+   first appearance.
 
 6. **Errors** (then ``items`` is empty, nothing is recorded): a paired number that is
-   negative, zero, fractional or above ``max_count``; a service with no number that
+   negative, zero, fractional or above ``max_count`` (also a service's total when it is
+   named more than once: the value is then the total); a service with no number that
    is not explicitly none (``missing_count``); the day named is impossible
-   (``bad_date``) or after today (``future_date``). Date errors are only reported for
-   messages that name a service or say "nothing".
+   (``bad_date``) or after today (``future_date``). Date errors are reported even
+   when the message names no service (a lone ``31/02``), so the same function can
+   read a typed answer to "which day?".
 
 7. **The day**, from the first of: a ``today``/``yesterday``/``day_before_yesterday``
    phrase; a date ``dd/mm[/yyyy]``; ``ngày N``. ``dd/mm`` without a year is in today's
@@ -77,16 +83,21 @@ How a line is read
    days after today (so ``28/12`` typed on 5 January means last December); a date
    after today is ``future_date``. Two-digit years are 20yy. ``ngày N`` is the N-th of
    this month, or of the previous month when N is after today's day. No day named:
-   ``date`` is ``None`` (the caller uses today).
+   ``date`` is ``None``. Only the first day named counts (``20/11 vneid 5, 21/11
+   vneid 3`` is vneid 8 on 20/11).
 
 8. **Nothing to report** (``nothing=True``): no count and no service other than
    explicitly-none ones, at least one ``nothing_phrases`` phrase, negation or lone
    ``0``, and every other word is a filler, household, unit, number or date word:
    ``không có``, ``ko co ho nao``, ``0 hộ``, ``tuần này không có``. ``không có mạng``
-   is not nothing (unknown word), ``không có vneid 3`` is a report of vneid 3.
+   is not nothing (unknown word), ``không có vneid 3`` is a report of vneid 3,
+   ``không có vneid`` is nothing.
 
 Anything else without a service (greetings, emoji, HTML) gives an empty result with
 no issues and ``nothing=False``: the caller shows a format example.
+
+The matcher built from a (catalogue, lexicon) pair is cached (a few entries, by
+identity); a typical line takes a few tens of microseconds.
 """
 
 from __future__ import annotations
@@ -96,7 +107,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, PrivateAttr, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from bot.content import Catalogue
 from bot.textutil import fold
@@ -114,18 +125,18 @@ _WORD = re.compile(r"[^\W\d_]+")
 
 _TOKEN = re.compile(
     r"""
-    (?P<phone>(?<![\d.,/])(?:
-        (?:\+?84[ .-]?|0)\d{2,3}[ .-]\d{3}[ .-]\d{3,4}
-      | (?:\+?84[ .-]?|0)\d{2,3}[ .-]\d{4}[ .-]\d{3}
-      | (?:\+?84[ .-]?|0)\d{3}[ .-]\d{2}[ .-]\d{2}[ .-]\d{2}
-    )(?!\d))
-  | (?P<date>(?<![\d.,/])\d{1,2}(?P<ds>[/.-])\d{1,2}(?:(?P=ds)\d{2,4})?(?![\d/]))
-  | (?P<thou>(?<![\d.,])\d{1,3}(?:\.\d{3})+(?![\d]|[.,]\d))
-  | (?P<time>(?<![\d.,/:])\d{1,2}(?::\d{2}|[hg]\d{0,2})(?![^\W_]))
-  | (?P<pct>\d+(?:[.,]\d+)?\ ?%)
-  | (?P<neg>(?:(?<=[\s:=(])|^)-\d+(?:[.,]\d+)?)
-  | (?P<dec>\d+[.,]\d+)
-  | (?P<int>\d+)
+    (?P<phone>(?<![0-9.,/])(?:
+        (?:\+?84[ .-]?|0)[0-9]{2,3}[ .-][0-9]{3}[ .-][0-9]{3,4}
+      | (?:\+?84[ .-]?|0)[0-9]{2,3}[ .-][0-9]{4}[ .-][0-9]{3}
+      | (?:\+?84[ .-]?|0)[0-9]{3}[ .-][0-9]{2}[ .-][0-9]{2}[ .-][0-9]{2}
+    )(?![0-9]))
+  | (?P<date>(?<![0-9.,/])[0-9]{1,2}(?P<ds>[/.-])[0-9]{1,2}(?:(?P=ds)[0-9]{2,4})?(?![0-9/]))
+  | (?P<thou>(?<![0-9.,])[0-9]{1,3}(?:\.[0-9]{3})+(?![0-9]|[.,][0-9]))
+  | (?P<time>(?<![0-9.,/:])[0-9]{1,2}(?::[0-9]{2}|[hg][0-9]{0,2})(?![^\W_]))
+  | (?P<pct>[0-9]+(?:[.,][0-9]+)?\ ?%)
+  | (?P<neg>(?:(?<=[\s:=(])|^)-[0-9]+(?:[.,][0-9]+)?)
+  | (?P<dec>[0-9]+[.,][0-9]+)
+  | (?P<int>[0-9]+)
   | (?P<word>[^\W\d_]+)
   | (?P<sep>[,;|!?]|\.(?=\s|$))
     """,
@@ -170,9 +181,6 @@ class ParserLexicon(BaseModel):
     conjunctions: tuple[str, ...] = ()
     negations: tuple[str, ...] = ()
     nothing_phrases: tuple[str, ...] = ()
-
-    # Compiled matcher per catalogue: {id(catalogue): (catalogue, _Compiled)}.
-    _compiled: dict[int, tuple[Catalogue, _Compiled]] = PrivateAttr(default_factory=dict)
 
     @field_validator(
         "today",
@@ -298,15 +306,21 @@ class _Compiled:
             self.phrases[words] = value
 
 
+# Matchers built so far, by identity of (catalogue, lexicon); both are kept referenced so
+# their ids stay valid. Small: a process normally has one pair (tests may build a few).
+_CACHE: dict[tuple[int, int], tuple[Catalogue, ParserLexicon, _Compiled]] = {}
+_CACHE_SIZE = 8
+
+
 def _compile(catalogue: Catalogue, lexicon: ParserLexicon) -> _Compiled:
-    cache = lexicon._compiled
-    hit = cache.get(id(catalogue))
-    if hit is not None and hit[0] is catalogue:
-        return hit[1]
+    key = (id(catalogue), id(lexicon))
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0] is catalogue and hit[1] is lexicon:
+        return hit[2]
     compiled = _Compiled(catalogue, lexicon)
-    if len(cache) >= 8:
-        cache.clear()
-    cache[id(catalogue)] = (catalogue, compiled)
+    if len(_CACHE) >= _CACHE_SIZE:
+        _CACHE.clear()
+    _CACHE[key] = (catalogue, lexicon, compiled)
     return compiled
 
 
@@ -536,6 +550,7 @@ def _pair_part(
     fwd = _read(elems, units, weights, text, True)
     bwd = _read(elems, units, weights, text, False)
     best = fwd if _key(fwd, True) >= _key(bwd, False) else bwd
+    paired_codes = {units[elems[e][1]].val for e in best.pairs}
     for e, (typ, ui) in enumerate(elems):
         if typ != "S":
             continue
@@ -547,7 +562,7 @@ def _pair_part(
                 totals[code] += value
             else:
                 issues.append(issue)
-        elif e not in best.none:
+        elif e not in best.none and code not in paired_codes:  # not a repeated mention
             issues.append(ParseIssue("missing_count", code))
 
 
@@ -571,7 +586,7 @@ def parse_report(
 
     totals: dict[str, int] = {}  # service code -> count, in order of first appearance
     issues: list[ParseIssue] = []
-    has_service = has_marker = blocked = False
+    has_marker = blocked = False
     date_unit: _U | None = None
     elems: list[tuple[str, int]] = []  # the current part: ("S" | "N" | "X", unit index)
     has_s = False
@@ -579,7 +594,7 @@ def parse_report(
         kind = u.kind
         if kind == "svc":
             elems.append(("S", idx))
-            has_service = has_s = True
+            has_s = True
         elif kind == "num":
             if u.role == "count":
                 elems.append(("N", idx))
@@ -607,9 +622,12 @@ def parse_report(
     day: datetime.date | None = None
     if date_unit is not None:
         day, date_issue = _resolve_date(date_unit, today)
-        if date_issue is not None and (has_service or has_marker):
+        if date_issue is not None:
             issues.insert(0, date_issue)
 
+    for code, total in totals.items():
+        if total > max_count:  # each number is within the limit but their sum is not
+            issues.append(ParseIssue("too_large", code, str(total)))
     if issues:
         return ParseResult((), day, tuple(dict.fromkeys(issues)), False)
     items = tuple(ParsedItem(code, count) for code, count in totals.items() if count > 0)

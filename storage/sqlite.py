@@ -2,7 +2,10 @@
 
 One connection per process; units of work are serialised by an asyncio lock and
 run as ``BEGIN IMMEDIATE`` transactions, so two processes on the same file also
-take turns (``busy_timeout``) instead of failing.
+take turns (``busy_timeout``) instead of failing. The transaction starts with the
+unit's first statement: the sqlite3 module opens it implicitly before a first write
+(no extra round trip to the database thread), and the executor opens it explicitly
+before a first read.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 import aiosqlite
 
 from storage.migrations import MIGRATIONS
+from storage.models import Conversation, Member
 from storage.repositories import (
     AuditRepository,
     ConversationRepository,
@@ -28,29 +32,49 @@ from storage.repositories import (
     UnitRepository,
 )
 
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
 
 class _SqliteExecutor:
+    """Runs a unit of work's statements; each call is one round trip to aiosqlite's thread."""
+
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
+        self._begun = False
+
+    async def _begin(self, sql: str) -> None:
+        if self._begun:
+            return
+        self._begun = True
+        # sqlite3 (isolation_level="IMMEDIATE") issues BEGIN IMMEDIATE itself before a first
+        # write, in the same round trip; a first read needs it said explicitly.
+        if not sql.lstrip()[:7].upper().startswith(_WRITES) and not self._conn.in_transaction:
+            await self._conn.execute("BEGIN IMMEDIATE")
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        await self._begin(sql)
         cursor = await self._conn.execute(sql, params)
         return cursor.rowcount
 
     async def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
+        await self._begin(sql)
         cursor = await self._conn.execute(sql, params)
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        await self._begin(sql)
         await self._conn.executemany(sql, rows)
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        await self._begin(sql)
         return list(await self._conn.execute_fetchall(sql, params))
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
-        async with self._conn.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        # One round trip (execute + fetchone + close would be three).
+        await self._begin(sql)
+        rows = await self._conn.execute_fetchall(sql, params)
+        return next(iter(rows), None)
 
 
 class UnitOfWork:
@@ -69,12 +93,13 @@ class UnitOfWork:
 
     async def __aenter__(self) -> UnitOfWork:
         await self._db.lock.acquire()
-        try:
-            await self._db.conn.execute("BEGIN IMMEDIATE")
-        except BaseException:
-            self._db.lock.release()
-            raise
         return self
+
+    async def open_inbound(
+        self, channel: str, update_key: str, user_id: str, chat_id: str, now: datetime
+    ) -> tuple[bool, Member | None, Conversation]:
+        """Claim an inbound update and load its sender and conversation (one round trip)."""
+        return await self.updates.claim_and_load(channel, update_key, user_id, chat_id, now)
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -104,7 +129,7 @@ class SqliteDatabase:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: we issue BEGIN ourselves, so transactions are explicit.
-        self._conn = await aiosqlite.connect(self.path, isolation_level=None)
+        self._conn = await aiosqlite.connect(self.path, isolation_level="IMMEDIATE")
         await self._conn.execute("PRAGMA journal_mode = WAL")
         await self._conn.execute("PRAGMA synchronous = NORMAL")
         await self._conn.execute("PRAGMA foreign_keys = ON")

@@ -51,10 +51,14 @@ class Context:
         self._keys[key] = data
         return Option(label, data, key)
 
-    def global_option(self, label: str, action: str, key: str) -> Option:
-        """A button that stays valid whatever happens next in the chat (e.g. undo)."""
+    def global_option(self, label: str, action: str, key: str, key_action: str | None = None) -> Option:
+        """A button that stays valid whatever happens next in the chat (e.g. undo).
+
+        ``key_action`` is what typing ``key`` does on a text-only channel, where there is no
+        message to tap on, if it should differ from the button (e.g. "undo my last report").
+        """
         data = f"{GLOBAL_PREFIX}{action}"
-        self._keys[key] = data
+        self._keys[key] = f"{GLOBAL_PREFIX}{key_action or action}"
         return Option(label, data, key)
 
     def cancel_option(self) -> Option:

@@ -84,14 +84,18 @@ class Engine:
     async def handle(self, inbound: Inbound) -> list[Reply]:
         now = self.clock.now()
         async with self.db.uow() as uow:
-            if not await uow.updates.claim(inbound.channel, inbound.update_key, now):
+            claimed, member, conv = await uow.open_inbound(
+                inbound.channel, inbound.update_key, inbound.user_id, inbound.chat_id, now
+            )
+            if not claimed:
                 log.info("skipping redelivered update %s/%s", inbound.channel, inbound.update_key)
                 return []
-            member = await uow.members.by_identity(inbound.channel, inbound.user_id)
-            conv = await uow.conversations.load(inbound.channel, inbound.chat_id)
+            loaded = (conv.flow, conv.step, dict(conv.data))
             ctx = Context(uow, self.content, now, self.tz, inbound, member, conv)
             replies = await self._route(ctx)
-            await uow.conversations.save(inbound.channel, inbound.chat_id, ctx.finish(), now)
+            new = ctx.finish()
+            if (new.flow, new.step, new.data) != loaded:
+                await uow.conversations.save(inbound.channel, inbound.chat_id, new, now)
         return replies
 
     async def _route(self, ctx: Context) -> list[Reply]:
@@ -137,6 +141,8 @@ class Engine:
             action = data[len(GLOBAL_PREFIX):]
             if action.startswith("undo:") and ctx.member is not None:
                 return await undo.void(ctx, action[len("undo:"):])
+            if action == undo.UNDO_LAST and ctx.member is not None:
+                return await undo.void_last(ctx)
             return [ctx.say("errors.stale_button")]
         version, _, action = data.partition(":")
         if version != str(ctx.conv.version) or ctx.conv.flow not in FLOWS:

@@ -23,6 +23,7 @@ from storage.models import NewReport
 FLOW = "report"
 REPORTING_ROLES = ("member", "leader")
 QUICK_COUNTS = (1, 2, 3, 4, 5)
+UNDO_LAST = "undo-last"  # typed "huy" right after a text report: take back the member's last report
 _COUNT = re.compile(r"^\s*(-?\d+(?:[.,]\d+)?)\s*(?:ho|hgd|ho gia dinh)?\s*$")
 
 
@@ -90,7 +91,7 @@ async def from_text(ctx: Context, text: str) -> list[Reply]:
         return [problem]
     items = [NewReport(it.service, it.count) for it in result.items]
     batch_id = await record(ctx, items, day, "text")
-    undo = ctx.global_option(ctx.t("buttons.undo"), f"undo:{batch_id}", "huy")
+    undo = ctx.global_option(ctx.t("buttons.undo"), f"undo:{batch_id}", "huy", key_action=UNDO_LAST)
     text_out = ctx.t("report.recorded_text", items=items_text(ctx, items), day=day_text(day))
     return [ctx.reply(text_out, [[undo]])]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.flows.context import Context
+from bot.flows.report import UNDO_LAST as UNDO_LAST  # re-exported for the engine
 from bot.flows.report import day_text, items_text
 from bot.flows.types import Reply
 from storage.models import NewReport, Report
@@ -59,3 +60,12 @@ async def void(ctx: Context, batch_id: str) -> list[Reply]:
         return [ctx.say("undo.too_late", hours=ctx.content.limits.undo_window_hours)]
     await ctx.uow.reports.void_batch(batch_id, ctx.member.id, REASON_MEMBER, ctx.now)
     return [ctx.reply(ctx.t("undo.done", **_summary(ctx, batch)), menu=True)]
+
+
+async def void_last(ctx: Context) -> list[Reply]:
+    """Typed "huy" right after a text report: void the member's last live report."""
+    assert ctx.member is not None
+    batch = await ctx.uow.reports.last_live_batch(ctx.member.id, _window_start(ctx))
+    if not batch:
+        return [ctx.say("undo.nothing", hours=ctx.content.limits.undo_window_hours)]
+    return await void(ctx, batch[0].batch_id)
