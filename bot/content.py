@@ -152,14 +152,12 @@ class Content:
         self.catalogue: Catalogue = _load_model(directory / "services.yaml", Catalogue)
         self.limits: Limits = _load_model(directory / "limits.yaml", Limits)
         self.demo: DemoCommune = _load_model(directory / "demo.yaml", DemoCommune)
-        texts_path = directory / "texts.yaml"
-        self.texts = Texts(_read_yaml(texts_path), str(texts_path))
+        self.texts = _load_texts(directory)
         if directory.resolve() != DEFAULT_CONTENT_DIR:
             # A deployment's own content must still say everything the code asks for.
-            shipped = Texts(_read_yaml(DEFAULT_CONTENT_DIR / "texts.yaml"), "texts.yaml")
-            missing = sorted(set(shipped) - set(self.texts))
+            missing = sorted(set(_load_texts(DEFAULT_CONTENT_DIR)) - set(self.texts))
             if missing:
-                raise ContentError(f"{texts_path}: missing text field {missing[0]!r}")
+                raise ContentError(f"{directory / 'texts.yaml'} (or texts_*.yaml): missing text field {missing[0]!r}")
 
     @cached_property
     def lexicon(self) -> Any:
@@ -167,6 +165,21 @@ class Content:
         from bot.report_parser import ParserLexicon
 
         return _load_model(self.directory / "parser.yaml", ParserLexicon)
+
+
+def _load_texts(directory: Path) -> Texts:
+    """``texts.yaml`` plus any ``texts_*.yaml`` (one per feature); a key defined twice is an error."""
+    merged: dict[str, Any] = {}
+    files = [directory / "texts.yaml", *sorted(directory.glob("texts_*.yaml"))]
+    for path in files:
+        data = _read_yaml(path)
+        if not isinstance(data, dict):
+            raise ContentError(f"{path}: expected a mapping of sections")
+        for section, body in data.items():
+            if section in merged:
+                raise ContentError(f"{path}: section {section!r} is already defined in another texts file")
+            merged[section] = body
+    return Texts(merged, ", ".join(str(f) for f in files))
 
 
 def _read_yaml(path: Path) -> Any:

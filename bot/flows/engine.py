@@ -11,7 +11,6 @@ Replies are returned only after the commit, so what the user is told is what is 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from types import ModuleType
 from zoneinfo import ZoneInfo
 
@@ -19,6 +18,7 @@ from bot.clock import Clock
 from bot.content import Content
 from bot.flows import help as help_flow
 from bot.flows import join, mine, report, undo
+from bot.flows.commands import Command, role_of
 from bot.flows.context import GLOBAL_PREFIX, KEYS_FIELD, Context
 from bot.flows.types import Inbound, Reply
 from bot.textutil import fold
@@ -26,41 +26,12 @@ from storage import SqliteDatabase
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Context, str], Awaitable[list[Reply]]]
+# Feature modules: each may declare COMMANDS (a list of Command) and FLOW + on_choice/on_text.
+FEATURES: tuple[ModuleType, ...] = (join, help_flow, report, undo, mine)
 
-# Flows that own a multi-step conversation: name -> module with on_choice/on_text.
-FLOWS: dict[str, ModuleType] = {join.FLOW: join, report.FLOW: report, undo.FLOW: undo}
-
-
-async def _help(ctx: Context, args: str) -> list[Reply]:
-    return await help_flow.show(ctx)
-
-
-async def _report(ctx: Context, args: str) -> list[Reply]:
-    return await report.start(ctx)
-
-
-async def _undo(ctx: Context, args: str) -> list[Reply]:
-    if ctx.conv.flow:  # /huy in the middle of a flow cancels that flow
-        ctx.end()
-        return [ctx.reply(ctx.t("report.cancelled"), menu=True)]
-    return await undo.start(ctx)
-
-
-async def _mine(ctx: Context, args: str) -> list[Reply]:
-    return await mine.show(ctx)
-
-
-# Command names are ASCII (Telegram allows nothing else); the first of each group is canonical.
-COMMANDS: dict[str, Handler] = {
-    "start": join.start,
-    "help": _help, "trogiup": _help, "menu": _help,
-    "baocao": _report, "bc": _report, "report": _report,
-    "huy": _undo, "undo": _undo,
-    "cuatoi": _mine, "toi": _mine, "mine": _mine,
-}
-# What an unregistered user may do.
-GUEST_COMMANDS = {"start", "help", "trogiup", "menu"}
+COMMANDS: dict[str, Command] = {name: cmd for feature in FEATURES for cmd in getattr(feature, "COMMANDS", ())
+                                for name in cmd.names}
+FLOWS: dict[str, ModuleType] = {feature.FLOW: feature for feature in FEATURES if hasattr(feature, "FLOW")}
 # Menu buttons (persistent keyboard) send their label as text: label key -> command.
 MENU = {"menu.report": "baocao", "menu.mine": "cuatoi", "menu.help": "help"}
 
@@ -125,14 +96,14 @@ class Engine:
         return await report.from_text(ctx, text)
 
     async def _on_command(self, ctx: Context, name: str, args: str) -> list[Reply]:
-        handler = COMMANDS.get(name)
-        if handler is None:
+        command = COMMANDS.get(name)
+        if command is None:
             return [ctx.say("errors.unknown_command")]
-        if ctx.member is None and name not in GUEST_COMMANDS:
-            return [ctx.say("join.required")]
-        if handler is not _undo:
+        if role_of(ctx) not in command.roles:
+            return [ctx.say("join.required" if ctx.member is None else "errors.not_allowed")]
+        if not command.keeps_flow:
             ctx.end()  # a command leaves whatever flow was going on
-        return await handler(ctx, args)
+        return await command.handler(ctx, args)
 
     async def _on_choice(self, ctx: Context, data: str) -> list[Reply]:
         if ctx.member is None and ctx.conv.flow != join.FLOW:

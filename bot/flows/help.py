@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from bot.flows.commands import EVERYONE, Command
 from bot.flows.context import Context
 from bot.flows.types import Reply
 
 
-async def show(ctx: Context) -> list[Reply]:
+async def show(ctx: Context, args: str = "") -> list[Reply]:
     if ctx.member is None:
         return [ctx.say("help.guest")]
     return [ctx.reply(ctx.t(f"help.{ctx.member.role}"), menu=True)]
+
+
+COMMANDS = [Command(("help", "trogiup", "menu"), show, EVERYONE)]

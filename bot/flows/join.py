@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from bot.flows.commands import EVERYONE, Command
 from bot.flows.context import Context
 from bot.flows.types import Reply
 
@@ -54,3 +55,6 @@ async def use_code(ctx: Context, text: str) -> list[Reply]:
     ctx.end()
     role = ctx.t(f"roles.{invite.role}")
     return [ctx.reply(ctx.t("join.welcome", unit=unit.name, role=role), menu=True), ctx.say("help.first_steps")]
+
+
+COMMANDS = [Command(("start",), start, EVERYONE)]

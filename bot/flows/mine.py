@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from bot.content import Markup
+from bot.flows.commands import REGISTERED, Command
 from bot.flows.context import Context
 from bot.flows.periods import month_of, week_of
 from bot.flows.report import day_text
 from bot.flows.types import Reply
 
 
-async def show(ctx: Context) -> list[Reply]:
+async def show(ctx: Context, args: str = "") -> list[Reply]:
     assert ctx.member is not None
     sections = []
-    for key, (start, end) in (("mine.week", week_of(ctx.today)), ("mine.month", month_of(ctx.today))):
+    for key, period in (("mine.week", week_of(ctx.today)), ("mine.month", month_of(ctx.today))):
+        start, end = period.start, period.end
         totals = await ctx.uow.reports.member_totals(ctx.member.id, start, end)
         lines = [
             ctx.t("mine.line", label=service.short, count=totals[service.code])
@@ -23,3 +25,6 @@ async def show(ctx: Context) -> list[Reply]:
         header = ctx.t(key, start=day_text(start), end=day_text(end), total=sum(totals.values()))
         sections.append(Markup.lines([header, body]))
     return [ctx.reply(Markup("\n\n".join(sections)), menu=True)]
+
+
+COMMANDS = [Command(("cuatoi", "toi", "mine"), show, REGISTERED)]

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 
 from bot.content import Markup
+from bot.flows.commands import MEMBERS, REGISTERED, Command
 from bot.flows.context import Context
 from bot.flows.types import Reply
 from bot.report_parser import ParseIssue, parse_report
@@ -21,7 +22,7 @@ from bot.textutil import fold
 from storage.models import NewReport
 
 FLOW = "report"
-REPORTING_ROLES = ("member", "leader")
+REPORTING_ROLES = MEMBERS
 QUICK_COUNTS = (1, 2, 3, 4, 5)
 UNDO_LAST = "undo-last"  # typed "huy" right after a text report: take back the member's last report
 _COUNT = re.compile(r"^\s*(-?\d+(?:[.,]\d+)?)\s*(?:ho|hgd|ho gia dinh)?\s*$")
@@ -97,7 +98,7 @@ async def from_text(ctx: Context, text: str) -> list[Reply]:
 
 
 # Button flow ------------------------------------------------------------------
-async def start(ctx: Context) -> list[Reply]:
+async def start(ctx: Context, args: str = "") -> list[Reply]:
     if not can_report(ctx):
         return [ctx.say("report.not_allowed")]
     ctx.goto(FLOW, "service")
@@ -228,3 +229,7 @@ async def on_text(ctx: Context, text: str) -> list[Reply]:
         return _set_day(ctx, result.date)
     # confirm: only the buttons (or their keys) answer it
     return [ctx.say("report.pick_confirm"), _ask_confirm(ctx)]
+
+
+# Staff may type /baocao too: they are told who reports instead of "not allowed".
+COMMANDS = [Command(("baocao", "bc", "report"), start, REGISTERED)]

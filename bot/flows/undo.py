@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.flows.commands import REGISTERED, Command
 from bot.flows.context import Context
 from bot.flows.report import UNDO_LAST as UNDO_LAST  # re-exported for the engine
 from bot.flows.report import day_text, items_text
@@ -26,7 +27,10 @@ def _window_start(ctx: Context):
     return ctx.now - timedelta(hours=ctx.content.limits.undo_window_hours)
 
 
-async def start(ctx: Context) -> list[Reply]:
+async def start(ctx: Context, args: str = "") -> list[Reply]:
+    if ctx.conv.flow:  # /huy in the middle of a flow cancels that flow
+        ctx.end()
+        return [ctx.reply(ctx.t("report.cancelled"), menu=True)]
     assert ctx.member is not None
     batch = await ctx.uow.reports.last_live_batch(ctx.member.id, _window_start(ctx))
     if not batch:
@@ -69,3 +73,6 @@ async def void_last(ctx: Context) -> list[Reply]:
     if not batch:
         return [ctx.say("undo.nothing", hours=ctx.content.limits.undo_window_hours)]
     return await void(ctx, batch[0].batch_id)
+
+
+COMMANDS = [Command(("huy", "undo"), start, REGISTERED, keeps_flow=True)]

@@ -16,8 +16,8 @@ def _load() -> list[tuple[int, str]]:
             found.append((int(match.group(1)), entry.read_text(encoding="utf-8")))
     found.sort()
     versions = [v for v, _ in found]
-    if versions != list(range(1, len(versions) + 1)):
-        raise RuntimeError(f"migration versions must run 1..n without gaps, found {versions}")
+    if len(set(versions)) != len(versions) or not versions or versions[0] != 1:
+        raise RuntimeError(f"migration versions must be unique and start at 1, found {versions}")
     return found
 
 
