@@ -20,6 +20,8 @@ import uuid
 from datetime import date
 from typing import Any
 
+from pydantic import ValidationError
+
 from bot.app import Runtime, open_runtime
 from bot.config import Settings
 from bot.content import ContentError, load_content
@@ -169,6 +171,10 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(_db_upgrade(settings))
     except ContentError as exc:
         print(f"content error: {exc}", file=sys.stderr)
+        return 3
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
+        print(f"configuration error: {problems}", file=sys.stderr)
         return 3
     except KeyboardInterrupt:
         return 130

@@ -90,3 +90,8 @@ def test_parse_command_prints_the_bots_reading(tmp_path: Path, text, items, day,
     assert result["items"] == items and result["date"] == day
     assert bool(result["errors"]) is has_error
     assert not (tmp_path / "tcns.db").exists()  # parsing touches no database
+
+
+def test_bad_configuration_is_named(tmp_path: Path):
+    run = tcns(tmp_path, "demo", "--no-chat", extra_env={"TCNS_TIMEZONE": "Mars/Base"})
+    assert run.returncode == 3 and "TCNS_TIMEZONE" in run.stderr and "Mars/Base" in run.stderr

@@ -81,11 +81,12 @@ class Engine:
         if len(text) > self.content.limits.max_message_chars:
             return [ctx.say("errors.too_long", max=self.content.limits.max_message_chars)]
         keys = ctx.conv.data.get(KEYS_FIELD, {})
-        if fold(text) in keys:
-            return await self._on_choice(ctx, keys[fold(text)])
+        folded = fold(text) if len(text) <= 40 else ""  # keys and menu labels are short
+        if folded in keys:
+            return await self._on_choice(ctx, keys[folded])
         command = split_command(text)
-        if command is None and fold(text) in self._menu:
-            command = (self._menu[fold(text)], "")
+        if command is None and folded in self._menu:
+            command = (self._menu[folded], "")
         if command is not None:
             return await self._on_command(ctx, *command)
         if ctx.conv.flow in FLOWS:
