@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -196,3 +200,24 @@ async def test_blocked_user_keeps_report_and_bot_keeps_running(bot: Bot, server:
     assert bot.db is not None
     rows = await bot.db.conn.execute_fetchall("SELECT active FROM identities WHERE external_id = '507'")
     assert [r[0] for r in rows] == [0]
+
+
+async def test_tcns_run_process_serves_telegram_and_stops_cleanly(server: FakeBotApi, tmp_path: Path, seeded: Demo,
+                                                                   db_path: Path):
+    """`tcns run` as its own process, pointed at the fake server by TELEGRAM_API_BASE_URL."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TCNS_", "TELEGRAM_"))}
+    env.update(TCNS_DB=str(db_path), TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=server.base_url)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "run", env=env, cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        await server.wait_until(lambda: server.commands is not None, timeout=30, what="the bot to start")
+        hoa = server.user(601, first_name="Hoa")
+        await join(hoa, seeded.villages[5].member_code)
+        await hoa.send("kns 9")
+        assert "Kỹ năng số" in (await hoa.next_reply(timeout=10)).plain_text
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=20)
+    assert process.returncode == 0, stderr.decode()
