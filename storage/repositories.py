@@ -143,6 +143,13 @@ class MemberRepository(_Repo):
         )
 
 
+_INVITE_COLS = "code, unit_id, role, expires_at, max_uses, uses, revoked_at"
+
+
+def _invite(row: tuple[Any, ...]) -> Invite:
+    return Invite(row[0], row[1], row[2], datetime.fromisoformat(row[3]), row[4], row[5], _dt(row[6]))
+
+
 class InviteRepository(_Repo):
     async def add(
         self,
@@ -162,18 +169,14 @@ class InviteRepository(_Repo):
         return Invite(code, unit_id, role, expires_at, max_uses, 0)
 
     async def get(self, code: str) -> Invite | None:
-        row = await self.db.fetchone(
-            "SELECT code, unit_id, role, expires_at, max_uses, uses, revoked_at FROM invites WHERE code = ?",
-            (code,),
-        )
-        if not row:
-            return None
-        return Invite(row[0], row[1], row[2], datetime.fromisoformat(row[3]), row[4], row[5], _dt(row[6]))
+        row = await self.db.fetchone(f"SELECT {_INVITE_COLS} FROM invites WHERE code = ?", (code,))
+        return _invite(row) if row else None
 
     async def for_unit(self, unit_id: int) -> list[Invite]:
-        rows = await self.db.fetchall("SELECT code FROM invites WHERE unit_id = ? ORDER BY created_at", (unit_id,))
-        invites = [await self.get(r[0]) for r in rows]
-        return [i for i in invites if i]
+        rows = await self.db.fetchall(
+            f"SELECT {_INVITE_COLS} FROM invites WHERE unit_id = ? ORDER BY created_at", (unit_id,)
+        )
+        return [_invite(r) for r in rows]
 
     async def use(self, code: str) -> bool:
         """Count one use, only if the invite still has uses left (safe under concurrency)."""
