@@ -33,6 +33,7 @@ async def open_runtime(settings: Settings | None = None, clock: Clock | None = N
     settings = settings or Settings()
     content = load_content(settings.content_dir)
     content.lexicon  # noqa: B018 - validate parser.yaml at start-up, not on the first message
+    content.deadlines  # noqa: B018 - and deadlines.yaml
     db = await database_from_url(settings.db).open()
     clock = clock or SystemClock()
     engine = Engine(db, content, clock, settings.tz)

@@ -6,6 +6,7 @@
     tcns run
     tcns parse "TEXT" [--today YYYY-MM-DD]
     tcns db upgrade
+    tcns reminders plan [--from DATE --to DATE] [--commune CODE] | run [--now "YYYY-MM-DD HH:MM"] | status
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from bot import admin_cli, reminders_cli
 from bot.app import Runtime, open_runtime
 from bot.config import Settings
 from bot.content import ContentError, load_content
@@ -47,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply pending schema migrations")
+    reminders_cli.add_parser(sub)
+    admin_cli.register(sub)
     return parser
 
 
@@ -71,7 +75,14 @@ async def _demo(settings: Settings, chat: bool) -> None:
 async def _chat(settings: Settings, user: str | None) -> None:
     async with await open_runtime(settings) as runtime:
         name = user or f"khach-{uuid.uuid4().hex[:6]}"
-        await TerminalChat(runtime.engine, runtime.content, name).run()
+        await TerminalChat(runtime.engine, runtime.content, name, inbox=_terminal_inbox(runtime, name)).run()
+
+
+def _terminal_inbox(runtime: Runtime, user: str):  # type: ignore[no-untyped-def]
+    from bot.deadlines import Planner
+    from bot.handlers.terminal_outbox import terminal_inbox
+
+    return terminal_inbox(runtime.db, runtime.clock, Planner(runtime.content.deadlines, runtime.settings.tz), user)
 
 
 async def _run_bot(settings: Settings) -> None:
@@ -96,9 +107,26 @@ async def _run_bot(settings: Settings) -> None:
             assert application.updater is not None
             await application.updater.start_polling(allowed_updates=["message", "callback_query"])
             log.info("bot @%s is polling", application.bot.username)
+            reminders = _start_reminders(runtime, application.bot, settings)
             await stop.wait()
+            await reminders.stop()
             await application.updater.stop()
             await application.stop()
+
+
+def _start_reminders(runtime: Runtime, bot, settings: Settings):  # type: ignore[no-untyped-def]
+    """The scheduler (decides what is due, enqueues) and the outbox sender (sends), on this loop."""
+    from bot.deadlines import Planner
+    from bot.handlers.telegram_outbox import CHANNEL, telegram_delivery
+    from bot.outbox import OutboxSender
+    from bot.scheduler import ReminderScheduler
+
+    planner = Planner(runtime.content.deadlines, settings.tz)
+    sender = OutboxSender(runtime.db, {CHANNEL: telegram_delivery(bot)}, runtime.clock,
+                          is_quiet=planner.is_quiet, rate=settings.outbox_rate)
+    scheduler = ReminderScheduler(runtime.db, runtime.content, runtime.clock, planner, sender)
+    scheduler.start()
+    return scheduler
 
 
 def _parse(text: str, today: date | None, settings: Settings) -> int:
@@ -157,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
                 args.no_chat = False
         if command == "parse":
             return _parse(args.text, args.today, settings)
+        if command in admin_cli.COMMANDS:
+            return admin_cli.run(args, settings)
         if command == "demo":
             asyncio.run(_demo(settings, chat=not args.no_chat))
         elif command == "chat":
@@ -167,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
                       " or try the bot with `tcns demo`.", file=sys.stderr)
                 return 2
             asyncio.run(_run_bot(settings))
+        elif command == "reminders":
+            return asyncio.run(reminders_cli.main(args, settings))
         elif command == "db":
             asyncio.run(_db_upgrade(settings))
     except ContentError as exc:

@@ -22,6 +22,7 @@ class Settings(BaseSettings):
         default="https://api.telegram.org/bot", validation_alias="TELEGRAM_API_BASE_URL"
     )
     telegram_file_base_url: str | None = Field(default=None, validation_alias="TELEGRAM_FILE_BASE_URL")
+    outbox_rate: float = Field(default=30.0, gt=0, le=1000, validation_alias="TCNS_OUTBOX_RATE")  # msgs/s overall
 
     @field_validator("timezone")
     @classmethod

@@ -90,6 +90,9 @@ class DemoCommune(_Strict):
     name: str
     staff_name: str
     villages: tuple[DemoVillage, ...] = Field(min_length=1)
+    # Yearly targets for every demo village, set for the year the demo is seeded:
+    # service code -> "80%" (of the village's households) or "120" (households).
+    targets: dict[str, str] = Field(default_factory=dict)
 
 
 class Markup(str):
@@ -160,11 +163,23 @@ class Content:
                 raise ContentError(f"{directory / 'texts.yaml'} (or texts_*.yaml): missing text field {missing[0]!r}")
 
     @cached_property
+    def tally(self) -> Any:
+        from bot.tallies import TallySettings
+
+        return _load_model(self.directory / "tally.yaml", TallySettings)
+
+    @cached_property
     def lexicon(self) -> Any:
         # Imported lazily: the parser module depends on this one.
         from bot.report_parser import ParserLexicon
 
         return _load_model(self.directory / "parser.yaml", ParserLexicon)
+
+    @cached_property
+    def deadlines(self) -> Any:
+        from bot.deadlines import DeadlineConfig  # lazily, like the lexicon
+
+        return _load_model(self.directory / "deadlines.yaml", DeadlineConfig)
 
 
 def _load_texts(directory: Path) -> Texts:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.content import Content
+from bot.content import Content, ContentError
 from bot.invites import create_invite
+from bot.tallies import parse_target
 from storage import SqliteDatabase, UnitOfWork
 from storage.models import Invite, Unit
 
@@ -39,6 +40,18 @@ async def _usable_invite(uow: UnitOfWork, unit_id: int, role: str, now: datetime
     )
 
 
+async def _seed_targets(uow: UnitOfWork, content: Content, village_ids: list[int], now: datetime) -> None:
+    """The demo's yearly targets for the current year; targets already set are kept."""
+    rows = []
+    for service, text in content.demo.targets.items():
+        parsed = parse_target(text)
+        if content.catalogue.get(service) is None or parsed is None:
+            where = f"{content.directory / 'demo.yaml'}: field 'targets.{service}'"
+            raise ContentError(f"{where}: needs a service code and a target such as 80% or 120")
+        rows.extend((village_id, service, now.year, *parsed) for village_id in village_ids)
+    await uow.targets.set_many(rows, now, keep_existing=True)
+
+
 async def seed_demo(db: SqliteDatabase, content: Content, now: datetime) -> Demo:
     spec = content.demo
     async with db.uow() as uow:
@@ -59,6 +72,7 @@ async def seed_demo(db: SqliteDatabase, content: Content, now: datetime) -> Demo
             member_invite = await _usable_invite(uow, village.id, "member", now)
             leader_invite = await _usable_invite(uow, village.id, "leader", now)
             codes.append(DemoVillageCodes(village, member_invite.code, leader_invite.code))
+        await _seed_targets(uow, content, [c.village.id for c in codes], now)
         if await uow.members.by_identity(TERMINAL, STAFF_USER) is None:
             staff = await uow.members.add(spec.staff_name, "staff", commune.id, now)
             await uow.members.link_identity(staff.id, TERMINAL, STAFF_USER, STAFF_USER, now)

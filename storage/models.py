@@ -82,3 +82,13 @@ class Conversation:
     @property
     def idle(self) -> bool:
         return not self.flow
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: datetime
+    action: str
+    object: str
+    detail: dict[str, Any]
+    actor_name: str | None
+    actor_id: int | None

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from storage.models import Conversation, Invite, Member, NewReport, Report, Unit
+from storage.models import AuditEntry, Conversation, Invite, Member, NewReport, Report, Unit
 
 
 class Executor(Protocol):
@@ -81,6 +81,11 @@ class UnitRepository(_Repo):
             )
         return _unit(row) if row else None
 
+    async def update(self, unit_id: int, name: str, households: int | None, adults: int | None) -> None:
+        await self.db.execute(
+            "UPDATE units SET name = ?, households = ?, adults = ? WHERE id = ?", (name, households, adults, unit_id)
+        )
+
     async def children(self, parent_id: int) -> list[Unit]:
         rows = await self.db.fetchall(
             f"SELECT {_UNIT_COLS} FROM units WHERE parent_id = ? ORDER BY name", (parent_id,)
@@ -126,6 +131,40 @@ class MemberRepository(_Repo):
             f"SELECT {_MEMBER_COLS} FROM members m WHERE m.unit_id = ? ORDER BY m.id", (unit_id,)
         )
         return [_member(r) for r in rows]
+
+    async def set_role(self, member_id: int, role: str) -> None:
+        await self.db.execute("UPDATE members SET role = ? WHERE id = ?", (role, member_id))
+
+    async def set_status(self, member_id: int, status: str) -> None:
+        await self.db.execute("UPDATE members SET status = ? WHERE id = ?", (status, member_id))
+
+    async def roster(self, commune_id: int | None = None) -> list[tuple[Any, ...]]:
+        """Members with unit, channels and last report day, for export (no resident data exists)."""
+        where, params = "", ()
+        if commune_id is not None:
+            where, params = "WHERE u.id = ? OR u.parent_id = ?", (commune_id, commune_id)
+        return await self.db.fetchall(
+            "SELECT m.id, m.name, m.role, u.code, u.name, m.status, m.created_at, "
+            " (SELECT GROUP_CONCAT(i.channel, ' ') FROM identities i WHERE i.member_id = m.id), "
+            " (SELECT MAX(r.occurred_on) FROM reports r WHERE r.member_id = m.id AND r.voided_at IS NULL) "
+            f"FROM members m JOIN units u ON u.id = m.unit_id {where} ORDER BY u.code, m.id",
+            params,
+        )
+
+    async def forget(self, member_id: int) -> list[tuple[str, str]]:
+        """Erase a member's personal data (name, channel ids, chat state); reports stay as anonymous counts.
+
+        Returns the (channel, chat id) pairs that were unlinked.
+        """
+        chats = [
+            (r[0], r[1])
+            for r in await self.db.fetchall("SELECT channel, chat_id FROM identities WHERE member_id = ?", (member_id,))
+        ]
+        for channel, chat_id in chats:
+            await self.db.execute("DELETE FROM conversations WHERE channel = ? AND chat_id = ?", (channel, chat_id))
+        await self.db.execute("DELETE FROM identities WHERE member_id = ?", (member_id,))
+        await self.db.execute("UPDATE members SET name = NULL, status = 'forgotten' WHERE id = ?", (member_id,))
+        return chats
 
     async def link_identity(
         self, member_id: int, channel: str, external_id: str, chat_id: str, now: datetime
@@ -177,6 +216,12 @@ class InviteRepository(_Repo):
             f"SELECT {_INVITE_COLS} FROM invites WHERE unit_id = ? ORDER BY created_at", (unit_id,)
         )
         return [_invite(r) for r in rows]
+
+    async def revoke(self, code: str, now: datetime) -> bool:
+        changed = await self.db.execute(
+            "UPDATE invites SET revoked_at = ? WHERE code = ? AND revoked_at IS NULL", (ts(now), code)
+        )
+        return changed == 1
 
     async def use(self, code: str) -> bool:
         """Count one use, only if the invite still has uses left (safe under concurrency)."""
@@ -324,14 +369,30 @@ class ProcessedUpdateRepository(_Repo):
 
 class AuditRepository(_Repo):
     async def add(
-        self, actor_id: int | None, action: str, obj: str, now: datetime, detail: dict[str, Any] | None = None
+        self,
+        actor_id: int | None,
+        action: str,
+        obj: str,
+        now: datetime,
+        detail: dict[str, Any] | None = None,
+        unit_id: int | None = None,
     ) -> None:
+        """Record an administrative action; ``unit_id`` is the commune (or unit) it belongs to."""
         await self.db.execute(
-            "INSERT INTO audit (actor_id, action, object, at, detail) VALUES (?, ?, ?, ?, ?)",
-            (actor_id, action, obj, ts(now), json.dumps(detail, ensure_ascii=False) if detail else None),
+            "INSERT INTO audit (actor_id, action, object, at, detail, unit_id) VALUES (?, ?, ?, ?, ?, ?)",
+            (actor_id, action, obj, ts(now), json.dumps(detail, ensure_ascii=False) if detail else None, unit_id),
         )
 
-    async def latest(self, limit: int = 20) -> list[tuple[Any, ...]]:
-        return await self.db.fetchall(
-            "SELECT actor_id, action, object, at, detail FROM audit ORDER BY id DESC LIMIT ?", (limit,)
+    async def latest(self, limit: int = 20, unit_ids: Sequence[int] | None = None) -> list[AuditEntry]:
+        """Newest first; only rows of ``unit_ids`` when given (a commune and its villages)."""
+        sql = (
+            "SELECT a.at, a.action, a.object, a.detail, m.name, a.actor_id FROM audit a "
+            "LEFT JOIN members m ON m.id = a.actor_id"
         )
+        params: list[Any] = []
+        if unit_ids is not None:
+            sql += f" WHERE a.unit_id IN ({', '.join('?' * len(unit_ids))})"
+            params.extend(unit_ids)
+        rows = await self.db.fetchall(sql + " ORDER BY a.id DESC LIMIT ?", (*params, limit))
+        return [AuditEntry(datetime.fromisoformat(r[0]), r[1], r[2], json.loads(r[3]) if r[3] else {}, r[4], r[5])
+                for r in rows]

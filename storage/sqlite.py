@@ -22,6 +22,8 @@ import aiosqlite
 
 from storage.migrations import MIGRATIONS
 from storage.models import Conversation, Member
+from storage.outbox import OutboxRepository
+from storage.reminders import ReminderRepository
 from storage.repositories import (
     AuditRepository,
     ConversationRepository,
@@ -31,6 +33,7 @@ from storage.repositories import (
     ReportRepository,
     UnitRepository,
 )
+from storage.tallies import TallyRepository, TargetRepository
 
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
@@ -90,6 +93,8 @@ class UnitOfWork:
         self.conversations = ConversationRepository(executor)
         self.updates = ProcessedUpdateRepository(executor)
         self.audit = AuditRepository(executor)
+        self.outbox, self.reminders = OutboxRepository(executor), ReminderRepository(executor)
+        self.tallies, self.targets = TallyRepository(executor), TargetRepository(executor)
 
     async def __aenter__(self) -> UnitOfWork:
         await self._db.lock.acquire()
@@ -157,9 +162,10 @@ class SqliteDatabase:
         """Apply pending migrations, each in its own transaction. Returns the versions applied."""
         applied: list[int] = []
         async with self.lock:
-            current = await self.schema_version()
+            await self.schema_version()  # creates the table on a new database
+            done = {r[0] for r in await self.conn.execute_fetchall("SELECT version FROM schema_migrations")}
             for version, sql in MIGRATIONS:
-                if version <= current:
+                if version in done:  # by set, not by maximum: migrations written in parallel leave gaps
                     continue
                 await self.conn.execute("BEGIN IMMEDIATE")
                 try:

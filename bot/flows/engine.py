@@ -16,8 +16,9 @@ from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
 from bot.content import Content
+from bot.flows import admin, deadlines, join, mine, report, undo
 from bot.flows import help as help_flow
-from bot.flows import join, mine, report, undo
+from bot.flows import tally as tally_flow
 from bot.flows.commands import Command, role_of
 from bot.flows.context import GLOBAL_PREFIX, KEYS_FIELD, Context
 from bot.flows.types import Inbound, Reply
@@ -27,10 +28,12 @@ from storage import SqliteDatabase
 log = logging.getLogger(__name__)
 
 # Feature modules: each may declare COMMANDS (a list of Command) and FLOW + on_choice/on_text.
-FEATURES: tuple[ModuleType, ...] = (join, help_flow, report, undo, mine)
+FEATURES: tuple[ModuleType, ...] = (join, help_flow, report, undo, mine, tally_flow, deadlines, admin)
 
 COMMANDS: dict[str, Command] = {name: cmd for feature in FEATURES for cmd in getattr(feature, "COMMANDS", ())
                                 for name in cmd.names}
+# Buttons that stay valid whatever the chat does next: "g:<name>:<data>" -> handler(ctx, data).
+GLOBAL_ACTIONS = {name: fn for feature in FEATURES for name, fn in getattr(feature, "GLOBAL_ACTIONS", {}).items()}
 FLOWS: dict[str, ModuleType] = {feature.FLOW: feature for feature in FEATURES if hasattr(feature, "FLOW")}
 # Menu buttons (persistent keyboard) send their label as text: label key -> command.
 MENU = {"menu.report": "baocao", "menu.mine": "cuatoi", "menu.help": "help"}
@@ -111,6 +114,9 @@ class Engine:
             return [ctx.say("join.required")]
         if data.startswith(GLOBAL_PREFIX):
             action = data[len(GLOBAL_PREFIX):]
+            name, _, rest = action.partition(":")
+            if name in GLOBAL_ACTIONS and ctx.member is not None:
+                return await GLOBAL_ACTIONS[name](ctx, rest)
             if action.startswith("undo:") and ctx.member is not None:
                 return await undo.void(ctx, action[len("undo:"):])
             if action == undo.UNDO_LAST and ctx.member is not None:

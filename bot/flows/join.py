@@ -50,7 +50,9 @@ async def use_code(ctx: Context, text: str) -> list[Reply]:
     member = await ctx.uow.members.add(name, invite.role, unit.id, ctx.now)
     inbound = ctx.inbound
     await ctx.uow.members.link_identity(member.id, inbound.channel, inbound.user_id, inbound.chat_id, ctx.now)
-    await ctx.uow.audit.add(member.id, "join", f"unit:{unit.id}", ctx.now, {"invite": code, "role": invite.role})
+    commune_id = unit.id if unit.kind == "commune" else unit.parent_id
+    await ctx.uow.audit.add(member.id, "join", f"unit:{unit.id}", ctx.now, {"invite": code, "role": invite.role},
+                            unit_id=commune_id)
     ctx.member = member
     ctx.end()
     role = ctx.t(f"roles.{invite.role}")

@@ -20,11 +20,13 @@ from bot.flows.types import Reply
 from bot.report_parser import ParseIssue, parse_report
 from bot.textutil import fold
 from storage.models import NewReport
+from storage.tallies import NONE_SERVICE
 
 FLOW = "report"
 REPORTING_ROLES = MEMBERS
 QUICK_COUNTS = (1, 2, 3, 4, 5)
 UNDO_LAST = "undo-last"  # typed "huy" right after a text report: take back the member's last report
+ZERO = NewReport(NONE_SERVICE, 0)  # an explicit "no household this time" report (stored with count 0)
 _COUNT = re.compile(r"^\s*(-?\d+(?:[.,]\d+)?)\s*(?:ho|hgd|ho gia dinh)?\s*$")
 
 
@@ -39,7 +41,11 @@ def day_text(day: date) -> str:
 def items_text(ctx: Context, items: Sequence[NewReport]) -> Markup:
     catalogue = ctx.content.catalogue
     return Markup.lines(
-        [ctx.t("report.item", label=catalogue.get(it.service).short, count=it.count) for it in items]  # type: ignore[union-attr]
+        [
+            ctx.t("zero.item") if it.service == NONE_SERVICE
+            else ctx.t("report.item", label=catalogue.get(it.service).short, count=it.count)  # type: ignore[union-attr]
+            for it in items
+        ]
     )
 
 
@@ -82,7 +88,7 @@ async def from_text(ctx: Context, text: str) -> list[Reply]:
     if result.issues:
         lines = [issue_text(ctx, issue) for issue in result.issues]
         return [ctx.reply(Markup.lines([*lines, ctx.t("report.text_example")]))]
-    if not result.is_report:
+    if not result.is_report and not result.nothing:
         return [ctx.say("report.not_understood")]
     if not can_report(ctx):
         return [ctx.say("report.not_allowed")]
@@ -90,9 +96,11 @@ async def from_text(ctx: Context, text: str) -> list[Reply]:
     problem = check_day(ctx, day)
     if problem:
         return [problem]
-    items = [NewReport(it.service, it.count) for it in result.items]
+    items = [NewReport(it.service, it.count) for it in result.items] if result.items else [ZERO]
     batch_id = await record(ctx, items, day, "text")
     undo = ctx.global_option(ctx.t("buttons.undo"), f"undo:{batch_id}", "huy", key_action=UNDO_LAST)
+    if items == [ZERO]:
+        return [ctx.reply(ctx.t("zero.recorded_text", day=day_text(day)), [[undo]])]
     text_out = ctx.t("report.recorded_text", items=items_text(ctx, items), day=day_text(day))
     return [ctx.reply(text_out, [[undo]])]
 
@@ -111,7 +119,8 @@ def _ask_service(ctx: Context) -> Reply:
         for index, service in enumerate(ctx.content.catalogue.services, start=1)
     ]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
-    return ctx.reply(ctx.t("report.ask_service"), [*rows, [ctx.cancel_option()]])
+    zero = ctx.option(ctx.t("zero.button"), "zero", "0")
+    return ctx.reply(ctx.t("report.ask_service"), [*rows, [zero], [ctx.cancel_option()]])
 
 
 def _ask_count(ctx: Context) -> Reply:
@@ -143,6 +152,9 @@ async def on_choice(ctx: Context, action: str) -> list[Reply]:
     if action == "cancel":
         ctx.end()
         return [ctx.reply(ctx.t("report.cancelled"), menu=True)]
+    if step == "service" and action == "zero":
+        ctx.goto(FLOW, "confirm", service=NONE_SERVICE, count=0, day=ctx.today.isoformat())
+        return [_ask_confirm(ctx)]
     if step == "service" and action.startswith("svc:"):
         code = action[4:]
         if ctx.content.catalogue.get(code) is None:
@@ -183,6 +195,12 @@ def _set_day(ctx: Context, day: date) -> list[Reply]:
     return [_ask_confirm(ctx)]
 
 
+def _says_nothing(ctx: Context, text: str) -> bool:
+    result = parse_report(text, today=ctx.today, catalogue=ctx.content.catalogue, lexicon=ctx.content.lexicon,
+                          max_count=ctx.content.limits.max_count_per_report)
+    return result.nothing and result.date is None
+
+
 def count_issue(text: str, max_count: int) -> tuple[int | None, str | None]:
     """A typed number of households: (count, None) or (None, parse error code)."""
     match = _COUNT.match(fold(text))
@@ -205,6 +223,8 @@ async def on_text(ctx: Context, text: str) -> list[Reply]:
     step = ctx.conv.step
     if step == "service":
         wanted = fold(text)
+        if _says_nothing(ctx, text):
+            return await on_choice(ctx, "zero")
         for service in ctx.content.catalogue.services:
             if wanted in {fold(a) for a in (*service.aliases, service.code, service.short)}:
                 return await on_choice(ctx, f"svc:{service.code}")

@@ -21,6 +21,7 @@ class Inbound:
     display_name: str | None = None
     text: str | None = None  # a typed message
     choice: str | None = None  # the data of a tapped button
+    invite_link: str | None = None  # where the channel has deep links: the prefix an invite code completes
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,21 @@ class Option:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent with a reply: a photo (shown inline) or a document (downloaded)."""
+
+    kind: str  # photo | document
+    data: bytes
+    filename: str
+    mime_type: str
+
+    def __repr__(self) -> str:
+        return f"Attachment({self.kind!r}, {self.filename!r}, {len(self.data)} bytes)"
+
+
+@dataclass(frozen=True)
 class Reply:
-    text: Markup  # Telegram-HTML: <b>, <i> only; user text already escaped
+    text: Markup  # Telegram-HTML: <b>, <i> only; user text already escaped (a caption if attachment is set)
     options: tuple[tuple[Option, ...], ...] = ()  # rows of buttons
     menu: bool = False  # (re)show the persistent main menu keyboard
+    attachment: Attachment | None = None

@@ -15,6 +15,7 @@ from telegram import (
     BotCommand,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     KeyboardButton,
     ReplyKeyboardMarkup,
     Update,
@@ -37,10 +38,11 @@ SEND_ATTEMPTS = 4
 BACKOFF_SECONDS = (0.5, 1.0, 2.0, 4.0)
 MAX_RETRY_AFTER = 60.0
 # The bot command list shown by Telegram (setMyCommands): command -> texts key.
-BOT_COMMANDS = ("baocao", "cuatoi", "huy", "help", "start")
+BOT_COMMANDS = ("baocao", "cuatoi", "huy", "help", "start", "tuan", "thang", "quy", "nam", "ky", "bieudo", "xuat",
+                "hanchot", "tatnhacnho", "batnhacnho")
 
 
-def to_inbound(update: Update) -> Inbound | None:
+def to_inbound(update: Update, bot_username: str | None = None) -> Inbound | None:
     """The channel-free view of an update; None for updates the bot ignores."""
     chat = update.effective_chat
     user = update.effective_user
@@ -52,6 +54,7 @@ def to_inbound(update: Update) -> Inbound | None:
         "user_id": str(user.id),
         "chat_id": str(chat.id),
         "display_name": user.full_name,
+        "invite_link": f"https://t.me/{bot_username}?start=" if bot_username else None,
     }
     if update.callback_query is not None:
         return Inbound(**base, choice=update.callback_query.data or "")
@@ -82,7 +85,7 @@ class TelegramAdapter:
         )
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        inbound = to_inbound(update)
+        inbound = to_inbound(update, context.bot.username)
         if inbound is None:
             return
         query = update.callback_query
@@ -99,9 +102,7 @@ class TelegramAdapter:
         """Send one reply; retries flood limits and network errors, gives up on a blocked chat."""
         for attempt in range(SEND_ATTEMPTS):
             try:
-                await bot.send_message(
-                    chat_id, reply.text, parse_mode=ParseMode.HTML, reply_markup=_markup(reply, self.menu)
-                )
+                await self._send_once(bot, chat_id, reply)
                 return True
             except RetryAfter as exc:
                 wait = min(_seconds(exc.retry_after), MAX_RETRY_AFTER)
@@ -119,6 +120,18 @@ class TelegramAdapter:
                 await asyncio.sleep(BACKOFF_SECONDS[attempt])
         log.error("giving up on a reply to chat %s after %d attempts", chat_id, SEND_ATTEMPTS)
         return False
+
+    async def _send_once(self, bot, chat_id: int, reply: Reply) -> None:  # type: ignore[no-untyped-def]
+        markup = _markup(reply, self.menu)
+        file = reply.attachment
+        if file is None:
+            await bot.send_message(chat_id, reply.text, parse_mode=ParseMode.HTML, reply_markup=markup)
+        elif file.kind == "photo":
+            await bot.send_photo(chat_id, InputFile(file.data, filename=file.filename), caption=reply.text,
+                                 parse_mode=ParseMode.HTML, reply_markup=markup)
+        else:
+            await bot.send_document(chat_id, InputFile(file.data, filename=file.filename), caption=reply.text,
+                                    parse_mode=ParseMode.HTML, reply_markup=markup)
 
     async def _quietly(self, call) -> None:  # type: ignore[no-untyped-def]
         try:

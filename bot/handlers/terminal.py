@@ -6,15 +6,18 @@ import asyncio
 import itertools
 import sys
 import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TextIO
 
 from bot.content import Content
 from bot.flows.engine import Engine
 from bot.flows.types import Inbound
-from bot.handlers.plain import plain_text, render_plain
+from bot.handlers.plain import plain_text, render_plain, save_attachment
 
 CHANNEL = "terminal"
 QUIT = {"/thoat", "/quit", "/exit"}
+OUTPUT_DIR = "tcns_files"  # charts and exports the terminal chat receives, under the working directory
 
 
 class TerminalChat:
@@ -26,6 +29,8 @@ class TerminalChat:
         display_name: str | None = None,
         stdin: TextIO | None = None,
         stdout: TextIO | None = None,
+        output_dir: Path | None = None,
+        inbox: Callable[[], Awaitable[list[str]]] | None = None,
     ) -> None:
         self.engine = engine
         self.texts = content.texts
@@ -35,6 +40,14 @@ class TerminalChat:
         self.stdout = stdout or sys.stdout
         self._session = uuid.uuid4().hex[:8]
         self._counter = itertools.count(1)
+        self.output_dir = output_dir or Path.cwd() / OUTPUT_DIR
+        self.inbox = inbox  # pushed messages (reminders) due for this user, rendered
+
+    async def show_inbox(self) -> list[str]:
+        shown = await self.inbox() if self.inbox is not None else []
+        for block in shown:
+            self._print(block)
+        return shown
 
     def _print(self, text: str) -> None:
         self.stdout.write(text + "\n")
@@ -50,14 +63,22 @@ class TerminalChat:
             display_name=self.display_name,
             text=text,
         )
-        rendered = [render_plain(reply) for reply in await self.engine.handle(inbound)]
+        rendered = []
+        for reply in await self.engine.handle(inbound):
+            block = render_plain(reply)
+            if reply.attachment is not None:
+                path = save_attachment(reply.attachment, self.output_dir)
+                block += "\n" + plain_text(self.texts("attachment.saved", path=str(path)))
+            rendered.append(block)
         for block in rendered:
             self._print(block)
+        await self.show_inbox()
         return rendered
 
     async def run(self) -> None:
         self._print(plain_text(self.texts("terminal.banner")))
         self._print(plain_text(self.texts("terminal.hint")))
+        await self.show_inbox()
         while True:
             self.stdout.write(self.texts("terminal.prompt"))
             self.stdout.flush()

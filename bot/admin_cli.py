@@ -1,0 +1,304 @@
+"""Command-line set-up for the person who installs tcns (issue 5, command-line part).
+
+    tcns commune add --code C --name NAME [--province-code P --province-name NAME]
+    tcns villages import --commune C FILE.csv
+    tcns staff invite --commune C [--days 7] [--uses 1]
+    tcns members export [--commune C] [-o FILE]
+    tcns member forget ID
+    tcns backup FILE
+    tcns restore FILE [--yes]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import io
+import sqlite3
+import sys
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bot.app import Runtime, open_runtime
+from bot.config import Settings
+from bot.handlers.plain import plain_text
+from bot.invites import create_invite
+
+COMMANDS = ("commune", "villages", "staff", "members", "member", "backup", "restore")
+VILLAGE_COLUMNS = ("code", "name", "households", "adults")
+MAX_FIGURE = 10_000_000
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    commune = sub.add_parser("commune", help="communes").add_subparsers(dest="action", required=True)
+    add = commune.add_parser("add", help="add a commune (and its province if new)")
+    add.add_argument("--code", required=True)
+    add.add_argument("--name", required=True)
+    add.add_argument("--province-code", default=None)
+    add.add_argument("--province-name", default=None)
+
+    villages = sub.add_parser("villages", help="villages").add_subparsers(dest="action", required=True)
+    imp = villages.add_parser("import", help="import villages from CSV: code,name,households,adults")
+    imp.add_argument("--commune", required=True)
+    imp.add_argument("file", type=Path)
+
+    staff = sub.add_parser("staff", help="commune staff").add_subparsers(dest="action", required=True)
+    invite = staff.add_parser("invite", help="make an invite code for commune staff")
+    invite.add_argument("--commune", required=True)
+    invite.add_argument("--days", type=int, default=7)
+    invite.add_argument("--uses", type=int, default=1)
+
+    members = sub.add_parser("members", help="members").add_subparsers(dest="action", required=True)
+    export = members.add_parser("export", help="members as CSV (no resident data exists to export)")
+    export.add_argument("--commune", default=None)
+    export.add_argument("-o", "--output", type=Path, default=None)
+
+    member = sub.add_parser("member", help="one member").add_subparsers(dest="action", required=True)
+    forget = member.add_parser("forget", help="erase a member's personal data; reports stay as anonymous counts")
+    forget.add_argument("id", type=int)
+
+    backup = sub.add_parser("backup", help="consistent copy of the SQLite database, safe while the bot runs")
+    backup.add_argument("file", type=Path)
+    restore = sub.add_parser("restore", help="replace the database with a backup (stop the bot first)")
+    restore.add_argument("file", type=Path)
+    restore.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    handlers = {
+        "commune": _commune_add,
+        "villages": _villages_import,
+        "staff": _staff_invite,
+        "members": _members_export,
+        "member": _member_forget,
+        "backup": _backup,
+        "restore": _restore,
+    }
+    return asyncio.run(handlers[args.command](args, settings))
+
+
+def _say(runtime_or_texts: Any, key: str, *, err: bool = False, **params: Any) -> None:
+    texts = runtime_or_texts.content.texts if isinstance(runtime_or_texts, Runtime) else runtime_or_texts
+    print(plain_text(texts(key, **params)), file=sys.stderr if err else sys.stdout)
+
+
+async def _commune(runtime: Runtime, code: str) -> Any:
+    async with runtime.db.uow() as uow:
+        commune = await uow.units.by_code("commune", code)
+    if commune is None:
+        _say(runtime, "admin_cli.no_commune", err=True, code=code)
+    return commune
+
+
+async def _commune_add(args: argparse.Namespace, settings: Settings) -> int:
+    async with await open_runtime(settings) as runtime:
+        now = runtime.clock.now()
+        async with runtime.db.uow() as uow:
+            if await uow.units.by_code("commune", args.code) is not None:
+                _say(runtime, "admin_cli.commune_exists", err=True, code=args.code)
+                return 1
+            parent_id = None
+            if args.province_code:
+                province = await uow.units.by_code("province", args.province_code)
+                if province is None:
+                    province = await uow.units.add("province", args.province_code,
+                                                   args.province_name or args.province_code)
+                parent_id = province.id
+            commune = await uow.units.add("commune", args.code, args.name, parent_id=parent_id)
+            await uow.audit.add(None, "commune_add", f"unit:{commune.id}", now, {"code": args.code},
+                                unit_id=commune.id)
+        _say(runtime, "admin_cli.commune_added", name=args.name, code=args.code)
+    return 0
+
+
+@dataclass(frozen=True)
+class VillageRow:
+    line: int
+    code: str
+    name: str
+    households: int
+    adults: int
+
+
+def read_villages_csv(data: bytes) -> tuple[list[VillageRow], list[tuple[int, str, dict[str, Any]]]]:
+    """Parse and check a villages CSV. Returns rows, or errors as (line, text key, params)."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return [], [(1, "admin_cli.csv_encoding", {})]
+    reader = csv.reader(io.StringIO(text))
+    header = [h.strip().lower() for h in next(reader, [])]
+    missing = [c for c in VILLAGE_COLUMNS if c not in header]
+    if missing:
+        return [], [(1, "admin_cli.csv_missing_columns", {"columns": ", ".join(missing)})]
+    index = {c: header.index(c) for c in VILLAGE_COLUMNS}
+    rows: list[VillageRow] = []
+    errors: list[tuple[int, str, dict[str, Any]]] = []
+    seen: dict[str, int] = {}
+    for line, record in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in record):
+            continue
+        if len(record) < len(header):
+            errors.append((line, "admin_cli.csv_short_line", {}))
+            continue
+        code, name = record[index["code"]].strip(), record[index["name"]].strip()
+        if not code or not name:
+            errors.append((line, "admin_cli.csv_empty", {}))
+            continue
+        if code in seen:
+            errors.append((line, "admin_cli.csv_duplicate", {"code": code, "first": seen[code]}))
+            continue
+        seen[code] = line
+        figures = []
+        for column in ("households", "adults"):
+            raw = record[index[column]].strip()
+            if not raw.isdigit() or int(raw) > MAX_FIGURE:
+                errors.append((line, "admin_cli.csv_bad_number", {"column": column, "value": raw}))
+                break
+            figures.append(int(raw))
+        else:
+            rows.append(VillageRow(line, code, name, figures[0], figures[1]))
+    return rows, errors
+
+
+async def _villages_import(args: argparse.Namespace, settings: Settings) -> int:
+    async with await open_runtime(settings) as runtime:
+        commune = await _commune(runtime, args.commune)
+        if commune is None:
+            return 1
+        try:
+            data = args.file.read_bytes()
+        except OSError as exc:
+            _say(runtime, "admin_cli.cannot_read", err=True, file=str(args.file), reason=exc.strerror or str(exc))
+            return 1
+        rows, errors = read_villages_csv(data)
+        if errors:
+            for line, key, params in errors:
+                _say(runtime, "admin_cli.csv_error", err=True, line=line, problem=runtime.content.texts(key, **params))
+            _say(runtime, "admin_cli.csv_nothing_imported", err=True, count=len(errors))
+            return 1
+        added = updated = 0
+        now = runtime.clock.now()
+        async with runtime.db.uow() as uow:
+            for row in rows:
+                village = await uow.units.by_code("village", row.code, commune.id)
+                if village is None:
+                    await uow.units.add("village", row.code, row.name, commune.id, row.households, row.adults)
+                    added += 1
+                else:
+                    await uow.units.update(village.id, row.name, row.households, row.adults)
+                    updated += 1
+            await uow.audit.add(None, "villages_import", f"unit:{commune.id}", now,
+                                {"added": added, "updated": updated, "file": args.file.name}, unit_id=commune.id)
+        _say(runtime, "admin_cli.villages_imported", added=added, updated=updated, commune=commune.name)
+    return 0
+
+
+async def _staff_invite(args: argparse.Namespace, settings: Settings) -> int:
+    async with await open_runtime(settings) as runtime:
+        commune = await _commune(runtime, args.commune)
+        if commune is None:
+            return 1
+        if not (1 <= args.days <= 90 and 1 <= args.uses <= 50):
+            _say(runtime, "admin_cli.invite_limits", err=True)
+            return 1
+        now = runtime.clock.now()
+        async with runtime.db.uow() as uow:
+            invite = await create_invite(uow, commune.id, "staff", now, timedelta(days=args.days), args.uses)
+            await uow.audit.add(None, "invite", f"unit:{commune.id}", now, {"role": "staff", "code": invite.code},
+                                unit_id=commune.id)
+        _say(runtime, "admin_cli.staff_invite", code=invite.code, days=args.days, uses=args.uses,
+             commune=commune.name)
+    return 0
+
+
+async def _members_export(args: argparse.Namespace, settings: Settings) -> int:
+    async with await open_runtime(settings) as runtime:
+        commune_id = None
+        if args.commune:
+            commune = await _commune(runtime, args.commune)
+            if commune is None:
+                return 1
+            commune_id = commune.id
+        async with runtime.db.uow() as uow:
+            rows = await uow.members.roster(commune_id)
+        texts = runtime.content.texts
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow([plain_text(texts(f"admin_cli.columns.{c}")) for c in
+                         ("id", "name", "role", "unit_code", "unit", "status", "joined", "channels", "last_report")])
+        for row in rows:
+            writer.writerow(["" if value is None else value for value in row])
+        if args.output:
+            args.output.write_text(out.getvalue(), encoding="utf-8-sig")  # BOM: Excel opens Vietnamese right
+            _say(runtime, "admin_cli.exported", count=len(rows), file=str(args.output))
+        else:
+            sys.stdout.write(out.getvalue())
+    return 0
+
+
+async def _member_forget(args: argparse.Namespace, settings: Settings) -> int:
+    async with await open_runtime(settings) as runtime:
+        now = runtime.clock.now()
+        async with runtime.db.uow() as uow:
+            member = await uow.members.get(args.id)
+            if member is None:
+                _say(runtime, "admin_cli.no_member", err=True, id=args.id)
+                return 1
+            chats = await uow.members.forget(member.id)
+            await uow.audit.add(None, "member_forget", f"member:{member.id}", now, {"identities": len(chats)})
+        _say(runtime, "admin_cli.forgotten", id=args.id)
+    return 0
+
+
+def _sqlite_path(settings: Settings) -> Path:
+    from storage import database_from_url
+
+    return Path(database_from_url(settings.db).path)
+
+
+async def _backup(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.content import load_content
+
+    texts = load_content(settings.content_dir).texts
+    source = _sqlite_path(settings)
+    if not source.exists():
+        _say(texts, "admin_cli.no_database", err=True, file=str(source))
+        return 1
+    args.file.parent.mkdir(parents=True, exist_ok=True)
+    async with aiosqlite.connect(source) as src, aiosqlite.connect(args.file) as dst:
+        await src.backup(dst)  # SQLite online backup API: consistent while the bot writes
+    _say(texts, "admin_cli.backed_up", file=str(args.file))
+    return 0
+
+
+async def _restore(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.content import load_content
+
+    texts = load_content(settings.content_dir).texts
+    target = _sqlite_path(settings)
+    try:
+        with sqlite3.connect(f"file:{args.file}?mode=ro", uri=True) as check:
+            ok = check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            ok = ok and check.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()[0] > 0
+    except sqlite3.Error:
+        ok = False
+    if not ok:
+        _say(texts, "admin_cli.not_a_backup", err=True, file=str(args.file))
+        return 1
+    _say(texts, "admin_cli.restore_warning", err=True, file=str(target))
+    if not args.yes:
+        if not sys.stdin.isatty():
+            _say(texts, "admin_cli.restore_needs_yes", err=True)
+            return 1
+        if input("> ").strip().lower() not in ("co", "có", "yes", "y"):
+            return 1
+    async with aiosqlite.connect(args.file) as src, aiosqlite.connect(target) as dst:
+        await src.backup(dst)  # page by page into the live file, WAL included: no torn copy
+    _say(texts, "admin_cli.restored", file=str(target))
+    return 0

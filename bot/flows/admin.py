@@ -1,0 +1,241 @@
+"""Commune staff run their teams from the chat: invites, members, roles, the audit trail.
+
+Every command works inside the caller's scope: a commune's staff see and change only
+their commune's villages and members; an admin sees the communes under their unit. A
+number or code outside the scope is answered exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.content import Markup
+from bot.flows.commands import STAFF, Command
+from bot.flows.context import Context
+from bot.flows.report import day_text
+from bot.flows.types import Reply
+from bot.invites import create_invite
+from bot.textutil import fold
+from storage.models import Member, Unit
+
+INVITE_DAYS = 7
+INVITE_USES = {"member": 5, "leader": 1, "staff": 1}
+ROLE_WORDS = {
+    "thanhvien": "member", "thanh vien": "member", "tv": "member", "member": "member",
+    "totruong": "leader", "to truong": "leader", "leader": "leader",
+    "canbo": "staff", "can bo": "staff", "cb": "staff", "staff": "staff",
+}
+MAX_LIST = 30
+
+
+async def commune_ids(ctx: Context) -> list[int]:
+    """The communes the caller administers."""
+    assert ctx.member is not None
+    unit = await ctx.uow.units.get(ctx.member.unit_id)
+    if unit is None:
+        return []
+    if unit.kind == "commune":
+        return [unit.id]
+    if unit.kind == "province" and ctx.member.role == "admin":
+        return [u.id for u in await ctx.uow.units.children(unit.id) if u.kind == "commune"]
+    return []
+
+
+async def villages_in_scope(ctx: Context) -> list[Unit]:
+    villages: list[Unit] = []
+    for commune_id in await commune_ids(ctx):
+        villages.extend(u for u in await ctx.uow.units.children(commune_id) if u.kind == "village")
+    return villages
+
+
+def find_village(villages: list[Unit], text: str) -> Unit | None:
+    wanted = fold(text)
+    for village in villages:
+        if wanted in (fold(village.code), fold(village.name)):
+            return village
+    matches = [v for v in villages if wanted and wanted in fold(v.name)]
+    return matches[0] if len(matches) == 1 else None
+
+
+async def member_in_scope(ctx: Context, text: str) -> tuple[Member, Unit] | None:
+    number = text.strip().lstrip("#")
+    if not number.isdigit():
+        return None
+    member = await ctx.uow.members.get(int(number))
+    if member is None or member.status == "forgotten":
+        return None
+    communes = await commune_ids(ctx)
+    unit = await ctx.uow.units.get(member.unit_id)
+    if unit is None or (unit.id not in communes and unit.parent_id not in communes):
+        return None
+    return member, unit
+
+
+def _commune_of(unit: Unit) -> int:
+    return unit.id if unit.kind == "commune" else unit.parent_id or unit.id
+
+
+# /moi -------------------------------------------------------------------------
+async def invite(ctx: Context, args: str) -> list[Reply]:
+    assert ctx.member is not None
+    words = args.split()
+    role = "member"
+    if words and fold(words[-1]) in ROLE_WORDS:
+        role = ROLE_WORDS[fold(words.pop())]
+    communes = await commune_ids(ctx)
+    if role == "staff":
+        if len(communes) != 1:
+            return [ctx.say("admin.invite_usage")]
+        unit = await ctx.uow.units.get(communes[0])
+    else:
+        villages = await villages_in_scope(ctx)
+        unit = find_village(villages, " ".join(words)) if words else None
+        if unit is None:
+            names = ", ".join(f"{v.name} ({v.code})" for v in villages[:MAX_LIST])
+            return [ctx.say("admin.invite_usage"), ctx.say("admin.villages", names=names or "—")]
+    assert unit is not None
+    created = await create_invite(ctx.uow, unit.id, role, ctx.now, timedelta(days=INVITE_DAYS), INVITE_USES[role],
+                                  created_by=ctx.member.id)
+    await ctx.uow.audit.add(ctx.member.id, "invite", f"unit:{unit.id}", ctx.now,
+                            {"role": role, "code": created.code}, unit_id=_commune_of(unit))
+    link = f"{ctx.inbound.invite_link}{created.code}" if ctx.inbound.invite_link else f"/start {created.code}"
+    expires = day_text(created.expires_at.astimezone(ctx.tz).date())
+    return [ctx.say("admin.invite_created", unit=unit.name, role=ctx.t(f"roles.{role}"), code=created.code,
+                    link=link, expires=expires, uses=created.max_uses)]
+
+
+async def invites(ctx: Context, args: str) -> list[Reply]:
+    units = {u.id: u for u in await villages_in_scope(ctx)}
+    for commune_id in await commune_ids(ctx):
+        commune = await ctx.uow.units.get(commune_id)
+        if commune:
+            units[commune.id] = commune
+    lines = []
+    for unit in units.values():
+        for item in await ctx.uow.invites.for_unit(unit.id):
+            if item.usable(ctx.now):
+                lines.append(ctx.t("admin.invite_line", code=item.code, unit=unit.name,
+                                   role=ctx.t(f"roles.{item.role}"), left=item.max_uses - item.uses,
+                                   expires=day_text(item.expires_at.astimezone(ctx.tz).date())))
+    if not lines:
+        return [ctx.say("admin.no_invites")]
+    return [ctx.reply(Markup.lines([ctx.t("admin.invites_header"), *lines[:MAX_LIST]]))]
+
+
+async def revoke(ctx: Context, args: str) -> list[Reply]:
+    assert ctx.member is not None
+    code = args.strip().upper()
+    item = await ctx.uow.invites.get(code) if code else None
+    scope = {u.id for u in await villages_in_scope(ctx)} | set(await commune_ids(ctx))
+    if item is None or item.unit_id not in scope:
+        return [ctx.say("admin.no_such_invite")]
+    if not await ctx.uow.invites.revoke(code, ctx.now):
+        return [ctx.say("admin.invite_already_revoked", code=code)]
+    unit = await ctx.uow.units.get(item.unit_id)
+    assert unit is not None
+    await ctx.uow.audit.add(ctx.member.id, "invite_revoke", f"invite:{code}", ctx.now, unit_id=_commune_of(unit))
+    return [ctx.say("admin.invite_revoked", code=code)]
+
+
+# Members ----------------------------------------------------------------------
+async def members(ctx: Context, args: str) -> list[Reply]:
+    villages = await villages_in_scope(ctx)
+    if args.strip():
+        village = find_village(villages, args)
+        if village is None:
+            return [ctx.say("admin.no_such_village")]
+        villages = [village]
+    lines = []
+    for commune_id in await commune_ids(ctx):
+        commune = await ctx.uow.units.get(commune_id)
+        assert commune is not None
+        codes = {v.code for v in villages if v.parent_id == commune_id} | (set() if args.strip() else {commune.code})
+        for member_id, name, role, unit_code, unit_name, status, _joined, channels, last in (
+            await ctx.uow.members.roster(commune_id)
+        ):
+            if unit_code not in codes or status == "forgotten":
+                continue
+            key = "admin.member_line_disabled" if status == "disabled" else "admin.member_line"
+            lines.append(ctx.t(key, id=member_id, name=name or "—", role=ctx.t(f"roles.{role}"), unit=unit_name,
+                               channels=channels or "—", last=day_text_iso(last) if last else ctx.t("admin.never")))
+    if not lines:
+        return [ctx.say("admin.no_members")]
+    return [ctx.reply(Markup.lines(lines[i:i + MAX_LIST])) for i in range(0, len(lines), MAX_LIST)]
+
+
+def day_text_iso(iso_day: str) -> str:
+    return f"{iso_day[8:10]}/{iso_day[5:7]}/{iso_day[:4]}"
+
+
+async def set_role(ctx: Context, args: str) -> list[Reply]:
+    assert ctx.member is not None
+    words = args.split()
+    if len(words) != 2 or fold(words[1]) not in ROLE_WORDS:
+        return [ctx.say("admin.role_usage")]
+    found = await member_in_scope(ctx, words[0])
+    if found is None:
+        return [ctx.say("admin.no_such_member")]
+    target, unit = found
+    role = ROLE_WORDS[fold(words[1])]
+    if target.id == ctx.member.id or target.role == "admin":
+        return [ctx.say("admin.cannot_change")]
+    if (role == "staff") != (unit.kind == "commune"):
+        return [ctx.say("admin.role_needs_unit")]
+    await ctx.uow.members.set_role(target.id, role)
+    await ctx.uow.audit.add(ctx.member.id, "role", f"member:{target.id}", ctx.now,
+                            {"from": target.role, "to": role}, unit_id=_commune_of(unit))
+    return [ctx.say("admin.role_changed", id=target.id, name=target.name or "—", role=ctx.t(f"roles.{role}"))]
+
+
+async def _set_status(ctx: Context, args: str, status: str) -> list[Reply]:
+    assert ctx.member is not None
+    found = await member_in_scope(ctx, args)
+    if found is None:
+        return [ctx.say("admin.no_such_member")]
+    target, unit = found
+    if target.id == ctx.member.id or target.role == "admin":
+        return [ctx.say("admin.cannot_change")]
+    if target.status == status:
+        return [ctx.say(f"admin.already_{status}", id=target.id)]
+    await ctx.uow.members.set_status(target.id, status)
+    await ctx.uow.audit.add(ctx.member.id, "disable" if status == "disabled" else "enable", f"member:{target.id}",
+                            ctx.now, unit_id=_commune_of(unit))
+    return [ctx.say(f"admin.now_{status}", id=target.id, name=target.name or "—")]
+
+
+async def disable(ctx: Context, args: str) -> list[Reply]:
+    return await _set_status(ctx, args, "disabled")
+
+
+async def enable(ctx: Context, args: str) -> list[Reply]:
+    return await _set_status(ctx, args, "active")
+
+
+# Audit ------------------------------------------------------------------------
+async def audit(ctx: Context, args: str) -> list[Reply]:
+    count = int(args) if args.strip().isdigit() else 10
+    count = max(1, min(count, 50))
+    communes = await commune_ids(ctx)
+    entries = await ctx.uow.audit.latest(count, communes)
+    if not entries:
+        return [ctx.say("admin.audit_empty")]
+    lines = [
+        ctx.t("admin.audit_line", at=entry.at.astimezone(ctx.tz).strftime("%d/%m %H:%M"),
+              who=entry.actor_name or ctx.t("admin.system"),
+              action=ctx.t(f"admin.actions.{entry.action}") if f"admin.actions.{entry.action}" in ctx.t
+              else entry.action, obj=entry.object)
+        for entry in entries
+    ]
+    return [ctx.reply(Markup.lines([ctx.t("admin.audit_header", n=len(lines)), *lines]))]
+
+
+COMMANDS = [
+    Command(("moi", "invite"), invite, STAFF),
+    Command(("maimoi", "invites"), invites, STAFF),
+    Command(("thuhoi", "revoke"), revoke, STAFF),
+    Command(("thanhvien", "members"), members, STAFF),
+    Command(("vaitro", "role"), set_role, STAFF),
+    Command(("khoa", "disable"), disable, STAFF),
+    Command(("mokhoa", "enable"), enable, STAFF),
+    Command(("nhatky", "audit"), audit, STAFF),
+]

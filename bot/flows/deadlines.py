@@ -1,0 +1,205 @@
+"""Deadlines in the chat: /hanchot (next deadlines, and whether my village has reported),
+/hanchot them (staff add a one-off deadline), /tatnhacnho and /batnhacnho (weekly digest
+off and on) and "nhắc lại" (staff send one more reminder to villages still missing).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+from bot.content import Markup
+from bot.deadlines import DeadlineConfig, Planner
+from bot.flows.commands import REGISTERED, STAFF, Command
+from bot.flows.context import Context
+from bot.flows.types import Reply
+from bot.reminders import (
+    campaign_of,
+    commune_deadlines,
+    day_text,
+    find_deadline,
+    load_snapshot,
+    period_text,
+    plan_adhoc,
+)
+from bot.textutil import fold
+from storage.models import Unit
+
+SHOW_DAYS = 62
+MAX_SHOWN = 6
+MAX_NAME = 60
+MAX_AHEAD_DAYS = 366
+_DATE = re.compile(r"^(\d{1,2})[/.-](\d{1,2})(?:[/.-](\d{2}|\d{4}))?$")
+_QUOTES = "\"'“”‘’«»"
+
+
+_PLANNERS: dict[tuple[int, str], tuple[DeadlineConfig, Planner]] = {}
+
+
+def planner_for(ctx: Context) -> Planner:
+    """One planner (and its holiday calendar) per rules and time zone, built once."""
+    config: DeadlineConfig = ctx.content.deadlines
+    key = (id(config), str(ctx.tz))
+    if key not in _PLANNERS:
+        _PLANNERS[key] = (config, Planner(config, ctx.tz))  # keeps config alive, so its id stays unique
+    return _PLANNERS[key][1]
+
+
+async def commune_of(ctx: Context) -> Unit | None:
+    assert ctx.member is not None
+    unit = await ctx.uow.units.get(ctx.member.unit_id)
+    if unit is not None and unit.kind == "village" and unit.parent_id is not None:
+        unit = await ctx.uow.units.get(unit.parent_id)
+    return unit if unit is not None and unit.kind == "commune" else None
+
+
+async def hanchot(ctx: Context, args: str) -> list[Reply]:
+    head, _, rest = args.strip().partition(" ")
+    if fold(head) in ("them", "add"):
+        if ctx.member is None or ctx.member.role not in STAFF:
+            return [ctx.say("deadlines.staff_only")]
+        return await add(ctx, rest)
+    return await show(ctx)
+
+
+async def show(ctx: Context) -> list[Reply]:
+    assert ctx.member is not None
+    commune = await commune_of(ctx)
+    if commune is None:
+        return [ctx.say("deadlines.no_unit")]
+    planner = planner_for(ctx)
+    today = ctx.today
+    upcoming = [d for d in await commune_deadlines(ctx.uow, planner, commune, today - timedelta(days=10),
+                                                   today + timedelta(days=SHOW_DAYS + 10))
+                if today <= d.due <= today + timedelta(days=SHOW_DAYS)][:MAX_SHOWN]
+    if not upcoming:
+        return [ctx.say("deadlines.none", days=SHOW_DAYS)]
+    own = await ctx.uow.units.get(ctx.member.unit_id)
+    village = own if own is not None and own.kind == "village" else None
+    total = len([v for v in await ctx.uow.units.children(commune.id) if v.kind == "village" and v.active])
+    lines = [ctx.t("deadlines.header", unit=village.name if village else commune.name)]
+    for deadline in upcoming:
+        moved = ctx.t("deadlines.moved", nominal=day_text(deadline.nominal)) if deadline.moved else ""
+        lines.append(ctx.t("deadlines.line", name=deadline.name, period=period_text(ctx.content, deadline.period),
+                           due=day_text(deadline.due), moved=moved))
+        period = deadline.period
+        reported = await ctx.uow.reminders.reported_villages(commune.id, period.start, period.end)
+        if village is not None:
+            key = "deadlines.village_done" if village.id in reported else "deadlines.village_missing"
+            lines.append(ctx.t(key, village=village.name))
+        else:
+            lines.append(ctx.t("deadlines.commune_status", done=len(reported), total=total))
+    return [ctx.reply(Markup.lines(lines), menu=True)]
+
+
+def _parse_day(token: str, today: date) -> date | None:
+    match = _DATE.match(token)
+    if not match:
+        return None
+    day, month, year = int(match[1]), int(match[2]), match[3]
+    try:
+        if year is None:
+            found = date(today.year, month, day)
+            return found if found >= today else date(today.year + 1, month, day)
+        return date(int(year) + (2000 if len(year) == 2 else 0), month, day)
+    except ValueError:
+        return None
+
+
+async def add(ctx: Context, args: str) -> list[Reply]:
+    """/hanchot them 30/11 "Chiến dịch VNeID": a one-off deadline for the staff member's commune."""
+    assert ctx.member is not None
+    token, _, name = args.strip().partition(" ")
+    if not token:
+        return [ctx.say("deadlines.add_usage")]
+    today = ctx.today
+    due = _parse_day(token, today)
+    if due is None:
+        return [ctx.say("deadlines.add_bad_date")]
+    if due < today:
+        return [ctx.say("deadlines.add_past")]
+    if due > today + timedelta(days=MAX_AHEAD_DAYS):
+        return [ctx.say("deadlines.add_too_far")]
+    name = " ".join(name.strip().strip(_QUOTES).split())
+    if not name:
+        return [ctx.say("deadlines.add_no_name")]
+    if len(name) > MAX_NAME:
+        return [ctx.say("deadlines.add_name_too_long", max=MAX_NAME)]
+    commune = await commune_of(ctx)
+    if commune is None:
+        return [ctx.say("deadlines.no_unit")]
+    custom = await ctx.uow.reminders.add_deadline(commune.id, name, today, due, ctx.member.id, ctx.now)
+    if custom is None:
+        return [ctx.say("deadlines.add_exists", name=name, due=day_text(due))]
+    await ctx.uow.audit.add(ctx.member.id, "deadline.add", f"custom_deadline:{custom.id}", ctx.now,
+                            {"name": name, "due": due.isoformat(), "commune": commune.code})
+    planner = planner_for(ctx)
+    deadline = planner.campaign(campaign_of(custom))
+    first = max(planner.steps(deadline)[0].at.date(), today)
+    moved = ctx.t("deadlines.moved", nominal=day_text(deadline.nominal)) if deadline.moved else ""
+    return [ctx.say("deadlines.added", name=name, due=day_text(deadline.due), moved=moved,
+                    start=day_text(today), first_reminder=day_text(first))]
+
+
+async def digest_off(ctx: Context, args: str) -> list[Reply]:
+    return await _set_digest(ctx, False)
+
+
+async def digest_on(ctx: Context, args: str) -> list[Reply]:
+    return await _set_digest(ctx, True)
+
+
+async def _set_digest(ctx: Context, on: bool) -> list[Reply]:
+    assert ctx.member is not None
+    currently_on = ctx.member.id not in await ctx.uow.reminders.digest_off()
+    if currently_on == on:
+        return [ctx.say("reminders.digest_already_on" if on else "reminders.digest_already_off")]
+    await ctx.uow.reminders.set_digest(ctx.member.id, on, ctx.now)
+    return [ctx.say("reminders.digest_on" if on else "reminders.digest_off")]
+
+
+async def remind_again(ctx: Context, args: str) -> list[Reply]:
+    """/nhaclai RULE PERIOD (what the "🔔 Nhắc lại" button does): remind the villages still missing."""
+    parts = args.split()
+    if len(parts) != 2:
+        return [ctx.say("reminders.adhoc_usage")]
+    assert ctx.member is not None
+    commune = await commune_of(ctx)
+    if commune is None:
+        return [ctx.say("deadlines.no_unit")]
+    planner = planner_for(ctx)
+    deadline = await find_deadline(ctx.uow, planner, commune, parts[0].lower(), parts[1], ctx.today)
+    if deadline is None:
+        return [ctx.say("reminders.adhoc_unknown")]
+    snap = await load_snapshot(ctx.uow, commune, deadline.period)
+    messages = plan_adhoc(ctx.content, planner, deadline, snap, ctx.now)
+    if not snap.missing():
+        return [ctx.say("reminders.adhoc_none", name=deadline.name)]
+    added = await ctx.uow.outbox.enqueue(messages, ctx.now)
+    if messages and not added:
+        return [ctx.say("reminders.adhoc_again")]
+    await ctx.uow.audit.add(ctx.member.id, "reminder.adhoc", f"{deadline.rule}:{deadline.key}", ctx.now,
+                            {"messages": added})
+    reached = len({m.village_id for m in messages})
+    replies = [ctx.say("reminders.adhoc_done", people=added, villages=reached, name=deadline.name)]
+    if planner.is_quiet(ctx.now):
+        morning = planner.config.quiet_hours.end.strftime("%H:%M")
+        replies.append(ctx.say("reminders.adhoc_queued_morning", people=added, time=morning))
+    return replies
+
+
+async def on_remind_button(ctx: Context, data: str) -> list[Reply]:
+    """The "🔔 Nhắc lại" button: ``rule:period``."""
+    if ctx.member is None or ctx.member.role not in STAFF:
+        return [ctx.say("errors.not_allowed")]
+    rule, _, key = data.partition(":")
+    return await remind_again(ctx, f"{rule} {key}")
+
+
+COMMANDS = [
+    Command(("hanchot", "han", "deadline"), hanchot, REGISTERED),
+    Command(("tatnhacnho", "tatbantin"), digest_off, REGISTERED),
+    Command(("batnhacnho", "batbantin"), digest_on, REGISTERED),
+    Command(("nhaclai",), remind_again, STAFF),
+]
+GLOBAL_ACTIONS = {"remind": on_remind_button}

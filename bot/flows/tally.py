@@ -1,0 +1,337 @@
+"""Tallies by chat: /tuan /thang /quy /nam /ky, the chart /bieudo and the XLSX /xuat.
+
+Scope follows the role: a member or leader sees their own village; commune staff see
+every village of their commune (and may name one of them); an admin may name a commune
+by its code. A place outside the scope is answered "not found", whatever is typed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from bot.content import Markup
+from bot.flows.commands import REGISTERED, STAFF, Command
+from bot.flows.context import Context
+from bot.flows.periods import Period, cutoff_month, from_key, month, period_of, quarter, week_of, year_of
+from bot.flows.types import Attachment, Reply
+from bot.tallies import Tally, bar, build_tally, number, period_label
+from bot.textutil import fold
+from storage.models import Unit
+
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+COMMAND_KINDS = {"tuan": "week", "thang": "month", "quy": "quarter", "nam": "year", "ky": "cutoff"}
+_ONE_OR_TWO = re.compile(r"^(\d{1,2})(?:\s*[/.-]\s*(\d{4}))?$")
+_DAY = re.compile(r"^(\d{1,2})/(\d{1,2})(?:/(\d{4}))?$")
+_YEAR = re.compile(r"^(\d{4})$")
+_CODE_LIKE = re.compile(r"[a-z].*-|-.*[a-z]")
+
+
+class BadArgument(Exception):
+    """The user's argument: ``key`` is the text to answer with, ``value`` what they typed."""
+
+    def __init__(self, key: str, value: str) -> None:
+        super().__init__(key)
+        self.key, self.value = key, value
+
+
+@dataclass(frozen=True)
+class Request:
+    scope: Unit
+    period: Period
+    commune: Unit | None  # the commune of the scope (for its cut-off day and the export title)
+
+
+# Periods --------------------------------------------------------------------------------------
+def _latest(make, today: date, year: int | None, *args: int) -> Period:  # type: ignore[no-untyped-def]
+    """The period made from ``args`` in ``year``, or when no year is given, the latest one
+    that has started (``/thang 12`` typed in November means last December)."""
+    if year is not None:
+        return make(year, *args)
+    period = make(today.year, *args)
+    return period if period.start <= today else make(today.year - 1, *args)
+
+
+def parse_period(kind: str, text: str, today: date, cutoff_day: int, words) -> Period:  # type: ignore[no-untyped-def]
+    """The period of ``kind`` that ``text`` names (already folded); BadArgument if none."""
+    current = period_of(kind, today, cutoff_day)
+    text = text.strip()
+    if not text or text in {fold(w) for w in words.current_words}:
+        return current
+    if text in {fold(w) for w in words.previous_words}:
+        return current.previous()
+    try:
+        period = from_key(text.upper().replace("K", "k"))
+        if period.kind == kind or kind == "any":
+            return period
+    except ValueError:
+        pass
+    kind = "month" if kind == "any" else kind
+    match = _ONE_OR_TWO.match(text)
+    year_of_arg = int(match.group(2)) if match and match.group(2) else None
+    try:
+        if kind == "week":
+            day = _DAY.match(text)
+            if day:
+                return week_of(_day_in(today, int(day.group(1)), int(day.group(2)), day.group(3)))
+        elif kind in ("month", "cutoff") and match and 1 <= int(match.group(1)) <= 12:
+            if kind == "month":
+                return _latest(month, today, year_of_arg, int(match.group(1)))
+            return _latest(lambda y, m: cutoff_month(y, m, cutoff_day), today, year_of_arg, int(match.group(1)))
+        elif kind == "quarter" and match and 1 <= int(match.group(1)) <= 4:
+            return _latest(quarter, today, year_of_arg, int(match.group(1)))
+        elif kind == "year" and _YEAR.match(text):
+            return year_of(date(int(text), 1, 1))
+    except ValueError:
+        pass
+    raise BadArgument("tally.bad_period", text)
+
+
+def _day_in(today: date, day: int, month_number: int, year: str | None) -> date:
+    if year:
+        return date(int(year), month_number, day)
+    candidate = date(today.year, month_number, day)
+    return candidate if candidate <= today else date(today.year - 1, month_number, day)
+
+
+# Scope ------------------------------------------------------------------------------------------
+def _unit_names(unit: Unit, unit_words: tuple[str, ...]) -> list[str]:
+    """The folded ways to name a unit: its name, its code, its name without "Ấp"/"Thôn"."""
+    name = fold(unit.name)
+    names = [name, fold(unit.code)]
+    for word in sorted((fold(w) for w in unit_words), key=len, reverse=True):
+        if name.startswith(word + " "):
+            names.append(name[len(word) + 1:])
+            break
+    return names
+
+
+def _take(text: str, phrase: str) -> str | None:
+    """``text`` without the whole-word ``phrase``; None if it is not there."""
+    found = re.search(rf"(?<![\w-]){re.escape(phrase)}(?![\w-])", text)
+    if not found or not phrase:
+        return None
+    return (text[: found.start()] + " " + text[found.end():]).strip()
+
+
+async def _resolve(ctx: Context, kind: str, args: str) -> Request:
+    assert ctx.member is not None
+    settings = ctx.content.tally
+    text = fold(args)
+    home = await ctx.uow.units.get(ctx.member.unit_id)
+    assert home is not None
+    scope: Unit = home
+    if ctx.member.role == "admin":
+        for token in args.split():
+            commune = await ctx.uow.units.by_code("commune", token.upper())
+            if commune is not None:
+                scope, text = commune, _take(text, fold(token)) or ""
+                break
+    if scope.kind == "commune":
+        villages = [u for u in await ctx.uow.units.children(scope.id) if u.kind == "village"]
+        candidates = sorted(
+            ((name, v) for v in villages for name in _unit_names(v, settings.unit_words)),
+            key=lambda pair: len(pair[0]), reverse=True,
+        )
+        for name, village in candidates:
+            rest = _take(text, name)
+            if rest is not None:
+                scope, text = village, rest
+                break
+    elif scope.kind == "village":
+        for name in _unit_names(scope, settings.unit_words):
+            rest = _take(text, name)
+            if rest is not None:
+                text = rest
+                break
+    if scope.kind == "province":
+        raise BadArgument("tally.admin_pick_commune", "")
+    commune = scope if scope.kind == "commune" else await ctx.uow.units.get(scope.parent_id or 0)
+    cutoff_day = settings.cutoff_day(commune.code if commune else None)
+    if kind == "any":
+        head, _, rest = text.partition(" ")
+        kinds = {fold(word): value for word, value in settings.kind_words.items()}
+        if head in kinds:
+            kind, text = kinds[head], rest
+    try:
+        period = parse_period(kind, text, ctx.today, cutoff_day, settings)
+    except BadArgument:
+        if _names_a_place(text, settings.unit_words):
+            raise BadArgument("tally.not_in_scope", args.strip()) from None
+        raise
+    if period.start > ctx.today:
+        raise BadArgument("tally.future", period_label(ctx.t, period))
+    return Request(scope, period, commune)
+
+
+def _names_a_place(text: str, unit_words: tuple[str, ...]) -> bool:
+    """Does an argument that is not a period look like the name or code of a place?"""
+    return bool(_CODE_LIKE.search(text)) or any(_take(text, fold(w)) is not None for w in unit_words)
+
+
+def _refusal(ctx: Context, kind: str, error: BadArgument, scope_name: str) -> Reply:
+    if error.key == "tally.bad_period":
+        examples = ctx.t(f"tally.examples.{ {v: k for k, v in COMMAND_KINDS.items()}.get(kind, 'thang')}")
+        return ctx.say("tally.bad_period", value=error.value, examples=examples)
+    if error.key == "tally.future":
+        return ctx.say("tally.future", period=error.value)
+    if error.key == "tally.admin_pick_commune":
+        return ctx.say("tally.admin_pick_commune", example="XA-MY-HIEP")
+    return ctx.say("tally.not_in_scope", value=error.value, unit=scope_name)
+
+
+async def _request(ctx: Context, kind: str, args: str) -> Request | Reply:
+    try:
+        return await _resolve(ctx, kind, args)
+    except BadArgument as error:
+        assert ctx.member is not None
+        home = await ctx.uow.units.get(ctx.member.unit_id)
+        return _refusal(ctx, kind, error, home.name if home else "")
+
+
+async def tally_for(ctx: Context, request: Request) -> Tally:
+    return await build_tally(ctx.uow, request.scope, request.period, ctx.content.catalogue.codes, ctx.now)
+
+
+# The chat answer ----------------------------------------------------------------------------------
+def _change(ctx: Context, current: int, previous: int) -> str:
+    diff = current - previous
+    if diff > 0:
+        return ctx.t("tally.change_up", value=number(diff))
+    if diff < 0:
+        return ctx.t("tally.change_down", value=number(-diff))
+    return ctx.t("tally.change_same")
+
+
+def render(ctx: Context, tally: Tally) -> list[Reply]:
+    catalogue = ctx.content.catalogue
+    label = period_label(ctx.t, tally.period)
+    lines = [
+        ctx.t("tally.header", unit=tally.scope.name, period=label),
+        ctx.t("tally.total", total=number(tally.total), change=_change(ctx, tally.total, tally.previous_total)),
+    ]
+    for code in tally.services:
+        service = catalogue.get(code)
+        assert service is not None
+        count, before = tally.service_total(code), tally.service_previous(code)
+        lines.append(ctx.t("tally.service_line", label=service.short, count=number(count),
+                           change=_change(ctx, count, before)))
+    coverage = [c for c in (tally.coverage(code) for code in tally.services) if c is not None]
+    if coverage:
+        lines.append("")
+        lines.append(ctx.t("tally.coverage_title", year=tally.period.end.year))
+        for item in coverage:
+            service = catalogue.get(item.service)
+            assert service is not None
+            lines.append(ctx.t("tally.coverage_line", label=service.short, helped=number(item.helped),
+                               target=number(item.target), bar=bar(item.ratio), percent=item.percent_of_target))
+    lines.append("")
+    if tally.scope.kind == "village":
+        village = tally.villages[0]
+        if not village.reported:
+            lines.append(ctx.t("tally.village_missing_self"))
+        elif village.total == 0:
+            lines.append(ctx.t("tally.village_zero_self"))
+    else:
+        missing = tally.missing
+        if missing:
+            lines.append(ctx.t("tally.missing", count=len(missing), names=", ".join(u.name for u in missing)))
+        else:
+            lines.append(ctx.t("tally.all_reported", count=len(tally.villages)))
+        zero = [v.unit.name for v in tally.villages if v.reported and v.total == 0]
+        if zero:
+            lines.append(ctx.t("tally.reported_zero", names=", ".join(zero)))
+    replies = [ctx.reply(Markup.lines([Markup(x) for x in lines]).rstrip(), menu=True)]
+    if tally.scope.kind != "village":
+        replies.extend(_village_pages(ctx, tally, label))
+    return replies
+
+
+def _village_pages(ctx: Context, tally: Tally, label: str) -> list[Reply]:
+    catalogue = ctx.content.catalogue
+    blocks = []
+    for village in tally.villages:
+        name = village.unit.name
+        if not village.reported:
+            blocks.append(ctx.t("tally.village_missing", name=name))
+        elif village.total == 0:
+            blocks.append(ctx.t("tally.village_zero", name=name))
+        else:
+            head = ctx.t("tally.village_line", name=name, total=number(village.total),
+                         change=_change(ctx, village.total, village.previous_total))
+            parts = [
+                ctx.t("tally.village_service", label=catalogue.get(code).short,  # type: ignore[union-attr]
+                      count=number(village.current[code]))
+                for code in tally.services if village.current.get(code)
+            ]
+            blocks.append(Markup.lines([head, ctx.t("tally.village_services", services=Markup(", ".join(parts)))]))
+    limit = ctx.content.tally.max_message_chars - 200
+    pages: list[list[str]] = [[]]
+    size = 0
+    for block in blocks:
+        if pages[-1] and size + len(block) + 1 > limit:
+            pages.append([])
+            size = 0
+        pages[-1].append(block)
+        size += len(block) + 1
+    return [
+        ctx.reply(Markup.lines([ctx.t("tally.villages_title", period=label, part=i, parts=len(pages)),
+                                *[Markup(b) for b in page]]))
+        for i, page in enumerate(pages, start=1)
+    ]
+
+
+def _tally_command(kind: str):  # type: ignore[no-untyped-def]
+    async def handler(ctx: Context, args: str = "") -> list[Reply]:
+        request = await _request(ctx, kind, args)
+        if isinstance(request, Reply):
+            return [request]
+        return render(ctx, await tally_for(ctx, request))
+
+    return handler
+
+
+# Files: chart and export ---------------------------------------------------------------------------
+async def chart(ctx: Context, args: str = "") -> list[Reply]:
+    from bot.chart import render_chart
+
+    request = await _request(ctx, "any", args)
+    if isinstance(request, Reply):
+        return [request]
+    tally = await tally_for(ctx, request)
+    label = period_label(ctx.t, tally.period)
+    if tally.total == 0:
+        return [ctx.say("chart.empty", period=label)]
+    days = []
+    if tally.scope.kind == "village":
+        days = await ctx.uow.tallies.daily("village", tally.scope.id, tally.period.start, tally.period.end)
+    png = await asyncio.to_thread(render_chart, tally, days, ctx.content)
+    caption = ctx.t("chart.caption", unit=tally.scope.name, period=label, total=number(tally.total))
+    filename = f"bieudo_{tally.scope.code}_{tally.period.key}.png"
+    return [Reply(caption, attachment=Attachment("photo", png, filename, "image/png"))]
+
+
+async def export(ctx: Context, args: str = "") -> list[Reply]:
+    from bot.export import export_filename, gather, to_xlsx
+
+    request = await _request(ctx, "any", args)
+    if isinstance(request, Reply):
+        return [request]
+    tally = await tally_for(ctx, request)
+    data = await gather(ctx.uow, tally)
+    xlsx = await asyncio.to_thread(to_xlsx, data, ctx.content, ctx.tz)
+    caption = ctx.t("export.caption", unit=tally.scope.name, period=period_label(ctx.t, tally.period))
+    return [Reply(caption, attachment=Attachment("document", xlsx, export_filename(tally, "xlsx"), XLSX_MIME))]
+
+
+COMMANDS = [
+    Command(("tuan", "week"), _tally_command("week"), REGISTERED),
+    Command(("thang", "month"), _tally_command("month"), REGISTERED),
+    Command(("quy", "quarter"), _tally_command("quarter"), REGISTERED),
+    Command(("nam", "year"), _tally_command("year"), REGISTERED),
+    Command(("ky", "cutoff"), _tally_command("cutoff"), REGISTERED),
+    Command(("bieudo", "chart"), chart, REGISTERED),
+    Command(("xuat", "export"), export, STAFF),
+]

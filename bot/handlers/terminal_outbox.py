@@ -1,0 +1,34 @@
+"""Terminal delivery for the outbox: a terminal user sees the reminders due for them
+when their chat opens and after each message (there is no push on a terminal)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from bot.clock import Clock
+from bot.deadlines import Planner
+from bot.handlers.plain import render_plain
+from bot.handlers.terminal import CHANNEL
+from bot.outbox import SENT, Delivery, OutboxSender
+from bot.reminders import reply_of
+from storage import SqliteDatabase
+from storage.outbox import OutboxMessage
+
+
+def terminal_inbox(db: SqliteDatabase, clock: Clock, planner: Planner, user: str) -> Callable[[], Awaitable[list[str]]]:
+    """A callable that delivers (returns, rendered as text) the due outbox messages for ``user``."""
+    printed: list[str] = []
+
+    async def deliver(message: OutboxMessage) -> Delivery:
+        printed.append(render_plain(reply_of(message.payload)))
+        return Delivery(SENT)
+
+    sender = OutboxSender(db, {CHANNEL: deliver}, clock, is_quiet=planner.is_quiet, rate=1000.0,
+                          per_chat_interval=0.0, concurrency=1)
+
+    async def inbox() -> list[str]:
+        printed.clear()
+        await sender.drain(channel=CHANNEL, chat_id=user)
+        return list(printed)
+
+    return inbox

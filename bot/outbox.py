@@ -1,0 +1,272 @@
+"""The outbox sender: drains due rows under a rate limit, channel-agnostic.
+
+Delivery guarantees
+-------------------
+Every pushed message is an outbox row written (with a unique key) before anything is
+sent, so planning twice never sends twice. Sending one row is three steps:
+
+1. **claim**: one transaction sets ``status = 'sending'``, a lease (``claimed_until``),
+   the sender's id and ``attempts + 1``; it only succeeds on a ``pending`` row, so two
+   senders (or two processes) never both send it;
+2. **deliver**: the channel call (Telegram ``sendMessage``);
+3. **settle**: one transaction marks the row ``sent`` (or ``blocked``/``failed``, or back
+   to ``pending`` with a later ``due_at`` for a transient error).
+
+If the process dies between 1 and 3, the row stays ``sending``. Telegram has no
+idempotency key and no way to ask whether a message arrived, so such a row is
+ambiguous. We choose **at most once** for it: once its lease has run out, housekeeping
+marks it ``uncertain`` and it is never sent again (logged and counted by
+``tcns reminders status``). A duplicate nag is what volunteers complain about; a
+missed one is covered by the next step of the ladder. The window is one row per
+concurrent delivery (``concurrency``) and lasts one HTTP round trip: rows are claimed
+one at a time just before their call and settled just after, never in batches.
+Everything not yet claimed when a process dies is sent exactly once after a restart.
+
+Errors: a blocked chat (Telegram 403) is ``blocked``, its identity is marked inactive
+and its other pending rows are dropped; flood control (``RetryAfter``) pauses the
+whole sender for the time asked and retries the same row; network errors are retried
+with backoff up to ``max_attempts``, then ``failed``; a refused request (400) is
+``failed`` at once.
+
+Rate limits: at most ``rate`` messages per second overall (Telegram: about 30) and at
+least ``per_chat_interval`` seconds between two messages to one chat (Telegram: 1 s).
+Nothing is sent during the quiet hours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bot.clock import Clock
+from storage import SqliteDatabase
+from storage.outbox import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+SENT, BLOCKED, RETRY_AFTER, TRANSIENT, PERMANENT = "sent", "blocked", "retry_after", "transient", "permanent"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    outcome: str  # sent | blocked | retry_after | transient | permanent
+    error: str = ""
+    retry_after: float = 0.0
+
+
+Deliver = Callable[[OutboxMessage], Awaitable[Delivery]]
+
+
+class RateLimiter:
+    """Paces sends to ``rate`` per second overall and ``per_chat_interval`` s per chat (monotonic time)."""
+
+    def __init__(self, rate: float, per_chat_interval: float = 1.0, burst: int = 1,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.interval = 1.0 / rate
+        self.per_chat_interval = per_chat_interval
+        self.burst = burst
+        self._monotonic = monotonic
+        self._next = 0.0
+        self._chats: dict[str, float] = {}
+
+    async def acquire(self) -> None:
+        now = self._monotonic()
+        slot = max(self._next, now - self.burst * self.interval)
+        self._next = slot + self.interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+    def chat_wait(self, chat: str) -> float:
+        return max(0.0, self._chats.get(chat, 0.0) - self._monotonic())
+
+    def note_chat(self, chat: str) -> None:
+        if self.per_chat_interval > 0:
+            self._chats[chat] = self._monotonic() + self.per_chat_interval
+            if len(self._chats) > 50_000:  # forget chats whose interval is long over
+                now = self._monotonic()
+                self._chats = {c: t for c, t in self._chats.items() if t > now}
+
+    def pause(self, seconds: float) -> None:
+        self._next = max(self._next, self._monotonic() + seconds)
+
+
+@dataclass
+class DrainResult:
+    sent: int = 0
+    blocked: int = 0
+    failed: int = 0
+    retried: int = 0
+    skipped: int = 0
+    expired: int = 0
+    uncertain: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+
+
+class OutboxSender:
+    def __init__(
+        self,
+        db: SqliteDatabase,
+        deliveries: dict[str, Deliver],
+        clock: Clock,
+        *,
+        is_quiet: Callable[[datetime], bool] | None = None,
+        rate: float = 30.0,
+        per_chat_interval: float = 1.0,
+        concurrency: int = 8,
+        lease_seconds: float = 60.0,
+        max_attempts: int = 5,
+        backoff: tuple[float, ...] = (2.0, 10.0, 60.0, 300.0),
+        max_inline_retry_after: float = 30.0,
+        batch: int = 200,
+        owner: str | None = None,
+    ) -> None:
+        self.db = db
+        self.deliveries = deliveries
+        self.clock = clock
+        self.is_quiet = is_quiet or (lambda _when: False)
+        self.limiter = RateLimiter(rate, per_chat_interval)
+        self.concurrency = concurrency
+        self.lease = timedelta(seconds=lease_seconds)
+        self.max_attempts = max_attempts
+        self.backoff = backoff
+        self.max_inline_retry_after = max_inline_retry_after
+        self.batch = batch
+        self.owner = owner or uuid.uuid4().hex[:12]
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Something was enqueued: drain now instead of at the next poll."""
+        self._wake.set()
+
+    async def drain(self, channel: str | None = None, chat_id: str | None = None) -> DrainResult:
+        """Send everything due now (optionally only one channel / chat); return when nothing is left."""
+        result = DrainResult()
+        slots = asyncio.Semaphore(self.concurrency)
+        tasks: set[asyncio.Task[None]] = set()
+        failures: list[BaseException] = []
+
+        def done(task: asyncio.Task[None]) -> None:
+            tasks.discard(task)
+            if not task.cancelled() and task.exception() is not None and task.exception() not in failures:
+                failures.append(task.exception())  # type: ignore[arg-type]
+
+        while True:
+            if failures:  # a settle that failed (database gone) or the process being torn down
+                raise failures[0]
+            now = self.clock.now()
+            if self.is_quiet(now):
+                break
+            async with self.db.uow() as uow:
+                settled = await uow.outbox.housekeep(now)
+                rows = await uow.outbox.due(now, self.batch, channel, chat_id)
+            result.skipped += settled["skipped"]
+            result.expired += settled["expired"]
+            result.uncertain += settled["uncertain"]
+            if settled["uncertain"]:
+                log.warning("%d outbox rows were in delivery when a sender stopped: marked uncertain, not resent",
+                            settled["uncertain"])
+            rows = [r for r in rows if r.channel in self.deliveries]
+            if not rows:
+                if tasks:
+                    await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                break
+            started = 0
+            waits = []
+            for row in rows:
+                wait = self.limiter.chat_wait(row.chat_id)
+                if wait > 0:
+                    waits.append(wait)
+                    continue
+                await slots.acquire()
+                if failures:
+                    slots.release()
+                    raise failures[0]
+                await self.limiter.acquire()
+                now = self.clock.now()
+                async with self.db.uow() as uow:
+                    claimed = await uow.outbox.claim(row.id, now, now + self.lease, self.owner)
+                if not claimed:
+                    slots.release()
+                    continue
+                self.limiter.note_chat(row.chat_id)
+                task = asyncio.create_task(self._send(row, slots, result, failures))
+                tasks.add(task)
+                task.add_done_callback(done)
+                started += 1
+            if not started:
+                if tasks:
+                    await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                elif waits:
+                    await asyncio.sleep(min(waits))
+        if tasks:
+            await asyncio.gather(*tasks)
+        if failures:
+            raise failures[0]
+        return result
+
+    async def _send(self, row: OutboxMessage, slots: asyncio.Semaphore, result: DrainResult,
+                    failures: list[BaseException]) -> None:
+        try:
+            deliver = self.deliveries[row.channel]
+            while True:
+                try:
+                    outcome = await deliver(row)
+                except Exception as exc:  # a bug in a delivery function must not kill the sender
+                    log.exception("delivery of outbox row %s raised", row.id)
+                    outcome = Delivery(TRANSIENT, f"{type(exc).__name__}: {exc}")
+                if outcome.outcome == RETRY_AFTER and outcome.retry_after <= self.max_inline_retry_after:
+                    log.warning("flood control: pausing the sender for %.1fs", outcome.retry_after)
+                    self.limiter.pause(outcome.retry_after)
+                    await asyncio.sleep(outcome.retry_after)
+                    await self.limiter.acquire()
+                    continue
+                break
+            await self._settle(row, outcome, result)
+        except BaseException as exc:  # recorded before the slot is freed, so no new claim starts after it
+            failures.append(exc)
+            raise
+        finally:
+            slots.release()
+
+    async def _settle(self, row: OutboxMessage, outcome: Delivery, result: DrainResult) -> None:
+        now = self.clock.now()
+        async with self.db.uow() as uow:
+            if outcome.outcome == SENT:
+                await uow.outbox.mark_sent(row.id, now)
+                result.sent += 1
+            elif outcome.outcome == BLOCKED:
+                await uow.outbox.mark_final(row.id, "blocked", outcome.error or "blocked")
+                await uow.outbox.drop_pending_for_chat(row.channel, row.chat_id, "recipient blocked the bot")
+                await uow.members.set_identity_active(row.channel, row.chat_id, False)
+                result.blocked += 1
+                log.info("chat %s/%s blocked the bot: marked inactive", row.channel, row.chat_id)
+            elif outcome.outcome == PERMANENT or row.attempts + 1 >= self.max_attempts:
+                await uow.outbox.mark_final(row.id, "failed", outcome.error)
+                result.failed += 1
+                log.error("outbox row %s failed for good: %s", row.id, outcome.error)
+            else:  # transient, or a flood wait longer than we hold a lease for
+                delay = outcome.retry_after if outcome.outcome == RETRY_AFTER else \
+                    self.backoff[min(row.attempts, len(self.backoff) - 1)]
+                await uow.outbox.mark_retry(row.id, now + timedelta(seconds=delay), outcome.error)
+                result.retried += 1
+
+    async def run(self, stop: asyncio.Event, poll_seconds: float = 5.0) -> None:
+        """Drain whenever something is due, until ``stop`` is set."""
+        while not stop.is_set():
+            try:
+                await self.drain()
+            except Exception:
+                log.exception("outbox drain failed; retrying shortly")
+            self._wake.clear()
+            waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(self._wake.wait())]
+            await asyncio.wait(waiters, timeout=poll_seconds, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()

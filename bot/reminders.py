@@ -1,0 +1,330 @@
+"""The reminder planner: who gets which message for each step of the ladder, and the
+scheduling pass that puts them in the outbox.
+
+:func:`plan_step` and :func:`plan_digest` are pure: rules, units, members and which
+villages have reported in, messages out. :func:`scheduling_pass` reads a snapshot from
+storage, plans what is due at ``now`` and enqueues it in one transaction per commune;
+enqueueing is idempotent (the outbox key), so a pass can run any number of times.
+Nothing here sends: the outbox sender does (``bot/outbox.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.content import Content, Markup
+from bot.deadlines import DIGEST_RULE, Campaign, Deadline, DigestStep, Planner, Step
+from bot.flows.periods import Period
+from bot.flows.types import Option, Reply
+from storage import SqliteDatabase, UnitOfWork
+from storage.models import Unit
+from storage.outbox import NewMessage
+from storage.reminders import CustomDeadline, Person
+
+log = logging.getLogger(__name__)
+
+REMIND_ACTION = "remind"  # global button action: "g:remind:<rule>:<period>"
+ADHOC_STEP = "adhoc"
+MEMBER_ROLES = ("member", "leader")
+
+
+def day_text(day: date) -> str:
+    return day.strftime("%d/%m/%Y")
+
+
+def period_text(content: Content, period: Period) -> Markup:
+    t = content.texts
+    start, end = period.start, period.end
+    if period.kind == "month":
+        return t("deadlines.period_month", month=start.month, year=start.year)
+    if period.kind == "cutoff":
+        return t("deadlines.period_cutoff", month=end.month, year=end.year,
+                 start=start.strftime("%d/%m"), end=end.strftime("%d/%m"))
+    if period.kind == "quarter":
+        return t("deadlines.period_quarter", quarter=(start.month - 1) // 3 + 1, year=start.year)
+    if period.kind == "half":
+        return t("deadlines.period_half1" if start.month == 1 else "deadlines.period_half2", year=start.year)
+    if period.kind == "year":
+        return t("deadlines.period_year", year=start.year)
+    return t("deadlines.period_once", start=day_text(start), end=day_text(end))
+
+
+def payload(reply: Reply) -> dict[str, Any]:
+    return {
+        "text": str(reply.text),
+        "options": [[{"label": o.label, "data": o.data, "key": o.key} for o in row] for row in reply.options],
+    }
+
+
+def reply_of(payload: dict[str, Any]) -> Reply:
+    """The :class:`Reply` an adapter renders for an outbox payload."""
+    rows = tuple(tuple(Option(o["label"], o["data"], o["key"]) for o in row) for row in payload.get("options", ()))
+    return Reply(Markup(payload["text"]), rows)
+
+
+def remind_option(content: Content, deadline: Deadline) -> Option:
+    return Option(
+        content.texts("reminders.remind_button"),
+        f"g:{REMIND_ACTION}:{deadline.rule}:{deadline.key}",
+        f"/nhaclai {deadline.rule} {deadline.key}",
+    )
+
+
+def campaign_of(custom: CustomDeadline) -> Campaign:
+    return Campaign(id=f"s{custom.id}", name=custom.name[:60], due=custom.due_on, start=custom.starts_on)
+
+
+# ------------------------------------------------------------------------------------------
+# Pure planning
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the planner needs to know about one commune at one moment."""
+
+    commune: Unit
+    villages: tuple[Unit, ...]
+    people: tuple[Person, ...]
+    reported: frozenset[int] = frozenset()  # villages that have reported for the deadline's period
+    digest_off: frozenset[int] = frozenset()
+
+    def in_unit(self, unit_id: int, roles: Iterable[str]) -> list[Person]:
+        wanted = set(roles)
+        return [p for p in self.people if p.unit_id == unit_id and p.role in wanted]
+
+    @property
+    def staff(self) -> list[Person]:
+        return self.in_unit(self.commune.id, ("staff",))
+
+    def missing(self) -> list[Unit]:
+        return [v for v in self.villages if v.id not in self.reported]
+
+
+@dataclass
+class Planned:
+    messages: list[NewMessage] = field(default_factory=list)
+
+    def add(self, step_rule: str, period: str, step: str, person: Person, reply: Reply, due_at: datetime,
+            expires: datetime | None, village: Unit | None = None, covers: Period | None = None) -> None:
+        self.messages.append(NewMessage(
+            rule=step_rule, period=period, step=step, member_id=person.member_id, channel=person.channel,
+            chat_id=person.chat_id, payload=payload(reply), due_at=due_at, expires_at=expires,
+            village_id=village.id if village is not None else None,
+            covers_start=covers.start if covers is not None else None,
+            covers_end=covers.end if covers is not None else None,
+        ))
+
+
+def _common(content: Content, deadline: Deadline) -> dict[str, Any]:
+    return {"name": deadline.name, "period": period_text(content, deadline.period), "due": day_text(deadline.due)}
+
+
+def _missing_lines(content: Content, snap: Snapshot, missing: list[Unit]) -> Markup:
+    t = content.texts
+    reachable = {p.unit_id for p in snap.people if p.role in MEMBER_ROLES}
+    return Markup.lines([
+        t("reminders.missing_line" if v.id in reachable else "reminders.missing_line_unreachable", village=v.name)
+        for v in missing
+    ])
+
+
+def plan_step(content: Content, planner: Planner, step: Step, snap: Snapshot, send_at: datetime) -> list[NewMessage]:
+    """The messages one ladder step sends, given who has reported. ``send_at``: not before this."""
+    t = content.texts
+    deadline = step.deadline
+    common = _common(content, deadline)
+    due_at = planner.out_of_quiet(max(step.at, send_at))
+    if due_at >= step.expires:
+        return []
+    out = Planned()
+    missing = snap.missing()
+    add = out.add
+    if step.step in ("before", "eve"):
+        days = max(1, _working_days_between(planner, step.at.date(), deadline.anchor))
+        for village in missing:
+            for person in snap.in_unit(village.id, MEMBER_ROLES):
+                key = f"{step.step}_leader" if step.step == "eve" and person.role == "leader" else step.step
+                reply = Reply(t(f"reminders.{key}", village=village.name, days=days, **common))
+                add(deadline.rule, deadline.key, step.step, person, reply, due_at, step.expires, village,
+                    deadline.period)
+    elif step.step == "due":
+        total, done = len(snap.villages), len(snap.villages) - len(missing)
+        if missing:
+            reply = Reply(t("reminders.due_staff", done=done, total=total,
+                            missing=_missing_lines(content, snap, missing), **common),
+                          ((remind_option(content, deadline),),))
+        else:
+            reply = Reply(t("reminders.due_staff_all", total=total, **common))
+        for person in snap.staff:
+            add(deadline.rule, deadline.key, step.step, person, reply, due_at, step.expires)
+    elif step.step == "overdue" and missing:
+        for village in missing:
+            for person in snap.in_unit(village.id, ("leader",)):
+                reply = Reply(t("reminders.overdue_leader", village=village.name, **common))
+                add(deadline.rule, deadline.key, step.step, person, reply, due_at, step.expires, village,
+                    deadline.period)
+        reply = Reply(t("reminders.overdue_staff", count=len(missing),
+                        missing=_missing_lines(content, snap, missing), **common),
+                      ((remind_option(content, deadline),),))
+        for person in snap.staff:
+            add(deadline.rule, deadline.key, step.step, person, reply, due_at, step.expires)
+    return out.messages
+
+
+def plan_adhoc(content: Content, planner: Planner, deadline: Deadline, snap: Snapshot,
+               now: datetime) -> list[NewMessage]:
+    """"Nhắc lại": one more reminder to every reachable member of the villages still missing.
+
+    Keyed by the local day, so a double tap (or two staff tapping) sends it once a day.
+    """
+    t = content.texts
+    due_at = planner.out_of_quiet(now)
+    step = f"{ADHOC_STEP}-{now.astimezone(planner.tz).date().isoformat()}"
+    out = Planned()
+    for village in snap.missing():
+        for person in snap.in_unit(village.id, MEMBER_ROLES):
+            reply = Reply(t("reminders.adhoc", village=village.name, **_common(content, deadline)))
+            out.add(deadline.rule, deadline.key, step, person, reply, due_at, due_at + timedelta(days=1), village,
+                    deadline.period)
+    return out.messages
+
+
+@dataclass(frozen=True)
+class WeekFigures:
+    totals: dict[int, dict[str, int]]  # village id -> service -> households
+    members: dict[int, dict[int, int]]  # village id -> member id -> households
+
+
+def plan_digest(content: Content, planner: Planner, digest: DigestStep, snap: Snapshot, figures: WeekFigures,
+                send_at: datetime) -> list[NewMessage]:
+    t = content.texts
+    due_at = planner.out_of_quiet(max(digest.at, send_at))
+    if due_at >= digest.expires:
+        return []
+    week = digest.week
+    dates = {"start": week.start.strftime("%d/%m"), "end": week.end.strftime("%d/%m/%Y")}
+    out = Planned()
+
+    def services(totals: dict[str, int]) -> Markup:
+        lines = [t("digest.service_line", label=s.short, count=totals[s.code])
+                 for s in content.catalogue.services if totals.get(s.code)]
+        return Markup.lines(lines) if lines else t("digest.no_services")
+
+    commune_totals: dict[str, int] = {}
+    for per_village in figures.totals.values():
+        for service, count in per_village.items():
+            commune_totals[service] = commune_totals.get(service, 0) + count
+    silent = [v.name for v in snap.villages if v.id not in figures.totals]
+    ranked = sorted(((sum(figures.totals.get(v.id, {}).values()), v.name) for v in snap.villages
+                     if sum(figures.totals.get(v.id, {}).values()) > 0), key=lambda item: (-item[0], item[1]))
+    top = [t("digest.top_line", rank=i + 1, village=name, total=total)
+           for i, (total, name) in enumerate(ranked[:planner.config.digest.top])]
+    staff_reply = Reply(t(
+        "digest.staff", commune=snap.commune.name, total=sum(commune_totals.values()),
+        services=services(commune_totals),
+        missing=", ".join(silent) if silent else t("digest.nobody_missing"),
+        top=Markup.lines(top) if top else t("digest.no_top"), **dates,
+    ))
+    for person in snap.staff:
+        if person.member_id not in snap.digest_off:
+            out.add(DIGEST_RULE, week.key, "staff", person, staff_reply, due_at, digest.expires)
+    for village in snap.villages:
+        totals = figures.totals.get(village.id, {})
+        reply = Reply(t("digest.leader", village=village.name, total=sum(totals.values()), services=services(totals),
+                        people=len(figures.members.get(village.id, {})), **dates))
+        for person in snap.in_unit(village.id, ("leader",)):
+            if person.member_id not in snap.digest_off:
+                out.add(DIGEST_RULE, week.key, "leader", person, reply, due_at, digest.expires)
+    return out.messages
+
+
+def _working_days_between(planner: Planner, start: date, end: date) -> int:
+    days, day = 0, start
+    while day < end:
+        day += timedelta(days=1)
+        if planner.work.is_working(day):
+            days += 1
+    return days
+
+
+# ------------------------------------------------------------------------------------------
+# Storage-backed: snapshots and the scheduling pass
+# ------------------------------------------------------------------------------------------
+
+
+async def load_snapshot(uow: UnitOfWork, commune: Unit, period: Period | None = None) -> Snapshot:
+    villages = tuple(v for v in await uow.units.children(commune.id) if v.kind == "village" and v.active)
+    people = tuple(await uow.reminders.people(commune.id))
+    reported: frozenset[int] = frozenset()
+    if period is not None:
+        reported = frozenset(await uow.reminders.reported_villages(commune.id, period.start, period.end))
+    return Snapshot(commune, villages, people, reported, frozenset(await uow.reminders.digest_off()))
+
+
+async def commune_deadlines(uow: UnitOfWork, planner: Planner, commune: Unit, first: date,
+                            last: date) -> list[Deadline]:
+    extra = tuple(campaign_of(c) for c in await uow.reminders.deadlines(commune.id))
+    return planner.deadlines(commune.code, first, last, extra)
+
+
+async def find_deadline(uow: UnitOfWork, planner: Planner, commune: Unit, rule: str, key: str,
+                        around: date) -> Deadline | None:
+    window = timedelta(days=400)
+    for deadline in await commune_deadlines(uow, planner, commune, around - window, around + window):
+        if deadline.rule == rule and deadline.key == key:
+            return deadline
+    return None
+
+
+@dataclass
+class PassResult:
+    steps: int = 0
+    added: int = 0
+    planned: int = 0
+
+
+async def scheduling_pass(db: SqliteDatabase, content: Content, tz: ZoneInfo, now: datetime,
+                          commune_code: str | None = None, planner: Planner | None = None) -> PassResult:
+    """Enqueue every step (and the weekly digest) that is due at ``now`` and not expired.
+
+    Idempotent: run it on every cron tick, on start, or by hand; a step already in the
+    outbox is not added again. Villages that reported for the period are left out.
+    """
+    planner = planner or Planner(content.deadlines, tz)
+    result = PassResult()
+    async with db.uow() as uow:
+        communes = await uow.reminders.communes(commune_code)
+    for commune_id, _code, _name in communes:
+        async with db.uow() as uow:
+            commune = await uow.units.get(commune_id)
+            assert commune is not None
+            extra = tuple(campaign_of(c) for c in await uow.reminders.deadlines(commune.id))
+            steps = planner.due_now(commune.code, now, extra)
+            digest = planner.digest_due(now)
+            messages: list[NewMessage] = []
+            base = await load_snapshot(uow, commune)
+            for step in steps:
+                period = step.deadline.period
+                reported = frozenset(await uow.reminders.reported_villages(commune.id, period.start, period.end))
+                snap = Snapshot(base.commune, base.villages, base.people, reported, base.digest_off)
+                messages += plan_step(content, planner, step, snap, now)
+            if digest is not None:
+                week = digest.week
+                totals: dict[int, dict[str, int]] = {}
+                for row in await uow.tallies.totals("commune", commune.id, week.start, week.end):  # = /tuan truoc
+                    totals.setdefault(row.village_id, {})[row.service] = row.households
+                members = {v.id: await uow.reminders.member_totals_in_village(v.id, week.start, week.end)
+                           for v in base.villages}
+                messages += plan_digest(content, planner, digest, base, WeekFigures(totals, members), now)
+            result.steps += len(steps) + (digest is not None)
+            result.planned += len(messages)
+            result.added += await uow.outbox.enqueue(messages, now)
+    if result.added:
+        log.info("scheduling pass at %s: %d steps, %d new messages", now.isoformat(), result.steps, result.added)
+    return result

@@ -1,0 +1,136 @@
+"""``tcns reminders plan|run|status``: the reminder calendar for operations."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date, datetime, time, timedelta
+
+from bot.app import open_runtime
+from bot.config import Settings
+from bot.deadlines import Planner
+from bot.handlers.plain import plain_text
+from bot.outbox import OutboxSender
+from bot.reminders import (
+    Snapshot,
+    WeekFigures,
+    campaign_of,
+    load_snapshot,
+    plan_digest,
+    plan_step,
+    scheduling_pass,
+)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    reminders = sub.add_parser("reminders", help="deadline reminders: plan, run one pass, status")
+    rsub = reminders.add_subparsers(dest="reminders_command", required=True)
+    plan = rsub.add_parser("plan", help="print planned reminders (when, step, rule, to whom) without sending")
+    plan.add_argument("--from", dest="start", type=date.fromisoformat, default=None, help="YYYY-MM-DD (today)")
+    plan.add_argument("--to", dest="end", type=date.fromisoformat, default=None, help="YYYY-MM-DD (+31 days)")
+    plan.add_argument("--commune", default=None, help="commune code (default: every commune)")
+    run = rsub.add_parser("run", help="run one scheduling pass as if at --now; with a token, also send")
+    run.add_argument("--now", default=None, help='"YYYY-MM-DD HH:MM", local time (default: now)')
+    run.add_argument("--commune", default=None)
+    rsub.add_parser("status", help="outbox rows by status")
+
+
+class _AtClock:
+    def __init__(self, when: datetime) -> None:
+        self.when = when
+
+    def now(self) -> datetime:
+        return self.when
+
+
+async def main(args: argparse.Namespace, settings: Settings) -> int:
+    async with await open_runtime(settings) as runtime:
+        t = runtime.content.texts
+        planner = Planner(runtime.content.deadlines, settings.tz)
+        if args.reminders_command == "status":
+            async with runtime.db.uow() as uow:
+                counts = await uow.outbox.counts()
+            for status, count in sorted(counts.items()):
+                print(f"{status}: {count}")
+            return 0
+        async with runtime.db.uow() as uow:
+            communes = await uow.reminders.communes(args.commune)
+        if args.commune and not communes:
+            print(plain_text(t("reminders_cli.no_commune", code=args.commune)))
+            return 2
+        if args.reminders_command == "plan":
+            return await _plan(runtime, planner, communes, args)
+        if args.now:
+            try:
+                now = datetime.strptime(args.now, "%Y-%m-%d %H:%M").replace(tzinfo=settings.tz)
+            except ValueError:
+                print(plain_text(t("reminders_cli.bad_time")))
+                return 2
+        else:
+            now = runtime.clock.now()
+        result = await scheduling_pass(runtime.db, runtime.content, settings.tz, now, args.commune, planner)
+        print(plain_text(t("reminders_cli.run_done", now=now.astimezone(settings.tz).strftime("%d/%m/%Y %H:%M"),
+                           added=result.added, steps=result.steps)))
+        if settings.telegram_bot_token:
+            from telegram import Bot
+
+            from bot.handlers.telegram_outbox import CHANNEL, telegram_delivery
+
+            bot = Bot(settings.telegram_bot_token, base_url=settings.telegram_api_base_url,
+                      base_file_url=settings.file_base_url)
+            async with bot:
+                sender = OutboxSender(runtime.db, {CHANNEL: telegram_delivery(bot)}, _AtClock(now),
+                                      is_quiet=planner.is_quiet, rate=settings.outbox_rate)
+                sent = await sender.drain()
+            async with runtime.db.uow() as uow:
+                pending = (await uow.outbox.counts()).get("pending", 0)
+            print(plain_text(t("reminders_cli.sent", sent=sent.sent, blocked=sent.blocked, failed=sent.failed,
+                               pending=pending)))
+        return 0
+
+
+async def _plan(runtime, planner: Planner, communes, args) -> int:  # type: ignore[no-untyped-def]
+    t = runtime.content.texts
+    tz = planner.tz
+    today = runtime.clock.now().astimezone(tz).date()
+    start = args.start or today
+    end = args.end or start + timedelta(days=31)
+    begin = datetime.combine(start, time(0), tzinfo=tz)
+    finish = datetime.combine(end + timedelta(days=1), time(0), tzinfo=tz)
+    now = runtime.clock.now()
+    weekdays = str(t("reminders_cli.weekdays")).split(",")
+    for commune_id, _code, name in communes:
+        async with runtime.db.uow() as uow:
+            commune = await uow.units.get(commune_id)
+            assert commune is not None
+            extra = tuple(campaign_of(c) for c in await uow.reminders.deadlines(commune.id))
+            steps = planner.steps_between(commune.code, begin, finish, extra)
+            base = await load_snapshot(uow, commune)
+            lines = []
+            for step in steps:
+                period = step.deadline.period
+                reported = frozenset(await uow.reminders.reported_villages(commune.id, period.start, period.end))
+                snap = Snapshot(base.commune, base.villages, base.people, reported, base.digest_off)
+                messages = plan_step(runtime.content, planner, step, snap, step.at)
+                lines.append((step.at, step.step, step.deadline.rule, step.deadline.key, messages, snap))
+            day = start
+            while day <= end:  # the weekly digests
+                probe = datetime.combine(day, planner.config.digest.time, tzinfo=tz)
+                digest = planner.digest_due(probe)
+                if digest is not None and digest.at == probe:
+                    messages = plan_digest(runtime.content, planner, digest, base, WeekFigures({}, {}), digest.at)
+                    lines.append((digest.at, "digest", "digest", digest.week.key, messages, base))
+                day += timedelta(days=1)
+        print(plain_text(t("reminders_cli.plan_header", commune=name, start=start.strftime("%d/%m/%Y"),
+                           end=end.strftime("%d/%m/%Y"))))
+        if not lines:
+            print(plain_text(t("reminders_cli.plan_none")))
+        people = {p.member_id: p for p in base.people}
+        for at, step_name, rule, key, messages, _snap in sorted(lines, key=lambda item: item[0]):
+            names = sorted({(people[m.member_id].name or str(m.member_id)) if m.member_id in people
+                            else str(m.member_id) for m in messages})
+            who = f"{len(messages)}: {', '.join(names[:8])}{' …' if len(names) > 8 else ''}" if messages else "0"
+            stamp = f"{weekdays[at.weekday()]:<2} {at:%d/%m/%Y %H:%M}"
+            past = " *" if at < now else ""
+            print(plain_text(t("reminders_cli.plan_line", at=stamp, step=step_name, rule=rule, period=key,
+                               who=who)) + past)
+    return 0

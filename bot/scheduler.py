@@ -1,0 +1,81 @@
+"""The reminder scheduler: APScheduler decides *when* to look, the planner decides *what*
+is due, the outbox sender sends it.
+
+Cron triggers fire at each local time a ladder step or the digest can become due
+(08:00, 07:30, …, in the bot's time zone). Each firing runs one scheduling pass, which
+enqueues every step whose time has come and which has not expired; a pass is idempotent.
+
+Downtime: APScheduler's job store is in memory, so it cannot know what fired while the
+process was down. A pass runs once at start-up instead, and because a pass looks back
+over every step not yet expired, steps missed while the bot was down are enqueued then
+(once: the outbox key) and steps already sent are not. ``misfire_grace_time`` (6 h) and
+``coalesce=True`` cover the in-process case (a suspended machine, a blocked loop): a
+late firing still runs, and several missed firings run once, rather than APScheduler's
+default of silently dropping a firing more than one second late.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from bot.clock import Clock
+from bot.content import Content
+from bot.deadlines import Planner
+from bot.outbox import OutboxSender
+from bot.reminders import PassResult, scheduling_pass
+from storage import SqliteDatabase
+
+log = logging.getLogger(__name__)
+
+MISFIRE_GRACE_SECONDS = 6 * 3600
+
+
+class ReminderScheduler:
+    def __init__(self, db: SqliteDatabase, content: Content, clock: Clock, planner: Planner,
+                 sender: OutboxSender | None = None) -> None:
+        self.db, self.content, self.clock, self.planner, self.sender = db, content, clock, planner, sender
+        self.scheduler: AsyncIOScheduler | None = None
+        self._stop = asyncio.Event()
+        self._sender_task: asyncio.Task[None] | None = None
+
+    async def tick(self, now: datetime | None = None) -> PassResult:
+        result = await scheduling_pass(self.db, self.content, self.planner.tz, now or self.clock.now(),
+                                       planner=self.planner)
+        if result.added and self.sender is not None:
+            self.sender.wake()
+        return result
+
+    async def _safe_tick(self) -> None:
+        try:
+            await self.tick()
+        except Exception:
+            log.exception("scheduling pass failed")
+
+    def start(self) -> None:
+        scheduler = AsyncIOScheduler(timezone=self.planner.tz)
+        for moment in self.planner.cron_times:
+            scheduler.add_job(
+                self._safe_tick, CronTrigger(hour=moment.hour, minute=moment.minute, timezone=self.planner.tz),
+                id=f"pass-{moment:%H%M}", misfire_grace_time=MISFIRE_GRACE_SECONDS, coalesce=True, max_instances=1,
+            )
+        scheduler.add_job(self._safe_tick, id="pass-start", misfire_grace_time=MISFIRE_GRACE_SECONDS)  # now
+        scheduler.start()
+        self.scheduler = scheduler
+        if self.sender is not None:
+            self._sender_task = asyncio.create_task(self.sender.run(self._stop))
+        log.info("reminders scheduled at %s (%s)", ", ".join(f"{t:%H:%M}" for t in self.planner.cron_times),
+                 self.planner.tz)
+
+    async def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+            self.scheduler = None
+        self._stop.set()
+        if self._sender_task is not None:
+            await self._sender_task
+            self._sender_task = None

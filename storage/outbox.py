@@ -1,0 +1,189 @@
+"""The outbox: pushed messages as rows, written before anything is sent.
+
+A row's key (rule, period, step, recipient) is unique, so enqueueing is idempotent:
+``INSERT ... ON CONFLICT DO NOTHING``. A sender claims one row at a time with a lease
+(``status = 'sending'``, ``claimed_until``) in its own transaction right before the
+delivery call, and marks it ``sent`` in another right after. See ``bot/outbox.py`` for
+what happens to a row whose sender died between the two.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC as _UTC
+from datetime import date, datetime
+from typing import Any
+
+from storage.repositories import Executor, ts
+
+STATUSES = ("pending", "sending", "sent", "blocked", "failed", "uncertain", "skipped", "expired")
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    rule: str
+    period: str
+    step: str
+    member_id: int | None
+    channel: str
+    chat_id: str
+    payload: dict[str, Any]
+    due_at: datetime
+    expires_at: datetime | None = None
+    village_id: int | None = None  # with covers: skipped if this village reports meanwhile
+    covers_start: date | None = None
+    covers_end: date | None = None
+
+    @property
+    def recipient(self) -> str:
+        return f"{self.member_id if self.member_id is not None else self.chat_id}/{self.channel}"
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    id: int
+    rule: str
+    period: str
+    step: str
+    recipient: str
+    member_id: int | None
+    channel: str
+    chat_id: str
+    payload: dict[str, Any]
+    due_at: datetime
+    status: str
+    attempts: int
+
+
+_COLS = "id, rule, period, step, recipient, member_id, channel, chat_id, payload, due_at, status, attempts"
+
+
+def _message(row: tuple[Any, ...]) -> OutboxMessage:
+    return OutboxMessage(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], json.loads(row[8]),
+                         datetime.fromisoformat(row[9]), row[10], row[11])
+
+
+def _utc(value: datetime) -> str:
+    return ts(value.astimezone(_UTC))
+
+
+class OutboxRepository:
+    def __init__(self, db: Executor) -> None:
+        self.db = db
+
+    async def enqueue(self, messages: list[NewMessage], now: datetime) -> int:
+        """Add messages whose key is new; returns how many were added."""
+        added = 0
+        for m in messages:
+            added += await self.db.execute(
+                "INSERT INTO outbox (rule, period, step, recipient, member_id, channel, chat_id, payload, due_at, "
+                "expires_at, village_id, covers_start, covers_end, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (m.rule, m.period, m.step, m.recipient, m.member_id, m.channel, m.chat_id,
+                 json.dumps(m.payload, ensure_ascii=False), _utc(m.due_at),
+                 _utc(m.expires_at) if m.expires_at else None, m.village_id,
+                 m.covers_start.isoformat() if m.covers_start else None,
+                 m.covers_end.isoformat() if m.covers_end else None, _utc(now)),
+            )
+        return added
+
+    async def housekeep(self, now: datetime) -> dict[str, int]:
+        """Before a drain: drop what is no longer wanted, and settle rows whose sender died.
+
+        * pending rows of a village that has reported for the period meanwhile: ``skipped``;
+        * pending rows past their expiry: ``expired``;
+        * ``sending`` rows whose lease ran out: ``uncertain``. Their sender died between the
+          claim and the mark: the message may or may not have gone out, and it is not sent
+          again (at most once; see bot/outbox.py).
+        """
+        stamp = _utc(now)
+        skipped = await self.db.execute(
+            "UPDATE outbox SET status = 'skipped' WHERE status = 'pending' AND village_id IS NOT NULL "
+            "AND EXISTS (SELECT 1 FROM reports r WHERE r.village_id = outbox.village_id AND r.voided_at IS NULL "
+            "AND r.occurred_on BETWEEN outbox.covers_start AND outbox.covers_end)"
+        )
+        expired = await self.db.execute(
+            "UPDATE outbox SET status = 'expired' WHERE status = 'pending' AND expires_at IS NOT NULL "
+            "AND expires_at <= ?", (stamp,),
+        )
+        uncertain = await self.db.execute(
+            "UPDATE outbox SET status = 'uncertain', last_error = 'sender stopped during delivery' "
+            "WHERE status = 'sending' AND claimed_until <= ?", (stamp,),
+        )
+        return {"skipped": skipped, "expired": expired, "uncertain": uncertain}
+
+    async def due(self, now: datetime, limit: int, channel: str | None = None,
+                  chat_id: str | None = None) -> list[OutboxMessage]:
+        where, params = "status = 'pending' AND due_at <= ?", [_utc(now)]
+        if channel is not None:
+            where += " AND channel = ?"
+            params.append(channel)
+        if chat_id is not None:
+            where += " AND chat_id = ?"
+            params.append(chat_id)
+        rows = await self.db.fetchall(
+            f"SELECT {_COLS} FROM outbox WHERE {where} ORDER BY due_at, id LIMIT ?", (*params, limit)
+        )
+        return [_message(r) for r in rows]
+
+    async def next_due_at(self, channels: tuple[str, ...]) -> datetime | None:
+        marks = ", ".join("?" for _ in channels)
+        row = await self.db.fetchone(
+            f"SELECT MIN(due_at) FROM outbox WHERE status = 'pending' AND channel IN ({marks})", channels
+        )
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
+
+    async def claim(self, message_id: int, now: datetime, lease_until: datetime, owner: str) -> bool:
+        """Take one pending row for delivery; False if another sender has it (or it is settled)."""
+        changed = await self.db.execute(
+            "UPDATE outbox SET status = 'sending', claimed_until = ?, claimed_by = ?, attempts = attempts + 1 "
+            "WHERE id = ? AND status = 'pending'",
+            (_utc(lease_until), owner, message_id),
+        )
+        return changed == 1
+
+    async def mark_sent(self, message_id: int, now: datetime) -> None:
+        await self.db.execute(
+            "UPDATE outbox SET status = 'sent', sent_at = ?, claimed_until = NULL WHERE id = ?",
+            (_utc(now), message_id),
+        )
+
+    async def mark_retry(self, message_id: int, due_at: datetime, error: str) -> None:
+        await self.db.execute(
+            "UPDATE outbox SET status = 'pending', due_at = ?, last_error = ?, claimed_until = NULL WHERE id = ?",
+            (_utc(due_at), error[:500], message_id),
+        )
+
+    async def mark_final(self, message_id: int, status: str, error: str) -> None:
+        assert status in ("blocked", "failed")
+        await self.db.execute(
+            "UPDATE outbox SET status = ?, last_error = ?, claimed_until = NULL WHERE id = ?",
+            (status, error[:500], message_id),
+        )
+
+    async def drop_pending_for_chat(self, channel: str, chat_id: str, reason: str) -> int:
+        """A chat that blocked the bot: its other pending messages will not be tried either."""
+        return await self.db.execute(
+            "UPDATE outbox SET status = 'blocked', last_error = ? "
+            "WHERE channel = ? AND chat_id = ? AND status = 'pending'",
+            (reason[:500], channel, chat_id),
+        )
+
+    async def counts(self) -> dict[str, int]:
+        rows = await self.db.fetchall("SELECT status, COUNT(*) FROM outbox GROUP BY status")
+        return {r[0]: int(r[1]) for r in rows}
+
+    async def listing(self, rule: str | None = None, period: str | None = None) -> list[tuple[Any, ...]]:
+        where, params = "1 = 1", []
+        if rule is not None:
+            where += " AND rule = ?"
+            params.append(rule)
+        if period is not None:
+            where += " AND period = ?"
+            params.append(period)
+        return await self.db.fetchall(
+            f"SELECT rule, period, step, recipient, channel, chat_id, status, due_at, payload "
+            f"FROM outbox WHERE {where} ORDER BY id", params,
+        )
+

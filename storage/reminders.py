@@ -1,0 +1,113 @@
+"""Reads and writes the reminder planner needs: who is reachable, who reported, weekly
+figures per village, one-off deadlines added by staff, and digest preferences.
+
+The digest's per-village weekly figures come from ``storage/tallies.py`` (the same
+query as ``/tuan truoc``); only who-reported-in-a-village is asked here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from storage.repositories import Executor, ts
+
+
+@dataclass(frozen=True)
+class Person:
+    """A member reachable on one channel (active member, active identity)."""
+
+    member_id: int
+    name: str | None
+    role: str
+    unit_id: int
+    channel: str
+    chat_id: str
+
+
+@dataclass(frozen=True)
+class CustomDeadline:
+    id: int
+    commune_id: int
+    name: str
+    starts_on: date
+    due_on: date
+
+
+class ReminderRepository:
+    def __init__(self, db: Executor) -> None:
+        self.db = db
+
+    async def communes(self, code: str | None = None) -> list[tuple[int, str, str]]:
+        """(id, code, name) of active communes."""
+        sql = "SELECT id, code, name FROM units WHERE kind = 'commune' AND active = 1"
+        params: tuple[Any, ...] = ()
+        if code is not None:
+            sql += " AND code = ?"
+            params = (code,)
+        return [(r[0], r[1], r[2]) for r in await self.db.fetchall(sql + " ORDER BY id", params)]
+
+    async def people(self, commune_id: int) -> list[Person]:
+        """Reachable members of the commune and of its villages."""
+        rows = await self.db.fetchall(
+            "SELECT m.id, m.name, m.role, m.unit_id, i.channel, i.chat_id FROM members m "
+            "JOIN identities i ON i.member_id = m.id JOIN units u ON u.id = m.unit_id "
+            "WHERE m.status = 'active' AND i.active = 1 AND (u.id = ? OR (u.parent_id = ? AND u.kind = 'village' "
+            "AND u.active = 1)) ORDER BY m.id, i.id",
+            (commune_id, commune_id),
+        )
+        return [Person(*r) for r in rows]
+
+    async def reported_villages(self, commune_id: int, start: date, end: date) -> set[int]:
+        """Villages with any live report (a count of 0 included) on a day from ``start`` to ``end``."""
+        rows = await self.db.fetchall(
+            "SELECT DISTINCT r.village_id FROM reports r JOIN units u ON u.id = r.village_id "
+            "WHERE u.parent_id = ? AND r.voided_at IS NULL AND r.occurred_on BETWEEN ? AND ?",
+            (commune_id, start.isoformat(), end.isoformat()),
+        )
+        return {r[0] for r in rows}
+
+    async def member_totals_in_village(self, village_id: int, start: date, end: date) -> dict[int, int]:
+        rows = await self.db.fetchall(
+            "SELECT member_id, SUM(count) FROM reports WHERE village_id = ? AND voided_at IS NULL "
+            "AND occurred_on BETWEEN ? AND ? GROUP BY member_id",
+            (village_id, start.isoformat(), end.isoformat()),
+        )
+        return {r[0]: int(r[1]) for r in rows}
+
+    # Preferences --------------------------------------------------------------------------
+    async def digest_off(self) -> set[int]:
+        return {r[0] for r in await self.db.fetchall("SELECT member_id FROM member_prefs WHERE digest = 0")}
+
+    async def set_digest(self, member_id: int, on: bool, now: datetime) -> None:
+        await self.db.execute(
+            "INSERT INTO member_prefs (member_id, digest, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (member_id) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at",
+            (member_id, int(on), ts(now)),
+        )
+
+    # One-off deadlines ------------------------------------------------------------------------
+    async def add_deadline(self, commune_id: int, name: str, starts_on: date, due_on: date,
+                           created_by: int | None, now: datetime) -> CustomDeadline | None:
+        """None if the commune already has a deadline with this name on this day."""
+        changed = await self.db.execute(
+            "INSERT INTO custom_deadlines (commune_id, name, starts_on, due_on, created_by, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (commune_id, name, starts_on.isoformat(), due_on.isoformat(), created_by, ts(now)),
+        )
+        if changed != 1:
+            return None
+        row = await self.db.fetchone(
+            "SELECT id FROM custom_deadlines WHERE commune_id = ? AND due_on = ? AND name = ?",
+            (commune_id, due_on.isoformat(), name),
+        )
+        assert row is not None
+        return CustomDeadline(row[0], commune_id, name, starts_on, due_on)
+
+    async def deadlines(self, commune_id: int) -> list[CustomDeadline]:
+        rows = await self.db.fetchall(
+            "SELECT id, commune_id, name, starts_on, due_on FROM custom_deadlines WHERE commune_id = ? "
+            "ORDER BY due_on, id", (commune_id,),
+        )
+        return [CustomDeadline(r[0], r[1], r[2], date.fromisoformat(r[3]), date.fromisoformat(r[4])) for r in rows]

@@ -1,0 +1,165 @@
+"""Tallies and targets: read-side queries over live reports, and yearly targets per unit.
+
+Every tally reads live reports (``voided_at IS NULL``) by village and day through the
+partial covering index ``reports_live_tally`` (migration 0002): the cost is the number
+of live reports of the scope's villages inside the period, whatever the table holds
+outside it. A report counts on the day it happened (``occurred_on``).
+
+An explicit zero report is a row with service :data:`NONE_SERVICE` and count 0: it
+makes a village "reported" and adds nothing to any service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from storage.repositories import _Repo, ts
+
+NONE_SERVICE = "none"
+SCOPE_KINDS = ("village", "commune", "province")
+TARGET_KINDS = ("percent", "absolute")
+
+# The villages of a scope, as a sub-select on its id (one index seek per village).
+_VILLAGES_OF = {
+    "village": "?",
+    "commune": "SELECT id FROM units WHERE parent_id = ? AND kind = 'village'",
+    "province": (
+        "SELECT v.id FROM units c JOIN units v ON v.parent_id = c.id "
+        "WHERE c.parent_id = ? AND c.kind = 'commune' AND v.kind = 'village'"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class VillageServiceTotal:
+    village_id: int
+    service: str  # a catalogue code, or NONE_SERVICE
+    households: int
+    reports: int
+
+
+@dataclass(frozen=True)
+class DayTotal:
+    village_id: int
+    service: str
+    day: date
+    households: int
+
+
+@dataclass(frozen=True)
+class DetailRow:
+    report_id: int
+    occurred_on: date
+    village_id: int
+    village: str
+    service: str
+    count: int
+    source: str
+    created_at: datetime
+    voided_at: datetime | None
+    void_reason: str | None
+    member_name: str | None
+
+
+@dataclass(frozen=True)
+class Target:
+    unit_id: int
+    service: str
+    year: int
+    kind: str  # percent | absolute
+    value: float
+
+    def households(self, denominator: int | None) -> int | None:
+        """The target as a number of households (None if a percentage has no denominator)."""
+        if self.kind == "absolute":
+            return round(self.value)
+        if denominator is None:
+            return None
+        return round(self.value * denominator / 100)
+
+
+def _villages_clause(scope_kind: str) -> str:
+    if scope_kind not in _VILLAGES_OF:
+        raise ValueError(f"unknown scope kind {scope_kind!r}")
+    inner = _VILLAGES_OF[scope_kind]
+    return "r.village_id = ?" if scope_kind == "village" else f"r.village_id IN ({inner})"
+
+
+class TallyRepository(_Repo):
+    async def totals(
+        self, scope_kind: str, scope_id: int, start: date, end: date
+    ) -> list[VillageServiceTotal]:
+        """Live households and report rows per village and service, ``start``–``end`` inclusive."""
+        rows = await self.db.fetchall(
+            "SELECT r.village_id, r.service, SUM(r.count), COUNT(*) FROM reports r "
+            f"WHERE {_villages_clause(scope_kind)} AND r.voided_at IS NULL "
+            "AND r.occurred_on BETWEEN ? AND ? GROUP BY r.village_id, r.service",
+            (scope_id, start.isoformat(), end.isoformat()),
+        )
+        return [VillageServiceTotal(r[0], r[1], int(r[2]), int(r[3])) for r in rows]
+
+    async def daily(self, scope_kind: str, scope_id: int, start: date, end: date) -> list[DayTotal]:
+        """Live households per village, service and day (zero reports left out)."""
+        rows = await self.db.fetchall(
+            "SELECT r.village_id, r.service, r.occurred_on, SUM(r.count) FROM reports r "
+            f"WHERE {_villages_clause(scope_kind)} AND r.voided_at IS NULL "
+            "AND r.occurred_on BETWEEN ? AND ? AND r.service <> ? "
+            "GROUP BY r.village_id, r.service, r.occurred_on",
+            (scope_id, start.isoformat(), end.isoformat(), NONE_SERVICE),
+        )
+        return [DayTotal(r[0], r[1], date.fromisoformat(r[2]), int(r[3])) for r in rows]
+
+    async def detail(self, scope_kind: str, scope_id: int, start: date, end: date) -> list[DetailRow]:
+        """Every report row of the period, voided ones included, with the reporter's display name."""
+        rows = await self.db.fetchall(
+            "SELECT r.id, r.occurred_on, r.village_id, v.name, r.service, r.count, r.source, r.created_at, "
+            "r.voided_at, r.void_reason, m.name FROM reports r "
+            "JOIN units v ON v.id = r.village_id JOIN members m ON m.id = r.member_id "
+            f"WHERE {_villages_clause(scope_kind)} AND r.occurred_on BETWEEN ? AND ? "
+            "ORDER BY r.occurred_on, v.name, r.id",
+            (scope_id, start.isoformat(), end.isoformat()),
+        )
+        return [
+            DetailRow(
+                r[0], date.fromisoformat(r[1]), r[2], r[3], r[4], int(r[5]), r[6], datetime.fromisoformat(r[7]),
+                datetime.fromisoformat(r[8]) if r[8] else None, r[9], r[10],
+            )
+            for r in rows
+        ]
+
+
+class TargetRepository(_Repo):
+    async def set(self, unit_id: int, service: str, year: int, kind: str, value: float, now: datetime) -> None:
+        if kind not in TARGET_KINDS:
+            raise ValueError(f"unknown target kind {kind!r}")
+        await self.db.execute(
+            "INSERT INTO targets (unit_id, service, year, kind, value, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (unit_id, service, year) DO UPDATE SET kind = excluded.kind, value = excluded.value, "
+            "updated_at = excluded.updated_at",
+            (unit_id, service, year, kind, value, ts(now)),
+        )
+
+    async def set_many(self, rows: Iterable[Sequence[object]], now: datetime, keep_existing: bool = False) -> None:
+        """``(unit_id, service, year, kind, value)`` rows, inserted or replaced (or kept, if asked)."""
+        conflict = (
+            "DO NOTHING" if keep_existing
+            else "DO UPDATE SET kind = excluded.kind, value = excluded.value, updated_at = excluded.updated_at"
+        )
+        await self.db.executemany(
+            "INSERT INTO targets (unit_id, service, year, kind, value, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
+            f"ON CONFLICT (unit_id, service, year) {conflict}",
+            [(*row, ts(now)) for row in rows],
+        )
+
+    async def for_units(self, unit_ids: Sequence[int], year: int) -> list[Target]:
+        if not unit_ids:
+            return []
+        marks = ",".join("?" * len(unit_ids))
+        rows = await self.db.fetchall(
+            f"SELECT unit_id, service, year, kind, value FROM targets WHERE year = ? AND unit_id IN ({marks}) "
+            "ORDER BY unit_id, service",
+            (year, *unit_ids),
+        )
+        return [Target(r[0], r[1], r[2], r[3], float(r[4])) for r in rows]

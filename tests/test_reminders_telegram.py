@@ -1,0 +1,99 @@
+"""Reminders reach people through the real PTB Application and Bot, at a local fake Bot API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fakebotapi import FakeBotApi, FakeUser
+from helpers import TZ
+
+from bot.clock import FixedClock
+from bot.content import Content
+from bot.deadlines import Planner
+from bot.demo import Demo, seed_demo
+from bot.flows.engine import Engine
+from bot.handlers.telegram import build_application
+from bot.handlers.telegram_outbox import CHANNEL, telegram_delivery
+from bot.invites import create_invite
+from bot.outbox import OutboxSender
+from bot.reminders import scheduling_pass
+from storage import SqliteDatabase
+
+TOKEN = "123:TEST"
+
+
+def at(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=TZ)
+
+
+@pytest.fixture
+async def setup(db_path: Path, content: Content) -> AsyncIterator[tuple]:
+    clock = FixedClock(at("2026-11-18 10:00"))
+    db = await SqliteDatabase(str(db_path)).open()
+    demo: Demo = await seed_demo(db, content, clock.now())
+    async with db.uow() as uow:
+        staff_code = (await create_invite(uow, demo.commune.id, "staff", clock.now(), timedelta(days=30))).code
+    async with FakeBotApi() as server:
+        app = build_application(TOKEN, Engine(db, content, clock, TZ), content, base_url=server.base_url,
+                                base_file_url=server.base_file_url)
+        await app.initialize()
+        await app.start()
+        assert app.updater is not None
+        await app.updater.start_polling(poll_interval=0, timeout=1)
+        try:
+            yield server, app, db, clock, demo, staff_code
+        finally:
+            await app.updater.stop()
+            await app.stop()
+            await app.shutdown()
+            await db.close()
+
+
+async def join(user: FakeUser, code: str) -> None:
+    await user.send(f"/start {code}")
+    assert "Chào mừng" in (await user.next_reply()).plain_text
+    await user.next_reply()  # first steps
+
+
+async def test_reminders_arrive_on_telegram_and_nhac_lai_works(setup, content: Content):
+    server, app, db, clock, demo, staff_code = setup
+    lan, ba, tu = server.user(701, "Lan"), server.user(702, "Ba"), server.user(703, "Tư")
+    can_bo = server.user(704, "Cán bộ Hà")
+    await join(lan, demo.villages[0].member_code)
+    await join(ba, demo.villages[0].member_code)
+    await join(tu, demo.villages[1].leader_code)
+    await join(can_bo, staff_code)
+    planner = Planner(content.deadlines, TZ)
+    sender = OutboxSender(db, {CHANNEL: telegram_delivery(app.bot)}, clock, is_quiet=planner.is_quiet,
+                          rate=1000, per_chat_interval=0)
+
+    server.block_user(ba.chat_id)
+    clock.set(at("2026-11-19 08:00"))  # T−1 of the monthly report
+    await scheduling_pass(db, content, TZ, clock.now())
+    result = await sender.drain()
+    assert (result.sent, result.blocked) == (2, 1)
+    assert "Sắp hết hạn" in (await lan.next_reply()).plain_text
+    assert "Tổ trưởng lưu ý" in (await tu.next_reply()).plain_text
+    assert any(e.status == 403 for e in server.errors)
+    rows = await db.conn.execute_fetchall("SELECT active FROM identities WHERE external_id = '702'")
+    assert [r[0] for r in rows] == [0]
+
+    await lan.send("vneid 4")  # village 0 reports
+    assert "Đã ghi nhận" in (await lan.next_reply()).plain_text
+    clock.set(at("2026-11-20 07:30"))  # due day: the staff member gets the list and the button
+    await scheduling_pass(db, content, TZ, clock.now())
+    await sender.drain()
+    due = await can_bo.next_reply()
+    assert "Đã báo cáo: 1/6" in due.plain_text and "Ấp Mỹ Phú" in due.plain_text
+    assert "Ấp Mỹ Thạnh" not in due.plain_text
+    await can_bo.tap(due, due.data_for("🔔 Nhắc lại"))
+    done = await can_bo.next_reply()
+    assert "Đã gửi nhắc tới 1 người ở 1 thôn" in done.plain_text
+    await sender.drain()
+    assert "Cán bộ xã nhắc" in (await tu.next_reply()).plain_text
+    await lan.no_more_replies(wait=0.2)  # her village has reported
+    assert len(ba.replies_so_far()) == 2  # the welcome only: blocked, never tried again
+    server.assert_no_unknown_methods()
