@@ -79,10 +79,12 @@ async def _chat(settings: Settings, user: str | None) -> None:
 
 
 def _terminal_inbox(runtime: Runtime, user: str):  # type: ignore[no-untyped-def]
+    from bot.announcements import summary_followup
     from bot.deadlines import Planner
     from bot.handlers.terminal_outbox import terminal_inbox
 
-    return terminal_inbox(runtime.db, runtime.clock, Planner(runtime.content.deadlines, runtime.settings.tz), user)
+    planner = Planner(runtime.content.deadlines, runtime.settings.tz)
+    return terminal_inbox(runtime.db, runtime.clock, planner, user, summary_followup(runtime.db, runtime.content))
 
 
 async def _run_bot(settings: Settings) -> None:
@@ -116,6 +118,7 @@ async def _run_bot(settings: Settings) -> None:
 
 def _start_reminders(runtime: Runtime, bot, settings: Settings):  # type: ignore[no-untyped-def]
     """The scheduler (decides what is due, enqueues) and the outbox sender (sends), on this loop."""
+    from bot.announcements import summary_followup
     from bot.deadlines import Planner
     from bot.handlers.telegram_outbox import CHANNEL, telegram_delivery
     from bot.outbox import OutboxSender
@@ -123,7 +126,8 @@ def _start_reminders(runtime: Runtime, bot, settings: Settings):  # type: ignore
 
     planner = Planner(runtime.content.deadlines, settings.tz)
     sender = OutboxSender(runtime.db, {CHANNEL: telegram_delivery(bot)}, runtime.clock,
-                          is_quiet=planner.is_quiet, rate=settings.outbox_rate)
+                          is_quiet=planner.is_quiet, rate=settings.outbox_rate,
+                          followups=summary_followup(runtime.db, runtime.content))
     scheduler = ReminderScheduler(runtime.db, runtime.content, runtime.clock, planner, sender)
     scheduler.start()
     return scheduler

@@ -126,6 +126,7 @@ class OutboxSender:
         max_inline_retry_after: float = 30.0,
         batch: int = 200,
         owner: str | None = None,
+        followups: Callable[[datetime], Awaitable[int]] | None = None,
     ) -> None:
         self.db = db
         self.deliveries = deliveries
@@ -139,6 +140,9 @@ class OutboxSender:
         self.max_inline_retry_after = max_inline_retry_after
         self.batch = batch
         self.owner = owner or uuid.uuid4().hex[:12]
+        # Called when a drain finds nothing left; returns how many rows it enqueued (e.g. the
+        # delivery summary of an announcement whose last copy just settled).
+        self.followups = followups
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -176,6 +180,8 @@ class OutboxSender:
             if not rows:
                 if tasks:
                     await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                if self.followups is not None and await self.followups(now):
                     continue
                 break
             started = 0

@@ -20,6 +20,7 @@ from typing import Any
 
 import aiosqlite
 
+from storage.announcements import AnnouncementRepository
 from storage.migrations import MIGRATIONS
 from storage.models import Conversation, Member
 from storage.outbox import OutboxRepository
@@ -95,6 +96,7 @@ class UnitOfWork:
         self.audit = AuditRepository(executor)
         self.outbox, self.reminders = OutboxRepository(executor), ReminderRepository(executor)
         self.tallies, self.targets = TallyRepository(executor), TargetRepository(executor)
+        self.announcements = AnnouncementRepository(executor)
 
     async def __aenter__(self) -> UnitOfWork:
         await self._db.lock.acquire()

@@ -56,6 +56,8 @@ def _latest(make, today: date, year: int | None, *args: int) -> Period:  # type:
 
 def parse_period(kind: str, text: str, today: date, cutoff_day: int, words) -> Period:  # type: ignore[no-untyped-def]
     """The period of ``kind`` that ``text`` names (already folded); BadArgument if none."""
+    any_kind = kind == "any"
+    kind = "month" if any_kind else kind
     current = period_of(kind, today, cutoff_day)
     text = text.strip()
     if not text or text in {fold(w) for w in words.current_words}:
@@ -64,11 +66,10 @@ def parse_period(kind: str, text: str, today: date, cutoff_day: int, words) -> P
         return current.previous()
     try:
         period = from_key(text.upper().replace("K", "k"))
-        if period.kind == kind or kind == "any":
+        if period.kind == kind or any_kind:
             return period
     except ValueError:
         pass
-    kind = "month" if kind == "any" else kind
     match = _ONE_OR_TWO.match(text)
     year_of_arg = int(match.group(2)) if match and match.group(2) else None
     try:
@@ -216,6 +217,8 @@ def render(ctx: Context, tally: Tally) -> list[Reply]:
         service = catalogue.get(code)
         assert service is not None
         count, before = tally.service_total(code), tally.service_previous(code)
+        if not count and not before:
+            continue  # a short answer: services with nothing in either period are left out
         lines.append(ctx.t("tally.service_line", label=service.short, count=number(count),
                            change=_change(ctx, count, before)))
     coverage = [c for c in (tally.coverage(code) for code in tally.services) if c is not None]

@@ -4,6 +4,7 @@ when their chat opens and after each message (there is no push on a terminal).""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 from bot.clock import Clock
 from bot.deadlines import Planner
@@ -15,7 +16,10 @@ from storage import SqliteDatabase
 from storage.outbox import OutboxMessage
 
 
-def terminal_inbox(db: SqliteDatabase, clock: Clock, planner: Planner, user: str) -> Callable[[], Awaitable[list[str]]]:
+def terminal_inbox(
+    db: SqliteDatabase, clock: Clock, planner: Planner, user: str,
+    followups: Callable[[datetime], Awaitable[int]] | None = None,
+) -> Callable[[], Awaitable[list[str]]]:
     """A callable that delivers (returns, rendered as text) the due outbox messages for ``user``."""
     printed: list[str] = []
 
@@ -24,7 +28,7 @@ def terminal_inbox(db: SqliteDatabase, clock: Clock, planner: Planner, user: str
         return Delivery(SENT)
 
     sender = OutboxSender(db, {CHANNEL: deliver}, clock, is_quiet=planner.is_quiet, rate=1000.0,
-                          per_chat_interval=0.0, concurrency=1)
+                          per_chat_interval=0.0, concurrency=1, followups=followups)
 
     async def inbox() -> list[str]:
         printed.clear()

@@ -1,0 +1,79 @@
+"""/thongbao [thôn|all] TEXT: staff tell everyone in scope something, after a confirmation.
+
+Copies go through the rate-limited outbox (one row per recipient, written in the same
+transaction as the announcement), so a restart never sends one twice.
+"""
+
+from __future__ import annotations
+
+from bot.announcements import copies
+from bot.flows.admin import commune_ids, find_village, villages_in_scope
+from bot.flows.commands import STAFF, Command
+from bot.flows.context import Context
+from bot.flows.types import Reply
+from bot.textutil import fold
+
+FLOW = "announce"
+ALL_WORDS = {"all", "tatca", "tat ca", "ca xa", "caxa", "toanxa", "toan xa"}
+MAX_TEXT = 1000
+MAX_VILLAGE_WORDS = 5
+
+
+async def _recipients(ctx: Context, commune_id: int, village_id: int | None) -> list:
+    assert ctx.member is not None
+    people = await ctx.uow.reminders.people(commune_id)
+    return [p for p in people if p.member_id != ctx.member.id and (village_id is None or p.unit_id == village_id)]
+
+
+async def start(ctx: Context, args: str) -> list[Reply]:
+    words = args.split()
+    communes = await commune_ids(ctx)
+    if len(words) < 2 or len(communes) != 1:
+        return [ctx.say("announce.usage")]
+    villages = await villages_in_scope(ctx)
+    target, rest = None, None
+    if fold(words[0]) in ALL_WORDS:
+        rest = words[1:]
+    else:
+        for size in range(min(MAX_VILLAGE_WORDS, len(words) - 1), 0, -1):
+            village = find_village(villages, " ".join(words[:size]))
+            if village is not None and fold(" ".join(words[:size])) in (fold(village.code), fold(village.name)):
+                target, rest = village, words[size:]
+                break
+    if rest is None:
+        return [ctx.say("announce.usage")]
+    text = " ".join(rest)
+    if len(text) > MAX_TEXT:
+        return [ctx.say("announce.too_long", max=MAX_TEXT)]
+    people = await _recipients(ctx, communes[0], target.id if target else None)
+    if not people:
+        return [ctx.say("announce.nobody")]
+    ctx.goto(FLOW, "confirm", text=text, village=target.id if target else None, count=len(people))
+    rows = [[ctx.option(ctx.t("announce.send"), "send", "1"), ctx.cancel_option()]]
+    scope = target.name if target else ctx.t("announce.whole_commune")
+    return [ctx.reply(ctx.t("announce.confirm", count=len(people), scope=scope, text=text), rows)]
+
+
+async def on_choice(ctx: Context, action: str) -> list[Reply]:
+    assert ctx.member is not None
+    data = dict(ctx.conv.data)
+    ctx.end()
+    if action != "send":
+        return [ctx.say("announce.cancelled")]
+    communes = await commune_ids(ctx)
+    people = await _recipients(ctx, communes[0], data.get("village"))
+    text = ctx.t("announce.message", text=data["text"])
+    author = (ctx.member.id, ctx.inbound.channel, ctx.inbound.chat_id)
+    announcement_id = await ctx.uow.announcements.add(
+        communes[0], data.get("village") or communes[0], author, data["text"], len(people), ctx.now)
+    await ctx.uow.outbox.enqueue(copies(announcement_id, people, text, ctx.now), ctx.now)
+    await ctx.uow.audit.add(ctx.member.id, "announce", f"announcement:{announcement_id}", ctx.now,
+                            {"recipients": len(people)}, unit_id=communes[0])
+    return [ctx.say("announce.queued", count=len(people), id=announcement_id)]
+
+
+async def on_text(ctx: Context, text: str) -> list[Reply]:
+    return [ctx.say("announce.pick")]
+
+
+COMMANDS = [Command(("thongbao", "announce"), start, STAFF)]
