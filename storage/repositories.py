@@ -255,15 +255,42 @@ class ReportRepository(_Repo):
         occurred_on: date,
         source: str,
         now: datetime,
+        entered_by: int | None = None,
     ) -> None:
+        """Append one report per item; ``entered_by`` is set when someone reports on the member's behalf."""
         await self.db.executemany(
             "INSERT INTO reports (batch_id, member_id, village_id, service, count, occurred_on, "
-            "created_at, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "created_at, source, entered_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                (batch_id, member_id, village_id, it.service, it.count, occurred_on.isoformat(), ts(now), source)
+                (batch_id, member_id, village_id, it.service, it.count, occurred_on.isoformat(), ts(now), source,
+                 entered_by)
                 for it in items
             ],
         )
+
+    async def get(self, report_id: int) -> Report | None:
+        row = await self.db.fetchone(f"SELECT {_REPORT_COLS} FROM reports WHERE id = ?", (report_id,))
+        return _report(row) if row else None
+
+    async def recent(self, village_ids: Sequence[int], limit: int) -> list[tuple[Report, str | None]]:
+        """The latest live reports of these villages, with the reporter's display name."""
+        if not village_ids:
+            return []
+        marks = ", ".join("?" * len(village_ids))
+        cols = ", ".join(f"r.{c.strip()}" for c in _REPORT_COLS.split(","))
+        rows = await self.db.fetchall(
+            f"SELECT {cols}, m.name FROM reports r JOIN members m ON m.id = r.member_id "
+            f"WHERE r.village_id IN ({marks}) AND r.voided_at IS NULL ORDER BY r.id DESC LIMIT ?",
+            (*village_ids, limit),
+        )
+        return [(_report(r[:-1]), r[-1]) for r in rows]
+
+    async def void_one(self, report_id: int, by: int, reason: str, now: datetime) -> bool:
+        changed = await self.db.execute(
+            "UPDATE reports SET voided_at = ?, voided_by = ?, void_reason = ? WHERE id = ? AND voided_at IS NULL",
+            (ts(now), by, reason, report_id),
+        )
+        return changed == 1
 
     async def batch(self, batch_id: str) -> list[Report]:
         rows = await self.db.fetchall(

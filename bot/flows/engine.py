@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
 from bot.content import Content
-from bot.flows import admin, announce, deadlines, join, mine, report, undo
+from bot.flows import admin, announce, corrections, deadlines, join, mine, report, undo
 from bot.flows import help as help_flow
 from bot.flows import tally as tally_flow
 from bot.flows.commands import Command, role_of
@@ -28,7 +28,9 @@ from storage import SqliteDatabase
 log = logging.getLogger(__name__)
 
 # Feature modules: each may declare COMMANDS (a list of Command) and FLOW + on_choice/on_text.
-FEATURES: tuple[ModuleType, ...] = (join, help_flow, report, undo, mine, tally_flow, deadlines, admin, announce)
+FEATURES: tuple[ModuleType, ...] = (
+    join, help_flow, report, undo, mine, tally_flow, deadlines, admin, announce, corrections,
+)
 
 COMMANDS: dict[str, Command] = {name: cmd for feature in FEATURES for cmd in getattr(feature, "COMMANDS", ())
                                 for name in cmd.names}

@@ -1,0 +1,130 @@
+"""Corrections by a team leader or commune staff, inside their scope.
+
+    /gannhat [THÔN]          the latest reports, numbered
+    /xoabc SỐ LÝ DO          void one report with a reason; the reporter is told
+    /baothay SỐ-TV DÒNG      report on behalf of a member who has no phone (source 'proxy')
+
+Nothing is deleted: a void keeps the row with who, when and why; a proxy report keeps
+who entered it.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from bot.content import Markup
+from bot.flows.admin import find_village, villages_in_scope
+from bot.flows.commands import Command
+from bot.flows.context import Context
+from bot.flows.report import ZERO, check_day, day_text, issue_text, items_text
+from bot.flows.types import Reply
+from bot.reminders import payload
+from bot.report_parser import parse_report
+from storage.models import Member, NewReport, Unit
+from storage.outbox import NewMessage
+
+CORRECTORS = frozenset({"leader", "staff", "admin"})
+RECENT = 15
+MIN_REASON = 3
+
+
+async def scope_villages(ctx: Context) -> list[Unit]:
+    assert ctx.member is not None
+    if ctx.member.role == "leader":
+        village = await ctx.uow.units.get(ctx.member.unit_id)
+        return [village] if village else []
+    return await villages_in_scope(ctx)
+
+
+async def recent(ctx: Context, args: str) -> list[Reply]:
+    villages = await scope_villages(ctx)
+    if args.strip():
+        village = find_village(villages, args)
+        if village is None:
+            return [ctx.say("admin.no_such_village")]
+        villages = [village]
+    names = {v.id: v.name for v in villages}
+    rows = await ctx.uow.reports.recent(list(names), RECENT)
+    if not rows:
+        return [ctx.say("corrections.none")]
+    catalogue = ctx.content.catalogue
+    lines = [
+        ctx.t("corrections.line", id=r.id, day=day_text(r.occurred_on)[:5], village=names[r.village_id],
+              service=catalogue.get(r.service).short if catalogue.get(r.service) else ctx.t("zero.label"),
+              count=r.count, name=name or "—", source=ctx.t(f"corrections.sources.{r.source}"))
+        for r, name in rows
+    ]
+    return [ctx.reply(Markup.lines([ctx.t("corrections.header"), *lines, ctx.t("corrections.hint")]))]
+
+
+async def void(ctx: Context, args: str) -> list[Reply]:
+    assert ctx.member is not None
+    number, _, reason = args.strip().partition(" ")
+    reason = reason.strip()
+    if not number.lstrip("#").isdigit() or len(reason) < MIN_REASON:
+        return [ctx.say("corrections.void_usage")]
+    report = await ctx.uow.reports.get(int(number.lstrip("#")))
+    villages = {v.id: v for v in await scope_villages(ctx)}
+    if report is None or report.village_id not in villages:
+        return [ctx.say("corrections.no_such_report")]
+    if not await ctx.uow.reports.void_one(report.id, ctx.member.id, reason[:200], ctx.now):
+        return [ctx.say("corrections.already_void", id=report.id)]
+    village = villages[report.village_id]
+    await ctx.uow.audit.add(ctx.member.id, "void", f"report:{report.id}", ctx.now, {"reason": reason[:200]},
+                            unit_id=village.parent_id)
+    items = items_text(ctx, [NewReport(report.service, report.count)]) if report.service != ZERO.service else (
+        ctx.t("zero.label"))
+    if report.member_id != ctx.member.id:
+        notice = ctx.t("corrections.reporter_told", id=report.id, items=items, day=day_text(report.occurred_on),
+                       who=ctx.member.name or ctx.t(f"roles.{ctx.member.role}"), reason=reason[:200])
+        people = [p for p in await ctx.uow.reminders.people(village.parent_id or village.id)
+                  if p.member_id == report.member_id]
+        await ctx.uow.outbox.enqueue(
+            [NewMessage("void", str(report.id), "notice", p.member_id, p.channel, p.chat_id,
+                        payload(Reply(notice)), ctx.now) for p in people], ctx.now)
+    return [ctx.say("corrections.voided", id=report.id, items=items, day=day_text(report.occurred_on))]
+
+
+async def _member_in_villages(ctx: Context, text: str, villages: dict[int, Unit]) -> Member | None:
+    number = text.lstrip("#")
+    if not number.isdigit():
+        return None
+    member = await ctx.uow.members.get(int(number))
+    if member is None or member.unit_id not in villages or member.role not in ("member", "leader"):
+        return None
+    return member
+
+
+async def on_behalf(ctx: Context, args: str) -> list[Reply]:
+    assert ctx.member is not None
+    number, _, text = args.strip().partition(" ")
+    villages = {v.id: v for v in await scope_villages(ctx)}
+    member = await _member_in_villages(ctx, number, villages)
+    if not text.strip():
+        return [ctx.say("corrections.proxy_usage")]
+    if member is None:
+        return [ctx.say("admin.no_such_member")]
+    result = parse_report(text, today=ctx.today, catalogue=ctx.content.catalogue, lexicon=ctx.content.lexicon,
+                          max_count=ctx.content.limits.max_count_per_report)
+    if result.issues:
+        return [ctx.reply(Markup.lines([issue_text(ctx, i) for i in result.issues]))]
+    if not result.is_report:
+        return [ctx.say("corrections.proxy_usage")]
+    day = result.date or ctx.today
+    problem = check_day(ctx, day)
+    if problem:
+        return [problem]
+    items = [NewReport(it.service, it.count) for it in result.items]
+    await ctx.uow.reports.add_batch(secrets.token_urlsafe(6), member.id, member.unit_id, items, day, "proxy",
+                                    ctx.now, entered_by=ctx.member.id)
+    await ctx.uow.audit.add(ctx.member.id, "proxy_report", f"member:{member.id}", ctx.now,
+                            {"items": len(items)}, unit_id=villages[member.unit_id].parent_id)
+    return [ctx.say("corrections.proxy_recorded", name=member.name or f"#{member.id}", items=items_text(ctx, items),
+                    day=day_text(day))]
+
+
+COMMANDS = [
+    Command(("gannhat", "recent"), recent, CORRECTORS),
+    Command(("xoabc", "void"), void, CORRECTORS),
+    Command(("baothay", "proxy"), on_behalf, CORRECTORS),
+]
