@@ -86,6 +86,9 @@ class UnitRepository(_Repo):
             "UPDATE units SET name = ?, households = ?, adults = ? WHERE id = ?", (name, households, adults, unit_id)
         )
 
+    async def set_active(self, unit_id: int, active: bool) -> None:
+        await self.db.execute("UPDATE units SET active = ? WHERE id = ?", (int(active), unit_id))
+
     async def children(self, parent_id: int) -> list[Unit]:
         rows = await self.db.fetchall(
             f"SELECT {_UNIT_COLS} FROM units WHERE parent_id = ? ORDER BY name", (parent_id,)

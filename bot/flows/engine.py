@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
 from bot.content import Content
-from bot.flows import admin, announce, corrections, deadlines, join, mine, report, undo
+from bot.flows import admin, announce, corrections, deadlines, join, mine, report, undo, villages
 from bot.flows import help as help_flow
 from bot.flows import tally as tally_flow
 from bot.flows.commands import Command, role_of
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 # Feature modules: each may declare COMMANDS (a list of Command) and FLOW + on_choice/on_text.
 FEATURES: tuple[ModuleType, ...] = (
-    join, help_flow, report, undo, mine, tally_flow, deadlines, admin, announce, corrections,
+    join, help_flow, report, undo, mine, tally_flow, deadlines, admin, announce, corrections, villages,
 )
 
 COMMANDS: dict[str, Command] = {name: cmd for feature in FEATURES for cmd in getattr(feature, "COMMANDS", ())

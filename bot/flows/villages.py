@@ -1,0 +1,122 @@
+"""Villages and targets from the chat (commune staff and admins).
+
+    /thon                                list villages with households and adults
+    /thon them MÃ TÊN                    add a village
+    /thon doiten MÃ TÊN MỚI              rename
+    /thon so MÃ HỘ NGƯỜI                 set households and adults
+    /thon an MÃ, /thon hien MÃ           deactivate (never deleted; reports stay) / reactivate
+    /chitieu THÔN|xa DỊCH-VỤ NĂM GIÁ-TRỊ[%]   a yearly target: percent of households, or a number
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.content import Markup
+from bot.flows.admin import MAX_LIST, commune_ids
+from bot.flows.commands import STAFF, Command
+from bot.flows.context import Context
+from bot.flows.types import Reply
+from bot.report_parser import parse_report
+from bot.textutil import fold
+from storage.models import Unit
+
+CODE = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
+MAX_FIGURE = 10_000_000
+COMMUNE_WORDS = {"xa", "ca xa", "toan xa", "commune"}
+TARGET = re.compile(r"^(\d+(?:[.,]\d+)?)(%?)$")
+
+
+async def _commune(ctx: Context) -> Unit | None:
+    communes = await commune_ids(ctx)
+    return await ctx.uow.units.get(communes[0]) if len(communes) == 1 else None
+
+
+async def _village(ctx: Context, commune: Unit, code: str) -> Unit | None:
+    return await ctx.uow.units.by_code("village", code.upper(), commune.id)
+
+
+async def villages(ctx: Context, args: str) -> list[Reply]:
+    assert ctx.member is not None
+    commune = await _commune(ctx)
+    if commune is None:
+        return [ctx.say("villages.one_commune")]
+    words = args.split()
+    action = fold(words[0]) if words else ""
+    if not words:
+        units = [u for u in await ctx.uow.units.children(commune.id) if u.kind == "village"]
+        lines = [ctx.t("villages.line" if u.active else "villages.line_hidden", code=u.code, name=u.name,
+                       households=u.households or 0, adults=u.adults or 0) for u in units[:MAX_LIST * 3]]
+        return [ctx.reply(Markup.lines([ctx.t("villages.header", commune=commune.name), *lines,
+                                        ctx.t("villages.usage")]))]
+    if len(words) < 2 or not CODE.match(words[1]):
+        return [ctx.say("villages.usage")]
+    code, rest = words[1].upper(), words[2:]
+    village = await _village(ctx, commune, code)
+    if action == "them":
+        if village is not None:
+            return [ctx.say("villages.exists", code=code)]
+        if not rest:
+            return [ctx.say("villages.usage")]
+        village = await ctx.uow.units.add("village", code, " ".join(rest)[:80], commune.id, 0, 0)
+        return await _done(ctx, commune, village, "village_add", "villages.added")
+    if village is None:
+        return [ctx.say("villages.no_such", code=code)]
+    if action == "doiten" and rest:
+        await ctx.uow.units.update(village.id, " ".join(rest)[:80], village.households, village.adults)
+        return await _done(ctx, commune, village, "village_rename", "villages.renamed", new=" ".join(rest)[:80])
+    if action == "so" and len(rest) == 2 and all(w.isdigit() and int(w) <= MAX_FIGURE for w in rest):
+        await ctx.uow.units.update(village.id, village.name, int(rest[0]), int(rest[1]))
+        return await _done(ctx, commune, village, "village_figures", "villages.figures",
+                           households=int(rest[0]), adults=int(rest[1]))
+    if action in ("an", "hien") and not rest:
+        await ctx.uow.units.set_active(village.id, action == "hien")
+        return await _done(ctx, commune, village, "village_" + action, f"villages.{action}")
+    return [ctx.say("villages.usage")]
+
+
+async def _done(ctx: Context, commune: Unit, village: Unit, action: str, key: str, **params: object) -> list[Reply]:
+    assert ctx.member is not None
+    await ctx.uow.audit.add(ctx.member.id, action, f"unit:{village.id}", ctx.now,
+                            {k: str(v) for k, v in params.items()} or None, unit_id=commune.id)
+    return [ctx.say(key, name=village.name, code=village.code, **params)]
+
+
+async def target(ctx: Context, args: str) -> list[Reply]:
+    assert ctx.member is not None
+    commune = await _commune(ctx)
+    words = args.split()
+    if commune is None or len(words) < 4:
+        return [ctx.say("chat_targets.usage")]
+    value_word, year_word, service_words, unit_word = words[-1], words[-2], words[1:-2], words[0]
+    unit = commune if fold(unit_word) in COMMUNE_WORDS else await _village(ctx, commune, unit_word)
+    if unit is None:
+        return [ctx.say("villages.no_such", code=unit_word.upper())]
+    service = _service(ctx, " ".join(service_words))
+    match = TARGET.match(value_word.replace(",", "."))
+    if service is None or not year_word.isdigit() or not 2020 <= int(year_word) <= 2100 or match is None:
+        return [ctx.say("chat_targets.usage")]
+    value, percent = float(match.group(1)), bool(match.group(2))
+    if (percent and not 0 < value <= 100) or (not percent and (value <= 0 or value != int(value))):
+        return [ctx.say("chat_targets.bad_value")]
+    await ctx.uow.targets.set(unit.id, service, int(year_word), "percent" if percent else "absolute", value, ctx.now)
+    await ctx.uow.audit.add(ctx.member.id, "target", f"unit:{unit.id}", ctx.now,
+                            {"service": service, "year": year_word, "value": value_word}, unit_id=commune.id)
+    label = ctx.content.catalogue.get(service).short  # type: ignore[union-attr]
+    return [ctx.say("chat_targets.set", unit=unit.name, service=label, year=year_word, value=value_word)]
+
+
+def _service(ctx: Context, text: str) -> str | None:
+    folded = fold(text)
+    for service in ctx.content.catalogue.services:
+        if folded in {fold(a) for a in (*service.aliases, service.code, service.short)}:
+            return service.code
+    result = parse_report(f"{text} 1", today=ctx.today, catalogue=ctx.content.catalogue,
+                          lexicon=ctx.content.lexicon, max_count=ctx.content.limits.max_count_per_report)
+    return result.items[0].service if len(result.items) == 1 else None
+
+
+COMMANDS = [
+    Command(("thon", "villages"), villages, STAFF),
+    Command(("chitieu", "target"), target, STAFF),
+]
