@@ -57,6 +57,14 @@ def find_village(villages: list[Unit], text: str) -> Unit | None:
     return matches[0] if len(matches) == 1 else None
 
 
+def narrow(villages: list[Unit], args: str) -> list[Unit] | None:
+    """All of ``villages``, or the one ``args`` names; None if it names none of them."""
+    if not args.strip():
+        return villages
+    village = find_village(villages, args)
+    return [village] if village is not None else None
+
+
 async def member_in_scope(ctx: Context, text: str) -> tuple[Member, Unit] | None:
     number = text.strip().lstrip("#")
     if not number.isdigit():
@@ -139,12 +147,9 @@ async def revoke(ctx: Context, args: str) -> list[Reply]:
 
 # Members ----------------------------------------------------------------------
 async def members(ctx: Context, args: str) -> list[Reply]:
-    villages = await villages_in_scope(ctx)
-    if args.strip():
-        village = find_village(villages, args)
-        if village is None:
-            return [ctx.say("admin.no_such_village")]
-        villages = [village]
+    villages = narrow(await villages_in_scope(ctx), args)
+    if villages is None:
+        return [ctx.say("admin.no_such_village")]
     lines = []
     for commune_id in await commune_ids(ctx):
         commune = await ctx.uow.units.get(commune_id)

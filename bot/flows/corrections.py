@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 
 from bot.content import Markup
-from bot.flows.admin import find_village, villages_in_scope
+from bot.flows.admin import narrow, villages_in_scope
 from bot.flows.commands import Command
 from bot.flows.context import Context
 from bot.flows.report import ZERO, check_day, day_text, issue_text, items_text
@@ -37,12 +37,9 @@ async def scope_villages(ctx: Context) -> list[Unit]:
 
 
 async def recent(ctx: Context, args: str) -> list[Reply]:
-    villages = await scope_villages(ctx)
-    if args.strip():
-        village = find_village(villages, args)
-        if village is None:
-            return [ctx.say("admin.no_such_village")]
-        villages = [village]
+    villages = narrow(await scope_villages(ctx), args)
+    if villages is None:
+        return [ctx.say("admin.no_such_village")]
     names = {v.id: v.name for v in villages}
     rows = await ctx.uow.reports.recent(list(names), RECENT)
     if not rows:
