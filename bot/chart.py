@@ -54,6 +54,8 @@ def _per_village(tally: Tally, labels: list[str], content: Content) -> Figure:
     left = [0] * len(villages)
     for index, code in enumerate(tally.services):
         values = [v.current.get(code, 0) for v in villages]
+        if not any(values):
+            continue  # no bar, no legend entry: the legend lists only what is drawn
         axes.barh(names, values, left=left, color=COLOURS[index % len(COLOURS)], label=labels[index])
         left = [a + b for a, b in zip(left, values, strict=True)]
     for position, total in enumerate(left):
@@ -76,6 +78,8 @@ def _over_time(tally: Tally, days: list[DayTotal], content: Content, labels: lis
     bottom = [0] * len(parts)
     for index, code in enumerate(tally.services):
         values = [by_bucket.get((village, code, i), 0) for i in range(len(parts))]
+        if not any(values):
+            continue
         axes.bar(ticks, values, bottom=bottom, color=COLOURS[index % len(COLOURS)], label=labels[index])
         bottom = [a + b for a, b in zip(bottom, values, strict=True)]
     for position, total in enumerate(bottom):

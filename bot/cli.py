@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot import admin_cli, reminders_cli
+from bot import admin_cli, reminders_cli, tally_cli
 from bot.app import Runtime, open_runtime
 from bot.config import Settings
 from bot.content import ContentError, load_content
@@ -51,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     db_sub.add_parser("upgrade", help="apply pending schema migrations")
     reminders_cli.add_parser(sub)
     admin_cli.register(sub)
+    tally_cli.register(sub)
     return parser
 
 
@@ -191,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
             return _parse(args.text, args.today, settings)
         if command in admin_cli.COMMANDS:
             return admin_cli.run(args, settings)
+        if command in tally_cli.COMMANDS:
+            return tally_cli.run(args, settings)
         if command == "demo":
             asyncio.run(_demo(settings, chat=not args.no_chat))
         elif command == "chat":

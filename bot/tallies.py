@@ -92,6 +92,7 @@ class Tally:
     services: tuple[str, ...]
     villages: list[VillageTally]
     generated_at: datetime
+    scope_targets: dict[str, Target] = field(default_factory=dict)  # targets set on the commune itself
 
     def service_total(self, service: str) -> int:
         return sum(v.current.get(service, 0) for v in self.villages)
@@ -112,7 +113,16 @@ class Tally:
         return [v.unit for v in self.villages if not v.reported]
 
     def coverage(self, service: str, villages: list[VillageTally] | None = None) -> Coverage | None:
-        """Coverage over the villages that have a target for ``service`` (None if none has)."""
+        """Coverage over the villages that have a target for ``service`` (None if none has).
+
+        A target set on the commune itself (not per village) covers all its villages."""
+        whole = self.scope_targets.get(service)
+        if villages is None and whole is not None:
+            households = sum(v.unit.households or 0 for v in self.villages)
+            goal = whole.households(households)
+            if goal is not None:
+                helped_all = sum(v.year_to_date.get(service, 0) for v in self.villages)
+                return Coverage(service, helped_all, goal, households, len(self.villages))
         helped = target = denominator = count = 0
         for village in self.villages if villages is None else villages:
             goal = village.targets.get(service)
@@ -179,10 +189,15 @@ async def build_tally(
         if row.village_id in by_id and row.service in known:
             by_id[row.village_id].previous[row.service] = row.households
     year = period.end.year
-    targets = await uow.targets.for_units(list(by_id), year)
+    targets = await uow.targets.for_units([*by_id, scope.id], year)
+    scope_targets = {}
     for target in targets:
-        if target.service in known:
+        if target.service not in known:
+            continue
+        if target.unit_id in by_id:
             by_id[target.unit_id].targets[target.service] = target
+        elif scope.kind == "commune":
+            scope_targets[target.service] = target
     if targets:
         first_day = date(year, 1, 1)
         if period.start == first_day and period.end.year == year:
@@ -192,7 +207,7 @@ async def build_tally(
             for row in await uow.tallies.totals(scope.kind, scope.id, first_day, period.end):
                 if row.village_id in by_id and row.service in known:
                     by_id[row.village_id].year_to_date[row.service] = row.households
-    return Tally(scope, period, services, list(by_id.values()), now)
+    return Tally(scope, period, services, list(by_id.values()), now, scope_targets)
 
 
 # Time buckets for "over time" views -------------------------------------------------------

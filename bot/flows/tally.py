@@ -55,11 +55,11 @@ def _latest(make, today: date, year: int | None, *args: int) -> Period:  # type:
 
 
 def parse_period(kind: str, text: str, today: date, cutoff_day: int, words) -> Period:  # type: ignore[no-untyped-def]
-    """The period of ``kind`` that ``text`` names (already folded); BadArgument if none."""
+    """The period of ``kind`` (or ``any``: a key, else a month) that ``text`` names; BadArgument if none."""
     any_kind = kind == "any"
     kind = "month" if any_kind else kind
     current = period_of(kind, today, cutoff_day)
-    text = text.strip()
+    text = fold(text)
     if not text or text in {fold(w) for w in words.current_words}:
         return current
     if text in {fold(w) for w in words.previous_words}:
@@ -174,7 +174,8 @@ def _names_a_place(text: str, unit_words: tuple[str, ...]) -> bool:
 
 def _refusal(ctx: Context, kind: str, error: BadArgument, scope_name: str) -> Reply:
     if error.key == "tally.bad_period":
-        examples = ctx.t(f"tally.examples.{ {v: k for k, v in COMMAND_KINDS.items()}.get(kind, 'thang')}")
+        command = next((name for name, value in COMMAND_KINDS.items() if value == kind), "thang")
+        examples = ctx.t(f"tally.examples.{command}")
         return ctx.say("tally.bad_period", value=error.value, examples=examples)
     if error.key == "tally.future":
         return ctx.say("tally.future", period=error.value)
