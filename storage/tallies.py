@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from storage.repositories import _Repo, ts
 
@@ -80,6 +80,26 @@ class Target:
         return round(self.value * denominator / 100)
 
 
+def _split_months(start: date, end: date) -> tuple[str | None, str | None, list[tuple[date, date]]]:
+    """``start``–``end`` as (first whole month, last whole month, partial day ranges at the edges)."""
+    first = start if start.day == 1 else _next_month(start)
+    after = _next_month(end)  # the first day after end's month
+    last_whole_end = after - timedelta(days=1) if end == after - timedelta(days=1) else end.replace(day=1) - timedelta(
+        days=1)
+    if first > last_whole_end:  # no whole month inside the period
+        return None, None, [(start, end)]
+    days = []
+    if start < first:
+        days.append((start, first - timedelta(days=1)))
+    if last_whole_end < end:
+        days.append((last_whole_end + timedelta(days=1), end))
+    return first.strftime("%Y-%m"), last_whole_end.strftime("%Y-%m"), days
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
 def _villages_clause(scope_kind: str) -> str:
     if scope_kind not in _VILLAGES_OF:
         raise ValueError(f"unknown scope kind {scope_kind!r}")
@@ -91,14 +111,35 @@ class TallyRepository(_Repo):
     async def totals(
         self, scope_kind: str, scope_id: int, start: date, end: date
     ) -> list[VillageServiceTotal]:
-        """Live households and report rows per village and service, ``start``–``end`` inclusive."""
-        rows = await self.db.fetchall(
-            "SELECT r.village_id, r.service, SUM(r.count), COUNT(*) FROM reports r "
-            f"WHERE {_villages_clause(scope_kind)} AND r.voided_at IS NULL "
-            "AND r.occurred_on BETWEEN ? AND ? GROUP BY r.village_id, r.service",
-            (scope_id, start.isoformat(), end.isoformat()),
-        )
-        return [VillageServiceTotal(r[0], r[1], int(r[2]), int(r[3])) for r in rows]
+        """Live households and report rows per village and service, ``start``–``end`` inclusive.
+
+        Whole months come from the trigger-kept roll-up ``report_months`` (migration 0007);
+        the partial months at the edges from the daily covering index.
+        """
+        sums: dict[tuple[int, str], list[int]] = {}
+        first_month, last_month, days = _split_months(start, end)
+        parts: list[tuple[str, tuple[object, ...]]] = [
+            (
+                "SELECT r.village_id, r.service, SUM(r.count), COUNT(*) FROM reports r "
+                f"WHERE {_villages_clause(scope_kind)} AND r.voided_at IS NULL "
+                "AND r.occurred_on BETWEEN ? AND ? GROUP BY r.village_id, r.service",
+                (scope_id, day_start.isoformat(), day_end.isoformat()),
+            )
+            for day_start, day_end in days
+        ]
+        if first_month is not None:
+            parts.append((
+                "SELECT r.village_id, r.service, SUM(r.households), SUM(r.reports) FROM report_months r "
+                f"WHERE {_villages_clause(scope_kind)} AND r.month BETWEEN ? AND ? "
+                "GROUP BY r.village_id, r.service",
+                (scope_id, first_month, last_month),
+            ))
+        for sql, params in parts:
+            for village_id, service, households, reports in await self.db.fetchall(sql, params):
+                total = sums.setdefault((village_id, service), [0, 0])
+                total[0] += int(households)
+                total[1] += int(reports)
+        return [VillageServiceTotal(v, s, h, n) for (v, s), (h, n) in sums.items() if n > 0]
 
     async def daily(self, scope_kind: str, scope_id: int, start: date, end: date) -> list[DayTotal]:
         """Live households per village, service and day (zero reports left out)."""

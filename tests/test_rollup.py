@@ -1,0 +1,63 @@
+"""The monthly roll-up agrees with the report rows through inserts and voids, for any period."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from datetime import date, timedelta
+
+import pytest
+from helpers import NOW
+
+from storage import SqliteDatabase
+from storage.models import NewReport
+from storage.tallies import _split_months
+
+SERVICES = ("vneid", "chu_ky_so", "thanh_toan", "none")
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "months", "days"),
+    [
+        (date(2026, 11, 1), date(2026, 11, 30), ("2026-11", "2026-11"), []),
+        (date(2026, 11, 16), date(2026, 11, 22), (None, None), [(date(2026, 11, 16), date(2026, 11, 22))]),
+        (date(2026, 10, 15), date(2026, 12, 14), ("2026-11", "2026-11"),
+         [(date(2026, 10, 15), date(2026, 10, 31)), (date(2026, 12, 1), date(2026, 12, 14))]),
+        (date(2026, 1, 1), date(2026, 12, 31), ("2026-01", "2026-12"), []),
+        (date(2028, 2, 1), date(2028, 2, 29), ("2028-02", "2028-02"), []),
+        (date(2026, 12, 28), date(2027, 1, 3), (None, None), [(date(2026, 12, 28), date(2027, 1, 3))]),
+    ],
+)
+def test_split_months(start, end, months, days):
+    first, last, parts = _split_months(start, end)
+    assert (first, last) == months and parts == days
+
+
+async def test_rollup_matches_rows_through_inserts_and_voids(db: SqliteDatabase):
+    rng = random.Random(57)
+    async with db.uow() as uow:
+        commune = await uow.units.add("commune", "C", "Xã C")
+        villages = [await uow.units.add("village", f"V{i}", f"Thôn {i}", commune.id, 100, 200) for i in range(4)]
+        member = await uow.members.add("M", "member", villages[0].id, NOW)
+        batches = []
+        for n in range(400):
+            day = date(2026, 1, 1) + timedelta(days=rng.randrange(365))
+            village = rng.choice(villages)
+            items = [NewReport(s, 0 if s == "none" else rng.randint(1, 9)) for s in rng.sample(SERVICES, 2)]
+            await uow.reports.add_batch(f"b{n}", member.id, village.id, items, day, "text", NOW)
+            batches.append(f"b{n}")
+        for batch in rng.sample(batches, 120):
+            await uow.reports.void_batch(batch, member.id, "test", NOW)
+    live = await db.conn.execute_fetchall(
+        "SELECT village_id, service, count, occurred_on FROM reports WHERE voided_at IS NULL")
+    for _ in range(40):
+        start = date(2026, 1, 1) + timedelta(days=rng.randrange(365))
+        end = start + timedelta(days=rng.randrange(200))
+        expected: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
+        for village_id, service, count, occurred_on in live:
+            if start.isoformat() <= occurred_on <= end.isoformat():
+                expected[(village_id, service)][0] += count
+                expected[(village_id, service)][1] += 1
+        async with db.uow() as uow:
+            got = await uow.tallies.totals("commune", commune.id, start, end)
+        assert {(t.village_id, t.service): [t.households, t.reports] for t in got} == dict(expected), (start, end)
