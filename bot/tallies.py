@@ -119,14 +119,14 @@ class Tally:
         whole = self.scope_targets.get(service)
         if villages is None and whole is not None:
             households = sum(v.unit.households or 0 for v in self.villages)
-            goal = whole.households(households)
+            goal = whole.households(households, sum(v.unit.adults or 0 for v in self.villages))
             if goal is not None:
                 helped_all = sum(v.year_to_date.get(service, 0) for v in self.villages)
                 return Coverage(service, helped_all, goal, households, len(self.villages))
         helped = target = denominator = count = 0
         for village in self.villages if villages is None else villages:
             goal = village.targets.get(service)
-            households = goal.households(village.unit.households) if goal else None
+            households = goal.households(village.unit.households, village.unit.adults) if goal else None
             if goal is None or households is None:
                 continue
             helped += village.year_to_date.get(service, 0)

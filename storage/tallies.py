@@ -19,7 +19,7 @@ from storage.repositories import _Repo, ts
 
 NONE_SERVICE = "none"
 SCOPE_KINDS = ("village", "commune", "province")
-TARGET_KINDS = ("percent", "absolute")
+TARGET_KINDS = ("percent", "percent_adults", "absolute")
 
 # The villages of a scope, as a sub-select on its id (one index seek per village).
 _VILLAGES_OF = {
@@ -71,13 +71,15 @@ class Target:
     kind: str  # percent | absolute
     value: float
 
-    def households(self, denominator: int | None) -> int | None:
-        """The target as a number of households (None if a percentage has no denominator)."""
+    def households(self, denominator: int | None, adults: int | None = None) -> int | None:
+        """The target as a number (None if a percentage has no denominator): a share of the
+        unit's households (``percent``) or adults (``percent_adults``), or ``absolute``."""
         if self.kind == "absolute":
             return round(self.value)
-        if denominator is None:
+        base = adults if self.kind == "percent_adults" else denominator
+        if base is None:
             return None
-        return round(self.value * denominator / 100)
+        return round(self.value * base / 100)
 
 
 def _split_months(start: date, end: date) -> tuple[str | None, str | None, list[tuple[date, date]]]:

@@ -33,12 +33,24 @@ async def test_targets(engine: Engine, demo: Demo, db: SqliteDatabase):
     staff = ChatUser(engine, demo.staff_user, channel="terminal")
     assert "Đã đặt chỉ tiêu VNeID năm 2026 của Ấp Mỹ Phú: 80%" in await staff.send("/chitieu AP-MY-PHU vneid 2026 80%")
     assert "Chữ ký số" in await staff.send("/chitieu xa chữ ký số 2026 500")
+    assert "30% số người lớn" in await staff.send("/chitieu AP-MY-PHU kns 2026 30% người")
+    assert "phần trăm" in await staff.send("/chitieu AP-MY-PHU kns 2026 30 người")  # adults: a share only
     assert "phần trăm" in await staff.send("/chitieu AP-MY-PHU vneid 2026 180%")
     assert "Cách dùng" in await staff.send("/chitieu AP-MY-PHU bánh 2026 5")
     got = await rows(db, "SELECT u.code, t.service, t.year, t.kind, t.value FROM targets t "
                          "JOIN units u ON u.id = t.unit_id WHERE t.year = 2026")
     assert ("AP-MY-PHU", "vneid", 2026, "percent", 80.0) in got
     assert ("XA-MY-HIEP", "chu_ky_so", 2026, "absolute", 500.0) in got
+    assert ("AP-MY-PHU", "ky_nang_so", 2026, "percent_adults", 30.0) in got
+
+
+def test_target_numbers():
+    from storage.tallies import Target
+
+    assert Target(1, "ky_nang_so", 2026, "percent_adults", 30).households(368, 975) == 292
+    assert Target(1, "vneid", 2026, "percent", 80).households(368, 975) == 294
+    assert Target(1, "vneid", 2026, "absolute", 120).households(None) == 120
+    assert Target(1, "vneid", 2026, "percent_adults", 30).households(368, None) is None
 
 
 async def test_members_cannot_manage_villages(engine: Engine, demo: Demo, db: SqliteDatabase):

@@ -5,7 +5,8 @@
     /thon doiten MÃ TÊN MỚI              rename
     /thon so MÃ HỘ NGƯỜI                 set households and adults
     /thon an MÃ, /thon hien MÃ           deactivate (never deleted; reports stay) / reactivate
-    /chitieu THÔN|xa DỊCH-VỤ NĂM GIÁ-TRỊ[%]   a yearly target: percent of households, or a number
+    /chitieu THÔN|xa DỊCH-VỤ NĂM GIÁ-TRỊ[%] [người]   a yearly target: percent of households
+                                         (or of adults with "người"), or a number
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ CODE = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
 MAX_FIGURE = 10_000_000
 COMMUNE_WORDS = {"xa", "ca xa", "toan xa", "commune"}
 TARGET = re.compile(r"^(\d+(?:[.,]\d+)?)(%?)$")
+ADULT_WORDS = {"nguoi", "nguoi lon", "adults", "nl"}
 
 
 async def _commune(ctx: Context) -> Unit | None:
@@ -88,6 +90,11 @@ async def target(ctx: Context, args: str) -> list[Reply]:
     words = args.split()
     if commune is None or len(words) < 4:
         return [ctx.say("chat_targets.usage")]
+    of_adults = fold(words[-1]) in ADULT_WORDS  # "80% người": a share of the adults
+    if of_adults:
+        words = words[:-1]
+    if len(words) < 4:
+        return [ctx.say("chat_targets.usage")]
     value_word, year_word, service_words, unit_word = words[-1], words[-2], words[1:-2], words[0]
     unit = commune if fold(unit_word) in COMMUNE_WORDS else await _village(ctx, commune, unit_word)
     if unit is None:
@@ -97,13 +104,15 @@ async def target(ctx: Context, args: str) -> list[Reply]:
     if service is None or not year_word.isdigit() or not 2020 <= int(year_word) <= 2100 or match is None:
         return [ctx.say("chat_targets.usage")]
     value, percent = float(match.group(1)), bool(match.group(2))
-    if (percent and not 0 < value <= 100) or (not percent and (value <= 0 or value != int(value))):
+    if (percent and not 0 < value <= 100) or (not percent and (value <= 0 or value != int(value) or of_adults)):
         return [ctx.say("chat_targets.bad_value")]
-    await ctx.uow.targets.set(unit.id, service, int(year_word), "percent" if percent else "absolute", value, ctx.now)
+    kind = ("percent_adults" if of_adults else "percent") if percent else "absolute"
+    await ctx.uow.targets.set(unit.id, service, int(year_word), kind, value, ctx.now)
     await ctx.uow.audit.add(ctx.member.id, "target", f"unit:{unit.id}", ctx.now,
                             {"service": service, "year": year_word, "value": value_word}, unit_id=commune.id)
     label = ctx.content.catalogue.get(service).short  # type: ignore[union-attr]
-    return [ctx.say("chat_targets.set", unit=unit.name, service=label, year=year_word, value=value_word)]
+    shown = ctx.t("chat_targets.of_adults", value=value_word) if of_adults else value_word
+    return [ctx.say("chat_targets.set", unit=unit.name, service=label, year=year_word, value=shown)]
 
 
 def _service(ctx: Context, text: str) -> str | None:
