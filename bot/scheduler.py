@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -33,6 +33,7 @@ from storage import SqliteDatabase
 log = logging.getLogger(__name__)
 
 MISFIRE_GRACE_SECONDS = 6 * 3600
+PROCESSED_UPDATES_KEPT = timedelta(days=7)
 
 
 class ReminderScheduler:
@@ -44,8 +45,10 @@ class ReminderScheduler:
         self._sender_task: asyncio.Task[None] | None = None
 
     async def tick(self, now: datetime | None = None) -> PassResult:
-        result = await scheduling_pass(self.db, self.content, self.planner.tz, now or self.clock.now(),
-                                       planner=self.planner)
+        now = now or self.clock.now()
+        async with self.db.uow() as uow:  # housekeeping: redelivery ids older than a week are dead weight
+            await uow.updates.prune(now - PROCESSED_UPDATES_KEPT)
+        result = await scheduling_pass(self.db, self.content, self.planner.tz, now, planner=self.planner)
         if result.added and self.sender is not None:
             self.sender.wake()
         return result

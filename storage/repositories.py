@@ -369,6 +369,10 @@ class ProcessedUpdateRepository(_Repo):
         )
         return changed == 1
 
+    async def prune(self, before: datetime) -> int:
+        """Forget claims older than ``before``: channels redeliver for a day at most."""
+        return await self.db.execute("DELETE FROM processed_updates WHERE processed_at < ?", (ts(before),))
+
     async def claim_and_load(
         self, channel: str, update_key: str, user_id: str, chat_id: str, now: datetime
     ) -> tuple[bool, Member | None, Conversation]:

@@ -91,3 +91,12 @@ async def test_void_keeps_the_row(db: SqliteDatabase):
         assert [(r.service, r.count, r.void_reason) for r in rows] == [("vneid", 3, "test"), ("chu_ky_so", 1, "test")]
         assert await uow.reports.count() == 0
         assert await uow.reports.count(live_only=False) == 2
+
+
+async def test_old_claims_are_pruned_recent_ones_kept(db: SqliteDatabase):
+    async with db.uow() as uow:
+        await uow.updates.claim("telegram", "old", NOW - timedelta(days=8))
+        await uow.updates.claim("telegram", "new", NOW - timedelta(hours=1))
+        assert await uow.updates.prune(NOW - timedelta(days=7)) == 1
+        assert await uow.updates.claim("telegram", "old", NOW)  # forgotten
+        assert not await uow.updates.claim("telegram", "new", NOW)  # still a redelivery
