@@ -200,13 +200,23 @@ async def build_tally(
             scope_targets[target.service] = target
     if targets:
         first_day = date(year, 1, 1)
-        if period.start == first_day and period.end.year == year:
-            for village in by_id.values():
-                village.year_to_date = dict(village.current)
-        else:
-            for row in await uow.tallies.totals(scope.kind, scope.id, first_day, period.end):
+        if period.start < first_day:  # a week across New Year: only its days in the new year count
+            start, carried = first_day, ()
+        else:  # 1 January up to the period = the days before the figures already read + those figures
+            carried = ("current", "previous") if before.start >= first_day else ("current",)
+            start = first_day
+        for village in by_id.values():
+            for name in carried:
+                for service, households in getattr(village, name).items():
+                    village.year_to_date[service] = village.year_to_date.get(service, 0) + households
+        upto = period.end if not carried else (before.start if "previous" in carried else period.start)
+        if carried:
+            upto -= timedelta(days=1)
+        if start <= upto:
+            for row in await uow.tallies.totals(scope.kind, scope.id, start, upto):
                 if row.village_id in by_id and row.service in known:
-                    by_id[row.village_id].year_to_date[row.service] = row.households
+                    ytd = by_id[row.village_id].year_to_date
+                    ytd[row.service] = ytd.get(row.service, 0) + row.households
     return Tally(scope, period, services, list(by_id.values()), now, scope_targets)
 
 

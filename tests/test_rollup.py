@@ -61,3 +61,31 @@ async def test_rollup_matches_rows_through_inserts_and_voids(db: SqliteDatabase)
         async with db.uow() as uow:
             got = await uow.tallies.totals("commune", commune.id, start, end)
         assert {(t.village_id, t.service): [t.households, t.reports] for t in got} == dict(expected), (start, end)
+
+
+async def test_year_to_date_in_tallies_matches_a_direct_sum(db: SqliteDatabase, content):
+    from bot.flows.periods import period_of
+    from bot.tallies import build_tally
+
+    rng = random.Random(9)
+    async with db.uow() as uow:
+        commune = await uow.units.add("commune", "C", "Xã C")
+        villages = [await uow.units.add("village", f"V{i}", f"Thôn {i}", commune.id, 100, 200) for i in range(3)]
+        member = await uow.members.add("M", "member", villages[0].id, NOW)
+        for n in range(300):
+            day = date(2025, 12, 1) + timedelta(days=rng.randrange(400))
+            items = [NewReport(rng.choice(SERVICES[:3]), rng.randint(1, 9))]
+            await uow.reports.add_batch(f"b{n}", member.id, rng.choice(villages).id, items, day, "text", NOW)
+        for village in villages:
+            await uow.targets.set(village.id, "vneid", 2026, "percent", 50, NOW)
+            await uow.targets.set(village.id, "vneid", 2027, "percent", 50, NOW)
+    codes = content.catalogue.codes
+    for kind in ("week", "month", "quarter", "year", "cutoff"):
+        for day in (date(2026, 1, 2), date(2026, 3, 17), date(2026, 12, 30), date(2027, 1, 2)):
+            period = period_of(kind, day)
+            async with db.uow() as uow:
+                tally = await build_tally(uow, commune, period, codes, NOW)
+                direct = await uow.tallies.totals("commune", commune.id, date(period.end.year, 1, 1), period.end)
+            expected = {(t.village_id, t.service): t.households for t in direct if t.households}
+            got = {(v.unit.id, s): h for v in tally.villages for s, h in v.year_to_date.items() if h}
+            assert got == expected, (kind, period.key)
