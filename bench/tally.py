@@ -151,7 +151,17 @@ def main() -> None:
     parser.add_argument("--communes", type=int, default=3321)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--db", type=Path, default=None, help="database file (default: a temporary one)")
+    parser.add_argument("--reuse", action="store_true", help="time the existing --db as it is, building nothing")
     args = parser.parse_args()
+    if args.reuse:
+        if args.db is None or not args.db.exists():
+            raise SystemExit("--reuse needs an existing --db")
+        with sqlite3.connect(args.db) as conn:
+            rows = conn.execute("SELECT MAX(id) FROM reports").fetchone()[0]
+            communes = conn.execute("SELECT COUNT(*) FROM units WHERE kind = 'commune'").fetchone()[0]
+        print(f"{args.db}: {rows:,} reports, {args.db.stat().st_size / 2**30:.2f} GiB (reused)")
+        asyncio.run(measure(args.db, communes, args.repeat))
+        return
     reports = args.reports or (2_000_000 if args.quick else 40_000_000)
     villages = args.villages or (10_000 if args.quick else 100_000)
     communes = min(args.communes, villages) if not args.quick else min(args.communes, 333)
