@@ -200,8 +200,8 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(_chat(settings, args.user))
         elif command == "run":
             if not settings.telegram_bot_token:
-                print("TELEGRAM_BOT_TOKEN is not set: put the token from @BotFather in the environment or .env,"
-                      " or try the bot with `tcns demo`.", file=sys.stderr)
+                texts = load_content(settings.content_dir).texts
+                print(plain_text(texts("admin_cli.no_token")), file=sys.stderr)
                 return 2
             asyncio.run(_run_bot(settings))
         elif command == "reminders":

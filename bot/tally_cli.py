@@ -14,6 +14,7 @@ from typing import Any
 
 from bot.app import open_runtime
 from bot.config import Settings
+from bot.content import load_content
 from bot.export import export_filename, gather, to_csv, to_xlsx
 from bot.flows.periods import from_key
 from bot.handlers.plain import plain_text
@@ -48,14 +49,15 @@ async def _export(args: argparse.Namespace, settings: Settings) -> int:
     try:
         period = from_key(args.period)
     except ValueError:
-        print(f"not a period: {args.period!r} (examples: 2026-11, 2026-W47, 2026-Q4, 2026)", file=sys.stderr)
+        texts = load_content(settings.content_dir).texts
+        print(plain_text(texts("admin_cli.not_a_period", period=args.period)), file=sys.stderr)
         return 2
     async with await open_runtime(settings) as runtime:
         content = runtime.content
         async with runtime.db.uow() as uow:
             commune = await uow.units.by_code("commune", args.commune.upper())
             if commune is None:
-                print(f"no commune with code {args.commune!r}", file=sys.stderr)
+                print(plain_text(content.texts("admin_cli.no_commune", code=args.commune)), file=sys.stderr)
                 return 2
             tally = await build_tally(uow, commune, period, content.catalogue.codes, runtime.clock.now())
             data = await gather(uow, tally)
@@ -70,7 +72,8 @@ async def _targets_import(args: argparse.Namespace, settings: Settings) -> int:
     try:
         text = args.file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        print(f"cannot read {args.file}: {exc}", file=sys.stderr)
+        texts = load_content(settings.content_dir).texts
+        print(plain_text(texts("admin_cli.cannot_read", file=str(args.file), reason=str(exc))), file=sys.stderr)
         return 2
     async with await open_runtime(settings) as runtime:
         texts = runtime.content.texts
