@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import json
 import logging
-import signal
 import sys
 import uuid
 from datetime import date
@@ -100,10 +99,7 @@ async def _run_bot(settings: Settings) -> None:
             base_url=settings.telegram_api_base_url,
             base_file_url=settings.file_base_url,
         )
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        stop = reminders_cli.stop_on_signals()
         async with application:
             await application.bot_data["adapter"].post_init(application)
             await application.start()
@@ -112,6 +108,9 @@ async def _run_bot(settings: Settings) -> None:
             log.info("bot @%s is polling", application.bot.username)
             reminders = _start_reminders(runtime, application.bot, settings)
             await stop.wait()
+            # Order matters: the sender settles its deliveries in flight while the Bot's HTTP
+            # client (closed when `async with application` ends) and the database (closed by
+            # the runtime after that) are still open.
             await reminders.stop()
             await application.updater.stop()
             await application.stop()

@@ -22,6 +22,14 @@ concurrent delivery (``concurrency``) and lasts one HTTP round trip: rows are cl
 one at a time just before their call and settled just after, never in batches.
 Everything not yet claimed when a process dies is sent exactly once after a restart.
 
+Stopping (SIGTERM, Ctrl-C: ``drain(stop=...)``, ``run(stop)``): once the stop event is
+set, no new row is claimed; the deliveries already in flight (at most ``concurrency``)
+finish and are settled like any other, and the drain returns. So a graceful stop leaves
+no ambiguous row: what was sent is ``sent``, the rest is still ``pending`` and goes out
+once after the restart. Only a delivery still running ``stop_grace`` seconds after the
+stop is cancelled; its row is marked ``uncertain`` at once (the hard-crash case, above).
+A flood-control wait interrupted by a stop puts its row back to ``pending``.
+
 Errors: a blocked chat (Telegram 403) is ``blocked``, its identity is marked inactive
 and its other pending rows are dropped; flood control (``RetryAfter``) pauses the
 whole sender for the time asked and retries the same row; network errors are retried
@@ -36,6 +44,7 @@ Nothing is sent during the quiet hours.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -127,6 +136,7 @@ class OutboxSender:
         batch: int = 200,
         owner: str | None = None,
         followups: Callable[[datetime], Awaitable[int]] | None = None,
+        stop_grace: float = 8.0,
     ) -> None:
         self.db = db
         self.deliveries = deliveries
@@ -143,83 +153,122 @@ class OutboxSender:
         # Called when a drain finds nothing left; returns how many rows it enqueued (e.g. the
         # delivery summary of an announcement whose last copy just settled).
         self.followups = followups
+        # On a stop, how long deliveries already in flight may take to finish (docker stop waits 10 s).
+        self.stop_grace = stop_grace
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
         """Something was enqueued: drain now instead of at the next poll."""
         self._wake.set()
 
-    async def drain(self, channel: str | None = None, chat_id: str | None = None) -> DrainResult:
-        """Send everything due now (optionally only one channel / chat); return when nothing is left."""
+    async def drain(self, channel: str | None = None, chat_id: str | None = None,
+                    stop: asyncio.Event | None = None) -> DrainResult:
+        """Send everything due now (optionally only one channel / chat); return when nothing is left.
+
+        Once ``stop`` is set, no new row is claimed: the deliveries in flight finish and are
+        settled (for at most ``stop_grace`` seconds; then they are cancelled and their rows
+        marked ``uncertain``), and the drain returns. Rows not claimed stay ``pending``.
+        """
+        stop = stop or asyncio.Event()
         result = DrainResult()
-        slots = asyncio.Semaphore(self.concurrency)
-        tasks: set[asyncio.Task[None]] = set()
+        inflight: dict[asyncio.Task[None], OutboxMessage] = {}
         failures: list[BaseException] = []
+        stopping = asyncio.create_task(stop.wait())
 
         def done(task: asyncio.Task[None]) -> None:
-            tasks.discard(task)
+            inflight.pop(task, None)
             if not task.cancelled() and task.exception() is not None and task.exception() not in failures:
                 failures.append(task.exception())  # type: ignore[arg-type]
 
-        while True:
+        async def wait_any(timeout: float | None = None) -> None:
+            """Until a delivery ends, ``stop`` is set or ``timeout`` passes."""
+            await asyncio.wait([stopping, *inflight], timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             if failures:  # a settle that failed (database gone) or the process being torn down
                 raise failures[0]
-            now = self.clock.now()
-            if self.is_quiet(now):
-                break
-            async with self.db.uow() as uow:
-                settled = await uow.outbox.housekeep(now)
-                rows = await uow.outbox.due(now, self.batch, channel, chat_id)
-            result.skipped += settled["skipped"]
-            result.expired += settled["expired"]
-            result.uncertain += settled["uncertain"]
-            if settled["uncertain"]:
-                log.warning("%d outbox rows were in delivery when a sender stopped: marked uncertain, not resent",
-                            settled["uncertain"])
-            rows = [r for r in rows if r.channel in self.deliveries]
-            if not rows:
-                if tasks:
-                    await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-                    continue
-                if self.followups is not None and await self.followups(now):
-                    continue
-                break
-            started = 0
-            waits = []
-            for row in rows:
-                wait = self.limiter.chat_wait(row.chat_id)
-                if wait > 0:
-                    waits.append(wait)
-                    continue
-                await slots.acquire()
+
+        try:
+            while not stop.is_set():
                 if failures:
-                    slots.release()
                     raise failures[0]
-                await self.limiter.acquire()
                 now = self.clock.now()
+                if self.is_quiet(now):
+                    break
                 async with self.db.uow() as uow:
-                    claimed = await uow.outbox.claim(row.id, now, now + self.lease, self.owner)
-                if not claimed:
-                    slots.release()
-                    continue
-                self.limiter.note_chat(row.chat_id)
-                task = asyncio.create_task(self._send(row, slots, result, failures))
-                tasks.add(task)
-                task.add_done_callback(done)
-                started += 1
-            if not started:
-                if tasks:
-                    await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-                elif waits:
-                    await asyncio.sleep(min(waits))
-        if tasks:
-            await asyncio.gather(*tasks)
+                    settled = await uow.outbox.housekeep(now)
+                    rows = await uow.outbox.due(now, self.batch, channel, chat_id)
+                result.skipped += settled["skipped"]
+                result.expired += settled["expired"]
+                result.uncertain += settled["uncertain"]
+                if settled["uncertain"]:
+                    log.warning("%d outbox rows were in delivery when a sender stopped: marked uncertain, "
+                                "not resent", settled["uncertain"])
+                rows = [r for r in rows if r.channel in self.deliveries]
+                if not rows:
+                    if inflight:
+                        await wait_any()
+                        continue
+                    if self.followups is not None and await self.followups(now):
+                        continue
+                    break
+                started = 0
+                waits = []
+                for row in rows:
+                    wait = self.limiter.chat_wait(row.chat_id)
+                    if wait > 0:
+                        waits.append(wait)
+                        continue
+                    while len(inflight) >= self.concurrency and not stop.is_set():
+                        await wait_any()
+                    if stop.is_set():
+                        break
+                    await self.limiter.acquire()
+                    if stop.is_set():  # checked right before the claim: nothing is claimed after a stop
+                        break
+                    now = self.clock.now()
+                    async with self.db.uow() as uow:
+                        claimed = await uow.outbox.claim(row.id, now, now + self.lease, self.owner)
+                    if not claimed:
+                        continue
+                    self.limiter.note_chat(row.chat_id)
+                    task = asyncio.create_task(self._send(row, result, failures, stop))
+                    inflight[task] = row
+                    task.add_done_callback(done)
+                    started += 1
+                if not started and not stop.is_set():
+                    await wait_any(None if inflight else min(waits, default=0.0))
+            if stop.is_set():
+                await self._stop_inflight(inflight, result)
+            elif inflight:
+                await asyncio.gather(*inflight)
+        finally:
+            stopping.cancel()
         if failures:
             raise failures[0]
         return result
 
-    async def _send(self, row: OutboxMessage, slots: asyncio.Semaphore, result: DrainResult,
-                    failures: list[BaseException]) -> None:
+    async def _stop_inflight(self, inflight: dict[asyncio.Task[None], OutboxMessage], result: DrainResult) -> None:
+        """A stop: let the deliveries in flight finish and settle, for at most ``stop_grace`` seconds."""
+        log.info("outbox sender stopping: %d deliveries in flight, waiting up to %.0fs", len(inflight),
+                 self.stop_grace)
+        if not inflight:
+            return
+        rows = dict(inflight)
+        _, late = await asyncio.wait(rows, timeout=self.stop_grace)
+        if not late:
+            return
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
+        # Cancelled during the call: the message may or may not have arrived. At most once.
+        async with self.db.uow() as uow:
+            abandoned = await uow.outbox.mark_uncertain([rows[t].id for t in late], self.owner,
+                                                        "sender stopped during delivery")
+        result.uncertain += abandoned
+        log.warning("%d deliveries still in flight after %.0fs: cancelled, marked uncertain, not resent",
+                    abandoned, self.stop_grace)
+
+    async def _send(self, row: OutboxMessage, result: DrainResult, failures: list[BaseException],
+                    stop: asyncio.Event) -> None:
         try:
             deliver = self.deliveries[row.channel]
             while True:
@@ -231,16 +280,19 @@ class OutboxSender:
                 if outcome.outcome == RETRY_AFTER and outcome.retry_after <= self.max_inline_retry_after:
                     log.warning("flood control: pausing the sender for %.1fs", outcome.retry_after)
                     self.limiter.pause(outcome.retry_after)
-                    await asyncio.sleep(outcome.retry_after)
+                    with contextlib.suppress(TimeoutError):
+                        # A stop during the wait: not sent, so back to pending (settled as a retry below).
+                        await asyncio.wait_for(stop.wait(), outcome.retry_after)
+                        break
                     await self.limiter.acquire()
                     continue
                 break
             await self._settle(row, outcome, result)
-        except BaseException as exc:  # recorded before the slot is freed, so no new claim starts after it
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # recorded at once, so no new claim starts after it
             failures.append(exc)
             raise
-        finally:
-            slots.release()
 
     async def _settle(self, row: OutboxMessage, outcome: Delivery, result: DrainResult) -> None:
         now = self.clock.now()
@@ -265,10 +317,10 @@ class OutboxSender:
                 result.retried += 1
 
     async def run(self, stop: asyncio.Event, poll_seconds: float = 5.0) -> None:
-        """Drain whenever something is due, until ``stop`` is set."""
+        """Drain whenever something is due, until ``stop`` is set; then settle what is in flight and return."""
         while not stop.is_set():
             try:
-                await self.drain()
+                await self.drain(stop=stop)
             except Exception:
                 log.exception("outbox drain failed; retrying shortly")
             self._wake.clear()

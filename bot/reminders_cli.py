@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import signal
 from datetime import date, datetime, time, timedelta
 
 from bot.app import open_runtime
@@ -32,6 +34,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     run.add_argument("--now", default=None, help='"YYYY-MM-DD HH:MM", local time (default: now)')
     run.add_argument("--commune", default=None)
     rsub.add_parser("status", help="outbox rows by status")
+
+
+def stop_on_signals() -> asyncio.Event:
+    """An event set by SIGTERM or SIGINT (``kill``, systemd, docker stop, Ctrl-C): the graceful stop."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
 
 
 class _AtClock:
@@ -80,7 +91,7 @@ async def main(args: argparse.Namespace, settings: Settings) -> int:
             async with bot:
                 sender = OutboxSender(runtime.db, {CHANNEL: telegram_delivery(bot)}, _AtClock(now),
                                       is_quiet=planner.is_quiet, rate=settings.outbox_rate)
-                sent = await sender.drain()
+                sent = await sender.drain(stop=stop_on_signals())
             async with runtime.db.uow() as uow:
                 pending = (await uow.outbox.counts()).get("pending", 0)
             print(plain_text(t("reminders_cli.sent", sent=sent.sent, blocked=sent.blocked, failed=sent.failed,

@@ -43,6 +43,7 @@ class ReminderScheduler:
         self.scheduler: AsyncIOScheduler | None = None
         self._stop = asyncio.Event()
         self._sender_task: asyncio.Task[None] | None = None
+        self._ticks: set[asyncio.Task[object]] = set()
 
     async def tick(self, now: datetime | None = None) -> PassResult:
         now = now or self.clock.now()
@@ -54,10 +55,15 @@ class ReminderScheduler:
         return result
 
     async def _safe_tick(self) -> None:
+        task = asyncio.current_task()
+        if task is not None:  # so stop() can wait for a pass to unwind before the database closes
+            self._ticks.add(task)
         try:
             await self.tick()
         except Exception:
             log.exception("scheduling pass failed")
+        finally:
+            self._ticks.discard(task)  # type: ignore[arg-type]
 
     def start(self) -> None:
         scheduler = AsyncIOScheduler(timezone=self.planner.tz)
@@ -75,10 +81,16 @@ class ReminderScheduler:
                  self.planner.tz)
 
     async def stop(self) -> None:
+        """Stop firing (APScheduler cancels a pass in progress: its transaction rolls back, and the
+        start-up pass of the next process redoes it); the sender claims nothing more, settles the
+        deliveries in flight (``OutboxSender.stop_grace``) and returns. Call before closing the
+        database and the channel's HTTP client."""
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
             self.scheduler = None
         self._stop.set()
+        if self._ticks:
+            await asyncio.gather(*list(self._ticks), return_exceptions=True)
         if self._sender_task is not None:
             await self._sender_task
             self._sender_task = None

@@ -162,6 +162,17 @@ class OutboxRepository:
             (status, error[:500], message_id),
         )
 
+    async def mark_uncertain(self, message_ids: list[int], owner: str, error: str) -> int:
+        """Rows whose delivery this sender abandoned mid-call: sent or not, never resent (at most once)."""
+        changed = 0
+        for message_id in message_ids:
+            changed += await self.db.execute(
+                "UPDATE outbox SET status = 'uncertain', last_error = ?, claimed_until = NULL "
+                "WHERE id = ? AND status = 'sending' AND claimed_by = ?",
+                (error[:500], message_id, owner),
+            )
+        return changed
+
     async def drop_pending_for_chat(self, channel: str, chat_id: str, reason: str) -> int:
         """A chat that blocked the bot: its other pending messages will not be tried either."""
         return await self.db.execute(
