@@ -2,7 +2,8 @@
 
 Each repository works on an :class:`Executor`, a tiny async SQL interface with
 ``?`` placeholders. The SQLite backend implements it over aiosqlite; a PostgreSQL
-backend only needs to implement the same three methods (translating placeholders).
+backend only needs to implement the same methods (translating placeholders; ``defer``
+may simply execute at once).
 """
 
 from __future__ import annotations
@@ -27,6 +28,12 @@ class Executor(Protocol):
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None: ...
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
+
+    def defer(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """Queue a write whose result nobody reads; it runs, in order, before the next statement or the commit."""
+
+    def defer_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """``defer`` for many rows of one statement."""
 
 
 def ts(value: datetime) -> str:
@@ -261,7 +268,7 @@ class ReportRepository(_Repo):
         entered_by: int | None = None,
     ) -> None:
         """Append one report per item; ``entered_by`` is set when someone reports on the member's behalf."""
-        await self.db.executemany(
+        self.db.defer_many(
             "INSERT INTO reports (batch_id, member_id, village_id, service, count, occurred_on, "
             "created_at, source, entered_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -349,7 +356,7 @@ class ConversationRepository(_Repo):
         return Conversation(row[0], row[1], json.loads(row[2]), row[3])
 
     async def save(self, channel: str, chat_id: str, conv: Conversation, now: datetime) -> None:
-        await self.db.execute(
+        self.db.defer(
             "INSERT INTO conversations (channel, chat_id, flow, step, data, version, updated_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (channel, chat_id) DO UPDATE SET "
             "flow = excluded.flow, step = excluded.step, data = excluded.data, "
@@ -412,7 +419,7 @@ class AuditRepository(_Repo):
         unit_id: int | None = None,
     ) -> None:
         """Record an administrative action; ``unit_id`` is the commune (or unit) it belongs to."""
-        await self.db.execute(
+        self.db.defer(
             "INSERT INTO audit (actor_id, action, object, at, detail, unit_id) VALUES (?, ?, ?, ?, ?, ?)",
             (actor_id, action, obj, ts(now), json.dumps(detail, ensure_ascii=False) if detail else None, unit_id),
         )

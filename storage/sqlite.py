@@ -3,20 +3,18 @@
 One connection per process; units of work are serialised by an asyncio lock and
 run as ``BEGIN IMMEDIATE`` transactions, so two processes on the same file also
 take turns (``busy_timeout``) instead of failing. The transaction starts with the
-unit's first statement: the sqlite3 module opens it implicitly before a first write
-(no extra round trip to the database thread), and the executor opens it explicitly
-before a first read.
+unit's first statement, in the same round trip to the database thread.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -36,57 +34,157 @@ from storage.repositories import (
 )
 from storage.tallies import TallyRepository, TargetRepository
 
-_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+T = TypeVar("T")
+
+Statement = tuple[str, Any, bool]  # (sql, parameters or rows, executemany?)
+
+
+def in_db_thread(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]) -> Awaitable[T]:
+    """Run ``fn(sqlite3_connection)`` in aiosqlite's database thread: one round trip.
+
+    aiosqlite runs every call of its public API this way (``Connection._execute``); using it
+    directly lets a unit of work send several statements in one trip. Should a future
+    aiosqlite drop it, ``tests/test_storage.py`` fails on the first call.
+    """
+    return conn._execute(fn, conn._conn)
+
+
+def _run_all(raw: sqlite3.Connection, statements: list[Statement]) -> None:
+    if not raw.in_transaction:
+        raw.execute("BEGIN IMMEDIATE")
+    for sql, params, many in statements:
+        if many:
+            raw.executemany(sql, params)
+        else:
+            raw.execute(sql, params)
 
 
 class _SqliteExecutor:
-    """Runs a unit of work's statements; each call is one round trip to aiosqlite's thread."""
+    """Runs a unit of work's statements in aiosqlite's thread.
+
+    Each awaited call is one round trip, the hot path's main cost. Writes whose result
+    nobody reads (``defer``) wait and ride along with the next trip, in order, so a unit
+    of work that claims an update, records a report and saves its conversation makes two
+    trips: the claim, then the writes and the commit together.
+    """
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
-        self._begun = False
+        self._pending: list[Statement] = []
 
-    async def _begin(self, sql: str) -> None:
-        if self._begun:
-            return
-        self._begun = True
-        # sqlite3 (isolation_level="IMMEDIATE") issues BEGIN IMMEDIATE itself before a first
-        # write, in the same round trip; a first read needs it said explicitly.
-        if not sql.lstrip()[:7].upper().startswith(_WRITES) and not self._conn.in_transaction:
-            await self._conn.execute("BEGIN IMMEDIATE")
+    def defer(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._pending.append((sql, params, False))
+
+    def defer_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self._pending.append((sql, list(rows), True))
+
+    def _trip(self, fn: Callable[[sqlite3.Cursor], T], sql: str, params: Any, many: bool = False) -> Awaitable[T]:
+        pending, self._pending = self._pending, []
+
+        def work(raw: sqlite3.Connection) -> T:
+            _run_all(raw, pending)
+            cursor = raw.executemany(sql, params) if many else raw.execute(sql, params)
+            try:
+                return fn(cursor)
+            finally:
+                cursor.close()
+
+        return in_db_thread(self._conn, work)
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        await self._begin(sql)
-        cursor = await self._conn.execute(sql, params)
+        return await self._trip(lambda c: c.rowcount, sql, params)
+
+    async def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
+        rowid = await self._trip(lambda c: c.lastrowid, sql, params)
+        assert rowid is not None
+        return rowid
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        await self._trip(lambda c: None, sql, list(rows), many=True)
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return await self._trip(lambda c: c.fetchall(), sql, params)
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        return await self._trip(lambda c: c.fetchone(), sql, params)
+
+    async def finish(self, commit: bool) -> None:
+        """Send what is still deferred and commit, in one trip; roll back on any error."""
+        pending, self._pending = self._pending, []
+
+        def work(raw: sqlite3.Connection) -> None:
+            try:
+                if commit:
+                    if pending:
+                        _run_all(raw, pending)
+                    raw.commit()
+                    return
+            except BaseException:
+                raw.rollback()
+                raise
+            raw.rollback()
+
+        await in_db_thread(self._conn, work)
+
+
+class _DirectExecutor:
+    """Runs statements at once on the raw connection: for units of work that run wholly in
+    the database thread (:meth:`SqliteDatabase.run`), where an await never suspends."""
+
+    def __init__(self, raw: sqlite3.Connection) -> None:
+        self._raw = raw
+
+    def defer(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._raw.execute(sql, params).close()
+
+    def defer_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self._raw.executemany(sql, rows).close()
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        cursor = self._raw.execute(sql, params)
+        cursor.close()
         return cursor.rowcount
 
     async def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
-        await self._begin(sql)
-        cursor = await self._conn.execute(sql, params)
+        cursor = self._raw.execute(sql, params)
+        cursor.close()
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        await self._begin(sql)
-        await self._conn.executemany(sql, rows)
+        self.defer_many(sql, rows)
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        await self._begin(sql)
-        return list(await self._conn.execute_fetchall(sql, params))
+        return self._raw.execute(sql, params).fetchall()
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
-        # One round trip (execute + fetchone + close would be three).
-        await self._begin(sql)
-        rows = await self._conn.execute_fetchall(sql, params)
-        return next(iter(rows), None)
+        cursor = self._raw.execute(sql, params)
+        try:
+            return cursor.fetchone()
+        finally:
+            cursor.close()
+
+
+class UnitOfWorkSuspended(RuntimeError):
+    """A unit of work given to :meth:`SqliteDatabase.run` awaited something other than the database."""
+
+
+def _drive(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine that never suspends to its end, synchronously."""
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    coro.close()
+    raise UnitOfWorkSuspended("a unit of work run in the database thread awaited something else")
 
 
 class UnitOfWork:
     """One transaction. Commits when the block ends normally, rolls back on error."""
 
-    def __init__(self, db: SqliteDatabase) -> None:
+    def __init__(self, db: SqliteDatabase, executor: _SqliteExecutor | _DirectExecutor | None = None) -> None:
         self._db = db
-        executor = _SqliteExecutor(db.conn)
+        self._executor = executor = executor or _SqliteExecutor(db.conn)
         self.units = UnitRepository(executor)
         self.members = MemberRepository(executor)
         self.invites = InviteRepository(executor)
@@ -112,10 +210,7 @@ class UnitOfWork:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         try:
-            if exc_type is None:
-                await self._db.conn.commit()
-            else:
-                await self._db.conn.rollback()
+            await self._executor.finish(commit=exc_type is None)
         finally:
             self._db.lock.release()
 
@@ -151,7 +246,31 @@ class SqliteDatabase:
             self._conn = None
 
     def uow(self) -> UnitOfWork:
+        """``async with db.uow() as uow``: a transaction whose statements each make a round trip."""
         return UnitOfWork(self)
+
+    async def run(self, work: Callable[[UnitOfWork], Coroutine[Any, Any, T]]) -> T:
+        """Run ``work(uow)`` as one transaction wholly in the database thread: one round trip.
+
+        The hot path of every inbound message. ``work`` may await the repositories, whose
+        calls complete at once there; awaiting anything else (network, sleep, a thread) is
+        a bug and raises :class:`UnitOfWorkSuspended` after rolling back. Keep CPU-heavy work
+        (charts, spreadsheets) out of it: the database serves no one else meanwhile.
+        """
+
+        def in_thread(raw: sqlite3.Connection) -> T:
+            try:
+                if not raw.in_transaction:
+                    raw.execute("BEGIN IMMEDIATE")
+                result = _drive(work(UnitOfWork(self, _DirectExecutor(raw))))
+                raw.commit()
+            except BaseException:
+                raw.rollback()
+                raise
+            return result
+
+        async with self.lock:
+            return await in_db_thread(self.conn, in_thread)
 
     async def schema_version(self) -> int:
         await self.conn.execute(

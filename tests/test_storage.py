@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import subprocess
 import sys
 from datetime import date, timedelta
 from pathlib import Path
 
+import pytest
 from helpers import NOW
 
 from storage import SqliteDatabase, database_from_url
 from storage.migrations import MIGRATIONS
 from storage.models import NewReport
+from storage.sqlite import UnitOfWorkSuspended
 
 
 async def test_migrations_apply_once_and_record_the_version(db_path: Path):
@@ -67,6 +71,47 @@ async def test_failed_unit_of_work_leaves_nothing(db: SqliteDatabase):
     async with db.uow() as uow:
         assert await uow.units.by_code("commune", "C1") is None
         assert await uow.updates.claim("telegram", "9", NOW)
+
+
+async def test_unit_of_work_in_the_database_thread_commits_or_leaves_nothing(db: SqliteDatabase):
+    async def good(uow):  # type: ignore[no-untyped-def]
+        await uow.updates.claim("telegram", "40", NOW)
+        return (await uow.units.add("commune", "C2", "Xã Hai")).id
+
+    async def failing(uow):  # type: ignore[no-untyped-def]
+        await uow.units.add("commune", "C3", "Xã Ba")
+        raise ValueError("boom")
+
+    async def suspending(uow):  # type: ignore[no-untyped-def]
+        await uow.units.add("commune", "C4", "Xã Bốn")
+        await asyncio.sleep(0)  # not the database: a bug in a flow
+
+    unit_id = await db.run(good)
+    with pytest.raises(ValueError):
+        await db.run(failing)
+    with pytest.raises(UnitOfWorkSuspended):
+        await db.run(suspending)
+    async with db.uow() as uow:  # the lock was released each time
+        assert (await uow.units.by_code("commune", "C2")).id == unit_id  # type: ignore[union-attr]
+        assert await uow.units.by_code("commune", "C3") is None
+        assert await uow.units.by_code("commune", "C4") is None
+        assert not await uow.updates.claim("telegram", "40", NOW)
+
+
+async def test_deferred_writes_run_in_order_and_fail_the_whole_unit(db: SqliteDatabase):
+    async with db.uow() as uow:
+        commune = await uow.units.add("commune", "C5", "Xã Năm")
+        await uow.audit.add(None, "test", "first", NOW, unit_id=commune.id)  # deferred
+        # A read after a deferred write sees it: the write rides along with the read.
+        assert [e.object for e in await uow.audit.latest(unit_ids=[commune.id])] == ["first"]
+    with pytest.raises(sqlite3.IntegrityError):
+        async with db.uow() as uow:
+            await uow.units.add("commune", "C6", "Xã Sáu")
+            # Deferred, so it fails only at the commit: a report for a member that does not exist.
+            await uow.reports.add_batch("b1", 999_999, commune.id, [NewReport("vneid", 1)], NOW.date(), "text", NOW)
+    async with db.uow() as uow:
+        assert await uow.units.by_code("commune", "C6") is None
+        assert await uow.reports.count() == 0
 
 
 async def test_invite_uses_never_exceed_the_limit(db: SqliteDatabase):

@@ -1,16 +1,19 @@
 """The conversation core: one inbound update in, replies out, one transaction.
 
-For every update the engine, inside a single unit of work:
+For every update the engine, inside a single unit of work run wholly in the database
+thread (one round trip, see ``SqliteDatabase.run``):
 1. records (channel, update key); a redelivered update stops here and changes nothing;
 2. loads the member and the stored conversation;
 3. routes to a command, a button, a flow step or the text-report parser;
 4. stores the new conversation state with the effects (reports, voids, joins).
-Replies are returned only after the commit, so what the user is told is what is stored.
+Replies are returned only after the commit, so what the user is told is what is stored;
+files (charts, spreadsheets) are built from the data read, after the commit.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from types import ModuleType
 from zoneinfo import ZoneInfo
 
@@ -21,9 +24,9 @@ from bot.flows import help as help_flow
 from bot.flows import tally as tally_flow
 from bot.flows.commands import Command, role_of
 from bot.flows.context import GLOBAL_PREFIX, KEYS_FIELD, Context
-from bot.flows.types import Inbound, Reply
+from bot.flows.types import Inbound, Reply, build_attachments
 from bot.textutil import fold
-from storage import SqliteDatabase
+from storage import SqliteDatabase, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -59,19 +62,23 @@ class Engine:
 
     async def handle(self, inbound: Inbound) -> list[Reply]:
         now = self.clock.now()
-        async with self.db.uow() as uow:
-            claimed, member, conv = await uow.open_inbound(
-                inbound.channel, inbound.update_key, inbound.user_id, inbound.chat_id, now
-            )
-            if not claimed:
-                log.info("skipping redelivered update %s/%s", inbound.channel, inbound.update_key)
-                return []
-            loaded = (conv.flow, conv.step, dict(conv.data))
-            ctx = Context(uow, self.content, now, self.tz, inbound, member, conv)
-            replies = await self._route(ctx)
-            new = ctx.finish()
-            if (new.flow, new.step, new.data) != loaded:
-                await uow.conversations.save(inbound.channel, inbound.chat_id, new, now)
+        replies = await self.db.run(lambda uow: self._handle(uow, inbound, now))
+        return await build_attachments(replies)
+
+    async def _handle(self, uow: UnitOfWork, inbound: Inbound, now: datetime) -> list[Reply]:
+        """Everything one update does to storage, in one transaction (in the database thread)."""
+        claimed, member, conv = await uow.open_inbound(
+            inbound.channel, inbound.update_key, inbound.user_id, inbound.chat_id, now
+        )
+        if not claimed:
+            log.info("skipping redelivered update %s/%s", inbound.channel, inbound.update_key)
+            return []
+        loaded = (conv.flow, conv.step, dict(conv.data))
+        ctx = Context(uow, self.content, now, self.tz, inbound, member, conv)
+        replies = await self._route(ctx)
+        new = ctx.finish()
+        if (new.flow, new.step, new.data) != loaded:
+            await uow.conversations.save(inbound.channel, inbound.chat_id, new, now)
         return replies
 
     async def _route(self, ctx: Context) -> list[Reply]:

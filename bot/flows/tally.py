@@ -7,16 +7,16 @@ by its code. A place outside the scope is answered "not found", whatever is type
 
 from __future__ import annotations
 
-import asyncio
 import re
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 
 from bot.content import Markup
 from bot.flows.commands import REGISTERED, STAFF, Command
 from bot.flows.context import Context
 from bot.flows.periods import Period, cutoff_month, from_key, month, period_of, quarter, week_of, year_of
-from bot.flows.types import Attachment, Reply
+from bot.flows.types import PendingAttachment, Reply
 from bot.tallies import Tally, bar, build_tally, number, period_label
 from bot.textutil import fold
 from storage.models import Unit
@@ -311,10 +311,10 @@ async def chart(ctx: Context, args: str = "") -> list[Reply]:
     days = []
     if tally.scope.kind == "village":
         days = await ctx.uow.tallies.daily("village", tally.scope.id, tally.period.start, tally.period.end)
-    png = await asyncio.to_thread(render_chart, tally, days, ctx.content)
+    png = partial(render_chart, tally, days, ctx.content)
     caption = ctx.t("chart.caption", unit=tally.scope.name, period=label, total=number(tally.total))
     filename = f"bieudo_{tally.scope.code}_{tally.period.key}.png"
-    return [Reply(caption, attachment=Attachment("photo", png, filename, "image/png"))]
+    return [Reply(caption, attachment=PendingAttachment("photo", png, filename, "image/png"))]
 
 
 async def export(ctx: Context, args: str = "") -> list[Reply]:
@@ -325,9 +325,9 @@ async def export(ctx: Context, args: str = "") -> list[Reply]:
         return [request]
     tally = await tally_for(ctx, request)
     data = await gather(ctx.uow, tally)
-    xlsx = await asyncio.to_thread(to_xlsx, data, ctx.content, ctx.tz)
+    xlsx = partial(to_xlsx, data, ctx.content, ctx.tz)
     caption = ctx.t("export.caption", unit=tally.scope.name, period=period_label(ctx.t, tally.period))
-    return [Reply(caption, attachment=Attachment("document", xlsx, export_filename(tally, "xlsx"), XLSX_MIME))]
+    return [Reply(caption, attachment=PendingAttachment("document", xlsx, export_filename(tally, "xlsx"), XLSX_MIME))]
 
 
 COMMANDS = [

@@ -7,7 +7,9 @@ does not (a text-only user answers with the key).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 
 from bot.content import Markup
 
@@ -45,8 +47,28 @@ class Attachment:
 
 
 @dataclass(frozen=True)
+class PendingAttachment:
+    """A file built after the transaction: ``build`` is CPU work on data already read
+    (a chart, a spreadsheet), run in a worker thread while the database serves others."""
+
+    kind: str  # photo | document
+    build: Callable[[], bytes]
+    filename: str
+    mime_type: str
+
+    async def built(self) -> Attachment:
+        return Attachment(self.kind, await asyncio.to_thread(self.build), self.filename, self.mime_type)
+
+
+@dataclass(frozen=True)
 class Reply:
     text: Markup  # Telegram-HTML: <b>, <i> only; user text already escaped (a caption if attachment is set)
     options: tuple[tuple[Option, ...], ...] = ()  # rows of buttons
     menu: bool = False  # (re)show the persistent main menu keyboard
-    attachment: Attachment | None = None
+    attachment: Attachment | PendingAttachment | None = None
+
+
+async def build_attachments(replies: Sequence[Reply]) -> list[Reply]:
+    """Replies with every :class:`PendingAttachment` built: what adapters send."""
+    return [replace(r, attachment=await r.attachment.built()) if isinstance(r.attachment, PendingAttachment) else r
+            for r in replies]
