@@ -302,9 +302,11 @@ class ReportRepository(_Repo):
         )
         return changed == 1
 
-    async def batch(self, batch_id: str) -> list[Report]:
+    async def batch(self, batch_id: str, member_id: int) -> list[Report]:
+        """A member's batch. Batch ids are short and random: unique per member, not across all members."""
         rows = await self.db.fetchall(
-            f"SELECT {_REPORT_COLS} FROM reports WHERE batch_id = ? ORDER BY id", (batch_id,)
+            f"SELECT {_REPORT_COLS} FROM reports WHERE member_id = ? AND batch_id = ? ORDER BY id",
+            (member_id, batch_id),
         )
         return [_report(r) for r in rows]
 
@@ -315,13 +317,14 @@ class ReportRepository(_Repo):
             "ORDER BY created_at DESC, id DESC LIMIT 1",
             (member_id, ts(since)),
         )
-        return await self.batch(row[0]) if row else []
+        return await self.batch(row[0], member_id) if row else []
 
     async def void_batch(self, batch_id: str, by: int, reason: str, now: datetime) -> int:
+        """Member ``by`` voids their own batch (the live rows of it); returns how many."""
         return await self.db.execute(
             "UPDATE reports SET voided_at = ?, voided_by = ?, void_reason = ? "
-            "WHERE batch_id = ? AND voided_at IS NULL",
-            (ts(now), by, reason, batch_id),
+            "WHERE member_id = ? AND batch_id = ? AND voided_at IS NULL",
+            (ts(now), by, reason, by, batch_id),
         )
 
     async def member_totals(self, member_id: int, start: date, end: date) -> dict[str, int]:

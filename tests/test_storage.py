@@ -138,6 +138,21 @@ async def test_void_keeps_the_row(db: SqliteDatabase):
         assert await uow.reports.count(live_only=False) == 2
 
 
+async def test_same_batch_id_of_two_members_never_mixes(db: SqliteDatabase):
+    """Batch ids are short random tokens: when two members draw the same one, undo stays per member."""
+    async with db.uow() as uow:
+        commune = await uow.units.add("commune", "C1", "Xã Một")
+        village = await uow.units.add("village", "V1", "Thôn Một", commune.id, 100, 250)
+        lan = await uow.members.add("Lan", "member", village.id, NOW)
+        minh = await uow.members.add("Minh", "member", village.id, NOW)
+        await uow.reports.add_batch("same", lan.id, village.id, [NewReport("vneid", 3)], NOW.date(), "text", NOW)
+        await uow.reports.add_batch("same", minh.id, village.id, [NewReport("cks", 2)], NOW.date(), "text", NOW)
+        assert [r.service for r in await uow.reports.batch("same", minh.id)] == ["cks"]
+        assert await uow.reports.void_batch("same", lan.id, "test", NOW) == 1
+        live = [(r.member_id, r.service) for r in await uow.reports.all_for_village(village.id) if r.voided_at is None]
+        assert live == [(minh.id, "cks")]
+
+
 async def test_old_claims_are_pruned_recent_ones_kept(db: SqliteDatabase):
     async with db.uow() as uow:
         await uow.updates.claim("telegram", "old", NOW - timedelta(days=8))

@@ -55,8 +55,8 @@ async def on_text(ctx: Context, text: str) -> list[Reply]:
 async def void(ctx: Context, batch_id: str) -> list[Reply]:
     """Void one of the member's own batches, if it is still inside the undo window."""
     assert ctx.member is not None
-    batch = await ctx.uow.reports.batch(batch_id)
-    if not batch or batch[0].member_id != ctx.member.id:
+    batch = await ctx.uow.reports.batch(batch_id, ctx.member.id)
+    if not batch:
         return [ctx.say("errors.stale_button")]
     if all(r.voided_at is not None for r in batch):
         return [ctx.say("undo.already")]
