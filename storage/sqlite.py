@@ -12,6 +12,7 @@ import asyncio
 import sqlite3
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -179,6 +180,22 @@ def _drive(coro: Coroutine[Any, Any, T]) -> T:
     raise UnitOfWorkSuspended("a unit of work run in the database thread awaited something else")
 
 
+def _settle_group(futures: list[asyncio.Future[Any]], trip: asyncio.Future[list[tuple[bool, Any]]]) -> None:
+    """Hand each caller of a group trip its own result or error."""
+    if trip.cancelled() or trip.exception() is not None:
+        error = asyncio.CancelledError() if trip.cancelled() else trip.exception()
+        outcomes: list[tuple[bool, Any]] = [(False, error)] * len(futures)
+    else:
+        outcomes = trip.result()
+    for future, (ok, value) in zip(futures, outcomes, strict=True):
+        if future.done():
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
+
+
 class UnitOfWork:
     """One transaction. Commits when the block ends normally, rolls back on error."""
 
@@ -219,6 +236,8 @@ class SqliteDatabase:
     def __init__(self, path: str) -> None:
         self.path = path
         self.lock = asyncio.Lock()
+        self._trips: set[asyncio.Future[Any]] = set()
+        self._queued: list[tuple[Callable[[UnitOfWork], Coroutine[Any, Any, Any]], asyncio.Future[Any]]] = []
         self._conn: aiosqlite.Connection | None = None
 
     @property
@@ -250,27 +269,59 @@ class SqliteDatabase:
         return UnitOfWork(self)
 
     async def run(self, work: Callable[[UnitOfWork], Coroutine[Any, Any, T]]) -> T:
-        """Run ``work(uow)`` as one transaction wholly in the database thread: one round trip.
+        """Run ``work(uow)`` as one unit of work wholly in the database thread.
 
         The hot path of every inbound message. ``work`` may await the repositories, whose
         calls complete at once there; awaiting anything else (network, sleep, a thread) is
         a bug and raises :class:`UnitOfWorkSuspended` after rolling back. Keep CPU-heavy work
         (charts, spreadsheets) out of it: the database serves no one else meanwhile.
+
+        Group commit: units that arrive while the database is busy are run together in the
+        next trip, each inside its own savepoint, and committed once. A unit that raises is
+        rolled back to its savepoint alone; a failed commit fails them all. Nobody's result
+        is returned before the commit that made it durable.
         """
-
-        def in_thread(raw: sqlite3.Connection) -> T:
-            try:
-                if not raw.in_transaction:
-                    raw.execute("BEGIN IMMEDIATE")
-                result = _drive(work(UnitOfWork(self, _DirectExecutor(raw))))
-                raw.commit()
-            except BaseException:
-                raw.rollback()
-                raise
-            return result
-
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queued.append((work, future))
         async with self.lock:
-            return await in_db_thread(self.conn, in_thread)
+            if not future.done():  # otherwise an earlier trip already ran and committed it
+                batch, self._queued = self._queued, []
+                group = partial(self._run_group, [w for w, _ in batch])
+                trip = asyncio.ensure_future(in_db_thread(self.conn, group))
+                self._trips.add(trip)  # the loop keeps only weak references to tasks
+                trip.add_done_callback(self._trips.discard)
+                trip.add_done_callback(partial(_settle_group, [f for _, f in batch]))
+                await asyncio.shield(trip)  # a cancelled caller must not strand the others
+        return await future
+
+    def _run_group(self, works: list[Callable[[UnitOfWork], Coroutine[Any, Any, Any]]],
+                   raw: sqlite3.Connection) -> list[tuple[bool, Any]]:
+        """In the database thread: run each unit (in a savepoint when grouped), then commit once."""
+        grouped = len(works) > 1
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            if not raw.in_transaction:
+                raw.execute("BEGIN IMMEDIATE")
+            for work in works:
+                if grouped:
+                    raw.execute("SAVEPOINT unit_of_work")
+                try:
+                    value = _drive(work(UnitOfWork(self, _DirectExecutor(raw))))
+                except Exception as exc:
+                    if not grouped:
+                        raise
+                    raw.execute("ROLLBACK TO unit_of_work")
+                    raw.execute("RELEASE unit_of_work")
+                    outcomes.append((False, exc))
+                    continue
+                if grouped:
+                    raw.execute("RELEASE unit_of_work")
+                outcomes.append((True, value))
+            raw.commit()
+        except BaseException:
+            raw.rollback()
+            raise
+        return outcomes
 
     async def schema_version(self) -> int:
         await self.conn.execute(

@@ -160,3 +160,23 @@ async def test_old_claims_are_pruned_recent_ones_kept(db: SqliteDatabase):
         assert await uow.updates.prune(NOW - timedelta(days=7)) == 1
         assert await uow.updates.claim("telegram", "old", NOW)  # forgotten
         assert not await uow.updates.claim("telegram", "new", NOW)  # still a redelivery
+
+
+async def test_units_arriving_together_commit_together_and_fail_alone(db: SqliteDatabase):
+    """Group commit: a failing unit in a group is rolled back alone; the others are stored."""
+    def unit(code: str, fail: bool = False):  # type: ignore[no-untyped-def]
+        async def work(uow):  # type: ignore[no-untyped-def]
+            await uow.updates.claim("telegram", code, NOW)
+            await uow.units.add("commune", code, f"Xã {code}")
+            if fail:
+                raise ValueError(code)
+            return code
+        return work
+
+    results = await asyncio.gather(*(db.run(unit(f"G{i}", fail=i == 3)) for i in range(6)), return_exceptions=True)
+    assert [r if isinstance(r, str) else type(r).__name__ for r in results] == [
+        "G0", "G1", "G2", "ValueError", "G4", "G5"]
+    async with db.uow() as uow:
+        stored = [code for code in (f"G{i}" for i in range(6)) if await uow.units.by_code("commune", code)]
+        assert stored == ["G0", "G1", "G2", "G4", "G5"]
+        assert await uow.updates.claim("telegram", "G3", NOW)  # the failed unit's claim was rolled back too

@@ -28,6 +28,7 @@ from telegram.request import BaseRequest
 from bot.content import Content
 from bot.flows.engine import MENU, Engine
 from bot.flows.types import Inbound, Reply
+from bot.handlers.telegram_updates import DEFAULT_CONCURRENCY, PerChatUpdateProcessor
 
 log = logging.getLogger(__name__)
 # Opt in to PTB 23's behaviour now: durations such as RetryAfter.retry_after are timedeltas.
@@ -159,11 +160,12 @@ def build_application(
     base_file_url: str = "https://api.telegram.org/file/bot",
     rate_limit: bool = True,
     request: BaseRequest | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
 ) -> Application:
     adapter = TelegramAdapter(engine, content)
     builder: ApplicationBuilder = (
         Application.builder().token(token).base_url(base_url).base_file_url(base_file_url)
-        .post_init(adapter.post_init)
+        .post_init(adapter.post_init).concurrent_updates(PerChatUpdateProcessor(concurrency))
     )
     if rate_limit:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=0))
