@@ -38,6 +38,7 @@ from bot.clock import SystemClock
 from bot.content import load_content
 from bot.flows.engine import Engine
 from bot.handlers.telegram import CHANNEL, build_application
+from bot.handlers.telegram_updates import DEFAULT_CONCURRENCY
 from storage import SqliteDatabase
 
 TOKEN = "123456:BENCH"
@@ -108,33 +109,47 @@ async def seed(db: SqliteDatabase, members: int) -> None:
             await uow.members.link_identity(member.id, CHANNEL, str(10_000 + i), str(10_000 + i), now)
 
 
-async def run(app: Application, updates: list[dict[str, Any]]) -> float:
+async def run(app: Application, updates: list[dict[str, Any]], mode: str) -> float:
+    """Process every update; return the seconds it took.
+
+    ``queue`` (default) is how ``tcns run`` works: updates go into the Application's update
+    queue and its update processor calls ``process_update``, several chats at a time.
+    ``sequential`` awaits ``process_update`` for one update after the other.
+    """
     await app.initialize()
     objects = [Update.de_json(u, app.bot) for u in updates]
     started = time.perf_counter()
-    for update in objects:
-        await app.process_update(update)
+    if mode == "sequential":
+        for update in objects:
+            await app.process_update(update)
+    else:
+        await app.start()
+        for update in objects:
+            app.update_queue.put_nowait(update)
+        await app.update_queue.join()
     elapsed = time.perf_counter() - started
+    if mode != "sequential":
+        await app.stop()
     await app.shutdown()
     return elapsed
 
 
-async def full_stack(workdir: Path, updates: list[dict[str, Any]], members: int) -> tuple[float, int]:
+async def full_stack(workdir: Path, updates: list[dict[str, Any]], members: int, mode: str) -> tuple[float, int]:
     db = await SqliteDatabase(str(workdir / "full.db")).open()
     await seed(db, members)
     content = load_content()
     engine = Engine(db, content, SystemClock(), ZoneInfo("Asia/Ho_Chi_Minh"))
     request = OfflineRequest()
     app = build_application(TOKEN, engine, content, rate_limit=False, request=request)
-    elapsed = await run(app, updates)
-    rows = await db.conn.execute_fetchall("SELECT COUNT(DISTINCT batch_id) FROM reports")
+    elapsed = await run(app, updates, mode)
+    rows = await db.conn.execute_fetchall("SELECT COUNT(DISTINCT batch_id || '/' || member_id) FROM reports")
     await db.close()
     recorded = int(rows[0][0])
     assert request.sent == len(updates), f"{request.sent} replies for {len(updates)} updates"
     return elapsed, recorded
 
 
-async def baseline(workdir: Path, updates: list[dict[str, Any]]) -> tuple[float, int]:
+async def baseline(workdir: Path, updates: list[dict[str, Any]], mode: str) -> tuple[float, int]:
     conn = await aiosqlite.connect(str(workdir / "base.db"))
     await conn.execute("PRAGMA journal_mode = WAL")
     await conn.execute("PRAGMA synchronous = NORMAL")
@@ -152,9 +167,11 @@ async def baseline(workdir: Path, updates: list[dict[str, Any]]) -> tuple[float,
         await message.reply_text("OK")
 
     request = OfflineRequest()
-    app = Application.builder().token(TOKEN).request(request).get_updates_request(request).build()
+    # The same concurrency as tcns, with PTB's own (cheaper) processor that keeps no order per chat.
+    builder = Application.builder().token(TOKEN).request(request).get_updates_request(request)
+    app = builder.concurrent_updates(DEFAULT_CONCURRENCY).build()
     app.add_handler(MessageHandler(filters.TEXT, handle))
-    elapsed = await run(app, updates)
+    elapsed = await run(app, updates, mode)
     rows = await conn.execute_fetchall("SELECT COUNT(*) FROM reports")
     await conn.close()
     return elapsed, int(rows[0][0])
@@ -165,18 +182,21 @@ async def main() -> None:
     parser.add_argument("--reports", type=int, default=5000)
     parser.add_argument("--members", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=5, help="interleaved baseline/full-stack rounds")
+    parser.add_argument("--mode", choices=("queue", "sequential"), default="queue",
+                        help="queue: through the update queue, as tcns run; sequential: process_update one by one")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     updates = make_updates(args.reports, args.members)
-    print(f"updates: {len(updates)} text reports from {args.members} members, one core, {args.rounds} rounds")
+    print(f"updates: {len(updates)} text reports from {args.members} members, one core, {args.rounds} rounds, "
+          f"mode {args.mode}")
     base_rates, full_rates, ratios = [], [], []
     for round_no in range(1, args.rounds + 1):
         # Interleaved, each round on fresh databases: a noisy neighbour slows both sides of a round.
         with tempfile.TemporaryDirectory() as tmp:
             workdir = Path(tmp)
-            base_time, base_rows = await baseline(workdir, updates)
-            full_time, full_rows = await full_stack(workdir, updates, args.members)
+            base_time, base_rows = await baseline(workdir, updates, args.mode)
+            full_time, full_rows = await full_stack(workdir, updates, args.members, args.mode)
         if full_rows != len(updates) or base_rows != len(updates):
             raise SystemExit(f"lost work: full stack recorded {full_rows}, baseline {base_rows} of {len(updates)}")
         base_rates.append(len(updates) / base_time)
