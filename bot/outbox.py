@@ -59,11 +59,14 @@ from storage.outbox import OutboxMessage
 log = logging.getLogger(__name__)
 
 SENT, BLOCKED, RETRY_AFTER, TRANSIENT, PERMANENT = "sent", "blocked", "retry_after", "transient", "permanent"
+# The request may have reached the channel (a read timeout, a connection dropped after
+# sending): resending could duplicate, so it is settled ``uncertain`` like a crash mid-call.
+UNCERTAIN = "uncertain"
 
 
 @dataclass(frozen=True)
 class Delivery:
-    outcome: str  # sent | blocked | retry_after | transient | permanent
+    outcome: str  # sent | blocked | retry_after | transient | permanent | uncertain
     error: str = ""
     retry_after: float = 0.0
 
@@ -306,6 +309,10 @@ class OutboxSender:
                 await uow.members.set_identity_active(row.channel, row.chat_id, False)
                 result.blocked += 1
                 log.info("chat %s/%s blocked the bot: marked inactive", row.channel, row.chat_id)
+            elif outcome.outcome == UNCERTAIN:
+                await uow.outbox.mark_uncertain([row.id], self.owner, outcome.error or "sent or not: unknown")
+                result.uncertain += 1
+                log.warning("outbox row %s may or may not have arrived (%s): not resent", row.id, outcome.error)
             elif outcome.outcome == PERMANENT or row.attempts + 1 >= self.max_attempts:
                 await uow.outbox.mark_final(row.id, "failed", outcome.error)
                 result.failed += 1

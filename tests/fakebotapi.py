@@ -625,6 +625,7 @@ class FakeBotApi:
         self._poll_generation = 0
 
         self._changed = _Notifier()
+        self._lost_answers: dict[str, list[float]] = {}
         self._stopping = False
         self._runner: web.AppRunner | None = None
         self._methods: dict[str, Callable[[dict[str, Any]], Any]] = {
@@ -825,6 +826,11 @@ class FakeBotApi:
         description = description or HTTPStatus(status).phrase
         self._failures.setdefault(method.lower(), []).extend([(status, description)] * times)
 
+    def lose_answer(self, method: str, times: int = 1, hold: float = 5.0) -> None:
+        """The next ``times`` calls of ``method`` are carried out (a message arrives) but the HTTP
+        answer is held ``hold`` seconds: the client's read timeout fires first."""
+        self._lost_answers.setdefault(method.lower(), []).extend([hold] * times)
+
     # -- HTTP plumbing ------------------------------------------------------------------------
 
     async def _handle_method(self, request: web.Request) -> web.Response:
@@ -843,6 +849,8 @@ class FakeBotApi:
             result = handler(call.params)
             if asyncio.iscoroutine(result):
                 result = await result
+            if held := self._lost_answers.get(method.lower()):
+                await asyncio.sleep(held.pop(0))
             return web.json_response({"ok": True, "result": result})
         except _ApiError as error:
             self.errors.append(ErrorReply(method, error.status, error.description))

@@ -2,22 +2,36 @@
 
 The sender (``bot/outbox.py``) decides what to do with each outcome; this module only
 knows how Telegram says it: 403 Forbidden = the user blocked the bot, 429 RetryAfter =
-flood control, 400 BadRequest = a request Telegram will never accept, anything else
-network-like = try again later.
+flood control, 400 BadRequest = a request Telegram will never accept, a server error
+or a connection that never opened = try again later, and a transport error after the
+request may have left (read timeout, connection dropped) = uncertain: Telegram has no
+idempotency key, so trying again could send the message twice.
 """
 
 from __future__ import annotations
 
+import httpx
 from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.handlers.telegram import _markup, _seconds
-from bot.outbox import BLOCKED, PERMANENT, RETRY_AFTER, SENT, TRANSIENT, Deliver, Delivery
+from bot.outbox import BLOCKED, PERMANENT, RETRY_AFTER, SENT, TRANSIENT, UNCERTAIN, Deliver, Delivery
 from bot.reminders import reply_of
 from storage.outbox import OutboxMessage
 
 CHANNEL = "telegram"
+# Transport errors raised before a byte of the request was sent.
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def may_have_arrived(exc: TelegramError) -> bool:
+    """A transport error (PTB wraps httpx's) after the request may have reached Telegram.
+
+    Telegram's own answers (a 5xx) carry no httpx cause: the request was refused, try again.
+    """
+    cause = exc.__cause__
+    return isinstance(cause, httpx.TransportError) and not isinstance(cause, NOT_SENT)
 
 
 def telegram_delivery(bot: Bot) -> Deliver:
@@ -37,7 +51,8 @@ def telegram_delivery(bot: Bot) -> Deliver:
                 return Delivery(BLOCKED, str(exc))
             return Delivery(PERMANENT, str(exc))
         except (NetworkError, TelegramError) as exc:
-            return Delivery(TRANSIENT, f"{type(exc).__name__}: {exc}")
+            outcome = UNCERTAIN if may_have_arrived(exc) else TRANSIENT
+            return Delivery(outcome, f"{type(exc).__name__}: {exc}")
         return Delivery(SENT)
 
     return deliver
