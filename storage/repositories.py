@@ -338,7 +338,9 @@ class ReportRepository(_Repo):
 
     async def all_for_village(self, village_id: int) -> list[Report]:
         rows = await self.db.fetchall(
-            f"SELECT {_REPORT_COLS} FROM reports WHERE village_id = ? ORDER BY id", (village_id,)
+            f"SELECT {_REPORT_COLS} FROM reports WHERE village_id = ? AND voided_at IS NULL UNION ALL "
+            f"SELECT {_REPORT_COLS} FROM reports WHERE village_id = ? AND voided_at IS NOT NULL ORDER BY 1",
+            (village_id, village_id),
         )
         return [_report(r) for r in rows]
 

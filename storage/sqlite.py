@@ -36,6 +36,7 @@ from storage.repositories import (
 from storage.tallies import TallyRepository, TargetRepository
 
 T = TypeVar("T")
+WAL_AUTOCHECKPOINT_PAGES = 10_000
 
 Statement = tuple[str, Any, bool]  # (sql, parameters or rows, executemany?)
 
@@ -253,6 +254,10 @@ class SqliteDatabase:
         self._conn = await aiosqlite.connect(self.path, isolation_level="IMMEDIATE")
         await self._conn.execute("PRAGMA journal_mode = WAL")
         await self._conn.execute("PRAGMA synchronous = NORMAL")
+        # Checkpoint every ~40 MB of WAL instead of SQLite's 4 MB: a page rewritten by many
+        # commits (index leaves, the month roll-up) is copied back once per checkpoint, so
+        # fewer checkpoints cost the writer less (issue 2's ingest benchmark: about -10 %).
+        await self._conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
         await self._conn.execute("PRAGMA foreign_keys = ON")
         await self._conn.execute("PRAGMA busy_timeout = 5000")
         if migrate:

@@ -156,13 +156,17 @@ class TallyRepository(_Repo):
 
     async def detail(self, scope_kind: str, scope_id: int, start: date, end: date) -> list[DetailRow]:
         """Every report row of the period, voided ones included, with the reporter's display name."""
-        rows = await self.db.fetchall(
+        # Live rows through reports_live_tally, voided ones through reports_voided (0010).
+        select = (
             "SELECT r.id, r.occurred_on, r.village_id, v.name, r.service, r.count, r.source, r.created_at, "
             "r.voided_at, r.void_reason, m.name FROM reports r "
             "JOIN units v ON v.id = r.village_id JOIN members m ON m.id = r.member_id "
-            f"WHERE {_villages_clause(scope_kind)} AND r.occurred_on BETWEEN ? AND ? "
-            "ORDER BY r.occurred_on, v.name, r.id",
-            (scope_id, start.isoformat(), end.isoformat()),
+            f"WHERE {_villages_clause(scope_kind)} AND r.occurred_on BETWEEN ? AND ? AND r.voided_at IS "
+        )
+        params = (scope_id, start.isoformat(), end.isoformat())
+        rows = await self.db.fetchall(
+            f"{select}NULL UNION ALL {select}NOT NULL ORDER BY 2, 4, 1",  # occurred_on, village name, id
+            params + params,
         )
         return [
             DetailRow(
