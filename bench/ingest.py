@@ -8,6 +8,10 @@ updates. Prints reports/s for both and the ratio. Pinned to one core.
 
     python bench/ingest.py [--reports 5000] [--members 500] [--rounds 5]
 
+For scale, a third app is timed too: bare PTB doing the same durable work as tcns
+(claim, member, report rows, conversation state, in one transaction) one statement per
+round trip, the straightforward way (``durable_baseline``); it is not part of the ratio.
+
 Rounds alternate baseline and full stack on fresh databases; the figures printed are
 medians, and the ratio is the median of each round's own ratio.
 
@@ -30,7 +34,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiosqlite
-from telegram import Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
 from telegram.request import BaseRequest, RequestData
 
@@ -177,6 +181,69 @@ async def baseline(workdir: Path, updates: list[dict[str, Any]], mode: str) -> t
     return elapsed, int(rows[0][0])
 
 
+async def durable_baseline(workdir: Path, updates: list[dict[str, Any]], members: int, mode: str) -> tuple[float, int]:
+    """A bare PTB app doing the same durable work as tcns, the straightforward way.
+
+    Not the issue's baseline (that one stores the text and nothing else): this handler,
+    on tcns's own schema, claims the update id, looks up the member, appends one report
+    row per service and stores the conversation in one transaction (a statement per
+    round trip, one update at a time on the shared connection), then replies with an undo
+    button. No parser beyond "service count" pairs, no flows, no texts.
+    """
+    path = str(workdir / "durable.db")
+    db = await SqliteDatabase(path).open()
+    await seed(db, members)
+    await db.close()
+    conn = await aiosqlite.connect(path, isolation_level=None)
+    for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON"):
+        await conn.execute(f"PRAGMA {pragma}")
+    lock = asyncio.Lock()
+
+    async def handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.message
+        assert message is not None and message.from_user is not None and message.text is not None
+        now = datetime.now(UTC).isoformat()
+        words = message.text.split()
+        batch = f"{update.update_id:x}"
+        async with lock:
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                claimed = await conn.execute(
+                    "INSERT INTO processed_updates (channel, update_key, processed_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT DO NOTHING", (CHANNEL, str(update.update_id), now))
+                if claimed.rowcount == 1:
+                    cursor = await conn.execute(
+                        "SELECT m.id, m.unit_id FROM identities i JOIN members m ON m.id = i.member_id "
+                        "WHERE i.channel = ? AND i.external_id = ?", (CHANNEL, str(message.from_user.id)))
+                    member = await cursor.fetchone()
+                    assert member is not None
+                    await conn.executemany(
+                        "INSERT INTO reports (batch_id, member_id, village_id, service, count, occurred_on, "
+                        "created_at, source) VALUES (?, ?, ?, ?, ?, ?, ?, 'text')",
+                        [(batch, member[0], member[1], words[i], int(words[i + 1]), now[:10], now)
+                         for i in range(0, len(words) - 1, 2)])
+                    await conn.execute(
+                        "INSERT INTO conversations (channel, chat_id, flow, step, data, version, updated_at) "
+                        "VALUES (?, ?, '', '', ?, 1, ?) ON CONFLICT (channel, chat_id) DO UPDATE SET "
+                        "data = excluded.data, version = version + 1, updated_at = excluded.updated_at",
+                        (CHANNEL, str(message.chat.id), json.dumps({"_keys": {"huy": "g:undo"}}), now))
+                await conn.execute("COMMIT")
+            except BaseException:
+                await conn.execute("ROLLBACK")
+                raise
+        undo = InlineKeyboardMarkup([[InlineKeyboardButton("Hoàn tác", callback_data=f"g:undo:{batch}")]])
+        await message.reply_text("OK", reply_markup=undo)
+
+    request = OfflineRequest()
+    builder = Application.builder().token(TOKEN).request(request).get_updates_request(request)
+    app = builder.concurrent_updates(DEFAULT_CONCURRENCY).build()
+    app.add_handler(MessageHandler(filters.TEXT, handle))
+    elapsed = await run(app, updates, mode)
+    rows = await conn.execute_fetchall("SELECT COUNT(DISTINCT batch_id) FROM reports")
+    await conn.close()
+    return elapsed, int(rows[0][0])
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reports", type=int, default=5000)
@@ -190,23 +257,28 @@ async def main() -> None:
     updates = make_updates(args.reports, args.members)
     print(f"updates: {len(updates)} text reports from {args.members} members, one core, {args.rounds} rounds, "
           f"mode {args.mode}")
-    base_rates, full_rates, ratios = [], [], []
+    base_rates, full_rates, ratios, durable_rates = [], [], [], []
     for round_no in range(1, args.rounds + 1):
         # Interleaved, each round on fresh databases: a noisy neighbour slows both sides of a round.
         with tempfile.TemporaryDirectory() as tmp:
             workdir = Path(tmp)
             base_time, base_rows = await baseline(workdir, updates, args.mode)
             full_time, full_rows = await full_stack(workdir, updates, args.members, args.mode)
-        if full_rows != len(updates) or base_rows != len(updates):
-            raise SystemExit(f"lost work: full stack recorded {full_rows}, baseline {base_rows} of {len(updates)}")
+            durable_time, durable_rows = await durable_baseline(workdir, updates, args.members, args.mode)
+        if full_rows != len(updates) or base_rows != len(updates) or durable_rows != len(updates):
+            raise SystemExit(f"lost work: full stack recorded {full_rows}, baseline {base_rows}, "
+                             f"durable baseline {durable_rows} of {len(updates)}")
+        durable_rates.append(len(updates) / durable_time)
         base_rates.append(len(updates) / base_time)
         full_rates.append(len(updates) / full_time)
         ratios.append(full_rates[-1] / base_rates[-1])
         print(f"  round {round_no}: baseline {base_rates[-1]:6.0f}/s, full stack {full_rates[-1]:6.0f}/s, "
-              f"ratio {ratios[-1]:.2f}")
+              f"ratio {ratios[-1]:.2f}; durable baseline {durable_rates[-1]:6.0f}/s")
     print(f"baseline (bare PTB, 1 insert + commit + reply): {median(base_rates):8.0f} reports/s (median)")
     print(f"tcns full stack (engine, parser, state, reply): {median(full_rates):8.0f} reports/s (median)")
     print(f"ratio full/baseline: {median(ratios):.2f} median of rounds  (goal >= 0.6; goal >= 1000 reports/s)")
+    print(f"for scale, a bare PTB app doing the same durable work (claim, member, reports, state) "
+          f"one statement at a time: {median(durable_rates):.0f} reports/s")
 
 
 if __name__ == "__main__":
