@@ -170,13 +170,19 @@ async def baseline(workdir: Path, updates: list[dict[str, Any]], mode: str) -> t
         await conn.commit()
         await message.reply_text("OK")
 
+    return await run_bare(handle, conn, "SELECT COUNT(*) FROM reports", updates, mode)
+
+
+async def run_bare(handle: Any, conn: aiosqlite.Connection, count_sql: str, updates: list[dict[str, Any]],
+                   mode: str) -> tuple[float, int]:
+    """Time a bare PTB app with one text handler; return the seconds and the rows ``count_sql`` counts."""
     request = OfflineRequest()
     # The same concurrency as tcns, with PTB's own (cheaper) processor that keeps no order per chat.
     builder = Application.builder().token(TOKEN).request(request).get_updates_request(request)
     app = builder.concurrent_updates(DEFAULT_CONCURRENCY).build()
     app.add_handler(MessageHandler(filters.TEXT, handle))
     elapsed = await run(app, updates, mode)
-    rows = await conn.execute_fetchall("SELECT COUNT(*) FROM reports")
+    rows = await conn.execute_fetchall(count_sql)
     await conn.close()
     return elapsed, int(rows[0][0])
 
@@ -234,14 +240,7 @@ async def durable_baseline(workdir: Path, updates: list[dict[str, Any]], members
         undo = InlineKeyboardMarkup([[InlineKeyboardButton("Hoàn tác", callback_data=f"g:undo:{batch}")]])
         await message.reply_text("OK", reply_markup=undo)
 
-    request = OfflineRequest()
-    builder = Application.builder().token(TOKEN).request(request).get_updates_request(request)
-    app = builder.concurrent_updates(DEFAULT_CONCURRENCY).build()
-    app.add_handler(MessageHandler(filters.TEXT, handle))
-    elapsed = await run(app, updates, mode)
-    rows = await conn.execute_fetchall("SELECT COUNT(DISTINCT batch_id) FROM reports")
-    await conn.close()
-    return elapsed, int(rows[0][0])
+    return await run_bare(handle, conn, "SELECT COUNT(DISTINCT batch_id) FROM reports", updates, mode)
 
 
 async def main() -> None:
