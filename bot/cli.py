@@ -170,10 +170,15 @@ async def _db_upgrade(settings: Settings) -> None:
     print(f"schema version {version}; applied {applied or 'nothing'}")
 
 
+def _runs(args: argparse.Namespace) -> bool:
+    return args.command == "run" or (args.command == "reminders" and args.reminders_command == "run")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
-        level=logging.INFO if args.command == "run" else logging.WARNING,
+        # The long-running commands say what they do (passes, stops, blocked chats); the others stay quiet.
+        level=logging.INFO if _runs(args) else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)

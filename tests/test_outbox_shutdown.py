@@ -10,7 +10,9 @@ import sys
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import pytest
 from fakebotapi import FakeBotApi
 from helpers import NOW
 
@@ -127,8 +129,10 @@ async def test_a_stop_during_a_flood_wait_puts_the_row_back_to_pending(db: Sqlit
     assert inbox.delivered == ["3201"]
 
 
-async def test_tcns_run_sigterm_mid_batch_then_restart_sends_each_message_once(tmp_path: Path, db_path: Path):
-    """`tcns run` as a process at the fake Bot API: SIGTERM while deliveries are in flight, start again."""
+@pytest.mark.parametrize("command", ["run", "reminders run"])
+async def test_sigterm_mid_batch_then_restart_sends_each_message_once(tmp_path: Path, db_path: Path, command: str):
+    """`tcns run` (the bot) or `tcns reminders run` (one pass from cron) as a process at the fake
+    Bot API: SIGTERM while deliveries are in flight, then start again."""
     chats = list(range(4001, 4041))
     due = datetime.now(UTC) - timedelta(minutes=1)
     db = await SqliteDatabase(str(db_path)).open()
@@ -139,8 +143,11 @@ async def test_tcns_run_sigterm_mid_batch_then_restart_sends_each_message_once(t
     local_noon = (12 - datetime.now(UTC).hour) % 24  # a zone where it is daytime now: no quiet hours
     offset = local_noon - 24 if local_noon > 12 else local_noon
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TCNS_", "TELEGRAM_"))}
-    env.update(TCNS_DB=str(db_path), TELEGRAM_BOT_TOKEN=TOKEN, TCNS_TIMEZONE=f"Etc/GMT{-offset:+d}",
-               TCNS_OUTBOX_RATE="1000")
+    zone = f"Etc/GMT{-offset:+d}"
+    env.update(TCNS_DB=str(db_path), TELEGRAM_BOT_TOKEN=TOKEN, TCNS_TIMEZONE=zone, TCNS_OUTBOX_RATE="1000")
+    args = command.split()
+    if command == "reminders run":  # as if a minute from now: every enqueued row is due
+        args += ["--now", (datetime.now(ZoneInfo(zone)) + timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M")]
 
     def received() -> Counter[int]:
         return Counter({chat: sum(1 for m in server.messages(chat) if "thử nghiệm" in (m.plain_text or ""))
@@ -163,7 +170,7 @@ async def test_tcns_run_sigterm_mid_batch_then_restart_sends_each_message_once(t
 
         async def start() -> asyncio.subprocess.Process:
             return await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot.cli", "run", env=env, cwd=tmp_path,
+                sys.executable, "-m", "bot.cli", *args, env=env, cwd=tmp_path,
                 stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
             )
 
@@ -197,7 +204,8 @@ async def test_tcns_run_sigterm_mid_batch_then_restart_sends_each_message_once(t
         try:
             await server.wait_until(lambda: all(received().values()), timeout=30, what="every recipient")
         finally:
-            second.send_signal(signal.SIGTERM)
+            if command == "run":  # the bot runs until stopped; a reminders pass ends when drained
+                second.send_signal(signal.SIGTERM)
             _, stderr = await asyncio.wait_for(second.communicate(), 20)
         assert second.returncode == 0, stderr.decode()
     assert received() == Counter({chat: 1 for chat in chats})
