@@ -258,6 +258,10 @@ class SqliteDatabase:
         # commits (index leaves, the month roll-up) is copied back once per checkpoint, so
         # fewer checkpoints cost the writer less (issue 2's ingest benchmark: about -10 %).
         await self._conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
+        # Group commit runs each unit in a savepoint; SQLite keeps a savepoint's undo pages in a
+        # statement journal, a temporary file by default. In memory it is ~10 % less work per
+        # message (and sorts for ORDER BY stay in memory too: every query here sorts little).
+        await self._conn.execute("PRAGMA temp_store = MEMORY")
         await self._conn.execute("PRAGMA foreign_keys = ON")
         await self._conn.execute("PRAGMA busy_timeout = 5000")
         if migrate:
