@@ -12,6 +12,9 @@ For scale, a third app is timed too: bare PTB doing the same durable work as tcn
 (claim, member, report rows, conversation state, in one transaction) one statement per
 round trip, the straightforward way (``durable_baseline``); it is not part of the ratio.
 
+Where the time goes is printed too: CPU microseconds per update in the event-loop thread
+(PTB, the adapter) and in the SQLite thread (the engine's unit of work), medians of rounds.
+
 Rounds alternate baseline and full stack on fresh databases; the figures printed are
 medians, and the ratio is the median of each round's own ratio.
 
@@ -26,6 +29,7 @@ import json
 import os
 import random
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -113,6 +117,34 @@ async def seed(db: SqliteDatabase, members: int) -> None:
             await uow.members.link_identity(member.id, CHANNEL, str(10_000 + i), str(10_000 + i), now)
 
 
+# Per run: CPU microseconds per update in the event-loop thread and in the other threads
+# (the SQLite thread), where the threads expose CPU clocks (Linux); appended by ``run``.
+CPU: list[tuple[float, float] | None] = []
+
+
+def thread_cpu() -> dict[int, float] | None:
+    """CPU seconds of every live thread of this process, by thread id."""
+    if not hasattr(time, "pthread_getcpuclockid"):
+        return None
+    clocks = {}
+    for thread in threading.enumerate():
+        try:
+            clocks[thread.ident or 0] = time.clock_gettime(time.pthread_getcpuclockid(thread.ident or 0))
+        except OSError:  # the thread ended meanwhile
+            continue
+    return clocks
+
+
+def cpu_spent(before: dict[int, float] | None, after: dict[int, float] | None,
+              count: int) -> tuple[float, float] | None:
+    if before is None or after is None:
+        return None
+    main = threading.main_thread().ident
+    spent = {ident: after[ident] - before.get(ident, 0.0) for ident in after}
+    loop = spent.pop(main or 0, 0.0)
+    return loop / count * 1e6, sum(spent.values()) / count * 1e6
+
+
 async def run(app: Application, updates: list[dict[str, Any]], mode: str) -> float:
     """Process every update; return the seconds it took.
 
@@ -122,6 +154,7 @@ async def run(app: Application, updates: list[dict[str, Any]], mode: str) -> flo
     """
     await app.initialize()
     objects = [Update.de_json(u, app.bot) for u in updates]
+    cpu_before = thread_cpu()
     started = time.perf_counter()
     if mode == "sequential":
         for update in objects:
@@ -132,6 +165,7 @@ async def run(app: Application, updates: list[dict[str, Any]], mode: str) -> flo
             app.update_queue.put_nowait(update)
         await app.update_queue.join()
     elapsed = time.perf_counter() - started
+    CPU.append(cpu_spent(cpu_before, thread_cpu(), len(objects)))
     if mode != "sequential":
         await app.stop()
     await app.shutdown()
@@ -243,6 +277,17 @@ async def durable_baseline(workdir: Path, updates: list[dict[str, Any]], members
     return await run_bare(handle, conn, "SELECT COUNT(DISTINCT batch_id) FROM reports", updates, mode)
 
 
+def print_cpu(rounds: int) -> None:
+    """Where the time goes: CPU per update, event-loop thread vs SQLite thread (medians)."""
+    if any(c is None for c in CPU):
+        return
+    runs = [c for c in CPU if c is not None]
+    for label, offset in (("baseline", 0), ("full stack", 1), ("durable baseline", 2)):
+        mine = runs[offset::3][:rounds]
+        print(f"  CPU per update, {label:<16}: event loop {median(m for m, _ in mine):4.0f} us, "
+              f"SQLite thread {median(d for _, d in mine):4.0f} us")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reports", type=int, default=5000)
@@ -276,6 +321,7 @@ async def main() -> None:
     print(f"baseline (bare PTB, 1 insert + commit + reply): {median(base_rates):8.0f} reports/s (median)")
     print(f"tcns full stack (engine, parser, state, reply): {median(full_rates):8.0f} reports/s (median)")
     print(f"ratio full/baseline: {median(ratios):.2f} median of rounds  (goal >= 0.6; goal >= 1000 reports/s)")
+    print_cpu(args.rounds)
     print(f"for scale, a bare PTB app doing the same durable work (claim, member, reports, state) "
           f"one statement at a time: {median(durable_rates):.0f} reports/s")
 
