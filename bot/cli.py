@@ -125,7 +125,7 @@ def _start_reminders(runtime: Runtime, bot, settings: Settings):  # type: ignore
     from bot.scheduler import ReminderScheduler
 
     planner = Planner(runtime.content.deadlines, settings.tz)
-    sender = OutboxSender(runtime.db, {CHANNEL: telegram_delivery(bot)}, runtime.clock,
+    sender = OutboxSender(runtime.db, {CHANNEL: telegram_delivery(bot, runtime.content)}, runtime.clock,
                           is_quiet=planner.is_quiet, rate=settings.outbox_rate,
                           followups=summary_followup(runtime.db, runtime.content))
     scheduler = ReminderScheduler(runtime.db, runtime.content, runtime.clock, planner, sender)

@@ -58,13 +58,14 @@ def payload(reply: Reply) -> dict[str, Any]:
     return {
         "text": str(reply.text),
         "options": [[{"label": o.label, "data": o.data, "key": o.key} for o in row] for row in reply.options],
+        **({"commands_for": reply.commands_for} if reply.commands_for else {}),
     }
 
 
 def reply_of(payload: dict[str, Any]) -> Reply:
     """The :class:`Reply` an adapter renders for an outbox payload."""
     rows = tuple(tuple(Option(o["label"], o["data"], o["key"]) for o in row) for row in payload.get("options", ()))
-    return Reply(Markup(payload["text"]), rows)
+    return Reply(Markup(payload["text"]), rows, commands_for=payload.get("commands_for"))
 
 
 def remind_option(content: Content, deadline: Deadline) -> Option:

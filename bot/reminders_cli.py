@@ -89,7 +89,7 @@ async def main(args: argparse.Namespace, settings: Settings) -> int:
             bot = Bot(settings.telegram_bot_token, base_url=settings.telegram_api_base_url,
                       base_file_url=settings.file_base_url)
             async with bot:
-                sender = OutboxSender(runtime.db, {CHANNEL: telegram_delivery(bot)}, _AtClock(now),
+                sender = OutboxSender(runtime.db, {CHANNEL: telegram_delivery(bot, runtime.content)}, _AtClock(now),
                                       is_quiet=planner.is_quiet, rate=settings.outbox_rate)
                 sent = await sender.drain(stop=stop_on_signals())
             async with runtime.db.uow() as uow:

@@ -15,8 +15,10 @@ from bot.flows.context import Context
 from bot.flows.report import day_text
 from bot.flows.types import Reply
 from bot.invites import create_invite
+from bot.reminders import payload
 from bot.textutil import fold
 from storage.models import Member, Unit
+from storage.outbox import NewMessage
 
 INVITE_DAYS = 7
 INVITE_USES = {"member": 5, "leader": 1, "staff": 1}
@@ -189,6 +191,12 @@ async def set_role(ctx: Context, args: str) -> list[Reply]:
     await ctx.uow.members.set_role(target.id, role)
     await ctx.uow.audit.add(ctx.member.id, "role", f"member:{target.id}", ctx.now,
                             {"from": target.role, "to": role}, unit_id=_commune_of(unit))
+    # The member is told, and their chat's command menu follows the new role.
+    told = Reply(ctx.t("admin.role_told", unit=unit.name, role=ctx.t(f"roles.{role}")), commands_for=role)
+    change = f"{ctx.inbound.channel}:{ctx.inbound.update_key}"  # one notice per change, even within a second
+    await ctx.uow.outbox.enqueue(
+        [NewMessage("role", change, role, p.member_id, p.channel, p.chat_id, payload(told), ctx.now)
+         for p in await ctx.uow.reminders.people(_commune_of(unit)) if p.member_id == target.id], ctx.now)
     return [ctx.say("admin.role_changed", id=target.id, name=target.name or "—", role=ctx.t(f"roles.{role}"))]
 
 

@@ -68,8 +68,9 @@ class Context:
     def say(self, key: str, /, **params: Any) -> Reply:
         return Reply(self.t(key, **params))
 
-    def reply(self, text: Markup, rows: list[list[Option]] | None = None, menu: bool = False) -> Reply:
-        return Reply(text, tuple(tuple(row) for row in rows or ()), menu)
+    def reply(self, text: Markup, rows: list[list[Option]] | None = None, menu: bool = False,
+              commands_for: str | None = None) -> Reply:
+        return Reply(text, tuple(tuple(row) for row in rows or ()), menu, commands_for=commands_for)
 
     # Conversation state --------------------------------------------------
     def goto(self, flow: str, step: str, **data: Any) -> None:

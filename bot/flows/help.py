@@ -10,7 +10,8 @@ from bot.flows.types import Reply
 async def show(ctx: Context, args: str = "") -> list[Reply]:
     if ctx.member is None:
         return [ctx.say("help.guest")]
-    return [ctx.reply(ctx.t(f"help.{ctx.member.role}"), menu=True)]
+    # Also refreshes the chat's command menu: someone whose role changed sees theirs.
+    return [ctx.reply(ctx.t(f"help.{ctx.member.role}"), menu=True, commands_for=ctx.member.role)]
 
 
 COMMANDS = [Command(("help", "trogiup", "menu"), show, EVERYONE)]

@@ -20,7 +20,8 @@ def normalise_code(text: str) -> str:
 async def start(ctx: Context, args: str) -> list[Reply]:
     if ctx.member is not None:
         unit = await ctx.uow.units.get(ctx.member.unit_id)
-        return [ctx.reply(ctx.t("join.already", unit=unit.name if unit else ""), menu=True)]
+        return [ctx.reply(ctx.t("join.already", unit=unit.name if unit else ""), menu=True,
+                          commands_for=ctx.member.role)]
     if not args.strip():
         ctx.goto(FLOW, "code")
         return [ctx.say("join.ask_code")]
@@ -56,7 +57,8 @@ async def use_code(ctx: Context, text: str) -> list[Reply]:
     ctx.member = member
     ctx.end()
     role = ctx.t(f"roles.{invite.role}")
-    return [ctx.reply(ctx.t("join.welcome", unit=unit.name, role=role), menu=True), ctx.say("help.first_steps")]
+    welcome = ctx.reply(ctx.t("join.welcome", unit=unit.name, role=role), menu=True, commands_for=invite.role)
+    return [welcome, ctx.say("help.first_steps")]
 
 
 COMMANDS = [Command(("start",), start, EVERYONE)]

@@ -66,6 +66,8 @@ class Reply:
     options: tuple[tuple[Option, ...], ...] = ()  # rows of buttons
     menu: bool = False  # (re)show the persistent main menu keyboard
     attachment: Attachment | PendingAttachment | None = None
+    # Set the chat's command menu to this role's commands (channels that have one: Telegram).
+    commands_for: str | None = None
 
 
 async def build_attachments(replies: Sequence[Reply]) -> list[Reply]:

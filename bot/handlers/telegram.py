@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from telegram import (
     BotCommand,
+    BotCommandScopeChat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
@@ -26,7 +27,8 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Contex
 from telegram.request import BaseRequest
 
 from bot.content import Content
-from bot.flows.engine import MENU, Engine
+from bot.flows.commands import GUEST
+from bot.flows.engine import COMMANDS, MENU, Engine
 from bot.flows.types import Inbound, Reply
 from bot.handlers.telegram_updates import DEFAULT_CONCURRENCY, PerChatUpdateProcessor
 
@@ -38,9 +40,30 @@ CHANNEL = "telegram"
 SEND_ATTEMPTS = 4
 BACKOFF_SECONDS = (0.5, 1.0, 2.0, 4.0)
 MAX_RETRY_AFTER = 60.0
-# The bot command list shown by Telegram (setMyCommands): command -> texts key.
-BOT_COMMANDS = ("baocao", "cuatoi", "huy", "help", "start", "tuan", "thang", "quy", "nam", "ky", "bieudo", "xuat",
-                "hanchot", "tatnhacnho", "batnhacnho")
+# Telegram's command menu (setMyCommands), in this order, each described by texts
+# ``commands.<name>``; a role sees the commands the command registry allows it.
+MENU_ORDER = ("baocao", "cuatoi", "huy", "tuan", "thang", "quy", "nam", "ky", "bieudo", "xuat", "hanchot",
+              "gannhat", "xoabc", "baothay", "thongbao", "moi", "maimoi", "thuhoi", "thanhvien", "vaitro", "khoa",
+              "mokhoa", "thon", "chitieu", "nhatky", "tatnhacnho", "batnhacnho", "help")
+# Every private chat sees the members' menu (and /start) unless its own is set.
+DEFAULT_MENU_ROLE = "member"
+
+
+def menu_commands(content: Content, role: str) -> list[BotCommand]:
+    """The command menu of ``role``; the default menu (``DEFAULT_MENU_ROLE``) adds /start for newcomers."""
+    names = [name for name in MENU_ORDER if role in COMMANDS[name].roles]
+    if role == DEFAULT_MENU_ROLE:
+        names.append("start")
+    return [BotCommand(name, content.texts(f"commands.{name}")) for name in names]
+
+
+async def apply_menu(bot, content: Content, chat_id: int, role: str) -> None:  # type: ignore[no-untyped-def]
+    """Give one chat its role's command menu; members fall back to the default menu."""
+    scope = BotCommandScopeChat(chat_id)
+    if role in (DEFAULT_MENU_ROLE, GUEST):
+        await bot.delete_my_commands(scope=scope)
+    else:
+        await bot.set_my_commands(menu_commands(content, role), scope=scope)
 
 
 def to_inbound(update: Update, bot_username: str | None = None) -> Inbound | None:
@@ -123,6 +146,8 @@ class TelegramAdapter:
         return False
 
     async def _send_once(self, bot, chat_id: int, reply: Reply) -> None:  # type: ignore[no-untyped-def]
+        if reply.commands_for is not None:  # cosmetic: never fail the reply for it
+            await self._quietly(apply_menu(bot, self.content, chat_id, reply.commands_for))
         markup = _markup(reply, self.menu)
         file = reply.attachment
         if file is None:
@@ -147,9 +172,7 @@ class TelegramAdapter:
             await self._quietly(self.send(context.bot, update.effective_chat.id, reply))
 
     async def post_init(self, application: Application) -> None:
-        texts = self.content.texts
-        commands = [BotCommand(name, texts(f"commands.{name}")) for name in BOT_COMMANDS]
-        await self._quietly(application.bot.set_my_commands(commands))
+        await self._quietly(application.bot.set_my_commands(menu_commands(self.content, DEFAULT_MENU_ROLE)))
 
 
 def build_application(

@@ -10,16 +10,20 @@ idempotency key, so trying again could send the message twice.
 
 from __future__ import annotations
 
+import logging
+
 import httpx
 from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
-from bot.handlers.telegram import _markup, _seconds
+from bot.content import Content
+from bot.handlers.telegram import _markup, _seconds, apply_menu
 from bot.outbox import BLOCKED, PERMANENT, RETRY_AFTER, SENT, TRANSIENT, UNCERTAIN, Deliver, Delivery
 from bot.reminders import reply_of
 from storage.outbox import OutboxMessage
 
+log = logging.getLogger(__name__)
 CHANNEL = "telegram"
 # Transport errors raised before a byte of the request was sent.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -34,9 +38,16 @@ def may_have_arrived(exc: TelegramError) -> bool:
     return isinstance(cause, httpx.TransportError) and not isinstance(cause, NOT_SENT)
 
 
-def telegram_delivery(bot: Bot) -> Deliver:
+def telegram_delivery(bot: Bot, content: Content | None = None) -> Deliver:
+    """``content`` gives the command menus a message may carry (``Reply.commands_for``)."""
+
     async def deliver(message: OutboxMessage) -> Delivery:
         reply = reply_of(message.payload)
+        if reply.commands_for is not None and content is not None:
+            try:
+                await apply_menu(bot, content, int(message.chat_id), reply.commands_for)
+            except TelegramError as exc:  # cosmetic: the message still goes out; /help sets it again
+                log.info("could not set the command menu of chat %s: %s", message.chat_id, exc)
         try:
             await bot.send_message(
                 int(message.chat_id), reply.text, parse_mode=ParseMode.HTML,
