@@ -302,6 +302,19 @@ class ReportRepository(_Repo):
         )
         return changed == 1
 
+    async def supersede(self, old: Report, count: int, by: int, reason: str, now: datetime) -> int | None:
+        """Correct a live report's count: void it with the reason and append its replacement
+        (same reporter, village, service, day and batch; ``entered_by`` the corrector,
+        ``supersedes`` the old row). The new row's id, or None if the report was voided already."""
+        if not await self.void_one(old.id, by, reason, now):
+            return None
+        return await self.db.insert(
+            "INSERT INTO reports (batch_id, member_id, village_id, service, count, occurred_on, created_at, source, "
+            "entered_by, supersedes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (old.batch_id, old.member_id, old.village_id, old.service, count, old.occurred_on.isoformat(), ts(now),
+             old.source, by, old.id),
+        )
+
     async def batch(self, batch_id: str, member_id: int) -> list[Report]:
         """A member's batch. Batch ids are short and random: unique per member, not across all members."""
         rows = await self.db.fetchall(

@@ -2,6 +2,8 @@
 
     /gannhat [THÔN]          the latest reports, numbered
     /xoabc SỐ LÝ DO          void one report with a reason; the reporter is told
+    /suabc SỐ SỐ-HỘ LÝ DO    correct one report's count: the old row is voided with the reason,
+                             a new row supersedes it; the reporter is told
     /baothay SỐ-TV DÒNG      report on behalf of a member who has no phone (source 'proxy')
 
 Nothing is deleted: a void keeps the row with who, when and why; a proxy report keeps
@@ -82,6 +84,47 @@ async def void(ctx: Context, args: str) -> list[Reply]:
     return [ctx.say("corrections.voided", id=report.id, items=items, day=day_text(report.occurred_on))]
 
 
+async def correct(ctx: Context, args: str) -> list[Reply]:
+    assert ctx.member is not None
+    number, _, rest = args.strip().partition(" ")
+    count_text, _, reason = rest.strip().partition(" ")
+    reason = reason.strip()
+    if not number.lstrip("#").isdigit() or not count_text or len(reason) < MIN_REASON:
+        return [ctx.say("corrections.correct_usage")]
+    limit = ctx.content.limits.max_count_per_report
+    if not count_text.isdigit() or not 1 <= int(count_text) <= limit:
+        return [ctx.say("corrections.correct_count", value=count_text[:20], max=limit)]
+    report = await ctx.uow.reports.get(int(number.lstrip("#")))
+    villages = {v.id: v for v in await scope_villages(ctx)}
+    if report is None or report.village_id not in villages:
+        return [ctx.say("corrections.no_such_report")]
+    if report.voided_at is not None:
+        return [ctx.say("corrections.already_void", id=report.id)]
+    if report.service == ZERO.service:
+        return [ctx.say("corrections.correct_zero")]
+    count = int(count_text)
+    if count == report.count:
+        return [ctx.say("corrections.correct_same", id=report.id, count=count)]
+    new_id = await ctx.uow.reports.supersede(report, count, ctx.member.id, reason[:200], ctx.now)
+    assert new_id is not None  # the row was live a statement ago, in this same transaction
+    village = villages[report.village_id]
+    await ctx.uow.audit.add(ctx.member.id, "correct", f"report:{report.id}", ctx.now,
+                            {"from": report.count, "to": count, "new": new_id, "reason": reason[:200]},
+                            unit_id=village.parent_id)
+    service = ctx.content.catalogue.get(report.service)
+    change = {"service": service.short if service else report.service, "old": report.count, "new": count}
+    if report.member_id != ctx.member.id:
+        notice = ctx.t("corrections.correct_told", id=report.id, day=day_text(report.occurred_on),
+                       who=ctx.member.name or ctx.t(f"roles.{ctx.member.role}"), reason=reason[:200], **change)
+        people = [p for p in await ctx.uow.reminders.people(village.parent_id or village.id)
+                  if p.member_id == report.member_id]
+        await ctx.uow.outbox.enqueue(
+            [NewMessage("correct", str(report.id), "notice", p.member_id, p.channel, p.chat_id,
+                        payload(Reply(notice)), ctx.now) for p in people], ctx.now)
+    return [ctx.say("corrections.corrected", id=report.id, new_id=new_id, day=day_text(report.occurred_on),
+                    **change)]
+
+
 async def _member_in_villages(ctx: Context, text: str, villages: dict[int, Unit]) -> Member | None:
     number = text.lstrip("#")
     if not number.isdigit():
@@ -123,5 +166,6 @@ async def on_behalf(ctx: Context, args: str) -> list[Reply]:
 COMMANDS = [
     Command(("gannhat", "recent"), recent, CORRECTORS),
     Command(("xoabc", "void"), void, CORRECTORS),
+    Command(("suabc", "correct"), correct, CORRECTORS),
     Command(("baothay", "proxy"), on_behalf, CORRECTORS),
 ]
