@@ -91,4 +91,4 @@ async def test_a_role_change_tells_the_member_and_moves_their_menu(setup, conten
     server._commands_by_scope.clear()
     await lan.send("/help")
     await lan.next_reply()
-    assert chat_menu(server, lan.id) >= LEADER_TOO
+    await server.wait_until(lambda: chat_menu(server, lan.id) >= LEADER_TOO, what="the menu after /help")

@@ -127,6 +127,8 @@ class TelegramAdapter:
         for attempt in range(SEND_ATTEMPTS):
             try:
                 await self._send_once(bot, chat_id, reply)
+                if reply.commands_for is not None:  # after the reply, and cosmetic: never fails it
+                    await self._quietly(apply_menu(bot, self.content, chat_id, reply.commands_for))
                 return True
             except RetryAfter as exc:
                 wait = min(_seconds(exc.retry_after), MAX_RETRY_AFTER)
@@ -146,8 +148,6 @@ class TelegramAdapter:
         return False
 
     async def _send_once(self, bot, chat_id: int, reply: Reply) -> None:  # type: ignore[no-untyped-def]
-        if reply.commands_for is not None:  # cosmetic: never fail the reply for it
-            await self._quietly(apply_menu(bot, self.content, chat_id, reply.commands_for))
         markup = _markup(reply, self.menu)
         file = reply.attachment
         if file is None:

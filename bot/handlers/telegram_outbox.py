@@ -43,11 +43,6 @@ def telegram_delivery(bot: Bot, content: Content | None = None) -> Deliver:
 
     async def deliver(message: OutboxMessage) -> Delivery:
         reply = reply_of(message.payload)
-        if reply.commands_for is not None and content is not None:
-            try:
-                await apply_menu(bot, content, int(message.chat_id), reply.commands_for)
-            except TelegramError as exc:  # cosmetic: the message still goes out; /help sets it again
-                log.info("could not set the command menu of chat %s: %s", message.chat_id, exc)
         try:
             await bot.send_message(
                 int(message.chat_id), reply.text, parse_mode=ParseMode.HTML,
@@ -64,6 +59,11 @@ def telegram_delivery(bot: Bot, content: Content | None = None) -> Deliver:
         except (NetworkError, TelegramError) as exc:
             outcome = UNCERTAIN if may_have_arrived(exc) else TRANSIENT
             return Delivery(outcome, f"{type(exc).__name__}: {exc}")
+        if reply.commands_for is not None and content is not None:
+            try:
+                await apply_menu(bot, content, int(message.chat_id), reply.commands_for)
+            except TelegramError as exc:  # cosmetic: the message is out; /trogiup sets the menu again
+                log.info("could not set the command menu of chat %s: %s", message.chat_id, exc)
         return Delivery(SENT)
 
     return deliver
