@@ -85,6 +85,16 @@ def _commune_of(unit: Unit) -> int:
     return unit.id if unit.kind == "commune" else unit.parent_id or unit.id
 
 
+async def tell_member(ctx: Context, commune_id: int, member_id: int, key: tuple[str, str, str], reply: Reply) -> None:
+    """Push ``reply`` to every reachable chat of a member, through the outbox.
+
+    ``key`` is (rule, period, step): the outbox sends one message per key and recipient."""
+    rule, period, step = key
+    await ctx.uow.outbox.enqueue(
+        [NewMessage(rule, period, step, p.member_id, p.channel, p.chat_id, payload(reply), ctx.now)
+         for p in await ctx.uow.reminders.people(commune_id) if p.member_id == member_id], ctx.now)
+
+
 # /moi -------------------------------------------------------------------------
 async def invite(ctx: Context, args: str) -> list[Reply]:
     assert ctx.member is not None
@@ -194,9 +204,7 @@ async def set_role(ctx: Context, args: str) -> list[Reply]:
     # The member is told, and their chat's command menu follows the new role.
     told = Reply(ctx.t("admin.role_told", unit=unit.name, role=ctx.t(f"roles.{role}")), commands_for=role)
     change = f"{ctx.inbound.channel}:{ctx.inbound.update_key}"  # one notice per change, even within a second
-    await ctx.uow.outbox.enqueue(
-        [NewMessage("role", change, role, p.member_id, p.channel, p.chat_id, payload(told), ctx.now)
-         for p in await ctx.uow.reminders.people(_commune_of(unit)) if p.member_id == target.id], ctx.now)
+    await tell_member(ctx, _commune_of(unit), target.id, ("role", change, role), told)
     return [ctx.say("admin.role_changed", id=target.id, name=target.name or "—", role=ctx.t(f"roles.{role}"))]
 
 

@@ -15,15 +15,13 @@ from __future__ import annotations
 import secrets
 
 from bot.content import Markup
-from bot.flows.admin import narrow, villages_in_scope
+from bot.flows.admin import narrow, tell_member, villages_in_scope
 from bot.flows.commands import Command
 from bot.flows.context import Context
 from bot.flows.report import ZERO, check_day, day_text, issue_text, items_text
 from bot.flows.types import Reply
-from bot.reminders import payload
 from bot.report_parser import parse_report
 from storage.models import Member, NewReport, Unit
-from storage.outbox import NewMessage
 
 CORRECTORS = frozenset({"leader", "staff", "admin"})
 RECENT = 15
@@ -76,11 +74,8 @@ async def void(ctx: Context, args: str) -> list[Reply]:
     if report.member_id != ctx.member.id:
         notice = ctx.t("corrections.reporter_told", id=report.id, items=items, day=day_text(report.occurred_on),
                        who=ctx.member.name or ctx.t(f"roles.{ctx.member.role}"), reason=reason[:200])
-        people = [p for p in await ctx.uow.reminders.people(village.parent_id or village.id)
-                  if p.member_id == report.member_id]
-        await ctx.uow.outbox.enqueue(
-            [NewMessage("void", str(report.id), "notice", p.member_id, p.channel, p.chat_id,
-                        payload(Reply(notice)), ctx.now) for p in people], ctx.now)
+        await tell_member(ctx, village.parent_id or village.id, report.member_id,
+                          ("void", str(report.id), "notice"), Reply(notice))
     return [ctx.say("corrections.voided", id=report.id, items=items, day=day_text(report.occurred_on))]
 
 
@@ -116,11 +111,8 @@ async def correct(ctx: Context, args: str) -> list[Reply]:
     if report.member_id != ctx.member.id:
         notice = ctx.t("corrections.correct_told", id=report.id, day=day_text(report.occurred_on),
                        who=ctx.member.name or ctx.t(f"roles.{ctx.member.role}"), reason=reason[:200], **change)
-        people = [p for p in await ctx.uow.reminders.people(village.parent_id or village.id)
-                  if p.member_id == report.member_id]
-        await ctx.uow.outbox.enqueue(
-            [NewMessage("correct", str(report.id), "notice", p.member_id, p.channel, p.chat_id,
-                        payload(Reply(notice)), ctx.now) for p in people], ctx.now)
+        await tell_member(ctx, village.parent_id or village.id, report.member_id,
+                          ("correct", str(report.id), "notice"), Reply(notice))
     return [ctx.say("corrections.corrected", id=report.id, new_id=new_id, day=day_text(report.occurred_on),
                     **change)]
 
