@@ -73,12 +73,12 @@ class OfflineRequest(BaseRequest):
 
     async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
                          *args: Any, **kwargs: Any) -> tuple[int, bytes]:
-        name = url.rsplit("/", 1)[-1]
+        name = url.rsplit("/", 1)[-1].lower()  # Bot API method names are case-insensitive
         params = request_data.parameters if request_data else {}
         result: Any = True
-        if name == "getMe":
+        if name == "getme":
             result = BOT_USER
-        elif name == "sendMessage":
+        elif name == "sendmessage":
             self._message_id += 1
             self.sent += 1
             result = {

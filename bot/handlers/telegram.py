@@ -7,20 +7,13 @@ state lives here: the engine keeps it in storage, so a restart continues where i
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 from datetime import timedelta
+from typing import Any
 
-from telegram import (
-    BotCommand,
-    BotCommandScopeChat,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    InputFile,
-    KeyboardButton,
-    ReplyKeyboardMarkup,
-    Update,
-)
+from telegram import BotCommand, BotCommandScopeChat, InputFile, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
@@ -87,12 +80,38 @@ def to_inbound(update: Update, bot_username: str | None = None) -> Inbound | Non
     return None
 
 
-def _markup(reply: Reply, menu: ReplyKeyboardMarkup) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
+def reply_markup(reply: Reply, menu: str | None = None) -> str | None:
+    """The reply's keyboard as Bot API JSON: its buttons, else ``menu`` when it asks for the menu.
+
+    Plain JSON rather than PTB's ``InlineKeyboardMarkup``: the same request, without building
+    and serializing a tree of Telegram objects for every reply.
+    """
     if reply.options:
-        return InlineKeyboardMarkup(
-            [[InlineKeyboardButton(o.label, callback_data=o.data) for o in row] for row in reply.options]
-        )
+        rows = [[{"text": o.label, "callback_data": o.data} for o in row] for row in reply.options]
+        return json.dumps({"inline_keyboard": rows}, ensure_ascii=False, separators=(",", ":"))
     return menu if reply.menu else None
+
+
+def menu_markup(content: Content) -> str:
+    """The persistent main-menu keyboard (menu buttons send their label as text)."""
+    keyboard = {"keyboard": [[{"text": content.texts(key)} for key in MENU]],
+                "resize_keyboard": True, "is_persistent": True}
+    return json.dumps(keyboard, ensure_ascii=False, separators=(",", ":"))
+
+
+# Bot API methods are case-insensitive. ``do_api_request`` with the lower-case name is the
+# same request as ``Bot.send_message`` (defaults, rate limiter, errors) except that PTB does
+# not parse Telegram's answer into a ``Message``, which tcns never reads: that parse was a
+# third of the event loop's time per text report. (PTB warns only for its camel-case names.)
+SEND_MESSAGE = "sendmessage"
+
+
+async def send_text(bot, chat_id: int, text: str, markup: str | None) -> None:  # type: ignore[no-untyped-def]
+    """``sendMessage`` in HTML parse mode; raises PTB's errors like ``Bot.send_message``."""
+    params: dict[str, Any] = {"chat_id": chat_id, "text": text, "parse_mode": ParseMode.HTML.value}
+    if markup is not None:
+        params["reply_markup"] = markup
+    await bot.do_api_request(SEND_MESSAGE, api_kwargs=params)
 
 
 def _seconds(value: int | float | timedelta) -> float:
@@ -103,10 +122,7 @@ class TelegramAdapter:
     def __init__(self, engine: Engine, content: Content) -> None:
         self.engine = engine
         self.content = content
-        texts = content.texts
-        self.menu = ReplyKeyboardMarkup(
-            [[KeyboardButton(texts(key)) for key in MENU]], resize_keyboard=True, is_persistent=True
-        )
+        self.menu = menu_markup(content)
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         inbound = to_inbound(update, context.bot.username)
@@ -148,10 +164,10 @@ class TelegramAdapter:
         return False
 
     async def _send_once(self, bot, chat_id: int, reply: Reply) -> None:  # type: ignore[no-untyped-def]
-        markup = _markup(reply, self.menu)
+        markup = reply_markup(reply, self.menu)
         file = reply.attachment
         if file is None:
-            await bot.send_message(chat_id, reply.text, parse_mode=ParseMode.HTML, reply_markup=markup)
+            await send_text(bot, chat_id, reply.text, markup)
         elif file.kind == "photo":
             await bot.send_photo(chat_id, InputFile(file.data, filename=file.filename), caption=reply.text,
                                  parse_mode=ParseMode.HTML, reply_markup=markup)

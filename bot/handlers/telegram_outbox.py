@@ -14,11 +14,10 @@ import logging
 
 import httpx
 from telegram import Bot
-from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.content import Content
-from bot.handlers.telegram import _markup, _seconds, apply_menu
+from bot.handlers.telegram import _seconds, apply_menu, reply_markup, send_text
 from bot.outbox import BLOCKED, PERMANENT, RETRY_AFTER, SENT, TRANSIENT, UNCERTAIN, Deliver, Delivery
 from bot.reminders import reply_of
 from storage.outbox import OutboxMessage
@@ -44,10 +43,7 @@ def telegram_delivery(bot: Bot, content: Content | None = None) -> Deliver:
     async def deliver(message: OutboxMessage) -> Delivery:
         reply = reply_of(message.payload)
         try:
-            await bot.send_message(
-                int(message.chat_id), reply.text, parse_mode=ParseMode.HTML,
-                reply_markup=_markup(reply, None),  # type: ignore[arg-type] - no menu for pushed messages
-            )
+            await send_text(bot, int(message.chat_id), reply.text, reply_markup(reply))  # no menu when pushed
         except RetryAfter as exc:
             return Delivery(RETRY_AFTER, str(exc), _seconds(exc.retry_after))
         except Forbidden as exc:
