@@ -17,7 +17,7 @@ from telegram.ext import Application
 from bot.clock import FixedClock
 from bot.content import Content
 from bot.demo import Demo, seed_demo
-from bot.flows.engine import Engine
+from bot.flows.engine import MENU, Engine
 from bot.handlers.telegram import build_application
 from storage import SqliteDatabase
 
@@ -114,7 +114,9 @@ async def test_join_and_report_by_buttons(bot: Bot, server: FakeBotApi, seeded: 
     await lan.tap(confirm, confirm.data_for("✔ Ghi nhận"))
     done = await lan.next_reply()
     assert "Đã ghi nhận" in done.plain_text
-    assert done.keyboard  # the persistent menu comes back
+    # The persistent menu comes back, one row of the menu labels, kept on screen.
+    assert done.keyboard == [[bot.content.texts(key) for key in MENU]]
+    assert done.reply_markup is not None and done.reply_markup["is_persistent"] is True
     assert await bot.live_reports() == [("vneid", 4, "buttons")]
     assert len(server.callback_answers) == 4
 
