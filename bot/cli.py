@@ -83,7 +83,7 @@ def _terminal_inbox(runtime: Runtime, user: str):  # type: ignore[no-untyped-def
     from bot.deadlines import Planner
     from bot.handlers.terminal_outbox import terminal_inbox
 
-    planner = Planner(runtime.content.deadlines, runtime.settings.tz)
+    planner = Planner.for_content(runtime.content, runtime.settings.tz)
     return terminal_inbox(runtime.db, runtime.clock, planner, user, summary_followup(runtime.db, runtime.content))
 
 
@@ -124,7 +124,7 @@ def _start_reminders(runtime: Runtime, bot, settings: Settings):  # type: ignore
     from bot.outbox import OutboxSender
     from bot.scheduler import ReminderScheduler
 
-    planner = Planner(runtime.content.deadlines, settings.tz)
+    planner = Planner.for_content(runtime.content, settings.tz)
     sender = OutboxSender(runtime.db, {CHANNEL: telegram_delivery(bot, runtime.content)}, runtime.clock,
                           is_quiet=planner.is_quiet, rate=settings.outbox_rate,
                           followups=summary_followup(runtime.db, runtime.content))

@@ -19,16 +19,20 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
 import holidays
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from bot.flows.periods import Period, cutoff_month, period_of, week_of
+from bot.flows.periods import DEFAULT_CUTOFF_DAY, Period, cutoff_month, period_of, week_of
+
+if TYPE_CHECKING:
+    from bot.content import Content
 
 STEPS = ("before", "eve", "due", "overdue")
 DIGEST_RULE = "digest"
@@ -78,7 +82,9 @@ class Rule(_Strict):
     month: int = Field(default=1, ge=1, le=12)
     day: int = Field(ge=1, le=31)
     covers: Literal["month", "quarter", "half", "year", "cutoff"]
-    cutoff_day: int = Field(default=15, ge=2, le=28)
+    # Only for ``covers: cutoff``. Unset: the commune's own cut-off day, the one /ky uses
+    # (content/tally.yaml), so the deadline and the tally always mean the same month.
+    cutoff_day: int | None = Field(default=None, ge=2, le=28)
     previous: bool = False
     if_holiday: Literal["keep", "earlier", "later"] = "keep"
 
@@ -102,9 +108,10 @@ class Rule(_Strict):
                     days.append(day)
         return days
 
-    def period_for(self, due: date) -> Period:
+    def period_for(self, due: date, cutoff_day: int = DEFAULT_CUTOFF_DAY) -> Period:
+        """The period a deadline due on ``due`` is about; ``cutoff_day`` is the commune's."""
         if self.covers == "cutoff":
-            period = cutoff_month(due.year, due.month, self.cutoff_day)
+            period = cutoff_month(due.year, due.month, self.cutoff_day or cutoff_day)
         else:
             period = period_of(self.covers, due)
         return period.previous() if self.previous else period
@@ -242,16 +249,24 @@ class DigestStep:
 class Planner:
     """The calendar of deadlines and ladder steps for one set of rules, in one time zone."""
 
-    def __init__(self, config: DeadlineConfig, tz: ZoneInfo, work: WorkCalendar | None = None) -> None:
+    def __init__(self, config: DeadlineConfig, tz: ZoneInfo, work: WorkCalendar | None = None,
+                 cutoff_days: Callable[[str], int] | None = None) -> None:
+        """``cutoff_days``: a commune's cut-off day by its code (default: the national 15th)."""
         self.config = config
         self.tz = tz
         self.work = work or WorkCalendar()
+        self.cutoff_days = cutoff_days or (lambda commune_code: DEFAULT_CUTOFF_DAY)
+
+    @classmethod
+    def for_content(cls, content: Content, tz: ZoneInfo) -> Planner:
+        """The planner of a content set: its deadline rules, and each commune's /ky cut-off day."""
+        return cls(content.deadlines, tz, cutoff_days=content.tally.cutoff_day)
 
     def local(self, day: date, moment: time) -> datetime:
         return datetime.combine(day, moment, tzinfo=self.tz)
 
-    def deadline(self, rule: Rule, nominal: date) -> Deadline:
-        return self._deadline(rule.id, rule.name, rule.period_for(nominal), nominal, rule.if_holiday)
+    def deadline(self, rule: Rule, nominal: date, cutoff_day: int = DEFAULT_CUTOFF_DAY) -> Deadline:
+        return self._deadline(rule.id, rule.name, rule.period_for(nominal, cutoff_day), nominal, rule.if_holiday)
 
     def campaign(self, campaign: Campaign) -> Deadline:
         start = campaign.start or campaign.due - timedelta(days=30)
@@ -269,7 +284,8 @@ class Planner:
     def deadlines(self, commune_code: str, first: date, last: date,
                   extra: tuple[Campaign, ...] = ()) -> list[Deadline]:
         """Deadlines whose nominal due day is from ``first`` to ``last``, earliest first."""
-        found = [self.deadline(rule, day) for rule in self.config.rules_for(commune_code)
+        cutoff_day = self.cutoff_days(commune_code)
+        found = [self.deadline(rule, day, cutoff_day) for rule in self.config.rules_for(commune_code)
                  for day in rule.due_days(first, last)]
         for campaign in (*self.config.campaigns_for(commune_code), *extra):
             if first <= campaign.due <= last:

@@ -297,7 +297,7 @@ async def scheduling_pass(db: SqliteDatabase, content: Content, tz: ZoneInfo, no
     Idempotent: run it on every cron tick, on start, or by hand; a step already in the
     outbox is not added again. Villages that reported for the period are left out.
     """
-    planner = planner or Planner(content.deadlines, tz)
+    planner = planner or Planner.for_content(content, tz)
     result = PassResult()
     async with db.uow() as uow:
         communes = await uow.reminders.communes(commune_code)

@@ -56,7 +56,7 @@ class _AtClock:
 async def main(args: argparse.Namespace, settings: Settings) -> int:
     async with await open_runtime(settings) as runtime:
         t = runtime.content.texts
-        planner = Planner(runtime.content.deadlines, settings.tz)
+        planner = Planner.for_content(runtime.content, settings.tz)
         if args.reminders_command == "status":
             async with runtime.db.uow() as uow:
                 counts = await uow.outbox.counts()

@@ -162,3 +162,29 @@ def test_rule_model_bounds():
         Rule(id="x", name="x", every="month", month=2, day=20, covers="month")
     rule = Rule(id="x", name="x", every="month", day=31, covers="month")
     assert rule.due_days(date(2026, 2, 1), date(2026, 2, 28)) == [date(2026, 2, 28)]
+
+
+def test_a_cutoff_rule_follows_the_communes_own_cutoff_day(tmp_path: Path):
+    """A commune that moves its cut-off day (tally.yaml, what /ky counts) moves its cut-off
+    deadline's period with it; a rule that names its own day keeps it."""
+    source = load_content().directory
+    for name in source.iterdir():
+        (tmp_path / name.name).write_bytes(name.read_bytes()) if name.is_file() else None
+    tally = yaml.safe_load((tmp_path / "tally.yaml").read_text(encoding="utf-8"))
+    tally["cutoff_day_by_commune"] = {"XA-20": 20}
+    (tmp_path / "tally.yaml").write_text(yaml.safe_dump(tally, allow_unicode=True), encoding="utf-8")
+    rules = yaml.safe_load((tmp_path / "deadlines.yaml").read_text(encoding="utf-8"))
+    monthly = {"id": "ky", "name": "Báo cáo kỳ", "every": "month", "day": 22, "covers": "cutoff"}
+    rules["rules"].append(monthly)
+    rules["communes"] = {"XA-FIXED": {"rules": [{**monthly, "cutoff_day": 25}]}}
+    (tmp_path / "deadlines.yaml").write_text(yaml.safe_dump(rules, allow_unicode=True), encoding="utf-8")
+    planner = Planner.for_content(load_content(tmp_path), TZ)
+
+    def november(commune: str) -> tuple[date, date]:
+        found = planner.deadlines(commune, date(2026, 11, 1), date(2026, 11, 30))
+        period = next(d for d in found if d.rule == "ky").period
+        return period.start, period.end
+
+    assert november("XA-20") == (date(2026, 10, 20), date(2026, 11, 19))  # the commune's day, as /ky
+    assert november("OTHER") == (date(2026, 10, 15), date(2026, 11, 14))  # the national default
+    assert november("XA-FIXED") == (date(2026, 10, 25), date(2026, 11, 24))  # the rule's own day

@@ -41,7 +41,8 @@ def planner_for(ctx: Context) -> Planner:
     config: DeadlineConfig = ctx.content.deadlines
     key = (id(config), str(ctx.tz))
     if key not in _PLANNERS:
-        _PLANNERS[key] = (config, Planner(config, ctx.tz))  # keeps config alive, so its id stays unique
+        # The entry keeps config alive, so its id stays unique.
+        _PLANNERS[key] = (config, Planner.for_content(ctx.content, ctx.tz))
     return _PLANNERS[key][1]
 
 
