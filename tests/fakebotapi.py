@@ -570,6 +570,30 @@ class FakeUser:
 # --------------------------------------------------------------------------------------------
 
 
+class Hold:
+    """Calls held by :meth:`FakeBotApi.hold` until :meth:`release`."""
+
+    def __init__(self, after: int) -> None:
+        self.after = after
+        self.passed = 0  # calls let through before the hold began
+        self.waiting = 0
+        self._released = asyncio.Event()
+
+    async def enter(self, changed: _Notifier) -> None:
+        if self._released.is_set():
+            return
+        if self.passed < self.after:
+            self.passed += 1
+            return
+        self.waiting += 1
+        changed.notify()
+        await self._released.wait()
+
+    def release(self) -> None:
+        """Let every held call (and every later one) through."""
+        self._released.set()
+
+
 class FakeBotApi:
     """In-process fake Telegram Bot API server; see the module docstring for an overview.
 
@@ -626,6 +650,7 @@ class FakeBotApi:
 
         self._changed = _Notifier()
         self._lost_answers: dict[str, list[float]] = {}
+        self._holds: dict[str, Hold] = {}
         self._stopping = False
         self._runner: web.AppRunner | None = None
         self._methods: dict[str, Callable[[dict[str, Any]], Any]] = {
@@ -831,6 +856,14 @@ class FakeBotApi:
         answer is held ``hold`` seconds: the client's read timeout fires first."""
         self._lost_answers.setdefault(method.lower(), []).extend([hold] * times)
 
+    def hold(self, method: str, after: int = 0) -> Hold:
+        """Calls of ``method`` after the first ``after`` wait, not yet carried out and unanswered,
+        until the returned :class:`Hold` is released: "requests in flight" for as long as a test
+        needs them. ``Hold.waiting`` counts the calls waiting."""
+        gate = Hold(after)
+        self._holds[method.lower()] = gate
+        return gate
+
     # -- HTTP plumbing ------------------------------------------------------------------------
 
     async def _handle_method(self, request: web.Request) -> web.Response:
@@ -845,6 +878,8 @@ class FakeBotApi:
             if handler is None:
                 self.unknown_methods.append(method)
                 raise _ApiError(404, "Not Found: method not found")
+            if (gate := self._holds.get(method.lower())) is not None:
+                await gate.enter(self._changed)
             self._inject_faults(method.lower(), call.params)
             result = handler(call.params)
             if asyncio.iscoroutine(result):

@@ -176,6 +176,19 @@ async def test_unknown_methods_are_404_and_recorded(server: FakeBotApi, bot: Bot
         server.assert_no_unknown_methods()
 
 
+async def test_held_calls_are_carried_out_only_when_released(server: FakeBotApi, bot: Bot) -> None:
+    lan = server.user(42, first_name="Lan")
+    gate = server.hold("sendMessage", after=1)
+    await bot.send_message(42, "một")  # the first call passes
+    second = asyncio.create_task(bot.send_message(42, "hai"))
+    await server.wait_until(lambda: gate.waiting == 1, what="the second call held")
+    assert [m.text for m in server.messages(lan.id)] == ["một"]  # held: not carried out yet
+    gate.release()
+    assert (await second).text == "hai"
+    await bot.send_message(42, "ba")  # after the release nothing waits
+    assert [m.text for m in server.messages(lan.id)] == ["một", "hai", "ba"]
+
+
 # --------------------------------------------------------------------------------------------
 # getUpdates
 # --------------------------------------------------------------------------------------------

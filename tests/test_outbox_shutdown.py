@@ -157,16 +157,8 @@ async def test_sigterm_mid_batch_then_restart_sends_each_message_once(tmp_path: 
         env["TELEGRAM_API_BASE_URL"] = server.base_url
         for chat in chats:
             server.user(chat, first_name=f"TV{chat}")
-        # The first 5 sendMessage calls answer at once; later ones wait until the gate opens.
-        send_message, gate, held = server._methods["sendmessage"], asyncio.Event(), []
-
-        async def gated(params):  # type: ignore[no-untyped-def]
-            if len(server.calls_to("sendMessage")) > 5 and not gate.is_set():
-                held.append(params)
-                await gate.wait()
-            return send_message(params)
-
-        server._methods["sendmessage"] = gated
+        # The first 5 sendMessage calls answer at once; later ones wait until the hold is released.
+        gate = server.hold("sendMessage", after=5)
 
         async def start() -> asyncio.subprocess.Process:
             return await asyncio.create_subprocess_exec(
@@ -176,7 +168,7 @@ async def test_sigterm_mid_batch_then_restart_sends_each_message_once(tmp_path: 
 
         first = await start()
         try:
-            await until(lambda: len(held) == 8, timeout=30)  # 8 deliveries in flight
+            await until(lambda: gate.waiting == 8, timeout=30)  # 8 deliveries in flight
             first.send_signal(signal.SIGTERM)
             assert first.stderr is not None
             log = b""
@@ -185,7 +177,7 @@ async def test_sigterm_mid_batch_then_restart_sends_each_message_once(tmp_path: 
                     line = await first.stderr.readline()
                     assert line, log.decode()
                     log += line
-            gate.set()
+            gate.release()
             rest = await asyncio.wait_for(first.stderr.read(), 20)
             await asyncio.wait_for(first.wait(), 20)
         finally:
