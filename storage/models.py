@@ -68,6 +68,7 @@ class Report:
     voided_at: datetime | None = None
     voided_by: int | None = None
     void_reason: str | None = None
+    supersedes: int | None = None  # set by a correction (/suabc): the voided report this one replaces
 
 
 @dataclass

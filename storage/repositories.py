@@ -244,14 +244,14 @@ class InviteRepository(_Repo):
 
 _REPORT_COLS = (
     "id, batch_id, member_id, village_id, service, count, occurred_on, created_at, source, "
-    "voided_at, voided_by, void_reason"
+    "voided_at, voided_by, void_reason, supersedes"
 )
 
 
 def _report(row: tuple[Any, ...]) -> Report:
     return Report(
         row[0], row[1], row[2], row[3], row[4], row[5], date.fromisoformat(row[6]),
-        datetime.fromisoformat(row[7]), row[8], _dt(row[9]), row[10], row[11],
+        datetime.fromisoformat(row[7]), row[8], _dt(row[9]), row[10], row[11], row[12],
     )
 
 

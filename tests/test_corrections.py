@@ -91,6 +91,10 @@ async def test_leader_corrects_a_count_the_old_row_stays_and_the_reporter_is_tol
         (lan_id[0], "vneid", 50, leader_id[0], "gõ nhầm 50", None, None),
         (lan_id[0], "vneid", 5, None, None, old_id, leader_id[0]),
     ]
+    new_id = (await rows(db, "SELECT id FROM reports WHERE supersedes = ?", old_id))[0][0]
+    listing = await leader.send("/gannhat")  # the new row says what it corrected; the old one is gone
+    assert f"#{new_id} " in listing and f"VNeID: 5 – Lan (tin nhắn), sửa từ #{old_id}" in listing
+    assert f"#{old_id} " not in listing
     mine = await lan.send("/cuatoi")  # the member's own totals follow the correction
     assert "• VNeID: 5\n" in mine and "): 7 hộ" in mine
     told = await rows(db, "SELECT chat_id, payload FROM outbox WHERE rule = 'correct'")

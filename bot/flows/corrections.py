@@ -48,7 +48,8 @@ async def recent(ctx: Context, args: str) -> list[Reply]:
     lines = [
         ctx.t("corrections.line", id=r.id, day=day_text(r.occurred_on)[:5], village=names[r.village_id],
               service=catalogue.get(r.service).short if catalogue.get(r.service) else ctx.t("zero.label"),
-              count=r.count, name=name or "—", source=ctx.t(f"corrections.sources.{r.source}"))
+              count=r.count, name=name or "—", source=ctx.t(f"corrections.sources.{r.source}"),
+              corrected=ctx.t("corrections.corrected_mark", id=r.supersedes) if r.supersedes else "")
         for r, name in rows
     ]
     return [ctx.reply(Markup.lines([ctx.t("corrections.header"), *lines, ctx.t("corrections.hint")]))]
