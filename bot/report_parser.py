@@ -73,7 +73,7 @@ How a line is read
    negative, zero, fractional or above ``max_count`` (also a service's total when it is
    named more than once: the value is then the total); a service with no number that
    is not explicitly none (``missing_count``); the day named is impossible
-   (``bad_date``) or after today (``future_date``). Date errors are reported even
+   (``bad_date``), after today (``future_date``) or "tomorrow" (``tomorrow``). Date errors are reported even
    when the message names no service (a lone ``31/02``), so the same function can
    read a typed answer to "which day?".
 
@@ -119,7 +119,8 @@ FUTURE_SLACK_DAYS = 31
 """A ``dd/mm`` without a year up to this many days after today stays in this year (and is
 then ``future_date``); further ahead it means the same day last year."""
 
-ISSUE_CODES = ("negative", "zero", "fraction", "too_large", "missing_count", "bad_date", "future_date")
+ISSUE_CODES = ("negative", "zero", "fraction", "too_large", "missing_count", "bad_date", "future_date",
+               "tomorrow")
 
 _WORD = re.compile(r"[^\W\d_]+")
 
@@ -172,6 +173,7 @@ class ParserLexicon(BaseModel):
     today: tuple[str, ...] = ()
     yesterday: tuple[str, ...] = ()
     day_before_yesterday: tuple[str, ...] = ()
+    tomorrow: tuple[str, ...] = ()
     day_words: tuple[str, ...] = ()
     unit_words: tuple[str, ...] = ()
     number_words: tuple[str, ...] = ()
@@ -186,6 +188,7 @@ class ParserLexicon(BaseModel):
         "today",
         "yesterday",
         "day_before_yesterday",
+        "tomorrow",
         "day_words",
         "unit_words",
         "number_words",
@@ -264,7 +267,7 @@ _KIND_FIELDS = (
     ("neg", "negations"),
     ("neg", "nothing_phrases"),
 )
-_REL_FIELDS = (("today", 0), ("yesterday", 1), ("day_before_yesterday", 2))
+_REL_FIELDS = (("today", 0), ("yesterday", 1), ("day_before_yesterday", 2), ("tomorrow", -1))
 
 # Gap weight of a unit lying between a service and its number.
 _WEIGHT = {"word": 1, "unit": 1, "meas": 1}
@@ -427,6 +430,8 @@ def _classify_numbers(units: list[_U]) -> None:
 
 def _resolve_date(u: _U, today: datetime.date) -> tuple[datetime.date | None, ParseIssue | None]:
     if u.kind == "rel":
+        if u.val < 0:  # "ngày mai": work not done yet is not reported
+            return None, ParseIssue("tomorrow")
         return today - datetime.timedelta(days=u.val), None
     bad = (None, ParseIssue("bad_date", value=u.raw))
     if u.role == "day":

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import random
-import time
 from datetime import date
 
 import pytest
@@ -261,6 +260,9 @@ CASES: list[tuple[str, dict[str, int], date | None, list[str]]] = [
     ("31/02", {}, None, ["bad_date"]),  # a day typed alone is still checked
     ("30/11", {}, None, ["future_date"]),
     ("hôm kia", {}, date(2026, 11, 20), []),
+    ("vneid 3 ngày mai", {}, None, ["tomorrow"]),  # planned work is not reported yet
+    ("chieu mai ho tro cks 4 ho", {}, None, ["tomorrow"]),
+    ("giúp chị Mai cài vneid 3", {V: 3}, None, []),  # a name, not "tomorrow"
     ("20/11", {}, date(2026, 11, 20), []),
     # --- explicit none next to a service
     ("không có vneid 3", {V: 3}, None, []),
@@ -420,7 +422,8 @@ def test_works_with_another_catalogue_and_lexicon() -> None:
     assert parse("vneid 5").items == (ParsedItem(V, 5),)
 
 
-def test_long_input_is_fast() -> None:
+def test_long_and_hostile_input_is_read_safely() -> None:
+    """Long, repetitive or odd input gets an answer (bench/parse.py times these lines)."""
     texts = [
         "vneid 5 " * 2000,
         "1" * 10_000,
@@ -432,10 +435,9 @@ def test_long_input_is_fast() -> None:
         "<b>" * 3000,
     ]
     for text in texts:
-        start = time.perf_counter()
         result = parse(text)
-        assert time.perf_counter() - start < 0.05, text[:20]
-        assert isinstance(result, ParseResult)
+        assert not (result.items and result.issues), text[:20]
+        assert all(1 <= item.count <= MAX for item in result.items), text[:20]
     # Only the first 1000 characters are read: 125 times "vneid 5 ".
     assert parse("vneid 5 " * 2000, max_count=10_000).items == (ParsedItem(V, 5 * 125),)
 
@@ -457,12 +459,7 @@ def test_random_junk_never_crashes() -> None:
         assert {issue.code for issue in result.issues} <= set(ISSUE_CODES)
 
 
-def test_typical_line_is_fast() -> None:
-    lines = [c[0] for c in CASES]
-    parse(lines[0])  # compile once
-    start = time.perf_counter()
-    for _ in range(20):
-        for line in lines:
-            parse(line)
-    per_line = (time.perf_counter() - start) / (20 * len(lines))
-    assert per_line < 500e-6  # generous for slow CI; about 25 µs on a laptop
+def test_every_error_code_has_its_vietnamese_text() -> None:
+    texts = load_content().texts
+    missing = [code for code in ISSUE_CODES if f"parse_errors.{code}" not in texts]
+    assert not missing, f"content/texts.yaml has no parse_errors text for {missing}"

@@ -241,7 +241,7 @@ async def on_text(ctx: Context, text: str) -> list[Reply]:
             text, today=ctx.today, catalogue=ctx.content.catalogue, lexicon=ctx.content.lexicon,
             max_count=ctx.content.limits.max_count_per_report,
         )
-        day_issues = [i for i in result.issues if i.code in ("bad_date", "future_date")]
+        day_issues = [i for i in result.issues if i.code in ("bad_date", "future_date", "tomorrow")]
         if day_issues:
             return [ctx.reply(issue_text(ctx, day_issues[0])), _ask_day(ctx)]
         if result.date is None:
