@@ -250,8 +250,11 @@ async def _member_forget(args: argparse.Namespace, settings: Settings) -> int:
             if member is None:
                 _say(runtime, "admin_cli.no_member", err=True, id=args.id)
                 return 1
+            unit = await uow.units.get(member.unit_id)
+            commune_id = None if unit is None else unit.id if unit.kind == "commune" else unit.parent_id
             chats = await uow.members.forget(member.id)
-            await uow.audit.add(None, "member_forget", f"member:{member.id}", now, {"identities": len(chats)})
+            await uow.audit.add(None, "member_forget", f"member:{member.id}", now, {"identities": len(chats)},
+                                unit_id=commune_id)
         _say(runtime, "admin_cli.forgotten", id=args.id)
     return 0
 

@@ -301,6 +301,7 @@ async def test_hanchot_shows_status_and_staff_add_a_one_off_deadline(
     assert "Chiến dịch VNeID" in await an.send("/hanchot")
     rows_ = await db.conn.execute_fetchall("SELECT COUNT(*) FROM custom_deadlines")
     assert rows_[0][0] == 1
+    assert "(demo): thêm hạn báo cáo (custom_deadline:1)" in await staff.send("/nhatky")  # the commune's audit trail
 
 
 async def test_terminal_chat_shows_due_reminders(
@@ -319,6 +320,7 @@ async def test_terminal_chat_shows_due_reminders(
     out.truncate(0)
     await chat.send("/nhaclai quy 2026-Q4")
     assert "Đã gửi nhắc tới 5 người ở 3 thôn" in out.getvalue()
+    assert "nhắc lại các thôn chưa báo cáo" in await ChatUser(engine, "canbo", channel="terminal").send("/nhatky")
     out.seek(0)
     out.truncate(0)
     await chat.send("/trogiup")

@@ -34,6 +34,32 @@ async def test_migrations_apply_once_and_record_the_version(db_path: Path):
         await db.close()
 
 
+async def test_audit_rows_written_without_their_commune_get_it_on_upgrade(db_path: Path, monkeypatch):
+    """Migration 0011: rows of /hanchot them, /nhaclai and member forget written before the fix."""
+    monkeypatch.setattr("storage.sqlite.MIGRATIONS", [m for m in MIGRATIONS if m[0] <= 10])
+    db = await SqliteDatabase(str(db_path)).open()
+    try:
+        async with db.uow() as uow:
+            commune = await uow.units.add("commune", "XA", "Xã A")
+            village = await uow.units.add("village", "T1", "Thôn 1", commune.id)
+            staff = await uow.members.add("Cán bộ", "staff", commune.id, NOW)
+            lan = await uow.members.add("Lan", "member", village.id, NOW)
+            custom = await uow.reminders.add_deadline(commune.id, "Chiến dịch", date(2026, 11, 1),
+                                                      date(2026, 11, 30), staff.id, NOW)
+            assert custom is not None
+            await uow.audit.add(staff.id, "deadline.add", f"custom_deadline:{custom.id}", NOW)
+            await uow.audit.add(staff.id, "reminder.adhoc", "quy:2026-Q4", NOW)
+            await uow.audit.add(None, "member_forget", f"member:{lan.id}", NOW)
+            await uow.audit.add(staff.id, "invite", "unit:1", NOW)  # not one of them: left alone
+        monkeypatch.setattr("storage.sqlite.MIGRATIONS", MIGRATIONS)
+        assert 11 in await db.upgrade()
+        rows = await db.conn.execute_fetchall("SELECT action, unit_id FROM audit ORDER BY id")
+        assert [tuple(r) for r in rows] == [("deadline.add", commune.id), ("reminder.adhoc", commune.id),
+                                            ("member_forget", commune.id), ("invite", None)]
+    finally:
+        await db.close()
+
+
 def test_db_upgrade_command(tmp_path: Path):
     env = {"TCNS_DB": str(tmp_path / "x.db"), "PATH": "/usr/bin:/bin"}
     run = subprocess.run([sys.executable, "-m", "bot.cli", "db", "upgrade"], capture_output=True, text=True,

@@ -133,7 +133,7 @@ async def add(ctx: Context, args: str) -> list[Reply]:
     if custom is None:
         return [ctx.say("deadlines.add_exists", name=name, due=day_text(due))]
     await ctx.uow.audit.add(ctx.member.id, "deadline.add", f"custom_deadline:{custom.id}", ctx.now,
-                            {"name": name, "due": due.isoformat(), "commune": commune.code})
+                            {"name": name, "due": due.isoformat()}, unit_id=commune.id)
     planner = planner_for(ctx)
     deadline = planner.campaign(campaign_of(custom))
     first = max(planner.steps(deadline)[0].at.date(), today)
@@ -180,7 +180,7 @@ async def remind_again(ctx: Context, args: str) -> list[Reply]:
     if messages and not added:
         return [ctx.say("reminders.adhoc_again")]
     await ctx.uow.audit.add(ctx.member.id, "reminder.adhoc", f"{deadline.rule}:{deadline.key}", ctx.now,
-                            {"messages": added})
+                            {"messages": added}, unit_id=commune.id)
     reached = len({m.village_id for m in messages})
     replies = [ctx.say("reminders.adhoc_done", people=added, villages=reached, name=deadline.name)]
     if planner.is_quiet(ctx.now):
