@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import sys
@@ -87,46 +88,69 @@ def _terminal_inbox(runtime: Runtime, user: str):  # type: ignore[no-untyped-def
     return terminal_inbox(runtime.db, runtime.clock, planner, user, summary_followup(runtime.db, runtime.content))
 
 
-async def _run_bot(settings: Settings) -> None:
+async def _run_bot(settings: Settings) -> int:
+    """The bot on every channel with a token (Telegram, Zalo), with reminders, until SIGTERM or Ctrl-C."""
+    from telegram.ext import Application
+
+    from bot.handlers import telegram_outbox, zalo, zalo_outbox
     from bot.handlers.telegram import build_application
 
-    assert settings.telegram_bot_token
-    async with await open_runtime(settings) as runtime:
-        application = build_application(
-            settings.telegram_bot_token,
-            runtime.engine,
-            runtime.content,
-            base_url=settings.telegram_api_base_url,
-            base_file_url=settings.file_base_url,
-        )
+    async with await open_runtime(settings) as runtime, contextlib.AsyncExitStack() as stack:
         stop = reminders_cli.stop_on_signals()
-        async with application:
+        deliveries = {}
+        application: Application | None = None  # type: ignore[type-arg]
+        zalo_adapter = None  # checked first: a refused token stops start-up before anything runs
+        if settings.zalo_bot_token:
+            client = await stack.enter_async_context(zalo.ZaloClient(settings.zalo_bot_token,
+                                                                     settings.zalo_api_base_url))
+            zalo_adapter = zalo.ZaloAdapter(runtime.engine, runtime.content, client)
+            try:
+                account = await zalo_adapter.start()
+            except (zalo.ZaloError, zalo.ZaloNetworkError) as exc:
+                print(plain_text(runtime.content.texts("admin_cli.zalo_refused", error=str(exc))), file=sys.stderr)
+                return 2
+            log.info("Zalo bot %s is polling", account.get("account_name") or account.get("id"))
+            deliveries[zalo.CHANNEL] = zalo_outbox.zalo_delivery(zalo_adapter)
+        if settings.telegram_bot_token:
+            application = build_application(
+                settings.telegram_bot_token,
+                runtime.engine,
+                runtime.content,
+                base_url=settings.telegram_api_base_url,
+                base_file_url=settings.file_base_url,
+            )
+            await stack.enter_async_context(application)
             await application.bot_data["adapter"].post_init(application)
             await application.start()
             assert application.updater is not None
             await application.updater.start_polling(allowed_updates=["message", "callback_query"])
-            log.info("bot @%s is polling", application.bot.username)
-            reminders = _start_reminders(runtime, application.bot, settings)
-            await stop.wait()
-            # Order matters: the sender settles its deliveries in flight while the Bot's HTTP
-            # client (closed when `async with application` ends) and the database (closed by
-            # the runtime after that) are still open.
-            await reminders.stop()
+            log.info("Telegram bot @%s is polling", application.bot.username)
+            deliveries[telegram_outbox.CHANNEL] = telegram_outbox.telegram_delivery(application.bot, runtime.content)
+        zalo_polling = asyncio.create_task(zalo_adapter.run(stop)) if zalo_adapter is not None else None
+        reminders = _start_reminders(runtime, deliveries, settings)
+        await stop.wait()
+        # Order matters: the sender settles its deliveries in flight while the channels' HTTP
+        # clients (closed when the exit stack unwinds) and the database (closed by the runtime
+        # after that) are still open.
+        await reminders.stop()
+        if zalo_polling is not None:
+            await zalo_polling  # answers the messages in hand, then returns
+        if application is not None:
+            assert application.updater is not None
             await application.updater.stop()
             await application.stop()
+    return 0
 
 
-def _start_reminders(runtime: Runtime, bot, settings: Settings):  # type: ignore[no-untyped-def]
+def _start_reminders(runtime: Runtime, deliveries, settings: Settings):  # type: ignore[no-untyped-def]
     """The scheduler (decides what is due, enqueues) and the outbox sender (sends), on this loop."""
     from bot.announcements import summary_followup
     from bot.deadlines import Planner
-    from bot.handlers.telegram_outbox import CHANNEL, telegram_delivery
     from bot.outbox import OutboxSender
     from bot.scheduler import ReminderScheduler
 
     planner = Planner.for_content(runtime.content, settings.tz)
-    sender = OutboxSender(runtime.db, {CHANNEL: telegram_delivery(bot, runtime.content)}, runtime.clock,
-                          is_quiet=planner.is_quiet, rate=settings.outbox_rate,
+    sender = OutboxSender(runtime.db, deliveries, runtime.clock, is_quiet=planner.is_quiet, rate=settings.outbox_rate,
                           followups=summary_followup(runtime.db, runtime.content))
     scheduler = ReminderScheduler(runtime.db, runtime.content, runtime.clock, planner, sender)
     scheduler.start()
@@ -186,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings()
         command = args.command
         if command is None:
-            if settings.telegram_bot_token:
+            if settings.telegram_bot_token or settings.zalo_bot_token:
                 command = "run"
             else:
                 print(plain_text(load_content(settings.content_dir).texts("cli.no_token")))
@@ -203,11 +227,11 @@ def main(argv: list[str] | None = None) -> int:
         elif command == "chat":
             asyncio.run(_chat(settings, args.user))
         elif command == "run":
-            if not settings.telegram_bot_token:
+            if not (settings.telegram_bot_token or settings.zalo_bot_token):
                 texts = load_content(settings.content_dir).texts
                 print(plain_text(texts("admin_cli.no_token")), file=sys.stderr)
                 return 2
-            asyncio.run(_run_bot(settings))
+            return asyncio.run(_run_bot(settings))
         elif command == "reminders":
             return asyncio.run(reminders_cli.main(args, settings))
         elif command == "db":

@@ -22,6 +22,10 @@ class Settings(BaseSettings):
         default="https://api.telegram.org/bot", validation_alias="TELEGRAM_API_BASE_URL"
     )
     telegram_file_base_url: str | None = Field(default=None, validation_alias="TELEGRAM_FILE_BASE_URL")
+    zalo_bot_token: str | None = Field(default=None, validation_alias="ZALO_BOT_TOKEN")
+    zalo_api_base_url: str = Field(
+        default="https://bot-api.zaloplatforms.com/bot", validation_alias="ZALO_API_BASE_URL"
+    )
     outbox_rate: float = Field(default=30.0, gt=0, le=1000, validation_alias="TCNS_OUTBOX_RATE")  # msgs/s overall
 
     @field_validator("timezone")

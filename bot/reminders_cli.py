@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import signal
 from datetime import date, datetime, time, timedelta
 
@@ -11,7 +12,7 @@ from bot.app import open_runtime
 from bot.config import Settings
 from bot.deadlines import Planner
 from bot.handlers.plain import plain_text
-from bot.outbox import OutboxSender
+from bot.outbox import Deliver, OutboxSender
 from bot.reminders import (
     Snapshot,
     WeekFigures,
@@ -43,6 +44,25 @@ def stop_on_signals() -> asyncio.Event:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     return stop
+
+
+async def _deliveries(runtime, settings: Settings, stack: contextlib.AsyncExitStack) -> dict[str, Deliver]:  # type: ignore[no-untyped-def]
+    """A delivery for every channel with a token; their HTTP clients close with ``stack``."""
+    deliveries: dict[str, Deliver] = {}
+    if settings.telegram_bot_token:
+        from telegram import Bot
+
+        from bot.handlers import telegram_outbox
+
+        bot = await stack.enter_async_context(Bot(settings.telegram_bot_token, base_url=settings.telegram_api_base_url,
+                                                  base_file_url=settings.file_base_url))
+        deliveries[telegram_outbox.CHANNEL] = telegram_outbox.telegram_delivery(bot, runtime.content)
+    if settings.zalo_bot_token:
+        from bot.handlers import zalo, zalo_outbox
+
+        client = await stack.enter_async_context(zalo.ZaloClient(settings.zalo_bot_token, settings.zalo_api_base_url))
+        deliveries[zalo.CHANNEL] = zalo_outbox.zalo_delivery(zalo.ZaloAdapter(runtime.engine, runtime.content, client))
+    return deliveries
 
 
 class _AtClock:
@@ -81,16 +101,11 @@ async def main(args: argparse.Namespace, settings: Settings) -> int:
         result = await scheduling_pass(runtime.db, runtime.content, settings.tz, now, args.commune, planner)
         print(plain_text(t("reminders_cli.run_done", now=now.astimezone(settings.tz).strftime("%d/%m/%Y %H:%M"),
                            added=result.added, steps=result.steps)))
-        if settings.telegram_bot_token:
-            from telegram import Bot
-
-            from bot.handlers.telegram_outbox import CHANNEL, telegram_delivery
-
-            bot = Bot(settings.telegram_bot_token, base_url=settings.telegram_api_base_url,
-                      base_file_url=settings.file_base_url)
-            async with bot:
-                sender = OutboxSender(runtime.db, {CHANNEL: telegram_delivery(bot, runtime.content)}, _AtClock(now),
-                                      is_quiet=planner.is_quiet, rate=settings.outbox_rate)
+        if settings.telegram_bot_token or settings.zalo_bot_token:
+            async with contextlib.AsyncExitStack() as stack:
+                deliveries = await _deliveries(runtime, settings, stack)
+                sender = OutboxSender(runtime.db, deliveries, _AtClock(now), is_quiet=planner.is_quiet,
+                                      rate=settings.outbox_rate)
                 sent = await sender.drain(stop=stop_on_signals())
             async with runtime.db.uow() as uow:
                 pending = (await uow.outbox.counts()).get("pending", 0)

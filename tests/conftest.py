@@ -48,5 +48,15 @@ async def demo(db: SqliteDatabase, content: Content, clock: FixedClock) -> Demo:
 
 
 @pytest.fixture
+async def seeded(db_path: Path, content: Content, clock: FixedClock) -> Demo:
+    """The demo commune in the database file, for tests that run the bot on its own connection."""
+    db = await SqliteDatabase(str(db_path)).open()
+    try:
+        return await seed_demo(db, content, clock.now())
+    finally:
+        await db.close()
+
+
+@pytest.fixture
 def user(engine: Engine) -> ChatUser:
     return ChatUser(engine, "1001", "Nguyễn Thị Lan")

@@ -39,7 +39,6 @@ The server is not thread-safe: use it only from the event loop it was started on
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import json
 import re
@@ -50,6 +49,7 @@ from http import HTTPStatus
 from typing import Any, NamedTuple, TypeVar
 
 from aiohttp import web
+from fakeserver import FakeServer, Notifier
 
 __all__ = [
     "BOT_USERNAME",
@@ -248,22 +248,6 @@ class _ApiError(Exception):
 
 def _bad_request(detail: str) -> _ApiError:
     return _ApiError(400, f"Bad Request: {detail}")
-
-
-class _Notifier:
-    """Wakes every waiter whenever the server's state changes (no lost wake-ups on one loop)."""
-
-    def __init__(self) -> None:
-        self._event = asyncio.Event()
-
-    def notify(self) -> None:
-        self._event.set()
-        self._event = asyncio.Event()
-
-    async def wait(self, timeout: float) -> None:
-        event = self._event
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), timeout)
 
 
 _HTML_TAGS = frozenset(
@@ -579,7 +563,7 @@ class Hold:
         self.waiting = 0
         self._released = asyncio.Event()
 
-    async def enter(self, changed: _Notifier) -> None:
+    async def enter(self, changed: Notifier) -> None:
         if self._released.is_set():
             return
         if self.passed < self.after:
@@ -594,7 +578,7 @@ class Hold:
         self._released.set()
 
 
-class FakeBotApi:
+class FakeBotApi(FakeServer):
     """In-process fake Telegram Bot API server; see the module docstring for an overview.
 
     Attributes a test reads directly:
@@ -617,8 +601,7 @@ class FakeBotApi:
         bot_first_name: str = BOT_FIRST_NAME,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.host = host
-        self.port = port
+        super().__init__(host, port)
         self.bot_username = bot_username
         self.bot_first_name = bot_first_name
         self.clock = clock
@@ -648,11 +631,8 @@ class FakeBotApi:
         self._message_ids: dict[int, itertools.count[int]] = {}
         self._poll_generation = 0
 
-        self._changed = _Notifier()
         self._lost_answers: dict[str, list[float]] = {}
         self._holds: dict[str, Hold] = {}
-        self._stopping = False
-        self._runner: web.AppRunner | None = None
         self._methods: dict[str, Callable[[dict[str, Any]], Any]] = {
             "getme": self._get_me,
             "getupdates": self._get_updates,
@@ -674,36 +654,11 @@ class FakeBotApi:
 
     # -- lifecycle ----------------------------------------------------------------------------
 
-    async def start(self) -> FakeBotApi:
-        """Start listening; sets :attr:`port`, :attr:`base_url` and :attr:`base_file_url`."""
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+    client_max_size = 64 * 1024 * 1024  # uploads (charts, spreadsheets)
+
+    def add_routes(self, app: web.Application) -> None:
         app.router.add_route("*", r"/bot{token:[^/]+}/{method:[^/]+}", self._handle_method)
         app.router.add_route("GET", r"/file/bot{token:[^/]+}/{path:.+}", self._handle_file)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-        return self
-
-    async def stop(self) -> None:
-        """Release pending long polls at once and shut the server down. Idempotent."""
-        self._stopping = True
-        self._changed.notify()
-        if self._runner is not None:
-            runner, self._runner = self._runner, None
-            await runner.cleanup()
-
-    async def __aenter__(self) -> FakeBotApi:
-        return await self.start()
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:PORT/bot``; PTB appends ``{token}/{method}``."""
-        return f"http://{self.host}:{self.port}/bot"
 
     @property
     def base_file_url(self) -> str:
@@ -782,26 +737,6 @@ class FakeBotApi:
 
     def assert_no_unknown_methods(self) -> None:
         assert not self.unknown_methods, f"bot called methods the fake does not know: {self.unknown_methods}"
-
-    async def wait_until(self, predicate: Callable[[], _T], timeout: float = 5, what: str = "condition") -> _T:
-        """Wait until ``predicate()`` is truthy (re-checked after every request); return its value.
-
-        Raises ``AssertionError`` after ``timeout`` seconds, listing the recent calls and errors.
-        """
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            result = predicate()
-            if result:
-                return result
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                recent = ", ".join(call.method for call in self.calls[-15:])
-                raise AssertionError(
-                    f"timed out after {timeout}s waiting for {what}; recent calls: [{recent}]; "
-                    f"errors: {self.errors[-5:]}"
-                )
-            await self._changed.wait(remaining)
 
     async def wait_for_messages(self, chat_id: int, count: int, timeout: float = 10) -> list[SentMessage]:
         """Wait until the bot has sent at least ``count`` messages to ``chat_id``; return them all."""

@@ -16,7 +16,7 @@ from telegram.ext import Application
 
 from bot.clock import FixedClock
 from bot.content import Content
-from bot.demo import Demo, seed_demo
+from bot.demo import Demo
 from bot.flows.engine import MENU, Engine
 from bot.handlers.telegram import build_application
 from storage import SqliteDatabase
@@ -68,15 +68,6 @@ class Bot:
 async def server() -> AsyncIterator[FakeBotApi]:
     async with FakeBotApi() as fake:
         yield fake
-
-
-@pytest.fixture
-async def seeded(db_path: Path, content: Content, clock: FixedClock) -> Demo:
-    db = await SqliteDatabase(str(db_path)).open()
-    try:
-        return await seed_demo(db, content, clock.now())
-    finally:
-        await db.close()
 
 
 @pytest.fixture
