@@ -14,8 +14,8 @@ from test_terminal import tcns
 
 from bot.demo import Demo
 
-# The end-to-end fixtures (fake Bot API server, seeded database, running bot), reused.
-server, seeded, bot = e2e.server, e2e.seeded, e2e.bot
+# The end-to-end fixtures (fake Bot API server, running bot), reused; `seeded` comes from conftest.
+server, bot = e2e.server, e2e.bot
 CREATED = "2026-10-05T03:00:00+00:00"
 
 
