@@ -43,6 +43,7 @@ async def test_invite_by_village_name_and_join(staff: ChatUser, engine: Engine, 
     answer = await staff.send("/moi my phu totruong")
     code = re.search(r"Mã mời (\w+)", answer).group(1)
     assert "Ấp Mỹ Phú" in answer and "tổ trưởng" in answer and f"/start {code}" in answer
+    assert "Telegram hay Zalo" not in answer  # no deep link here: "/start CODE" is already the way
     leader = await join(engine, "7001", code, "Trưởng ấp")
     assert "tổ trưởng" in leader.last[0].text
     assert "hết lượt" in await ChatUser(engine, "7002").send(f"/start {code}")  # a leader code is single-use
@@ -55,7 +56,10 @@ async def test_telegram_invite_has_a_deep_link(engine: Engine, demo: Demo, db: S
     inbound = Inbound("telegram", "x1", "8800", "8800", "CB", text="/moi an binh",
                       invite_link="https://t.me/tcns_bot?start=")
     replies = await engine.handle(inbound)
-    assert re.search(r"https://t\.me/tcns_bot\?start=\w{6}", replies[0].text)
+    link = re.search(r"https://t\.me/tcns_bot\?start=(\w{6})", replies[0].text)
+    assert link
+    # The link opens Telegram only: the reply also says how to join on any channel (Zalo too).
+    assert f"trên Telegram hay Zalo: /start {link.group(1)}" in replies[0].text
 
 
 async def test_list_and_revoke_invites(staff: ChatUser, engine: Engine):

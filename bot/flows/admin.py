@@ -120,8 +120,10 @@ async def invite(ctx: Context, args: str) -> list[Reply]:
                             {"role": role, "code": created.code}, unit_id=_commune_of(unit))
     link = f"{ctx.inbound.invite_link}{created.code}" if ctx.inbound.invite_link else f"/start {created.code}"
     expires = day_text(created.expires_at.astimezone(ctx.tz).date())
+    # A deep link opens one channel only; the code typed after /start works on every channel.
+    other_way = ctx.t("admin.invite_other_way", code=created.code) if ctx.inbound.invite_link else ""
     return [ctx.say("admin.invite_created", unit=unit.name, role=ctx.t(f"roles.{role}"), code=created.code,
-                    link=link, expires=expires, uses=created.max_uses)]
+                    link=link, expires=expires, uses=created.max_uses, other_way=other_way)]
 
 
 async def invites(ctx: Context, args: str) -> list[Reply]:
