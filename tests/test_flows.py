@@ -299,6 +299,9 @@ async def test_menu_buttons_work_as_commands(user: ChatUser, demo: Demo):
     await joined(user, demo)
     assert "dịch vụ nào" in await user.send("📝 Báo cáo")
     assert "Tuần này" in await user.send("📊 Của tôi")
+    # On text-only channels (Zalo, terminal) people type the label without its emoji.
+    assert "dịch vụ nào" in await user.send("bao cao")
+    assert "Tuần này" in await user.send("Của tôi")
 
 
 async def test_dates_are_local_vietnam_days(user: ChatUser, demo: Demo, db: SqliteDatabase, clock):

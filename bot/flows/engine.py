@@ -13,6 +13,7 @@ files (charts, spreadsheets) are built from the data read, after the commit.
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime
 from types import ModuleType
 from zoneinfo import ZoneInfo
@@ -29,6 +30,7 @@ from bot.textutil import fold
 from storage import SqliteDatabase, UnitOfWork
 
 log = logging.getLogger(__name__)
+_SYMBOLS = re.compile(r"[^\w\s]")
 
 # Feature modules: each may declare COMMANDS (a list of Command) and FLOW + on_choice/on_text.
 FEATURES: tuple[ModuleType, ...] = (
@@ -58,7 +60,12 @@ class Engine:
         self.content = content
         self.clock = clock
         self.tz = tz
-        self._menu = {fold(content.texts(key)): command for key, command in MENU.items()}
+        # Menu labels, also without their emoji: on text-only channels people type "bao cao".
+        self._menu: dict[str, str] = {}
+        for key, command in MENU.items():
+            label = fold(content.texts(key))
+            self._menu[label] = command
+            self._menu[fold(_SYMBOLS.sub(" ", label))] = command
 
     async def handle(self, inbound: Inbound) -> list[Reply]:
         now = self.clock.now()
