@@ -46,10 +46,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
 from aiohttp import web
-from fakeserver import FakeServer, Notifier
+from fakeserver import Call, FakeServer, Notifier
 
 __all__ = [
     "BOT_USERNAME",
@@ -111,19 +111,10 @@ _OBJECT_PARAMS = frozenset(
     }
 )
 
-_T = TypeVar("_T")
-
 
 # --------------------------------------------------------------------------------------------
 # Records exposed to tests
 # --------------------------------------------------------------------------------------------
-
-
-class Call(NamedTuple):
-    """One request received by the server (recorded even when it was answered with an error)."""
-
-    method: str
-    params: dict[str, Any]
 
 
 class ErrorReply(NamedTuple):

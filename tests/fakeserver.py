@@ -7,11 +7,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from typing import Any, Self, TypeVar
+from typing import Any, NamedTuple, Self, TypeVar
 
 from aiohttp import web
 
 _T = TypeVar("_T")
+
+
+class Call(NamedTuple):
+    """One request received by the server (recorded even when it was answered with an error)."""
+
+    method: str
+    params: dict[str, Any]
 
 
 class Notifier:
@@ -43,7 +50,7 @@ class FakeServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.host = host
         self.port = port
-        self.calls: list[Any] = []
+        self.calls: list[Call] = []
         self.errors: list[Any] = []
         self._changed = Notifier()
         self._stopping = False

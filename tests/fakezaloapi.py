@@ -32,10 +32,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
 from aiohttp import web
-from fakeserver import FakeServer
+from fakeserver import Call, FakeServer
 
 __all__ = ["Call", "ErrorReply", "FakeZaloApi", "FakeZaloUser", "SentMessage"]
 
@@ -46,15 +46,6 @@ DEFAULT_LONG_POLL_SECONDS = 30.0
 MAX_LONG_POLL_SECONDS = 50.0
 #: Methods that post a message to a chat (subject to block_user and flood).
 SEND_METHODS = frozenset({"sendmessage", "sendphoto"})
-
-_T = TypeVar("_T")
-
-
-class Call(NamedTuple):
-    """One request received by the server (recorded even when it was answered with an error)."""
-
-    method: str
-    params: dict[str, Any]
 
 
 class ErrorReply(NamedTuple):
