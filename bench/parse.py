@@ -2,9 +2,11 @@
 
 Times ``parse_report`` (the parse every text message goes through, also ``tcns parse``)
 on lines as members type them and on long or odd input (the first 1,000 characters of
-a message are read). In the same run a baseline does the least any parser must do: fold
-diacritics and pick "word number" pairs with one regular expression. Prints
-microseconds per line, the ratio to the baseline, and the slowest hostile line.
+a message are read, after invisible characters are removed; hostile lines include
+exponents, hex, bidi controls, full-width and keycap digits). In the same run a baseline
+does the least any parser must do: fold diacritics and pick "word number" pairs with one
+regular expression. Prints microseconds per line, the ratio to the baseline, and the
+slowest hostile line.
 
     python bench/parse.py [--rounds 5]
 
@@ -53,6 +55,15 @@ HOSTILE = [
     "<b>" * 3000,
     "vneid " * 2000,
     "1/1/1 " * 2000,
+    "\u200b" * 10_000 + "vneid 5",  # invisible padding: cleaned before reading
+    "vne\u2060id 1\u200e0\u00ad0 " * 800,
+    "\u202e51 " * 3000,  # right-to-left overrides
+    "1e9" * 3000,
+    "1a" * 5000,  # digits and letters glued: one long odd shape
+    "0x" * 5000,
+    "５" * 10_000,
+    "9" * 10_000 + " vneid",
+    "1\ufe0f\u20e3" * 3000,  # keycap digits
 ]
 PAIR = re.compile(r"([a-z]+)\s*:?\s*(\d+)")
 

@@ -158,9 +158,17 @@ def _start_reminders(runtime: Runtime, deliveries, settings: Settings):  # type:
 
 
 def _parse(text: str, today: date | None, settings: Settings) -> int:
+    """Print the bot's reading of ``text`` as JSON; 1 if the bot would refuse it as too long."""
+    from bot.textutil import clean
+
     content = load_content(settings.content_dir)
     today = today or date.today()
     limits = content.limits
+    text = clean(text).strip()  # as the engine reads a message
+    if len(text) > limits.max_message_chars:
+        too_long = plain_text(content.texts("errors.too_long", max=limits.max_message_chars))
+        print(json.dumps({"items": [], "date": None, "errors": [too_long]}, ensure_ascii=False))
+        return 1
     result = parse_report(
         text, today=today, catalogue=content.catalogue, lexicon=content.lexicon,
         max_count=limits.max_count_per_report,

@@ -13,11 +13,17 @@ Village team members type one short line, often without diacritics::
 How a line is read
 ==================
 
-1. **Clean-up.** Only the first :data:`MAX_CHARS` characters are read. Line breaks
-   become ``;``, Unicode dashes become ``-``, then :func:`bot.textutil.fold` removes
-   diacritics and case. Each word goes through ``variants`` (``ko``/``k``/``hok`` ->
-   ``không``, ``kí`` -> ``ký``, ``kĩ`` -> ``kỹ``...), so aliases and lexicon phrases
-   match however they are typed.
+1. **Clean-up.** :func:`bot.textutil.clean` first (as the engine does for every message):
+   invisible characters (zero-width, word joiner, soft hyphen, BOM, left-to-right bidi
+   controls, variation selectors) are removed, so ``1<LRM>00`` is ``100`` and
+   ``vne<WJ>id`` is ``vneid``; every Unicode decimal digit (``５``, ``٣``) and
+   full-width letter becomes ASCII. A line holding right-to-left letters or controls
+   (``<RLO>51`` shows as 15) and any digit gets the single issue ``reordered``: its
+   numbers may show in another order than they are stored, so none is read. Only the
+   first :data:`MAX_CHARS` characters are read. Line breaks become ``;``, Unicode dashes
+   become ``-``, then :func:`bot.textutil.fold` removes diacritics and case. Each word
+   goes through ``variants`` (``ko``/``k``/``hok`` -> ``không``, ``kí`` -> ``ký``,
+   ``kĩ`` -> ``kỹ``...), so aliases and lexicon phrases match however they are typed.
 
 2. **Tokens.** Letters and digits are split apart (``vneid5`` = ``vneid 5``,
    ``5hộ`` = ``5 hộ``). Number shapes are recognised first, in this order: phone
@@ -25,9 +31,13 @@ How a line is read
    dates ``dd/mm``, ``dd-mm``, ``dd.mm`` with an optional ``/yy`` or ``/yyyy``,
    thousands (``1.000``), times (``8h``, ``8h30``, ``8g30``, ``14:30``), percentages,
    negatives (``-3`` after a space, ``:`` or ``=``), decimals (``2,5``, ``2.5``) and
-   plain integers. ``,`` ``;`` ``|`` ``!`` ``?``, a line break, ``.`` followed by a space
-   and the ``conjunctions`` words (``và``...) split the message into *parts*;
-   ``:`` ``=`` ``-`` ``+`` and other symbols are ignored.
+   plain integers. *Odd* shapes are one unit that is never a number: exponents
+   (``1e9``, ``1.5e3``, ``1e+9``), hex (``0x10``) and any digits, letters, digits glued
+   together (``5e2``, ``2x3``) unless the letters are a service or household word
+   (``5cks2``); with a ``measure_words`` word in the middle (``1tr5``) it is money.
+   ``,`` ``;`` ``|`` ``!`` ``?``, a line break, ``.`` followed by a space and the
+   ``conjunctions`` words (``và``...) split the message into *parts*; ``:`` ``=``
+   ``-`` ``+`` and other symbols are ignored.
 
 3. **Phrases.** Runs of words are matched against every service alias (with the
    ``extra_aliases`` of the lexicon) and every lexicon phrase, longest first, whole
@@ -39,11 +49,14 @@ How a line is read
    ``thôn số 5``) or after a ``day_words`` word (``ngày 15``: a day of the month);
    a number right before a ``measure_words`` word (``8 giờ``) or glued to letters
    that are neither a service nor a household word (``50k``, ``3tr``); digit runs of
-   9 or more digits (phones, ID numbers); a lone 4-digit year 1900-2100; dates, times,
-   percentages, grouped phone numbers. ``dd.mm`` is read as a decimal (``fraction``
-   error) only where a count is expected: right after a service (``vneid 2.5``) or
-   right before a household word (``2.5 hộ``); otherwise it is a date when it is a
-   plausible day and month.
+   :data:`LONG_DIGITS` or more digits (phones, ID numbers) except where a count is
+   expected; a lone 4-digit year 1900-2100; dates, times (``8h30p``), percentages,
+   grouped phone numbers, money (``1tr5``); odd shapes except where a count is expected.
+   *Where a count is expected* means right after a service (``vneid 2.5``, ``vneid:
+   1e9``) or right before a household word (``2.5 hộ``): there an odd shape is
+   ``not_a_number`` and a long digit run is ``too_large`` (shown cut to 4 digits, it may
+   be a phone number). ``dd.mm`` is read as a decimal (``fraction`` error) only where a
+   count is expected; otherwise it is a date when it is a plausible day and month.
 
 5. **Pairing**, separately inside each part. Within a part, services (S), count
    numbers (N) and negations (X) form a sequence. Two readings are tried:
@@ -70,7 +83,7 @@ How a line is read
    first appearance.
 
 6. **Errors** (then ``items`` is empty, nothing is recorded): a paired number that is
-   negative, zero, fractional or above ``max_count`` (also a service's total when it is
+   negative, zero, fractional, an odd shape (``not_a_number``) or above ``max_count`` (also a service's total when it is
    named more than once: the value is then the total); a service with no number that
    is not explicitly none (``missing_count``); the day named is impossible
    (``bad_date``), after today (``future_date``) or "tomorrow" (``tomorrow``). Date errors are reported even
@@ -87,9 +100,11 @@ How a line is read
    vneid 3`` is vneid 8 on 20/11).
 
 8. **Nothing to report** (``nothing=True``): no count and no service other than
-   explicitly-none ones, at least one ``nothing_phrases`` phrase, negation or lone
-   ``0``, and every other word is a filler, household, unit, number or date word:
-   ``không có``, ``ko co ho nao``, ``0 hộ``, ``tuần này không có``. ``không có mạng``
+   explicitly-none ones, at least one ``nothing_phrases`` phrase or lone ``0`` (or a
+   negation next to a named service: ``vneid không``), and every other word is a
+   filler, household, unit, number or date word: ``không có``, ``ko co ho nao``,
+   ``0 hộ``, ``tuần này không có``. A bare negation (``không``, ``ko``, ``k``, ``chưa``)
+   is not nothing: it answers some question, it is not a report. ``không có mạng``
    is not nothing (unknown word), ``không có vneid 3`` is a report of vneid 3,
    ``không có vneid`` is nothing.
 
@@ -110,7 +125,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from bot.content import Catalogue
-from bot.textutil import fold
+from bot.textutil import clean, fold, reorders
 
 MAX_CHARS = 1000
 """Only this many characters of a message are read."""
@@ -119,26 +134,32 @@ FUTURE_SLACK_DAYS = 31
 """A ``dd/mm`` without a year up to this many days after today stays in this year (and is
 then ``future_date``); further ahead it means the same day last year."""
 
-ISSUE_CODES = ("negative", "zero", "fraction", "too_large", "missing_count", "bad_date", "future_date",
-               "tomorrow")
+ISSUE_CODES = ("negative", "zero", "fraction", "too_large", "not_a_number", "missing_count", "bad_date",
+               "future_date", "tomorrow", "reordered")
+
+LONG_DIGITS = 9
+"""A digit run this long is a phone or ID number (ignored), or "too large" where a count stands."""
 
 _WORD = re.compile(r"[^\W\d_]+")
 
+# Words first (most tokens are words; no other shape starts with a letter), then number
+# shapes, most specific first.
 _TOKEN = re.compile(
     r"""
-    (?P<phone>(?<![0-9.,/])(?:
+    (?P<word>[^\W\d_]+)
+  | (?P<odd>(?<![0-9.,])(?:0x[0-9a-f]+|[0-9]+(?:[.,][0-9]+)?e[+-]?[0-9]+)(?![0-9]))
+  | (?P<phone>(?<![0-9.,/])(?:
         (?:\+?84[ .-]?|0)[0-9]{2,3}[ .-][0-9]{3}[ .-][0-9]{3,4}
       | (?:\+?84[ .-]?|0)[0-9]{2,3}[ .-][0-9]{4}[ .-][0-9]{3}
       | (?:\+?84[ .-]?|0)[0-9]{3}[ .-][0-9]{2}[ .-][0-9]{2}[ .-][0-9]{2}
     )(?![0-9]))
   | (?P<date>(?<![0-9.,/])[0-9]{1,2}(?P<ds>[/.-])[0-9]{1,2}(?:(?P=ds)[0-9]{2,4})?(?![0-9/]))
   | (?P<thou>(?<![0-9.,])[0-9]{1,3}(?:\.[0-9]{3})+(?![0-9]|[.,][0-9]))
-  | (?P<time>(?<![0-9.,/:])[0-9]{1,2}(?::[0-9]{2}|[hg][0-9]{0,2})(?![^\W_]))
+  | (?P<time>(?<![0-9.,/:])[0-9]{1,2}(?::[0-9]{2}|[hg](?:[0-9]{1,2}(?:ph|p)?)?)(?![^\W_]))
   | (?P<pct>[0-9]+(?:[.,][0-9]+)?\ ?%)
   | (?P<neg>(?:(?<=[\s:=(])|^)-[0-9]+(?:[.,][0-9]+)?)
   | (?P<dec>[0-9]+[.,][0-9]+)
   | (?P<int>[0-9]+)
-  | (?P<word>[^\W\d_]+)
   | (?P<sep>[,;|!?]|\.(?=\s|$))
     """,
     re.VERBOSE,
@@ -151,11 +172,6 @@ _PREPARE = str.maketrans(
         "\u2212": "-",  # minus sign
         "\u2013": "-",  # en dash
         "\u2014": "-",  # em dash
-        "\uff1a": ":",  # full-width colon
-        "\u200b": None,  # zero-width space and joiners, byte-order mark
-        "\u200c": None,
-        "\u200d": None,
-        "\ufeff": None,
     }
 )
 
@@ -283,8 +299,9 @@ class _Compiled:
         self.variants = {fold(k): fold(v) for k, v in lexicon.variants.items()}
         self.phrases: dict[tuple[str, ...], tuple[str, Any]] = {}
         for kind, field in _KIND_FIELDS:
+            marker = "nothing" if field == "nothing_phrases" else None  # a plain negation is not "nothing"
             for phrase in getattr(lexicon, field):
-                self._add(phrase, (kind, None))
+                self._add(phrase, (kind, marker))
         for field, days in _REL_FIELDS:
             for phrase in getattr(lexicon, field):
                 self._add(phrase, ("rel", days))
@@ -359,6 +376,13 @@ def _scan(text: str, comp: _Compiled) -> list[_U]:
     i, n = 0, len(toks)
     while i < n:
         kind, raw, start, end = toks[i]
+        last = units[-1] if units else None
+        # "0x1f", "1e9e9", "1tr5k": still one shape; a known word glued after it is read as usual
+        glued_to_odd = last is not None and last.val in ("odd", "money") and last.end == start
+        if glued_to_odd and kind != "sep" and (kind != "word" or raw not in starts):
+            last.raw, last.end = text[last.start : end], end
+            i += 1
+            continue
         if kind != "word":
             units.append(_U("sep" if kind == "sep" else "num", kind, raw, start, end))
             i += 1
@@ -382,6 +406,13 @@ def _scan(text: str, comp: _Compiled) -> list[_U]:
                     i += size
                     break
         if hit is None:
+            nxt = toks[i + 1] if i + 1 < n else None
+            if glued and last is not None and nxt is not None and nxt[2] == end and nxt[0] not in ("word", "sep"):
+                # digits, letters, digits glued: "1e9", "5e2", "2x3" are not counts; "1tr5" is money
+                shape = "money" if phrases.get((raw,), ("",))[0] == "meas" else "odd"
+                last.kind, last.val, last.raw, last.end = "num", shape, text[last.start : nxt[3]], nxt[3]
+                i += 2
+                continue
             units.append(_U("meas" if glued else "word", None, raw, start, end))
             i += 1
     return units
@@ -396,9 +427,13 @@ def _classify_numbers(units: list[_U]) -> None:
         shape = u.val
         nxt = units[i + 1] if i + 1 < n else None
         prev = units[i - 1] if i > 0 else None
+        # Where a count is expected: right after a service or right before a household word.
+        in_slot = (prev is not None and prev.kind == "svc") or (nxt is not None and nxt.kind == "hh")
+        if shape == "odd":  # "1e9", "0x10": refused where a count stands, ignored elsewhere ("1tr5")
+            u.role = "count" if in_slot else ""
+            continue
         if shape == "date":
             if u.raw.count(".") == 1:  # dd.mm: a date, or a decimal where a count is expected
-                in_slot = (prev is not None and prev.kind == "svc") or (nxt is not None and nxt.kind == "hh")
                 day, month = (int(p) for p in u.raw.split("."))
                 if in_slot or not (1 <= day <= 31 and 1 <= month <= 12):
                     u.val = "dec"
@@ -408,8 +443,10 @@ def _classify_numbers(units: list[_U]) -> None:
                 continue
         if shape not in _COUNT_KINDS:
             continue
-        if shape == "int" and (len(u.raw) >= 9 or (len(u.raw) == 4 and 1900 <= int(u.raw) <= 2100)):
-            continue  # phone or ID number, year
+        if shape == "int" and len(u.raw) >= LONG_DIGITS and not in_slot:
+            continue  # phone or ID number; where a count stands it is "too large"
+        if shape == "int" and len(u.raw) == 4 and 1900 <= int(u.raw) <= 2100:
+            continue  # year
         if nxt is not None and nxt.kind == "meas":
             continue  # "8 giờ", "50k"
         u.role = "count"
@@ -520,13 +557,17 @@ def _key(reading: _Reading, forward: bool) -> tuple[int, ...]:
 
 def _count_issue(u: _U, code: str, max_count: int) -> tuple[int, ParseIssue | None]:
     shape = u.val
+    if shape == "odd":
+        return 0, ParseIssue("not_a_number", code, u.raw)
     if shape == "neg":
         return 0, ParseIssue("negative", code, u.raw)
     if shape == "dec":
         return 0, ParseIssue("fraction", code, u.raw)
-    digits = u.raw.replace(".", "")
-    if len(digits) > 9 or int(digits) > max_count:
-        return 0, ParseIssue("too_large", code, u.raw)
+    digits = u.raw.replace(".", "").lstrip("0") or "0"
+    if len(digits) >= LONG_DIGITS or int(digits) > max_count:
+        # a long digit run may be a phone or ID number: shown cut short, never in full
+        shown = u.raw if len(digits) < LONG_DIGITS else u.raw[:4] + "…"
+        return 0, ParseIssue("too_large", code, shown)
     value = int(digits)
     if value == 0:
         return 0, ParseIssue("zero", code, u.raw)
@@ -581,8 +622,11 @@ def parse_report(
 ) -> ParseResult:
     """Read one free-text report line; see the module docstring for the rules."""
     comp = _compile(catalogue, lexicon)
-    prepared = fold(text[:MAX_CHARS].translate(_PREPARE))
+    cleaned = clean(text[: 10 * MAX_CHARS])[:MAX_CHARS]
+    prepared = fold(cleaned.translate(_PREPARE))
     units = _scan(prepared, comp)
+    if reorders(cleaned) and any(u.kind == "num" for u in units):
+        return ParseResult((), None, (ParseIssue("reordered"),), False)
     _classify_numbers(units)
 
     weights = [0]  # prefix sums: weights[k] is the gap weight of units[:k]
@@ -591,7 +635,7 @@ def parse_report(
 
     totals: dict[str, int] = {}  # service code -> count, in order of first appearance
     issues: list[ParseIssue] = []
-    has_marker = blocked = False
+    has_marker = has_negation = named = blocked = False
     date_unit: _U | None = None
     elems: list[tuple[str, int]] = []  # the current part: ("S" | "N" | "X", unit index)
     has_s = False
@@ -599,11 +643,11 @@ def parse_report(
         kind = u.kind
         if kind == "svc":
             elems.append(("S", idx))
-            has_s = True
+            has_s = named = True
         elif kind == "num":
             if u.role == "count":
                 elems.append(("N", idx))
-                if u.val == "int" and int(u.raw) == 0:
+                if u.val == "int" and not u.raw.strip("0"):
                     has_marker = True
                 else:
                     blocked = True
@@ -611,7 +655,10 @@ def parse_report(
                 date_unit = u
         elif kind == "neg":
             elems.append(("X", idx))
-            has_marker = True
+            if u.val == "nothing":
+                has_marker = True
+            else:
+                has_negation = True
         elif kind == "rel":
             if date_unit is None:
                 date_unit = u
@@ -636,5 +683,6 @@ def parse_report(
     if issues:
         return ParseResult((), day, tuple(dict.fromkeys(issues)), False)
     items = tuple(ParsedItem(code, count) for code, count in totals.items() if count > 0)
-    nothing = not items and has_marker and not blocked
+    # A bare negation ("không", "ko", "k") answers a question; it is "nothing" only next to a service.
+    nothing = not items and not blocked and (has_marker or (has_negation and named))
     return ParseResult(items, day, (), nothing)

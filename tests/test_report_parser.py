@@ -243,7 +243,7 @@ CASES: list[tuple[str, dict[str, int], date | None, list[str]]] = [
     ("Thôn 5 vneid", {}, None, ["missing_count"]),
     ("dvc muc 4", {}, None, ["missing_count"]),
     ("vneid 0912 345 678", {}, None, ["missing_count"]),
-    ("vneid 123456789012", {}, None, ["missing_count"]),
+    ("vneid 123456789012", {}, None, ["too_large"]),  # a digit run where a count stands is too large
     ("vneid 50%", {}, None, ["missing_count"]),
     ("thanh toan 50k", {}, None, ["missing_count"]),
     ("vneid -3 cks 0", {}, None, ["negative", "zero"]),
@@ -316,7 +316,10 @@ NOTHING = [
     ("không có hộ nào", True),
     ("0 hộ", True),
     ("0", True),
-    ("không", True),
+    ("không", False),  # a bare "no" answers some question: it is not a report
+    ("ko", False),
+    ("k", False),
+    ("vneid không", True),  # next to a service it is
     ("tuần này không có", True),
     ("khong co ho nao can ho tro", True),
     ("hom nay khong co ho nao can ho tro a", True),

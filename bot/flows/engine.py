@@ -26,7 +26,7 @@ from bot.flows import tally as tally_flow
 from bot.flows.commands import Command, role_of
 from bot.flows.context import GLOBAL_PREFIX, KEYS_FIELD, Context
 from bot.flows.types import Inbound, Reply, build_attachments
-from bot.textutil import fold
+from bot.textutil import clean, fold
 from storage import SqliteDatabase, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ class Engine:
             return [ctx.say("errors.disabled")]
         if inbound.choice is not None:
             return await self._on_choice(ctx, inbound.choice)
-        text = (inbound.text or "").strip()
+        text = clean(inbound.text or "").strip()  # invisible characters out, digits as seen
         if not text:
             return [ctx.say("errors.not_text")]
         if len(text) > self.content.limits.max_message_chars:

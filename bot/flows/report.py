@@ -17,8 +17,8 @@ from bot.content import Markup
 from bot.flows.commands import MEMBERS, REGISTERED, Command
 from bot.flows.context import Context
 from bot.flows.types import Reply
-from bot.report_parser import ParseIssue, parse_report
-from bot.textutil import fold
+from bot.report_parser import LONG_DIGITS, ParseIssue, parse_report
+from bot.textutil import clean, fold, reorders
 from storage.models import NewReport
 from storage.tallies import NONE_SERVICE
 
@@ -27,7 +27,8 @@ REPORTING_ROLES = MEMBERS
 QUICK_COUNTS = (1, 2, 3, 4, 5)
 UNDO_LAST = "undo-last"  # typed "huy" right after a text report: take back the member's last report
 ZERO = NewReport(NONE_SERVICE, 0)  # an explicit "no household this time" report (stored with count 0)
-_COUNT = re.compile(r"^\s*(-?\d+(?:[.,]\d+)?)\s*(?:ho|hgd|ho gia dinh)?\s*$")
+# A typed count: ASCII digits only (clean() has turned every other decimal digit into 0-9).
+_COUNT = re.compile(r"^\s*(-?[0-9]+(?:[.,][0-9]+)?)\s*(?:ho|hgd|ho gia dinh)?\s*$")
 
 
 def can_report(ctx: Context) -> bool:
@@ -202,21 +203,30 @@ def _says_nothing(ctx: Context, text: str) -> bool:
 
 
 def count_issue(text: str, max_count: int) -> tuple[int | None, str | None]:
-    """A typed number of households: (count, None) or (None, parse error code)."""
-    match = _COUNT.match(fold(text))
+    """A typed number of households: (count, None) or (None, parse error code).
+
+    Read like a count in a one-line report: any Unicode decimal digit is a digit, invisible
+    characters are ignored, "1e9"/"0x10" are not numbers, a long digit run is too large.
+    """
+    cleaned = clean(text)
+    if reorders(cleaned):
+        return None, "reordered"
+    match = _COUNT.match(fold(cleaned.translate({0x2212: "-", 0x2013: "-", 0x2014: "-"})))  # minus, dashes
     if not match:
         return None, "not_a_number"
     raw = match.group(1)
+    if re.fullmatch(r"[0-9]{1,3}(?:\.[0-9]{3})+", raw):  # "1.000" is a thousand, as in a report line
+        raw = raw.replace(".", "")
     if "." in raw or "," in raw:
         return None, "fraction"
-    value = int(raw)
-    if value < 0:
+    digits = raw.lstrip("-").lstrip("0")
+    if raw.startswith("-") and digits:
         return None, "negative"
-    if value == 0:
+    if not digits:
         return None, "zero"
-    if value > max_count:
+    if len(digits) >= LONG_DIGITS or int(digits) > max_count:
         return None, "too_large"
-    return value, None
+    return int(digits), None
 
 
 async def on_text(ctx: Context, text: str) -> list[Reply]:
