@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import csv
 import io
+import re
 import sqlite3
 import sys
 from dataclasses import dataclass
@@ -24,14 +25,19 @@ from typing import Any
 
 import aiosqlite
 
+from bot import pii
 from bot.app import Runtime, open_runtime
+from bot.cleantext import clean_line
 from bot.config import Settings
 from bot.handlers.plain import plain_text
 from bot.invites import create_invite
+from storage.dblock import DatabaseInUse, exclusive
 
 COMMANDS = ("commune", "villages", "staff", "members", "member", "backup", "restore")
 VILLAGE_COLUMNS = ("code", "name", "households", "adults")
 MAX_FIGURE = 10_000_000
+MAX_UNIT_NAME = 80  # as /thon them in the chat
+CODE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")  # a code people type in commands: no spaces, no diacritics
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -95,8 +101,32 @@ async def _commune(runtime: Runtime, code: str) -> Any:
     return commune
 
 
+def _unit_problem(code: str, name: str) -> tuple[str, dict[str, Any]] | None:
+    """What is wrong with a unit's code and (cleaned) name: (what, params) for a ``bad_input.cli_``
+    or ``bad_input.csv_`` text; None if nothing."""
+    if not CODE.match(code):
+        return "bad_code", {"code": clean_line(code, 40), "max": 32}
+    if not name:
+        return "no_name", {}
+    if len(name) > MAX_UNIT_NAME:
+        return "name_too_long", {"max": MAX_UNIT_NAME}
+    if pii.contains(code) or pii.contains(name):
+        return "personal_data", {}
+    return None
+
+
 async def _commune_add(args: argparse.Namespace, settings: Settings) -> int:
     async with await open_runtime(settings) as runtime:
+        args.name = clean_line(args.name, None)
+        units = [(args.code, args.name)]
+        if args.province_code:
+            args.province_name = clean_line(args.province_name or args.province_code, None)
+            units.append((args.province_code, args.province_name))
+        for code, name in units:
+            problem = _unit_problem(code, name)
+            if problem is not None:
+                _say(runtime, f"bad_input.cli_{problem[0]}", err=True, **problem[1])
+                return 1
         now = runtime.clock.now()
         async with runtime.db.uow() as uow:
             if await uow.units.by_code("commune", args.code) is not None:
@@ -106,8 +136,7 @@ async def _commune_add(args: argparse.Namespace, settings: Settings) -> int:
             if args.province_code:
                 province = await uow.units.by_code("province", args.province_code)
                 if province is None:
-                    province = await uow.units.add("province", args.province_code,
-                                                   args.province_name or args.province_code)
+                    province = await uow.units.add("province", args.province_code, args.province_name)
                 parent_id = province.id
             commune = await uow.units.add("commune", args.code, args.name, parent_id=parent_id)
             await uow.audit.add(None, "commune_add", f"unit:{commune.id}", now, {"code": args.code},
@@ -146,9 +175,13 @@ def read_villages_csv(data: bytes) -> tuple[list[VillageRow], list[tuple[int, st
         if len(record) < len(header):
             errors.append((line, "admin_cli.csv_short_line", {}))
             continue
-        code, name = record[index["code"]].strip(), record[index["name"]].strip()
+        code, name = record[index["code"]].strip(), clean_line(record[index["name"]], None)
         if not code or not name:
             errors.append((line, "admin_cli.csv_empty", {}))
+            continue
+        problem = _unit_problem(code, name)
+        if problem is not None:
+            errors.append((line, f"bad_input.csv_{problem[0]}", problem[1]))
             continue
         if code in seen:
             errors.append((line, "admin_cli.csv_duplicate", {"code": code, "first": seen[code]}))
@@ -294,14 +327,22 @@ async def _restore(args: argparse.Namespace, settings: Settings) -> int:
     if not ok:
         _say(texts, "admin_cli.not_a_backup", err=True, file=str(args.file))
         return 1
-    _say(texts, "admin_cli.restore_warning", err=True, file=str(target))
-    if not args.yes:
-        if not sys.stdin.isatty():
-            _say(texts, "admin_cli.restore_needs_yes", err=True)
-            return 1
-        if input("> ").strip().lower() not in ("co", "có", "yes", "y"):
-            return 1
-    async with aiosqlite.connect(args.file) as src, aiosqlite.connect(target) as dst:
-        await src.backup(dst)  # page by page into the live file, WAL included: no torn copy
+    try:
+        with exclusive(str(target)):  # refused at once, before asking, while anyone has it open
+            pass
+        _say(texts, "admin_cli.restore_warning", err=True, file=str(target))
+        if not args.yes:
+            if not sys.stdin.isatty():
+                _say(texts, "admin_cli.restore_needs_yes", err=True)
+                return 1
+            if input("> ").strip().lower() not in ("co", "có", "yes", "y"):
+                return 1
+        # Held for the copy: a bot or a tcns command that starts meanwhile waits for it.
+        with exclusive(str(target)):
+            async with aiosqlite.connect(args.file) as src, aiosqlite.connect(target) as dst:
+                await src.backup(dst)  # page by page into the live file, WAL included: no torn copy
+    except DatabaseInUse:
+        _say(texts, "bad_input.restore_in_use", err=True, file=str(target))
+        return 1
     _say(texts, "admin_cli.restored", file=str(target))
     return 0

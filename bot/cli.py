@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from bot import admin_cli, reminders_cli, tally_cli
 from bot.app import Runtime, open_runtime
+from bot.cleantext import clean_line
 from bot.config import Settings
 from bot.content import ContentError, load_content
 from bot.demo import seed_demo
@@ -75,7 +76,8 @@ async def _demo(settings: Settings, chat: bool) -> None:
 
 async def _chat(settings: Settings, user: str | None) -> None:
     async with await open_runtime(settings) as runtime:
-        name = user or f"khach-{uuid.uuid4().hex[:6]}"
+        # --user comes from the shell: bytes that are not UTF-8 arrive as lone surrogates, which cannot be stored.
+        name = clean_line(user, 64) or f"khach-{uuid.uuid4().hex[:6]}"
         await TerminalChat(runtime.engine, runtime.content, name, inbox=_terminal_inbox(runtime, name)).run()
 
 

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from storage import dblock
 from storage.announcements import AnnouncementRepository
 from storage.migrations import MIGRATIONS
 from storage.models import Conversation, Member
@@ -181,6 +182,12 @@ def _drive(coro: Coroutine[Any, Any, T]) -> T:
     raise UnitOfWorkSuspended("a unit of work run in the database thread awaited something else")
 
 
+def _consume(future: asyncio.Future[Any]) -> None:
+    """Mark a settled future's error as seen: its caller has already left (with that error or cancelled)."""
+    if not future.cancelled():
+        future.exception()
+
+
 def _settle_group(futures: list[asyncio.Future[Any]], trip: asyncio.Future[list[tuple[bool, Any]]]) -> None:
     """Hand each caller of a group trip its own result or error."""
     if trip.cancelled() or trip.exception() is not None:
@@ -240,6 +247,7 @@ class SqliteDatabase:
         self._trips: set[asyncio.Future[Any]] = set()
         self._queued: list[tuple[Callable[[UnitOfWork], Coroutine[Any, Any, Any]], asyncio.Future[Any]]] = []
         self._conn: aiosqlite.Connection | None = None
+        self._open_lock: int | None = None  # the shared lock of storage.dblock, while open
 
     @property
     def conn(self) -> aiosqlite.Connection:
@@ -250,6 +258,7 @@ class SqliteDatabase:
     async def open(self, migrate: bool = True) -> SqliteDatabase:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._open_lock = await dblock.hold_shared(self.path)  # `tcns restore` refuses while it is held
         # isolation_level=None: we issue BEGIN ourselves, so transactions are explicit.
         self._conn = await aiosqlite.connect(self.path, isolation_level="IMMEDIATE")
         await self._conn.execute("PRAGMA journal_mode = WAL")
@@ -272,6 +281,8 @@ class SqliteDatabase:
         if self._conn is not None:
             await self._conn.close()
             self._conn = None
+        dblock.release(self._open_lock)
+        self._open_lock = None
 
     def uow(self) -> UnitOfWork:
         """``async with db.uow() as uow``: a transaction whose statements each make a round trip."""
@@ -300,7 +311,13 @@ class SqliteDatabase:
                 self._trips.add(trip)  # the loop keeps only weak references to tasks
                 trip.add_done_callback(self._trips.discard)
                 trip.add_done_callback(partial(_settle_group, [f for _, f in batch]))
-                await asyncio.shield(trip)  # a cancelled caller must not strand the others
+                try:
+                    await asyncio.shield(trip)  # a cancelled caller must not strand the others
+                except BaseException:
+                    # Leaving without awaiting ``future`` (cancelled, or the trip failed): its
+                    # outcome, now or once the trip ends, is read by nobody but this callback.
+                    future.add_done_callback(_consume)
+                    raise
         return await future
 
     def _run_group(self, works: list[Callable[[UnitOfWork], Coroutine[Any, Any, Any]]],

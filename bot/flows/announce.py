@@ -7,9 +7,11 @@ transaction as the announcement), so a restart never sends one twice.
 from __future__ import annotations
 
 from bot.announcements import copies
+from bot.cleantext import clean_line
 from bot.flows.admin import commune_ids, find_village, villages_in_scope
 from bot.flows.commands import STAFF, Command
 from bot.flows.context import Context
+from bot.flows.free_text import refuse_personal_data
 from bot.flows.types import Reply
 from bot.textutil import fold
 
@@ -42,9 +44,14 @@ async def start(ctx: Context, args: str) -> list[Reply]:
                 break
     if rest is None:
         return [ctx.say("announce.usage")]
-    text = " ".join(rest)
+    text = clean_line(" ".join(rest), None)
+    if not text:
+        return [ctx.say("announce.usage")]
     if len(text) > MAX_TEXT:
         return [ctx.say("announce.too_long", max=MAX_TEXT)]
+    refused = refuse_personal_data(ctx, text)
+    if refused is not None:
+        return [refused]
     people = await _recipients(ctx, communes[0], target.id if target else None)
     if not people:
         return [ctx.say("announce.nobody")]

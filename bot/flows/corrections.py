@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import secrets
 
+from bot.cleantext import clean_line
 from bot.content import Markup
 from bot.flows.admin import narrow, tell_member, villages_in_scope
 from bot.flows.commands import Command
 from bot.flows.context import Context
+from bot.flows.free_text import refuse_personal_data
 from bot.flows.report import ZERO, check_day, day_text, issue_text, items_text
 from bot.flows.types import Reply
 from bot.report_parser import parse_report
@@ -26,6 +28,7 @@ from storage.models import Member, NewReport, Unit
 CORRECTORS = frozenset({"leader", "staff", "admin"})
 RECENT = 15
 MIN_REASON = 3
+MAX_REASON = 200
 
 
 async def scope_villages(ctx: Context) -> list[Unit]:
@@ -58,23 +61,26 @@ async def recent(ctx: Context, args: str) -> list[Reply]:
 async def void(ctx: Context, args: str) -> list[Reply]:
     assert ctx.member is not None
     number, _, reason = args.strip().partition(" ")
-    reason = reason.strip()
+    reason = clean_line(reason, MAX_REASON)
     if not number.lstrip("#").isdigit() or len(reason) < MIN_REASON:
         return [ctx.say("corrections.void_usage")]
+    refused = refuse_personal_data(ctx, reason)
+    if refused is not None:
+        return [refused]
     report = await ctx.uow.reports.get(int(number.lstrip("#")))
     villages = {v.id: v for v in await scope_villages(ctx)}
     if report is None or report.village_id not in villages:
         return [ctx.say("corrections.no_such_report")]
-    if not await ctx.uow.reports.void_one(report.id, ctx.member.id, reason[:200], ctx.now):
+    if not await ctx.uow.reports.void_one(report.id, ctx.member.id, reason, ctx.now):
         return [ctx.say("corrections.already_void", id=report.id)]
     village = villages[report.village_id]
-    await ctx.uow.audit.add(ctx.member.id, "void", f"report:{report.id}", ctx.now, {"reason": reason[:200]},
+    await ctx.uow.audit.add(ctx.member.id, "void", f"report:{report.id}", ctx.now, {"reason": reason},
                             unit_id=village.parent_id)
     items = items_text(ctx, [NewReport(report.service, report.count)]) if report.service != ZERO.service else (
         ctx.t("zero.label"))
     if report.member_id != ctx.member.id:
         notice = ctx.t("corrections.reporter_told", id=report.id, items=items, day=day_text(report.occurred_on),
-                       who=ctx.member.name or ctx.t(f"roles.{ctx.member.role}"), reason=reason[:200])
+                       who=ctx.member.name or ctx.t(f"roles.{ctx.member.role}"), reason=reason)
         await tell_member(ctx, village.parent_id or village.id, report.member_id,
                           ("void", str(report.id), "notice"), Reply(notice))
     return [ctx.say("corrections.voided", id=report.id, items=items, day=day_text(report.occurred_on))]
@@ -84,9 +90,12 @@ async def correct(ctx: Context, args: str) -> list[Reply]:
     assert ctx.member is not None
     number, _, rest = args.strip().partition(" ")
     count_text, _, reason = rest.strip().partition(" ")
-    reason = reason.strip()
+    reason = clean_line(reason, MAX_REASON)
     if not number.lstrip("#").isdigit() or not count_text or len(reason) < MIN_REASON:
         return [ctx.say("corrections.correct_usage")]
+    refused = refuse_personal_data(ctx, reason)
+    if refused is not None:
+        return [refused]
     limit = ctx.content.limits.max_count_per_report
     if not count_text.isdigit() or not 1 <= int(count_text) <= limit:
         return [ctx.say("corrections.correct_count", value=count_text[:20], max=limit)]
@@ -101,17 +110,17 @@ async def correct(ctx: Context, args: str) -> list[Reply]:
     count = int(count_text)
     if count == report.count:
         return [ctx.say("corrections.correct_same", id=report.id, count=count)]
-    new_id = await ctx.uow.reports.supersede(report, count, ctx.member.id, reason[:200], ctx.now)
+    new_id = await ctx.uow.reports.supersede(report, count, ctx.member.id, reason, ctx.now)
     assert new_id is not None  # the row was live a statement ago, in this same transaction
     village = villages[report.village_id]
     await ctx.uow.audit.add(ctx.member.id, "correct", f"report:{report.id}", ctx.now,
-                            {"from": report.count, "to": count, "new": new_id, "reason": reason[:200]},
+                            {"from": report.count, "to": count, "new": new_id, "reason": reason},
                             unit_id=village.parent_id)
     service = ctx.content.catalogue.get(report.service)
     change = {"service": service.short if service else report.service, "old": report.count, "new": count}
     if report.member_id != ctx.member.id:
         notice = ctx.t("corrections.correct_told", id=report.id, day=day_text(report.occurred_on),
-                       who=ctx.member.name or ctx.t(f"roles.{ctx.member.role}"), reason=reason[:200], **change)
+                       who=ctx.member.name or ctx.t(f"roles.{ctx.member.role}"), reason=reason, **change)
         await tell_member(ctx, village.parent_id or village.id, report.member_id,
                           ("correct", str(report.id), "notice"), Reply(notice))
     return [ctx.say("corrections.corrected", id=report.id, new_id=new_id, day=day_text(report.occurred_on),
@@ -119,6 +128,7 @@ async def correct(ctx: Context, args: str) -> list[Reply]:
 
 
 async def _member_in_villages(ctx: Context, text: str, villages: dict[int, Unit]) -> Member | None:
+    """A member or leader of one of ``villages``, whatever their status (active, disabled, forgotten)."""
     number = text.lstrip("#")
     if not number.isdigit():
         return None
@@ -137,6 +147,10 @@ async def on_behalf(ctx: Context, args: str) -> list[Reply]:
         return [ctx.say("corrections.proxy_usage")]
     if member is None:
         return [ctx.say("admin.no_such_member")]
+    if member.status == "forgotten":  # erased on request: nothing more is recorded in their name
+        return [ctx.say("bad_input.proxy_forgotten", id=member.id)]
+    if not member.active:  # disabled by staff (/khoa): they cannot report, so nobody reports for them
+        return [ctx.say("bad_input.proxy_disabled", id=member.id, name=member.name or "")]
     result = parse_report(text, today=ctx.today, catalogue=ctx.content.catalogue, lexicon=ctx.content.lexicon,
                           max_count=ctx.content.limits.max_count_per_report)
     if result.issues:

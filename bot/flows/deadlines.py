@@ -8,10 +8,12 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
+from bot.cleantext import clean_line
 from bot.content import Markup
 from bot.deadlines import DeadlineConfig, Planner
 from bot.flows.commands import REGISTERED, STAFF, Command
 from bot.flows.context import Context
+from bot.flows.free_text import refuse_personal_data
 from bot.flows.types import Reply
 from bot.reminders import (
     campaign_of,
@@ -121,11 +123,14 @@ async def add(ctx: Context, args: str) -> list[Reply]:
         return [ctx.say("deadlines.add_past")]
     if due > today + timedelta(days=MAX_AHEAD_DAYS):
         return [ctx.say("deadlines.add_too_far")]
-    name = " ".join(name.strip().strip(_QUOTES).split())
+    name = " ".join(clean_line(name, None).strip(_QUOTES).split())
     if not name:
         return [ctx.say("deadlines.add_no_name")]
     if len(name) > MAX_NAME:
         return [ctx.say("deadlines.add_name_too_long", max=MAX_NAME)]
+    refused = refuse_personal_data(ctx, name)
+    if refused is not None:
+        return [refused]
     commune = await commune_of(ctx)
     if commune is None:
         return [ctx.say("deadlines.no_unit")]

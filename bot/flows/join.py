@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from bot import pii
+from bot.cleantext import clean_line
 from bot.flows.commands import EVERYONE, Command
 from bot.flows.context import Context
 from bot.flows.types import Reply
@@ -36,6 +38,15 @@ async def on_choice(ctx: Context, action: str) -> list[Reply]:
     return [ctx.say("join.ask_code")]
 
 
+def display_name(raw: str | None) -> str | None:
+    """The name a member is stored and shown under: what their channel calls them, cleaned.
+
+    Never fatal: a lone surrogate, control or invisible characters, an ID or phone number in
+    the name (common in Zalo names) are dropped, a long name is cut; None if nothing is left.
+    """
+    return clean_line(pii.redact(raw or ""), MAX_NAME) or None
+
+
 async def use_code(ctx: Context, text: str) -> list[Reply]:
     code = normalise_code(text)
     invite = await ctx.uow.invites.get(code) if code else None
@@ -47,7 +58,7 @@ async def use_code(ctx: Context, text: str) -> list[Reply]:
         return [ctx.say("join.used_up")]
     unit = await ctx.uow.units.get(invite.unit_id)
     assert unit is not None
-    name = (ctx.inbound.display_name or "").strip()[:MAX_NAME] or None
+    name = display_name(ctx.inbound.display_name)
     member = await ctx.uow.members.add(name, invite.role, unit.id, ctx.now)
     inbound = ctx.inbound
     await ctx.uow.members.link_identity(member.id, inbound.channel, inbound.user_id, inbound.chat_id, ctx.now)

@@ -13,16 +13,19 @@ from __future__ import annotations
 
 import re
 
+from bot.cleantext import clean_line
 from bot.content import Markup
 from bot.flows.admin import MAX_LIST, commune_ids
 from bot.flows.commands import STAFF, Command
 from bot.flows.context import Context
+from bot.flows.free_text import refuse_personal_data
 from bot.flows.types import Reply
 from bot.report_parser import parse_report
 from bot.textutil import fold
 from storage.models import Unit
 
 CODE = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
+MAX_NAME = 80
 MAX_FIGURE = 10_000_000
 COMMUNE_WORDS = {"xa", "ca xa", "toan xa", "commune"}
 TARGET = re.compile(r"^(\d+(?:[.,]\d+)?)(%?)$")
@@ -55,18 +58,23 @@ async def villages(ctx: Context, args: str) -> list[Reply]:
         return [ctx.say("villages.usage")]
     code, rest = words[1].upper(), words[2:]
     village = await _village(ctx, commune, code)
+    name = clean_line(" ".join(rest), MAX_NAME)
+    if action in ("them", "doiten") and rest:
+        refused = _bad_name(ctx, code, name)
+        if refused is not None:
+            return [refused]
     if action == "them":
         if village is not None:
             return [ctx.say("villages.exists", code=code)]
         if not rest:
             return [ctx.say("villages.usage")]
-        village = await ctx.uow.units.add("village", code, " ".join(rest)[:80], commune.id, 0, 0)
+        village = await ctx.uow.units.add("village", code, name, commune.id, 0, 0)
         return await _done(ctx, commune, village, "village_add", "villages.added")
     if village is None:
         return [ctx.say("villages.no_such", code=code)]
     if action == "doiten" and rest:
-        await ctx.uow.units.update(village.id, " ".join(rest)[:80], village.households, village.adults)
-        return await _done(ctx, commune, village, "village_rename", "villages.renamed", new=" ".join(rest)[:80])
+        await ctx.uow.units.update(village.id, name, village.households, village.adults)
+        return await _done(ctx, commune, village, "village_rename", "villages.renamed", new=name)
     if action == "so" and len(rest) == 2 and all(w.isdigit() and int(w) <= MAX_FIGURE for w in rest):
         await ctx.uow.units.update(village.id, village.name, int(rest[0]), int(rest[1]))
         return await _done(ctx, commune, village, "village_figures", "villages.figures",
@@ -75,6 +83,13 @@ async def villages(ctx: Context, args: str) -> list[Reply]:
         await ctx.uow.units.set_active(village.id, action == "hien")
         return await _done(ctx, commune, village, "village_" + action, f"villages.{action}")
     return [ctx.say("villages.usage")]
+
+
+def _bad_name(ctx: Context, code: str, name: str) -> Reply | None:
+    """A new village name (with its code) that cannot be stored: nothing visible, or resident data."""
+    if not name:
+        return ctx.say("bad_input.no_visible_name")
+    return refuse_personal_data(ctx, code, name)
 
 
 async def _done(ctx: Context, commune: Unit, village: Unit, action: str, key: str, **params: object) -> list[Reply]:
