@@ -10,6 +10,7 @@ Nothing here sends: the outbox sender does (``bot/outbox.py``).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -290,42 +291,75 @@ class PassResult:
     planned: int = 0
 
 
+ENQUEUE_CHUNK = 500  # outbox rows per unit of work: a few milliseconds of the database each
+
+
+async def enqueue_chunked(db: SqliteDatabase, messages: list[NewMessage], now: datetime,
+                          chunk: int | None = None) -> int:
+    """Enqueue ``messages`` in short units of work of ``chunk`` rows; returns how many were new.
+
+    Between two chunks the database serves everybody else, so members' messages interleave
+    with a pass of 90,000 reminders instead of waiting for it. Enqueueing is idempotent (the
+    outbox key): a pass stopped halfway leaves what it added, and the next pass adds the rest.
+    """
+    added, chunk = 0, chunk or ENQUEUE_CHUNK
+    for first in range(0, len(messages), chunk):
+        part = messages[first:first + chunk]
+        added += await db.run(lambda uow, part=part: uow.outbox.enqueue(part, now))
+    return added
+
+
+async def _pass_reads(uow: UnitOfWork, commune_id: int) -> tuple[Snapshot, tuple[Campaign, ...]]:
+    commune = await uow.units.get(commune_id)
+    assert commune is not None
+    extra = tuple(campaign_of(c) for c in await uow.reminders.deadlines(commune.id))
+    return await load_snapshot(uow, commune), extra
+
+
+async def _week_figures(uow: UnitOfWork, snap: Snapshot, week: Period) -> WeekFigures:
+    totals: dict[int, dict[str, int]] = {}
+    for row in await uow.tallies.totals("commune", snap.commune.id, week.start, week.end):  # = /tuan truoc
+        totals.setdefault(row.village_id, {})[row.service] = row.households
+    members = {v.id: await uow.reminders.member_totals_in_village(v.id, week.start, week.end) for v in snap.villages}
+    return WeekFigures(totals, members)
+
+
 async def scheduling_pass(db: SqliteDatabase, content: Content, tz: ZoneInfo, now: datetime,
                           commune_code: str | None = None, planner: Planner | None = None) -> PassResult:
     """Enqueue every step (and the weekly digest) that is due at ``now`` and not expired.
 
     Idempotent: run it on every cron tick, on start, or by hand; a step already in the
     outbox is not added again. Villages that reported for the period are left out.
+
+    Never holds the database for long (issue 11): a commune's snapshot, each step's
+    "who has reported" and the digest's figures are short reads of their own; planning is
+    done outside the database, in a worker thread; messages are enqueued a step at a time, in chunks
+    (:func:`enqueue_chunked`). A village that reports while the pass runs is left out of
+    the messages not yet planned, and the sender skips it in those already queued.
     """
     planner = planner or Planner.for_content(content, tz)
     result = PassResult()
-    async with db.uow() as uow:
-        communes = await uow.reminders.communes(commune_code)
+    communes = await db.run(lambda uow: uow.reminders.communes(commune_code))
     for commune_id, _code, _name in communes:
-        async with db.uow() as uow:
-            commune = await uow.units.get(commune_id)
-            assert commune is not None
-            extra = tuple(campaign_of(c) for c in await uow.reminders.deadlines(commune.id))
-            steps = planner.due_now(commune.code, now, extra)
-            digest = planner.digest_due(now)
-            messages: list[NewMessage] = []
-            base = await load_snapshot(uow, commune)
-            for step in steps:
-                period = step.deadline.period
-                reported = frozenset(await uow.reminders.reported_villages(commune.id, period.start, period.end))
-                snap = Snapshot(base.commune, base.villages, base.people, reported, base.digest_off)
-                messages += plan_step(content, planner, step, snap, now)
-            if digest is not None:
-                week = digest.week
-                totals: dict[int, dict[str, int]] = {}
-                for row in await uow.tallies.totals("commune", commune.id, week.start, week.end):  # = /tuan truoc
-                    totals.setdefault(row.village_id, {})[row.service] = row.households
-                members = {v.id: await uow.reminders.member_totals_in_village(v.id, week.start, week.end)
-                           for v in base.villages}
-                messages += plan_digest(content, planner, digest, base, WeekFigures(totals, members), now)
-            result.steps += len(steps) + (digest is not None)
+        base, extra = await db.run(lambda uow, commune_id=commune_id: _pass_reads(uow, commune_id))
+        commune = base.commune
+        steps = planner.due_now(commune.code, now, extra)
+        digest = planner.digest_due(now)
+        for step in steps:
+            period = step.deadline.period
+            reported = await db.run(lambda uow, c=commune.id, p=period: uow.reminders.reported_villages(
+                c, p.start, p.end))
+            snap = Snapshot(base.commune, base.villages, base.people, frozenset(reported), base.digest_off)
+            # Planning 10,000 messages is CPU work: in a worker thread the event loop goes on meanwhile.
+            messages = await asyncio.to_thread(plan_step, content, planner, step, snap, now)
             result.planned += len(messages)
-            result.added += await uow.outbox.enqueue(messages, now)
+            result.added += await enqueue_chunked(db, messages, now)
+        if digest is not None:
+            figures = await db.run(lambda uow, snap=base, week=digest.week: _week_figures(uow, snap, week))
+            messages = await asyncio.to_thread(plan_digest, content, planner, digest, base, figures, now)
+            result.planned += len(messages)
+            result.added += await enqueue_chunked(db, messages, now)
+        result.steps += len(steps) + (digest is not None)
     if result.added:
         log.info("scheduling pass at %s: %d steps, %d new messages", now.isoformat(), result.steps, result.added)
     return result

@@ -4,6 +4,8 @@ is due, the outbox sender sends it.
 Cron triggers fire at each local time a ladder step or the digest can become due
 (08:00, 07:30, …, in the bot's time zone). Each firing runs one scheduling pass, which
 enqueues every step whose time has come and which has not expired; a pass is idempotent.
+A pass works in short units of work (reads, then the messages in chunks: bot/reminders.py),
+so members' messages are answered while it runs.
 
 Downtime: APScheduler's job store is in memory, so it cannot know what fired while the
 process was down. A pass runs once at start-up instead, and because a pass looks back
@@ -81,8 +83,9 @@ class ReminderScheduler:
                  self.planner.tz)
 
     async def stop(self) -> None:
-        """Stop firing (APScheduler cancels a pass in progress: its transaction rolls back, and the
-        start-up pass of the next process redoes it); the sender claims nothing more, settles the
+        """Stop firing (APScheduler cancels a pass in progress: the chunks it enqueued stay, and the
+        start-up pass of the next process adds the rest, once: the outbox key); the sender claims
+        nothing more, settles the
         deliveries in flight (``OutboxSender.stop_grace``) and returns. Call before closing the
         database and the channel's HTTP client."""
         if self.scheduler is not None:

@@ -59,11 +59,27 @@ class ReminderRepository:
         )
         return [Person(*r) for r in rows]
 
-    async def reported_villages(self, commune_id: int, start: date, end: date) -> set[int]:
-        """Villages with any live report (a count of 0 included) on a day from ``start`` to ``end``."""
+    async def people_of_member(self, commune_id: int, member_id: int) -> list[Person]:
+        """:meth:`people` of one member (their reachable chats): an index lookup, not the commune."""
         rows = await self.db.fetchall(
-            "SELECT DISTINCT r.village_id FROM reports r JOIN units u ON u.id = r.village_id "
-            "WHERE u.parent_id = ? AND r.voided_at IS NULL AND r.occurred_on BETWEEN ? AND ?",
+            "SELECT m.id, m.name, m.role, m.unit_id, i.channel, i.chat_id FROM members m "
+            "JOIN identities i ON i.member_id = m.id JOIN units u ON u.id = m.unit_id "
+            "WHERE m.id = ? AND m.status = 'active' AND i.active = 1 AND (u.id = ? OR (u.parent_id = ? "
+            "AND u.kind = 'village' AND u.active = 1)) ORDER BY i.id",
+            (member_id, commune_id, commune_id),
+        )
+        return [Person(*r) for r in rows]
+
+    async def reported_villages(self, commune_id: int, start: date, end: date) -> set[int]:
+        """Villages with any live report (a count of 0 included) on a day from ``start`` to ``end``.
+
+        One index probe per village (``reports_live_tally``: the first live row in the range
+        is enough), not a scan of the period's reports: a yearly deadline over 1M reports
+        costs what a monthly one does."""
+        rows = await self.db.fetchall(
+            "SELECT u.id FROM units u WHERE u.parent_id = ? AND u.kind = 'village' AND EXISTS ("
+            "SELECT 1 FROM reports r WHERE r.village_id = u.id AND r.voided_at IS NULL "
+            "AND r.occurred_on BETWEEN ? AND ?)",
             (commune_id, start.isoformat(), end.isoformat()),
         )
         return {r[0] for r in rows}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 from storage.models import AuditEntry, Conversation, Invite, Member, NewReport, Report, Unit
@@ -161,6 +161,35 @@ class MemberRepository(_Repo):
             params,
         )
 
+    async def page(self, unit_ids: Sequence[int], after: int | None, limit: int) -> list[tuple[Any, ...]]:
+        """One page of a roster: up to ``limit`` members of ``unit_ids`` (forgotten ones left out),
+        unit after unit in the order given and by number within a unit, starting just after member
+        ``after`` (the last one of the previous page; None: from the start).
+
+        Rows as :meth:`roster` (id, name, role, unit id, status, channels, last live report day).
+        Keyset pagination: each unit is an index range (``members_unit``) read with a LIMIT, only
+        as far as the page goes; channels and last report day are looked up for these rows only.
+        """
+        units, after_id = list(unit_ids), 0
+        if after is not None:
+            row = await self.db.fetchone("SELECT unit_id FROM members WHERE id = ?", (after,))
+            if row is None or row[0] not in units:
+                return []
+            units, after_id = units[units.index(row[0]):], after
+        rows: list[tuple[Any, ...]] = []
+        for unit_id in units:
+            rows += await self.db.fetchall(
+                "SELECT m.id, m.name, m.role, m.unit_id, m.status, "
+                " (SELECT GROUP_CONCAT(i.channel, ' ') FROM identities i WHERE i.member_id = m.id), "
+                " (SELECT MAX(r.occurred_on) FROM reports r WHERE r.member_id = m.id AND r.voided_at IS NULL) "
+                "FROM members m WHERE m.unit_id = ? AND m.id > ? AND m.status <> 'forgotten' ORDER BY m.id LIMIT ?",
+                (unit_id, after_id, limit - len(rows)),
+            )
+            after_id = 0
+            if len(rows) >= limit:
+                break
+        return rows
+
     async def forget(self, member_id: int) -> list[tuple[str, str]]:
         """Erase a member's personal data (name, channel ids, chat state); reports stay as anonymous counts.
 
@@ -224,6 +253,26 @@ class InviteRepository(_Repo):
     async def for_unit(self, unit_id: int) -> list[Invite]:
         rows = await self.db.fetchall(
             f"SELECT {_INVITE_COLS} FROM invites WHERE unit_id = ? ORDER BY created_at", (unit_id,)
+        )
+        return [_invite(r) for r in rows]
+
+    async def usable_page(self, unit_ids: Sequence[int], now: datetime, after: str | None,
+                          limit: int) -> list[Invite]:
+        """Invites of ``unit_ids`` still usable at ``now``, oldest first, from just after code
+        ``after`` (the last one of the previous page; None: from the start), at most ``limit``."""
+        if not unit_ids:
+            return []
+        marks = ", ".join("?" * len(unit_ids))
+        where, params = "", [*unit_ids, ts(now.astimezone(UTC))]
+        if after is not None:
+            row = await self.db.fetchone("SELECT created_at FROM invites WHERE code = ?", (after,))
+            if row is None:
+                return []
+            where, params = " AND (created_at > ? OR (created_at = ? AND code > ?))", [*params, row[0], row[0], after]
+        rows = await self.db.fetchall(
+            f"SELECT {_INVITE_COLS} FROM invites WHERE unit_id IN ({marks}) AND revoked_at IS NULL "
+            f"AND uses < max_uses AND expires_at > ?{where} ORDER BY created_at, code LIMIT ?",
+            (*params, limit),
         )
         return [_invite(r) for r in rows]
 
@@ -292,6 +341,35 @@ class ReportRepository(_Repo):
             f"SELECT {cols}, m.name FROM reports r JOIN members m ON m.id = r.member_id "
             f"WHERE r.village_id IN ({marks}) AND r.voided_at IS NULL ORDER BY r.id DESC LIMIT ?",
             (*village_ids, limit),
+        )
+        return [(_report(r[:-1]), r[-1]) for r in rows]
+
+    async def recent_page(self, village_ids: Sequence[int], before: int | None,
+                          limit: int) -> list[tuple[Report, str | None]]:
+        """The latest live reports of these villages, newest first, with the reporter's display
+        name: at most ``limit``, older than report ``before`` (the last one of the previous page;
+        None: from the newest).
+
+        Keyset pagination over ``reports_village_recent`` (village, id; live rows only, migration
+        0013): each village gives its newest ``limit`` ids below ``before`` from the index alone,
+        the merge keeps the newest ``limit`` of those, and only these rows are read.
+        """
+        below = before if before is not None else 1 << 62
+        ids: list[int] = []
+        for village_id in village_ids:
+            ids += [r[0] for r in await self.db.fetchall(
+                "SELECT id FROM reports WHERE village_id = ? "
+                "AND voided_at IS NULL AND id < ? ORDER BY id DESC LIMIT ?",
+                (village_id, below, limit),
+            )]
+        ids = sorted(ids, reverse=True)[:limit]
+        if not ids:
+            return []
+        cols = ", ".join(f"r.{c.strip()}" for c in _REPORT_COLS.split(","))
+        rows = await self.db.fetchall(
+            f"SELECT {cols}, m.name FROM reports r JOIN members m ON m.id = r.member_id "
+            f"WHERE r.id IN ({', '.join('?' * len(ids))}) ORDER BY r.id DESC",
+            ids,
         )
         return [(_report(r[:-1]), r[-1]) for r in rows]
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -38,6 +40,7 @@ from storage.tallies import TallyRepository, TargetRepository
 
 T = TypeVar("T")
 WAL_AUTOCHECKPOINT_PAGES = 10_000
+SNAPSHOT_BUSY_MS = 5000  # a read snapshot waits this long for a lock (only while the WAL is being reset)
 
 Statement = tuple[str, Any, bool]  # (sql, parameters or rows, executemany?)
 
@@ -221,6 +224,11 @@ class UnitOfWork:
         self.tallies, self.targets = TallyRepository(executor), TargetRepository(executor)
         self.announcements = AnnouncementRepository(executor)
 
+    @property
+    def snapshot(self) -> SnapshotSource:
+        """Where heavy reads go instead of this unit of work (:class:`SnapshotSource`)."""
+        return SnapshotSource(self._db.path)
+
     async def __aenter__(self) -> UnitOfWork:
         await self._db.lock.acquire()
         return self
@@ -238,6 +246,56 @@ class UnitOfWork:
             await self._executor.finish(commit=exc_type is None)
         finally:
             self._db.lock.release()
+
+
+class ReadSnapshot:
+    """One consistent read of the database on a read-only connection of its own.
+
+    For heavy reads (a year's export) made outside the database thread, in a worker thread
+    or another process: in WAL mode a reader neither waits for the writer nor blocks it, so
+    the bot goes on serving messages meanwhile, and every read of the snapshot sees the same
+    moment (one read transaction). ``run`` drives repository calls as a unit of work does; a
+    write fails.
+    """
+
+    def __init__(self, db: SqliteDatabase, raw: sqlite3.Connection) -> None:
+        self._raw = raw
+        self._uow = UnitOfWork(db, _DirectExecutor(raw))
+
+    def run(self, work: Callable[[UnitOfWork], Coroutine[Any, Any, T]]) -> T:
+        """``work(uow)`` over the snapshot, synchronously (it may await repositories only)."""
+        return _drive(work(self._uow))
+
+    def renew(self) -> None:
+        """End this read transaction; the next read starts a new one, at that moment. A reader
+        holding one moment for minutes keeps the WAL from being checkpointed past it, and the
+        first commit after it ends then copies all of it back at once: a long read renews."""
+        self._raw.execute("COMMIT")
+        self._raw.execute("BEGIN")
+
+
+@dataclass(frozen=True)
+class SnapshotSource:
+    """Opens read snapshots (:class:`ReadSnapshot`) of one database file: ``with source() as snap:``.
+
+    Plain data (the file's path), so it can be handed to another process. Opening one never
+    takes :attr:`SqliteDatabase.lock`: everybody else's units of work go on meanwhile.
+    """
+
+    path: str
+
+    @contextmanager
+    def __call__(self) -> Iterator[ReadSnapshot]:
+        if self.path == ":memory:":
+            raise RuntimeError("a read snapshot needs a database file")
+        raw = sqlite3.connect(f"{Path(self.path).resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
+                              check_same_thread=False)
+        try:
+            raw.execute(f"PRAGMA busy_timeout = {SNAPSHOT_BUSY_MS}")
+            raw.execute("BEGIN")  # deferred: the snapshot is taken at its first read
+            yield ReadSnapshot(SqliteDatabase(self.path), raw)
+        finally:
+            raw.close()
 
 
 class SqliteDatabase:
@@ -283,6 +341,11 @@ class SqliteDatabase:
             self._conn = None
         dblock.release(self._open_lock)
         self._open_lock = None
+
+    def snapshot(self) -> AbstractContextManager[ReadSnapshot]:
+        """``with db.snapshot() as snap: snap.run(lambda uow: uow.tallies.detail(...))`` in any
+        thread: a new read-only connection, one read transaction, closed at the end."""
+        return SnapshotSource(self.path)()
 
     def uow(self) -> UnitOfWork:
         """``async with db.uow() as uow``: a transaction whose statements each make a round trip."""

@@ -154,16 +154,23 @@ class TallyRepository(_Repo):
         )
         return [DayTotal(r[0], r[1], date.fromisoformat(r[2]), int(r[3])) for r in rows]
 
-    async def detail(self, scope_kind: str, scope_id: int, start: date, end: date) -> list[DetailRow]:
-        """Every report row of the period, voided ones included, with the reporter's display name."""
+    async def last_report_id(self) -> int:
+        """The newest report's id (0 if none): with ``detail(upto=...)``, the rows that existed then."""
+        row = await self.db.fetchone("SELECT MAX(id) FROM reports")
+        return int(row[0]) if row and row[0] is not None else 0
+
+    async def detail(self, scope_kind: str, scope_id: int, start: date, end: date,
+                     upto: int | None = None) -> list[DetailRow]:
+        """Every report row of the period, voided ones included, with the reporter's display name;
+        with ``upto``, only rows with an id up to it."""
         # Live rows through reports_live_tally, voided ones through reports_voided (0010).
         select = (
             "SELECT r.id, r.occurred_on, r.village_id, v.name, r.service, r.count, r.source, r.created_at, "
             "r.voided_at, r.void_reason, m.name FROM reports r "
             "JOIN units v ON v.id = r.village_id JOIN members m ON m.id = r.member_id "
-            f"WHERE {_villages_clause(scope_kind)} AND r.occurred_on BETWEEN ? AND ? AND r.voided_at IS "
+            f"WHERE {_villages_clause(scope_kind)} AND r.occurred_on BETWEEN ? AND ? AND r.id <= ? AND r.voided_at IS "
         )
-        params = (scope_id, start.isoformat(), end.isoformat())
+        params = (scope_id, start.isoformat(), end.isoformat(), upto if upto is not None else 1 << 62)
         rows = await self.db.fetchall(
             f"{select}NULL UNION ALL {select}NOT NULL ORDER BY 2, 4, 1",  # occurred_on, village name, id
             params + params,

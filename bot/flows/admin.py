@@ -12,6 +12,7 @@ from datetime import timedelta
 from bot.content import Markup
 from bot.flows.commands import STAFF, Command
 from bot.flows.context import Context
+from bot.flows.paging import PAGE_LINES, fit, more_action, on_more, page
 from bot.flows.report import day_text
 from bot.flows.types import Reply
 from bot.invites import create_invite
@@ -92,7 +93,7 @@ async def tell_member(ctx: Context, commune_id: int, member_id: int, key: tuple[
     rule, period, step = key
     await ctx.uow.outbox.enqueue(
         [NewMessage(rule, period, step, p.member_id, p.channel, p.chat_id, payload(reply), ctx.now)
-         for p in await ctx.uow.reminders.people(commune_id) if p.member_id == member_id], ctx.now)
+         for p in await ctx.uow.reminders.people_of_member(commune_id, member_id)], ctx.now)
 
 
 # /moi -------------------------------------------------------------------------
@@ -127,21 +128,26 @@ async def invite(ctx: Context, args: str) -> list[Reply]:
 
 
 async def invites(ctx: Context, args: str) -> list[Reply]:
+    return await invites_page(ctx, 0, 1, None)
+
+
+async def invites_page(ctx: Context, _filter: int, number: int, after: str | None) -> list[Reply]:
+    """One page of the usable invites of the caller's scope, oldest first, after code ``after``."""
     units = {u.id: u for u in await villages_in_scope(ctx)}
     for commune_id in await commune_ids(ctx):
         commune = await ctx.uow.units.get(commune_id)
         if commune:
             units[commune.id] = commune
-    lines = []
-    for unit in units.values():
-        for item in await ctx.uow.invites.for_unit(unit.id):
-            if item.usable(ctx.now):
-                lines.append(ctx.t("admin.invite_line", code=item.code, unit=unit.name,
-                                   role=ctx.t(f"roles.{item.role}"), left=item.max_uses - item.uses,
-                                   expires=day_text(item.expires_at.astimezone(ctx.tz).date())))
-    if not lines:
-        return [ctx.say("admin.no_invites")]
-    return [ctx.reply(Markup.lines([ctx.t("admin.invites_header"), *lines[:MAX_LIST]]))]
+    items = await ctx.uow.invites.usable_page(list(units), ctx.now, after, PAGE_LINES + 1)
+    if not items:
+        return [ctx.say("admin.no_invites" if after is None else "paging.end")]
+    lines = [ctx.t("admin.invite_line", code=item.code, unit=units[item.unit_id].name,
+                   role=ctx.t(f"roles.{item.role}"), left=item.max_uses - item.uses,
+                   expires=day_text(item.expires_at.astimezone(ctx.tz).date())) for item in items]
+    shown = fit(lines)
+    more = more_action("mm", 0, number + 1, items[shown - 1].code) if shown < len(items) else None
+    header = ctx.t("admin.invites_header") if number == 1 else ctx.t("paging.invites_next", page=number)
+    return [page(ctx, header, lines[:shown], more)]
 
 
 async def revoke(ctx: Context, args: str) -> list[Reply]:
@@ -164,22 +170,40 @@ async def members(ctx: Context, args: str) -> list[Reply]:
     villages = narrow(await villages_in_scope(ctx), args)
     if villages is None:
         return [ctx.say("admin.no_such_village")]
-    lines = []
+    return await members_page(ctx, villages[0].id if args.strip() else 0, 1, None)
+
+
+async def _roster_units(ctx: Context, village_id: int) -> list[Unit] | None:
+    """The units a roster lists, in its order: one village, or each commune and its villages by code."""
+    villages = await villages_in_scope(ctx)
+    if village_id:
+        return [v for v in villages if v.id == village_id] or None
+    units: list[Unit] = []
     for commune_id in await commune_ids(ctx):
         commune = await ctx.uow.units.get(commune_id)
         assert commune is not None
-        codes = {v.code for v in villages if v.parent_id == commune_id} | (set() if args.strip() else {commune.code})
-        for member_id, name, role, unit_code, unit_name, status, _joined, channels, last in (
-            await ctx.uow.members.roster(commune_id)
-        ):
-            if unit_code not in codes or status == "forgotten":
-                continue
-            key = "admin.member_line_disabled" if status == "disabled" else "admin.member_line"
-            lines.append(ctx.t(key, id=member_id, name=name or "—", role=ctx.t(f"roles.{role}"), unit=unit_name,
-                               channels=channels or "—", last=day_text_iso(last) if last else ctx.t("admin.never")))
-    if not lines:
-        return [ctx.say("admin.no_members")]
-    return [ctx.reply(Markup.lines(lines[i:i + MAX_LIST])) for i in range(0, len(lines), MAX_LIST)]
+        units += sorted([commune, *(v for v in villages if v.parent_id == commune_id)], key=lambda u: (u.code, u.id))
+    return units
+
+
+async def members_page(ctx: Context, village_id: int, number: int, after: int | None) -> list[Reply]:
+    """One page of the roster (all the scope, or one village), from just after member ``after``."""
+    units = await _roster_units(ctx, village_id)
+    if units is None:
+        return [ctx.say("admin.no_such_village")]
+    names = {u.id: u.name for u in units}
+    rows = await ctx.uow.members.page(list(names), after, PAGE_LINES + 1)
+    if not rows:
+        return [ctx.say("admin.no_members" if after is None else "paging.end")]
+    lines = []
+    for member_id, name, role, unit_id, status, channels, last in rows:
+        key = "admin.member_line_disabled" if status == "disabled" else "admin.member_line"
+        lines.append(ctx.t(key, id=member_id, name=name or "—", role=ctx.t(f"roles.{role}"), unit=names[unit_id],
+                           channels=channels or "—", last=day_text_iso(last) if last else ctx.t("admin.never")))
+    shown = fit(lines)
+    more = more_action("tv", village_id, number + 1, rows[shown - 1][0]) if shown < len(rows) else None
+    header = ctx.t("paging.members") if number == 1 else ctx.t("paging.members_next", page=number)
+    return [page(ctx, header, lines[:shown], more)]
 
 
 def day_text_iso(iso_day: str) -> str:
@@ -262,3 +286,5 @@ COMMANDS = [
     Command(("mokhoa", "enable"), enable, STAFF),
     Command(("nhatky", "audit"), audit, STAFF),
 ]
+# "Xem tiếp" under a page of /thanhvien or /maimoi (bot/flows/paging.py).
+GLOBAL_ACTIONS = {"tv": on_more(STAFF, members_page), "mm": on_more(STAFF, invites_page, text_cursor=True)}

@@ -20,6 +20,7 @@ from bot.flows.admin import narrow, tell_member, villages_in_scope
 from bot.flows.commands import Command
 from bot.flows.context import Context
 from bot.flows.free_text import refuse_personal_data
+from bot.flows.paging import fit, more_action, on_more, page
 from bot.flows.report import ZERO, check_day, day_text, issue_text, items_text
 from bot.flows.types import Reply
 from bot.report_parser import parse_report
@@ -43,10 +44,18 @@ async def recent(ctx: Context, args: str) -> list[Reply]:
     villages = narrow(await scope_villages(ctx), args)
     if villages is None:
         return [ctx.say("admin.no_such_village")]
+    return await recent_page(ctx, villages[0].id if args.strip() else 0, 1, None)
+
+
+async def recent_page(ctx: Context, village_id: int, number: int, before: int | None) -> list[Reply]:
+    """One page of the latest live reports (the scope, or one village), older than ``before``."""
+    villages = [v for v in await scope_villages(ctx) if not village_id or v.id == village_id]
+    if not villages:
+        return [ctx.say("admin.no_such_village")]
     names = {v.id: v.name for v in villages}
-    rows = await ctx.uow.reports.recent(list(names), RECENT)
+    rows = await ctx.uow.reports.recent_page(list(names), before, RECENT + 1)
     if not rows:
-        return [ctx.say("corrections.none")]
+        return [ctx.say("corrections.none" if before is None else "paging.end")]
     catalogue = ctx.content.catalogue
     lines = [
         ctx.t("corrections.line", id=r.id, day=day_text(r.occurred_on)[:5], village=names[r.village_id],
@@ -55,7 +64,10 @@ async def recent(ctx: Context, args: str) -> list[Reply]:
               corrected=ctx.t("corrections.corrected_mark", id=r.supersedes) if r.supersedes else "")
         for r, name in rows
     ]
-    return [ctx.reply(Markup.lines([ctx.t("corrections.header"), *lines, ctx.t("corrections.hint")]))]
+    shown = fit(lines, RECENT)
+    more = more_action("gn", village_id, number + 1, rows[shown - 1][0].id) if shown < len(rows) else None
+    header = ctx.t("corrections.header") if number == 1 else ctx.t("paging.recent_next", page=number)
+    return [page(ctx, header, lines[:shown], more, footer=ctx.t("corrections.hint"))]
 
 
 async def void(ctx: Context, args: str) -> list[Reply]:
@@ -176,3 +188,5 @@ COMMANDS = [
     Command(("suabc", "correct"), correct, CORRECTORS),
     Command(("baothay", "proxy"), on_behalf, CORRECTORS),
 ]
+# "Xem tiếp" under a page of /gannhat (bot/flows/paging.py).
+GLOBAL_ACTIONS = {"gn": on_more(CORRECTORS, recent_page)}

@@ -14,11 +14,11 @@ from __future__ import annotations
 import re
 
 from bot.cleantext import clean_line
-from bot.content import Markup
-from bot.flows.admin import MAX_LIST, commune_ids
+from bot.flows.admin import commune_ids
 from bot.flows.commands import STAFF, Command
 from bot.flows.context import Context
 from bot.flows.free_text import refuse_personal_data
+from bot.flows.paging import PAGE_LINES, fit, more_action, on_more, page
 from bot.flows.types import Reply
 from bot.report_parser import parse_report
 from bot.textutil import fold
@@ -49,11 +49,7 @@ async def villages(ctx: Context, args: str) -> list[Reply]:
     words = args.split()
     action = fold(words[0]) if words else ""
     if not words:
-        units = [u for u in await ctx.uow.units.children(commune.id) if u.kind == "village"]
-        lines = [ctx.t("villages.line" if u.active else "villages.line_hidden", code=u.code, name=u.name,
-                       households=u.households or 0, adults=u.adults or 0) for u in units[:MAX_LIST * 3]]
-        return [ctx.reply(Markup.lines([ctx.t("villages.header", commune=commune.name), *lines,
-                                        ctx.t("villages.usage")]))]
+        return await listing(ctx, 0, 1, None)
     if len(words) < 2 or not CODE.match(words[1]):
         return [ctx.say("villages.usage")]
     code, rest = words[1].upper(), words[2:]
@@ -90,6 +86,29 @@ def _bad_name(ctx: Context, code: str, name: str) -> Reply | None:
     if not name:
         return ctx.say("bad_input.no_visible_name")
     return refuse_personal_data(ctx, code, name)
+
+
+async def listing(ctx: Context, _filter: int, number: int, after: int | None) -> list[Reply]:
+    """One page of the commune's villages by name, from just after village ``after``; the usage
+    comes with the first page."""
+    commune = await _commune(ctx)
+    if commune is None:
+        return [ctx.say("villages.one_commune")]
+    units = sorted((u for u in await ctx.uow.units.children(commune.id) if u.kind == "village"),
+                   key=lambda u: (u.name, u.id))
+    if after is not None:
+        position = next((i for i, u in enumerate(units) if u.id == after), None)
+        units = units[position + 1:] if position is not None else []
+        if not units:
+            return [ctx.say("paging.end")]
+    lines = [ctx.t("villages.line" if u.active else "villages.line_hidden", code=u.code, name=u.name,
+                   households=u.households or 0, adults=u.adults or 0) for u in units[:PAGE_LINES + 1]]
+    shown = fit(lines)
+    more = more_action("th", 0, number + 1, units[shown - 1].id) if shown < len(units) else None
+    if number == 1:
+        return [page(ctx, ctx.t("villages.header", commune=commune.name), lines[:shown], more,
+                     footer=ctx.t("villages.usage"))]
+    return [page(ctx, ctx.t("paging.villages_next", commune=commune.name, page=number), lines[:shown], more)]
 
 
 async def _done(ctx: Context, commune: Unit, village: Unit, action: str, key: str, **params: object) -> list[Reply]:
@@ -144,3 +163,5 @@ COMMANDS = [
     Command(("thon", "villages"), villages, STAFF),
     Command(("chitieu", "target"), target, STAFF),
 ]
+# "Xem tiếp" under a page of /thon (bot/flows/paging.py).
+GLOBAL_ACTIONS = {"th": on_more(STAFF, listing)}

@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import os
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -19,10 +20,11 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
 from telegram.request import BaseRequest
 
-from bot.content import Content
+from bot.content import Content, Markup
 from bot.flows.commands import GUEST
 from bot.flows.engine import COMMANDS, MENU, Engine
 from bot.flows.types import Inbound, Reply
+from bot.handlers.plain import split_text, utf16_length
 from bot.handlers.telegram_updates import DEFAULT_CONCURRENCY, PerChatUpdateProcessor
 
 log = logging.getLogger(__name__)
@@ -114,6 +116,38 @@ async def send_text(bot, chat_id: int, text: str, markup: str | None) -> None:  
     await bot.do_api_request(SEND_MESSAGE, api_kwargs=params)
 
 
+# Telegram's limits, in UTF-16 code units after entity parsing (the raw HTML is never
+# shorter, so measuring it is safe): one message's text, and a photo's or document's caption.
+MAX_TEXT = 4096
+MAX_CAPTION = 1024
+
+
+def _fits(text: str, limit: int) -> bool:
+    return len(text) * 2 <= limit or utf16_length(text) <= limit  # the first test spares the encode
+
+
+def text_parts(text: str) -> list[str]:
+    """A message text as the parts Telegram accepts: cut at line ends, each balanced HTML."""
+    if _fits(text, MAX_TEXT):
+        return [text]
+    return split_text(text, MAX_TEXT, markup=True, length=utf16_length)
+
+
+def reply_messages(reply: Reply) -> list[Reply]:
+    """The messages one reply goes out as. A text over :data:`MAX_TEXT` is split at line ends
+    (:func:`bot.handlers.plain.split_text`); the buttons, the menu and the command menu come
+    with the last part. A file whose caption is too long goes after that caption, sent as text."""
+    if reply.attachment is not None:
+        if _fits(reply.text, MAX_CAPTION):
+            return [reply]
+        file = replace(reply, text=Markup(""))
+        return [Reply(Markup(part)) for part in text_parts(reply.text)] + [file]
+    parts = text_parts(reply.text)
+    if len(parts) == 1:
+        return [reply]
+    return [Reply(Markup(part)) for part in parts[:-1]] + [replace(reply, text=Markup(parts[-1]))]
+
+
 def _seconds(value: int | float | timedelta) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
@@ -139,41 +173,48 @@ class TelegramAdapter:
             await self.send(context.bot, int(inbound.chat_id), reply)
 
     async def send(self, bot, chat_id: int, reply: Reply) -> bool:  # type: ignore[no-untyped-def]
-        """Send one reply; retries flood limits and network errors, gives up on a blocked chat."""
-        for attempt in range(SEND_ATTEMPTS):
-            try:
-                await self._send_once(bot, chat_id, reply)
-                if reply.commands_for is not None:  # after the reply, and cosmetic: never fails it
-                    await self._quietly(apply_menu(bot, self.content, chat_id, reply.commands_for))
-                return True
-            except RetryAfter as exc:
-                wait = min(_seconds(exc.retry_after), MAX_RETRY_AFTER)
-                log.warning("flood limit for chat %s: waiting %.1fs", chat_id, wait)
-                await asyncio.sleep(wait)
-            except Forbidden:
-                log.info("chat %s blocked the bot; marking it unreachable", chat_id)
-                await self.engine.mark_unreachable(CHANNEL, str(chat_id))
+        """Send one reply, in several messages when it is longer than Telegram takes (the buttons,
+        menu and file come with the last, see :func:`reply_messages`). Each message retries flood
+        limits and network errors; a blocked chat, a refused message or one that never went out
+        stops the reply there (what follows would make no sense without it)."""
+        for message in reply_messages(reply):
+            for attempt in range(SEND_ATTEMPTS):
+                try:
+                    await self._send_once(bot, chat_id, message)
+                    break
+                except RetryAfter as exc:
+                    wait = min(_seconds(exc.retry_after), MAX_RETRY_AFTER)
+                    log.warning("flood limit for chat %s: waiting %.1fs", chat_id, wait)
+                    await asyncio.sleep(wait)
+                except Forbidden:
+                    log.info("chat %s blocked the bot; marking it unreachable", chat_id)
+                    await self.engine.mark_unreachable(CHANNEL, str(chat_id))
+                    return False
+                except BadRequest:
+                    log.exception("Telegram refused a reply to chat %s", chat_id)
+                    return False
+                except NetworkError as exc:
+                    log.warning("network error sending to %s (attempt %d): %s", chat_id, attempt + 1, exc)
+                    await asyncio.sleep(BACKOFF_SECONDS[attempt])
+            else:
+                log.error("giving up on a reply to chat %s after %d attempts", chat_id, SEND_ATTEMPTS)
                 return False
-            except BadRequest:
-                log.exception("Telegram refused a reply to chat %s", chat_id)
-                return False
-            except NetworkError as exc:
-                log.warning("network error sending to %s (attempt %d): %s", chat_id, attempt + 1, exc)
-                await asyncio.sleep(BACKOFF_SECONDS[attempt])
-        log.error("giving up on a reply to chat %s after %d attempts", chat_id, SEND_ATTEMPTS)
-        return False
+        if reply.commands_for is not None:  # after the reply, and cosmetic: never fails it
+            await self._quietly(apply_menu(bot, self.content, chat_id, reply.commands_for))
+        return True
 
     async def _send_once(self, bot, chat_id: int, reply: Reply) -> None:  # type: ignore[no-untyped-def]
+        """One message: a text, or a file with its caption (already within Telegram's limits)."""
         markup = reply_markup(reply, self.menu)
         file = reply.attachment
         if file is None:
             await send_text(bot, chat_id, reply.text, markup)
         elif file.kind == "photo":
-            await bot.send_photo(chat_id, InputFile(file.data, filename=file.filename), caption=reply.text,
+            await bot.send_photo(chat_id, InputFile(file.data, filename=file.filename), caption=reply.text or None,
                                  parse_mode=ParseMode.HTML, reply_markup=markup)
         else:
-            await bot.send_document(chat_id, InputFile(file.data, filename=file.filename), caption=reply.text,
-                                    parse_mode=ParseMode.HTML, reply_markup=markup)
+            await bot.send_document(chat_id, InputFile(file.data, filename=file.filename),
+                                    caption=reply.text or None, parse_mode=ParseMode.HTML, reply_markup=markup)
 
     async def _quietly(self, call) -> None:  # type: ignore[no-untyped-def]
         try:

@@ -34,6 +34,7 @@ from bot.content import Content
 from bot.flows.engine import Engine
 from bot.flows.types import Inbound, Reply
 from bot.handlers.plain import plain_text, render_plain
+from bot.handlers.plain import split_text as split_plain
 
 log = logging.getLogger(__name__)
 
@@ -127,23 +128,7 @@ class ZaloClient:
 
 def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
     """``text`` in parts of at most ``limit`` characters, cut at line ends where possible."""
-    parts: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        while len(line) > limit:  # one line longer than a part: cut it
-            if current:
-                parts.append(current)
-                current = ""
-            parts.append(line[:limit])
-            line = line[limit:]
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
-            parts.append(current)
-            candidate = line
-        current = candidate
-    if current or not parts:
-        parts.append(current)
-    return parts
+    return split_plain(text, limit)
 
 
 def to_inbound(event: dict[str, Any]) -> Inbound | None:
