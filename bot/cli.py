@@ -92,15 +92,14 @@ def _terminal_inbox(runtime: Runtime, user: str):  # type: ignore[no-untyped-def
 
 async def _run_bot(settings: Settings) -> int:
     """The bot on every channel with a token (Telegram, Zalo), with reminders, until SIGTERM or Ctrl-C."""
-    from telegram.ext import Application
-
     from bot.handlers import telegram_outbox, zalo, zalo_outbox
     from bot.handlers.telegram import build_application
+    from bot.handlers.telegram_polling import TelegramPolling
 
     async with await open_runtime(settings) as runtime, contextlib.AsyncExitStack() as stack:
         stop = reminders_cli.stop_on_signals()
         deliveries = {}
-        application: Application | None = None  # type: ignore[type-arg]
+        telegram: TelegramPolling | None = None
         zalo_adapter = None  # checked first: a refused token stops start-up before anything runs
         if settings.zalo_bot_token:
             client = await stack.enter_async_context(zalo.ZaloClient(settings.zalo_bot_token,
@@ -121,27 +120,30 @@ async def _run_bot(settings: Settings) -> int:
                 base_url=settings.telegram_api_base_url,
                 base_file_url=settings.file_base_url,
             )
-            await stack.enter_async_context(application)
-            await application.bot_data["adapter"].post_init(application)
-            await application.start()
-            assert application.updater is not None
-            await application.updater.start_polling(allowed_updates=["message", "callback_query"])
+            telegram = TelegramPolling(application)
+            await telegram.start()
             log.info("Telegram bot @%s is polling", application.bot.username)
             deliveries[telegram_outbox.CHANNEL] = telegram_outbox.telegram_delivery(application.bot, runtime.content)
         zalo_polling = asyncio.create_task(zalo_adapter.run(stop)) if zalo_adapter is not None else None
         reminders = _start_reminders(runtime, deliveries, settings)
         await stop.wait()
-        # Order matters: the sender settles its deliveries in flight while the channels' HTTP
-        # clients (closed when the exit stack unwinds) and the database (closed by the runtime
-        # after that) are still open.
-        await reminders.stop()
-        if zalo_polling is not None:
-            await zalo_polling  # answers the messages in hand, then returns
-        if application is not None:
-            assert application.updater is not None
-            await application.updater.stop()
-            await application.stop()
+        log.info("stopping: no new updates are fetched; those not handled yet stay stored for the next start")
+        # Everything stops at once, each with its own grace (at most STOP_GRACE_SECONDS): the
+        # sender settles its deliveries in flight and the channels finish the updates in hand,
+        # while the channels' HTTP clients (closed when the exit stack unwinds) and the
+        # database (closed by the runtime after that) are still open.
+        stopping = [reminders.stop()]
+        if zalo_polling is not None and zalo_adapter is not None:
+            stopping.append(_stop_zalo(zalo_polling, zalo_adapter))
+        if telegram is not None:
+            stopping.append(telegram.stop())
+        await asyncio.gather(*stopping)
     return 0
+
+
+async def _stop_zalo(polling: asyncio.Task[None], adapter) -> None:  # type: ignore[no-untyped-def]
+    await polling  # returns at once once the stop is set: the poll in flight is abandoned
+    await adapter.stop()
 
 
 def _start_reminders(runtime: Runtime, deliveries, settings: Settings):  # type: ignore[no-untyped-def]

@@ -139,7 +139,7 @@ class OutboxSender:
         batch: int = 200,
         owner: str | None = None,
         followups: Callable[[datetime], Awaitable[int]] | None = None,
-        stop_grace: float = 8.0,
+        stop_grace: float = 6.0,
     ) -> None:
         self.db = db
         self.deliveries = deliveries

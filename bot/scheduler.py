@@ -50,7 +50,7 @@ class ReminderScheduler:
     async def tick(self, now: datetime | None = None) -> PassResult:
         now = now or self.clock.now()
         async with self.db.uow() as uow:  # housekeeping: redelivery ids older than a week are dead weight
-            await uow.updates.prune(now - PROCESSED_UPDATES_KEPT)
+            await uow.inbox.prune(now - PROCESSED_UPDATES_KEPT)
         result = await scheduling_pass(self.db, self.content, self.planner.tz, now, planner=self.planner)
         if result.added and self.sender is not None:
             self.sender.wake()

@@ -462,48 +462,6 @@ class ConversationRepository(_Repo):
         )
 
 
-class ProcessedUpdateRepository(_Repo):
-    async def claim(self, channel: str, update_key: str, now: datetime) -> bool:
-        """Record an inbound update; False if it was processed before (a redelivery)."""
-        changed = await self.db.execute(
-            "INSERT INTO processed_updates (channel, update_key, processed_at) VALUES (?, ?, ?) "
-            "ON CONFLICT DO NOTHING",
-            (channel, update_key, ts(now)),
-        )
-        return changed == 1
-
-    async def prune(self, before: datetime) -> int:
-        """Forget claims older than ``before``: channels redeliver for a day at most."""
-        return await self.db.execute("DELETE FROM processed_updates WHERE processed_at < ?", (ts(before),))
-
-    async def claim_and_load(
-        self, channel: str, update_key: str, user_id: str, chat_id: str, now: datetime
-    ) -> tuple[bool, Member | None, Conversation]:
-        """Claim an update and, in the same statement, load its sender and conversation.
-
-        The hot path of every message: one round trip instead of three. A redelivered
-        update returns no row (``ON CONFLICT DO NOTHING``), hence ``(False, None, ...)``.
-        PostgreSQL accepts the same shape with ``json_build_array``.
-        """
-        row = await self.db.fetchone(
-            "INSERT INTO processed_updates (channel, update_key, processed_at) VALUES (?, ?, ?) "
-            "ON CONFLICT DO NOTHING RETURNING "
-            "(SELECT json_array(m.id, m.name, m.role, m.unit_id, m.status) "
-            " FROM identities i JOIN members m ON m.id = i.member_id "
-            " WHERE i.channel = ? AND i.external_id = ?), "
-            "(SELECT json_array(flow, step, data, version) FROM conversations "
-            " WHERE channel = ? AND chat_id = ?)",
-            (channel, update_key, ts(now), channel, user_id, channel, chat_id),
-        )
-        if row is None:
-            return False, None, Conversation()
-        member = Member(*json.loads(row[0])) if row[0] else None
-        if row[1]:
-            flow, step, data, version = json.loads(row[1])
-            return True, member, Conversation(flow, step, json.loads(data), version)
-        return True, member, Conversation()
-
-
 class AuditRepository(_Repo):
     async def add(
         self,

@@ -23,6 +23,7 @@ import aiosqlite
 
 from storage import dblock
 from storage.announcements import AnnouncementRepository
+from storage.inbox import InboxRepository
 from storage.migrations import MIGRATIONS
 from storage.models import Conversation, Member
 from storage.outbox import OutboxRepository
@@ -32,7 +33,6 @@ from storage.repositories import (
     ConversationRepository,
     InviteRepository,
     MemberRepository,
-    ProcessedUpdateRepository,
     ReportRepository,
     UnitRepository,
 )
@@ -218,7 +218,7 @@ class UnitOfWork:
         self.invites = InviteRepository(executor)
         self.reports = ReportRepository(executor)
         self.conversations = ConversationRepository(executor)
-        self.updates = ProcessedUpdateRepository(executor)
+        self.inbox = InboxRepository(executor)
         self.audit = AuditRepository(executor)
         self.outbox, self.reminders = OutboxRepository(executor), ReminderRepository(executor)
         self.tallies, self.targets = TallyRepository(executor), TargetRepository(executor)
@@ -237,7 +237,7 @@ class UnitOfWork:
         self, channel: str, update_key: str, user_id: str, chat_id: str, now: datetime
     ) -> tuple[bool, Member | None, Conversation]:
         """Claim an inbound update and load its sender and conversation (one round trip)."""
-        return await self.updates.claim_and_load(channel, update_key, user_id, chat_id, now)
+        return await self.inbox.claim_and_load(channel, update_key, user_id, chat_id, now)
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -303,7 +303,7 @@ class SqliteDatabase:
         self.path = path
         self.lock = asyncio.Lock()
         self._trips: set[asyncio.Future[Any]] = set()
-        self._queued: list[tuple[Callable[[UnitOfWork], Coroutine[Any, Any, Any]], asyncio.Future[Any]]] = []
+        self._queued: list[tuple[Callable[[UnitOfWork], Coroutine[Any, Any, Any]], asyncio.Future[Any], bool]] = []
         self._conn: aiosqlite.Connection | None = None
         self._open_lock: int | None = None  # the shared lock of storage.dblock, while open
 
@@ -351,7 +351,7 @@ class SqliteDatabase:
         """``async with db.uow() as uow``: a transaction whose statements each make a round trip."""
         return UnitOfWork(self)
 
-    async def run(self, work: Callable[[UnitOfWork], Coroutine[Any, Any, T]]) -> T:
+    async def run(self, work: Callable[[UnitOfWork], Coroutine[Any, Any, T]], durable: bool = False) -> T:
         """Run ``work(uow)`` as one unit of work wholly in the database thread.
 
         The hot path of every inbound message. ``work`` may await the repositories, whose
@@ -363,17 +363,23 @@ class SqliteDatabase:
         next trip, each inside its own savepoint, and committed once. A unit that raises is
         rolled back to its savepoint alone; a failed commit fails them all. Nobody's result
         is returned before the commit that made it durable.
+
+        ``durable``: the commit survives a power loss, not only a crash of this process
+        (``synchronous = FULL`` for that commit: the WAL is synced before it returns). For
+        what a channel is told has arrived (the inbox); everything else commits with
+        ``NORMAL``, which a crash of the process never loses, and which a later durable
+        commit makes durable too (the WAL is written in order).
         """
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queued.append((work, future))
+        self._queued.append((work, future, durable))
         async with self.lock:
             if not future.done():  # otherwise an earlier trip already ran and committed it
                 batch, self._queued = self._queued, []
-                group = partial(self._run_group, [w for w, _ in batch])
+                group = partial(self._run_group, [w for w, _, _ in batch], any(d for _, _, d in batch))
                 trip = asyncio.ensure_future(in_db_thread(self.conn, group))
                 self._trips.add(trip)  # the loop keeps only weak references to tasks
                 trip.add_done_callback(self._trips.discard)
-                trip.add_done_callback(partial(_settle_group, [f for _, f in batch]))
+                trip.add_done_callback(partial(_settle_group, [f for _, f, _ in batch]))
                 try:
                     await asyncio.shield(trip)  # a cancelled caller must not strand the others
                 except BaseException:
@@ -383,9 +389,19 @@ class SqliteDatabase:
                     raise
         return await future
 
-    def _run_group(self, works: list[Callable[[UnitOfWork], Coroutine[Any, Any, Any]]],
+    def _run_group(self, works: list[Callable[[UnitOfWork], Coroutine[Any, Any, Any]]], durable: bool,
                    raw: sqlite3.Connection) -> list[tuple[bool, Any]]:
         """In the database thread: run each unit (in a savepoint when grouped), then commit once."""
+        if durable:
+            raw.execute("PRAGMA synchronous = FULL")
+        try:
+            return self._run_units(works, raw)
+        finally:
+            if durable:
+                raw.execute("PRAGMA synchronous = NORMAL")
+
+    def _run_units(self, works: list[Callable[[UnitOfWork], Coroutine[Any, Any, Any]]],
+                   raw: sqlite3.Connection) -> list[tuple[bool, Any]]:
         grouped = len(works) > 1
         outcomes: list[tuple[bool, Any]] = []
         try:

@@ -17,6 +17,7 @@ from bot.demo import Demo, seed_demo
 from bot.flows.engine import Engine
 from bot.handlers.telegram import build_application
 from bot.handlers.telegram_outbox import CHANNEL, telegram_delivery
+from bot.handlers.telegram_polling import TelegramPolling
 from bot.invites import create_invite
 from bot.outbox import OutboxSender
 from bot.reminders import scheduling_pass
@@ -39,16 +40,12 @@ async def setup(db_path: Path, content: Content) -> AsyncIterator[tuple]:
     async with FakeBotApi() as server:
         app = build_application(TOKEN, Engine(db, content, clock, TZ), content, base_url=server.base_url,
                                 base_file_url=server.base_file_url)
-        await app.initialize()
-        await app.start()
-        assert app.updater is not None
-        await app.updater.start_polling(poll_interval=0, timeout=1)
+        polling = TelegramPolling(app, poll_seconds=1)
+        await polling.start()
         try:
             yield server, app, db, clock, demo, staff_code
         finally:
-            await app.updater.stop()
-            await app.stop()
-            await app.shutdown()
+            await polling.stop()
             await db.close()
 
 

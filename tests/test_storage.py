@@ -27,7 +27,7 @@ async def test_migrations_apply_once_and_record_the_version(db_path: Path):
         assert await db.schema_version() == MIGRATIONS[-1][0]
         tables = {r[0] for r in await db.conn.execute_fetchall("SELECT name FROM sqlite_master WHERE type='table'")}
         assert {"units", "members", "identities", "invites", "reports", "conversations",
-                "processed_updates", "audit"} <= tables
+                "inbox", "audit"} <= tables
         mode = await db.conn.execute_fetchall("PRAGMA journal_mode")
         assert mode[0][0] == "wal"
     finally:
@@ -81,27 +81,27 @@ def test_postgres_url_is_refused_clearly():
 
 async def test_claim_is_exactly_once(db: SqliteDatabase):
     async with db.uow() as uow:
-        assert await uow.updates.claim("telegram", "1", NOW)
-        assert not await uow.updates.claim("telegram", "1", NOW)
-        assert await uow.updates.claim("zalo", "1", NOW)
+        assert await uow.inbox.claim("telegram", "1", NOW)
+        assert not await uow.inbox.claim("telegram", "1", NOW)
+        assert await uow.inbox.claim("zalo", "1", NOW)
 
 
 async def test_failed_unit_of_work_leaves_nothing(db: SqliteDatabase):
     try:
         async with db.uow() as uow:
-            await uow.updates.claim("telegram", "9", NOW)
+            await uow.inbox.claim("telegram", "9", NOW)
             await uow.units.add("commune", "C1", "Xã Một")
             raise RuntimeError("boom")
     except RuntimeError:
         pass
     async with db.uow() as uow:
         assert await uow.units.by_code("commune", "C1") is None
-        assert await uow.updates.claim("telegram", "9", NOW)
+        assert await uow.inbox.claim("telegram", "9", NOW)
 
 
 async def test_unit_of_work_in_the_database_thread_commits_or_leaves_nothing(db: SqliteDatabase):
     async def good(uow):  # type: ignore[no-untyped-def]
-        await uow.updates.claim("telegram", "40", NOW)
+        await uow.inbox.claim("telegram", "40", NOW)
         return (await uow.units.add("commune", "C2", "Xã Hai")).id
 
     async def failing(uow):  # type: ignore[no-untyped-def]
@@ -121,7 +121,7 @@ async def test_unit_of_work_in_the_database_thread_commits_or_leaves_nothing(db:
         assert (await uow.units.by_code("commune", "C2")).id == unit_id  # type: ignore[union-attr]
         assert await uow.units.by_code("commune", "C3") is None
         assert await uow.units.by_code("commune", "C4") is None
-        assert not await uow.updates.claim("telegram", "40", NOW)
+        assert not await uow.inbox.claim("telegram", "40", NOW)
 
 
 async def test_deferred_writes_run_in_order_and_fail_the_whole_unit(db: SqliteDatabase):
@@ -181,18 +181,18 @@ async def test_same_batch_id_of_two_members_never_mixes(db: SqliteDatabase):
 
 async def test_old_claims_are_pruned_recent_ones_kept(db: SqliteDatabase):
     async with db.uow() as uow:
-        await uow.updates.claim("telegram", "old", NOW - timedelta(days=8))
-        await uow.updates.claim("telegram", "new", NOW - timedelta(hours=1))
-        assert await uow.updates.prune(NOW - timedelta(days=7)) == 1
-        assert await uow.updates.claim("telegram", "old", NOW)  # forgotten
-        assert not await uow.updates.claim("telegram", "new", NOW)  # still a redelivery
+        await uow.inbox.claim("telegram", "old", NOW - timedelta(days=8))
+        await uow.inbox.claim("telegram", "new", NOW - timedelta(hours=1))
+        assert await uow.inbox.prune(NOW - timedelta(days=7)) == 1
+        assert await uow.inbox.claim("telegram", "old", NOW)  # forgotten
+        assert not await uow.inbox.claim("telegram", "new", NOW)  # still a redelivery
 
 
 async def test_units_arriving_together_commit_together_and_fail_alone(db: SqliteDatabase):
     """Group commit: a failing unit in a group is rolled back alone; the others are stored."""
     def unit(code: str, fail: bool = False):  # type: ignore[no-untyped-def]
         async def work(uow):  # type: ignore[no-untyped-def]
-            await uow.updates.claim("telegram", code, NOW)
+            await uow.inbox.claim("telegram", code, NOW)
             await uow.units.add("commune", code, f"Xã {code}")
             if fail:
                 raise ValueError(code)
@@ -205,4 +205,4 @@ async def test_units_arriving_together_commit_together_and_fail_alone(db: Sqlite
     async with db.uow() as uow:
         stored = [code for code in (f"G{i}" for i in range(6)) if await uow.units.by_code("commune", code)]
         assert stored == ["G0", "G1", "G2", "G4", "G5"]
-        assert await uow.updates.claim("telegram", "G3", NOW)  # the failed unit's claim was rolled back too
+        assert await uow.inbox.claim("telegram", "G3", NOW)  # the failed unit's claim was rolled back too

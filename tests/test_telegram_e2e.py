@@ -19,6 +19,7 @@ from bot.content import Content
 from bot.demo import Demo
 from bot.flows.engine import MENU, Engine
 from bot.handlers.telegram import build_application
+from bot.handlers.telegram_polling import TelegramPolling
 from storage import SqliteDatabase
 
 TOKEN = "123:TEST"
@@ -38,19 +39,13 @@ class Bot:
         self.app = build_application(
             TOKEN, engine, self.content, base_url=self.server.base_url, base_file_url=self.server.base_file_url
         )
-        await self.app.initialize()
-        await self.app.bot_data["adapter"].post_init(self.app)
-        await self.app.start()
-        assert self.app.updater is not None
-        await self.app.updater.start_polling(poll_interval=0, timeout=1)
+        self.polling = TelegramPolling(self.app, poll_seconds=1)
+        await self.polling.start()
         return self
 
     async def stop(self) -> None:
         if self.app is not None:
-            assert self.app.updater is not None
-            await self.app.updater.stop()
-            await self.app.stop()
-            await self.app.shutdown()
+            await self.polling.stop()
             self.app = None
         if self.db is not None:
             await self.db.close()

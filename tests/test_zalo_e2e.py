@@ -45,6 +45,7 @@ class Bot:
     async def stop(self) -> None:
         self.stop_event.set()
         await asyncio.wait_for(self.polling, 10)
+        await self.adapter.stop()
         await self.client.close()
         await self.db.close()
 
@@ -134,7 +135,7 @@ async def test_photos_get_a_text_only_answer_and_nothing_is_kept(bot: Bot, serve
     await chi.send_sticker()
     assert "chỉ đọc tin nhắn chữ" in ((await chi.next_reply()).text or "")
     dump = ""
-    for table in ("conversations", "processed_updates", "audit", "reports", "outbox"):
+    for table in ("conversations", "inbox", "audit", "reports", "outbox"):
         dump += "\n".join(str(r) for r in await bot.rows(f"SELECT * FROM {table}"))
     assert "cccd" not in dump.lower() and "0123456789" not in dump
 

@@ -25,7 +25,7 @@ from bot.flows.commands import GUEST
 from bot.flows.engine import COMMANDS, MENU, Engine
 from bot.flows.types import Inbound, Reply
 from bot.handlers.plain import split_text, utf16_length
-from bot.handlers.telegram_updates import DEFAULT_CONCURRENCY, PerChatUpdateProcessor
+from bot.inbox import Delivered, Dispatcher, Inbox, handle_with_retries
 
 log = logging.getLogger(__name__)
 # Opt in to PTB 23's behaviour now: durations such as RetryAfter.retry_after are timedeltas.
@@ -59,6 +59,18 @@ async def apply_menu(bot, content: Content, chat_id: int, role: str) -> None:  #
         await bot.delete_my_commands(scope=scope)
     else:
         await bot.set_my_commands(menu_commands(content, role), scope=scope)
+
+
+def chat_of(payload: str) -> str:
+    """The chat a stored update belongs to (its ordering key), from the raw Bot API JSON."""
+    data = json.loads(payload)
+    for field in ("message", "edited_message", "callback_query"):
+        part = data.get(field)
+        if isinstance(part, dict):
+            chat = (part.get("message") or {}).get("chat") if field == "callback_query" else part.get("chat")
+            sender = part.get("from") or {}
+            return str((chat or {}).get("id") or sender.get("id") or "")
+    return ""
 
 
 def to_inbound(update: Update, bot_username: str | None = None) -> Inbound | None:
@@ -157,15 +169,34 @@ class TelegramAdapter:
         self.engine = engine
         self.content = content
         self.menu = menu_markup(content)
+        self.inbox = Inbox(engine.db, engine.clock, CHANNEL, Dispatcher(self._process), chat_of)
+        self.application: Application | None = None  # type: ignore[type-arg]
+
+    async def _process(self, delivered: Delivered) -> None:
+        """The dispatcher's handler: a stored update through PTB's handlers (``on_update``)."""
+        assert self.application is not None
+        update = delivered.parsed or Update.de_json(json.loads(delivered.payload), self.application.bot)
+        await self.application.process_update(update)
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        key = str(update.update_id)
         inbound = to_inbound(update, context.bot.username)
         if inbound is None:
+            await self.inbox.settle(key)  # nothing to do, but it must not wait in the inbox
             return
         query = update.callback_query
         if query is not None:
             await self._quietly(query.answer())
-        replies = await self.engine.handle(inbound)
+        replies: list[Reply] = []
+
+        async def attempt() -> None:
+            nonlocal replies
+            replies = await self.engine.handle(inbound)
+
+        async def give_up() -> None:
+            await self.send(context.bot, int(inbound.chat_id), Reply(self.content.texts("errors.internal")))
+
+        await handle_with_retries(self.inbox, key, attempt, give_up)
         if query is not None and replies and query.message is not None:
             # The tapped buttons have done their job: take them away so they cannot be tapped again.
             await self._quietly(query.edit_message_reply_markup(reply_markup=None))
@@ -240,12 +271,15 @@ def build_application(
     base_file_url: str = "https://api.telegram.org/file/bot",
     rate_limit: bool = True,
     request: BaseRequest | None = None,
-    concurrency: int = DEFAULT_CONCURRENCY,
 ) -> Application:
+    """The PTB application: transport, rate limiter and the one handler. It has no PTB
+    ``Updater``: updates come in through :class:`bot.handlers.telegram_polling.TelegramPolling`
+    (or a webhook), stored before they are acknowledged, and are handed to
+    ``Application.process_update`` by the inbox's dispatcher (in order per chat)."""
     adapter = TelegramAdapter(engine, content)
     builder: ApplicationBuilder = (
         Application.builder().token(token).base_url(base_url).base_file_url(base_file_url)
-        .post_init(adapter.post_init).concurrent_updates(PerChatUpdateProcessor(concurrency))
+        .post_init(adapter.post_init).updater(None)
     )
     if rate_limit:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=0))
@@ -255,4 +289,5 @@ def build_application(
     application.add_handler(TypeHandler(Update, adapter.on_update))
     application.add_error_handler(adapter.on_error)
     application.bot_data["adapter"] = adapter
+    adapter.application = application
     return application

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -35,6 +35,7 @@ from bot.flows.engine import Engine
 from bot.flows.types import Inbound, Reply
 from bot.handlers.plain import plain_text, render_plain
 from bot.handlers.plain import split_text as split_plain
+from bot.inbox import Delivered, Dispatcher, Inbox, handle_with_retries
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ SEND_ATTEMPTS = 4
 BACKOFF_SECONDS = (0.5, 1.0, 2.0, 4.0)
 MAX_RETRY_AFTER = 60.0
 DEFAULT_CONCURRENCY = 32
+STOP_GRACE_SECONDS = 6.0  # events being handled at a stop get this long (docker stop waits 10 s)
 TEXT_EVENT = "message.text.received"
 # Transport errors raised before a byte of the request was sent: safe to send again.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -148,17 +150,30 @@ def to_inbound(event: dict[str, Any]) -> Inbound | None:
                    display_name=sender.get("display_name") or None, text=text if isinstance(text, str) else "")
 
 
-@dataclass
-class _Chat:
-    lock: asyncio.Lock
-    users: int = 0
+def key_and_chat(event: dict[str, Any]) -> tuple[str, str] | None:
+    """An event's de-duplication key (message id) and chat; None if it has neither."""
+    message = event.get("message")
+    if not isinstance(message, dict):
+        return None
+    message_id, chat_id = message.get("message_id"), (message.get("chat") or {}).get("id")
+    if not message_id or not chat_id:
+        return None
+    return str(message_id), str(chat_id)
+
+
+def chat_of(payload: str) -> str:
+    found = key_and_chat(json.loads(payload))
+    return found[1] if found else ""
 
 
 class ZaloAdapter:
-    """Polls Zalo, hands each event to the engine and sends the replies.
+    """Polls Zalo, stores each event, hands it to the engine and sends the replies.
 
-    Events of different chats are handled concurrently (at most ``concurrency``), events of
-    one chat in the order they arrived, as the conversation flows require.
+    ``getUpdates`` hands an event out once and has no acknowledgement, so each event is
+    stored (one durable commit) the moment it arrives, before anything else is done with
+    it; events still waiting at a start are replayed first. Events of different chats are
+    handled concurrently (at most ``concurrency``), events of one chat in the order they
+    arrived, as the conversation flows require (:class:`bot.inbox.Dispatcher`).
     """
 
     def __init__(self, engine: Engine, content: Content, client: ZaloClient,
@@ -167,18 +182,20 @@ class ZaloAdapter:
         self.content = content
         self.client = client
         self.poll_seconds = poll_seconds
-        self._slots = asyncio.Semaphore(concurrency)
-        self._chats: dict[str, _Chat] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.inbox = Inbox(engine.db, engine.clock, CHANNEL, Dispatcher(self._process, concurrency), chat_of)
 
     async def start(self) -> dict[str, Any]:
         """Check the token (raises ZaloError when Zalo refuses it); returns the bot's account."""
         return await self.client.get_me()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Poll until ``stop`` is set, then let the events in hand finish."""
+        """Replay what is waiting, then poll until ``stop`` is set. Call :meth:`stop` after."""
+        await self.inbox.replay(stop)
         failures = 0
         while not stop.is_set():
+            await self.inbox.dispatcher.wait_for_room(stop)
+            if stop.is_set():
+                break
             poll = asyncio.ensure_future(self.client.get_update(self.poll_seconds))
             stopped = asyncio.ensure_future(stop.wait())
             await asyncio.wait({poll, stopped}, return_when=asyncio.FIRST_COMPLETED)
@@ -207,39 +224,51 @@ class ZaloAdapter:
                 await _sleep_unless(stop, BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS)) - 1])
                 continue
             if event is not None:
-                self.dispatch(event)
-        await self.drain()
+                await self.accept(event)
 
-    def dispatch(self, event: dict[str, Any]) -> None:
-        inbound = to_inbound(event)
-        if inbound is None:
-            return
-        task = asyncio.ensure_future(self._in_order(inbound))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    async def accept(self, event: dict[str, Any]) -> None:
+        """Store one event (durably), then hand it on; an event seen before is dropped."""
+        found = key_and_chat(event)
+        if found is None:
+            return  # nothing to key it by, nobody to answer: not stored
+        key, chat = found
+        payload = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+        while True:
+            try:
+                await self.inbox.accept([Delivered(key, chat, payload, event)])
+                return
+            except Exception:  # Zalo will not hand it out again: keep trying to store it
+                log.exception("could not store a Zalo event; trying again")
+                await asyncio.sleep(BACKOFF_SECONDS[0])
+
+    async def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
+        """After :meth:`run` returned: let events being handled finish within ``grace``."""
+        await self.inbox.dispatcher.stop(grace)
 
     async def drain(self) -> None:
         """Wait for every event in hand to be handled and answered."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.inbox.dispatcher.idle()
 
-    async def _in_order(self, inbound: Inbound) -> None:
-        chat = self._chats.setdefault(inbound.chat_id, _Chat(asyncio.Lock()))
-        chat.users += 1
-        try:
-            async with chat.lock, self._slots:
-                await self.handle(inbound)
-        finally:
-            chat.users -= 1
-            if chat.users == 0:
-                del self._chats[inbound.chat_id]
+    async def _process(self, delivered: Delivered) -> None:
+        event = delivered.parsed if delivered.parsed is not None else json.loads(delivered.payload)
+        inbound = to_inbound(event)
+        if inbound is None:
+            await self.inbox.settle(delivered.key)  # ignored (a group, a bot): nothing stays behind
+            return
+        await self.handle(inbound)
 
     async def handle(self, inbound: Inbound) -> None:
-        try:
+        replies: list[Reply] = []
+
+        async def attempt() -> None:
+            nonlocal replies
             replies = await self.engine.handle(inbound)
-        except Exception:
-            log.exception("error while handling a Zalo message")
+
+        async def give_up() -> None:
+            nonlocal replies
             replies = [Reply(self.content.texts("errors.internal"))]
+
+        await handle_with_retries(self.inbox, inbound.update_key, attempt, give_up)
         for reply in replies:
             if not await self.send(inbound.chat_id, reply):
                 break

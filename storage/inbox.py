@@ -1,0 +1,130 @@
+"""The inbox: inbound updates stored before they are acknowledged, and the processed marks.
+
+One table serves both. An adapter stores what its channel handed over (:meth:`InboxRepository.store`,
+a durable commit) before telling the channel it arrived; the engine then claims the row in
+the same transaction as the update's effects (:meth:`InboxRepository.claim_and_load`), which
+clears the payload. A claimed row stays as the de-duplication mark until it is pruned.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from storage.models import Conversation, Member
+from storage.repositories import _Repo, ts
+
+MAX_ATTEMPTS = 3  # an update whose processing failed this many times is set aside, not retried again
+
+
+@dataclass(frozen=True)
+class StoredUpdate:
+    """A waiting update as stored: the channel's raw payload (JSON text) and its arrival order."""
+
+    channel: str
+    key: str
+    payload: str
+    seq: int
+    attempts: int = 0
+
+
+class InboxRepository(_Repo):
+    async def store(self, channel: str, updates: Sequence[tuple[str, str, int]], now: datetime) -> list[str]:
+        """Store ``(key, payload, seq)`` updates; returns the keys that were new.
+
+        A key seen before (waiting, or processed and not yet pruned) is left as it is: the
+        channel redelivered it, and it must not be handled twice.
+        """
+        new: list[str] = []
+        stamp = ts(now)
+        for key, payload, seq in updates:
+            row = await self.db.fetchone(
+                "INSERT INTO inbox (channel, update_key, seq, received_at, payload) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING RETURNING update_key",
+                (channel, key, seq, stamp, payload),
+            )
+            if row is not None:
+                new.append(key)
+        return new
+
+    async def waiting(self, channel: str, after_seq: int = -1, limit: int = 256) -> list[StoredUpdate]:
+        """Waiting updates of ``channel`` in arrival order, after ``after_seq`` (keyset paging)."""
+        rows = await self.db.fetchall(
+            "SELECT update_key, payload, seq, attempts FROM inbox "
+            "WHERE channel = ? AND processed_at IS NULL AND seq > ? ORDER BY seq LIMIT ?",
+            (channel, after_seq, limit),
+        )
+        return [StoredUpdate(channel, r[0], r[1] or "", r[2], r[3]) for r in rows]
+
+    async def count_waiting(self, channel: str | None = None) -> int:
+        if channel is None:
+            row = await self.db.fetchone("SELECT COUNT(*) FROM inbox WHERE processed_at IS NULL")
+        else:
+            row = await self.db.fetchone(
+                "SELECT COUNT(*) FROM inbox WHERE channel = ? AND processed_at IS NULL", (channel,)
+            )
+        return int(row[0]) if row else 0
+
+    async def claim(self, channel: str, update_key: str, now: datetime) -> bool:
+        """Mark an update processed (storing it first if it never waited); False if it was already."""
+        row = await self.db.fetchone(
+            _CLAIM + "RETURNING 1", (channel, update_key, ts(now), ts(now))
+        )
+        return row is not None
+
+    async def failed(self, channel: str, update_key: str, now: datetime) -> bool:
+        """Count a failed attempt at a waiting update; after ``MAX_ATTEMPTS`` it is set aside
+        (payload dropped, marked processed) so that it cannot block its chat forever.
+        Returns True if it was set aside."""
+        row = await self.db.fetchone(
+            "UPDATE inbox SET attempts = attempts + 1 WHERE channel = ? AND update_key = ? "
+            "AND processed_at IS NULL RETURNING attempts",
+            (channel, update_key),
+        )
+        if row is None or row[0] < MAX_ATTEMPTS:
+            return False
+        await self.claim(channel, update_key, now)
+        return True
+
+    async def prune(self, before: datetime) -> int:
+        """Forget processed marks older than ``before``: channels redeliver for a day at most.
+        Waiting rows are never pruned."""
+        return await self.db.execute("DELETE FROM inbox WHERE processed_at < ?", (ts(before),))
+
+    async def claim_and_load(
+        self, channel: str, update_key: str, user_id: str, chat_id: str, now: datetime
+    ) -> tuple[bool, Member | None, Conversation]:
+        """Claim an update and, in the same statement, load its sender and conversation.
+
+        The hot path of every message: one round trip. An update that waited in the inbox
+        loses its payload here, in the transaction of its effects; one that never waited (the
+        terminal chat) is recorded as processed. An update processed before returns no row
+        (the upsert's ``WHERE`` fails), hence ``(False, None, ...)``.
+        """
+        row = await self.db.fetchone(
+            _CLAIM + "RETURNING "
+            "(SELECT json_array(m.id, m.name, m.role, m.unit_id, m.status) "
+            " FROM identities i JOIN members m ON m.id = i.member_id "
+            " WHERE i.channel = ? AND i.external_id = ?), "
+            "(SELECT json_array(flow, step, data, version) FROM conversations "
+            " WHERE channel = ? AND chat_id = ?)",
+            (channel, update_key, ts(now), ts(now), channel, user_id, channel, chat_id),
+        )
+        if row is None:
+            return False, None, Conversation()
+        member = Member(*json.loads(row[0])) if row[0] else None
+        if row[1]:
+            flow, step, data, version = json.loads(row[1])
+            return True, member, Conversation(flow, step, json.loads(data), version)
+        return True, member, Conversation()
+
+
+# Insert-or-claim: a new key is stored as processed; a waiting one is claimed (payload
+# cleared); a processed one is left alone and the statement returns no row.
+_CLAIM = (
+    "INSERT INTO inbox (channel, update_key, seq, received_at, processed_at) VALUES (?, ?, 0, ?, ?) "
+    "ON CONFLICT (channel, update_key) DO UPDATE SET processed_at = excluded.processed_at, payload = NULL "
+    "WHERE inbox.processed_at IS NULL "
+)
