@@ -37,7 +37,8 @@ COMMANDS = ("commune", "villages", "staff", "members", "member", "backup", "rest
 VILLAGE_COLUMNS = ("code", "name", "households", "adults")
 MAX_FIGURE = 10_000_000
 MAX_UNIT_NAME = 80  # as /thon them in the chat
-CODE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")  # a code people type in commands: no spaces, no diacritics
+CODE = re.compile(r"^[A-Za-z0-9_-]+$")  # a code people type in commands: no spaces, no diacritics
+MAX_CODE = {"commune": 32, "village": 20}  # a village's as /thon them takes it
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -101,11 +102,11 @@ async def _commune(runtime: Runtime, code: str) -> Any:
     return commune
 
 
-def _unit_problem(code: str, name: str) -> tuple[str, dict[str, Any]] | None:
+def _unit_problem(kind: str, code: str, name: str) -> tuple[str, dict[str, Any]] | None:
     """What is wrong with a unit's code and (cleaned) name: (what, params) for a ``bad_input.cli_``
     or ``bad_input.csv_`` text; None if nothing."""
-    if not CODE.match(code):
-        return "bad_code", {"code": clean_line(code, 40), "max": 32}
+    if not CODE.match(code) or len(code) > MAX_CODE[kind]:
+        return "bad_code", {"code": clean_line(code, 40), "max": MAX_CODE[kind]}
     if not name:
         return "no_name", {}
     if len(name) > MAX_UNIT_NAME:
@@ -123,7 +124,7 @@ async def _commune_add(args: argparse.Namespace, settings: Settings) -> int:
             args.province_name = clean_line(args.province_name or args.province_code, None)
             units.append((args.province_code, args.province_name))
         for code, name in units:
-            problem = _unit_problem(code, name)
+            problem = _unit_problem("commune", code, name)
             if problem is not None:
                 _say(runtime, f"bad_input.cli_{problem[0]}", err=True, **problem[1])
                 return 1
@@ -179,7 +180,7 @@ def read_villages_csv(data: bytes) -> tuple[list[VillageRow], list[tuple[int, st
         if not code or not name:
             errors.append((line, "admin_cli.csv_empty", {}))
             continue
-        problem = _unit_problem(code, name)
+        problem = _unit_problem("village", code, name)
         if problem is not None:
             errors.append((line, f"bad_input.csv_{problem[0]}", problem[1]))
             continue

@@ -237,6 +237,7 @@ def test_commune_add_refuses_bad_codes_and_resident_data(tmp_path: Path):
     ("line", "message"),
     [
         ("T 1,Thôn Một,1,2", "chỉ được gồm chữ không dấu"),
+        ("THON-MOT-CUA-XA-AN-HOA,Thôn Một,1,2", "tối đa 20 ký tự"),  # /thon could not name it
         ("T1,\u3164\u200b,1,2", "trống"),
         ("T1,Thôn " + "x" * 90 + ",1,2", "dài quá 80"),
         ("T1,Thôn Một (bà Lan 0912345678),1,2", "chỉ giữ số liệu đếm"),
