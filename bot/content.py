@@ -74,6 +74,7 @@ class Limits(_Strict):
     undo_window_hours: int = Field(default=48, ge=1, le=24 * 30)
     max_backdate_days: int = Field(default=62, ge=1, le=366)
     max_message_chars: int = Field(default=1000, ge=50, le=4096)
+    repeat_window_minutes: int = Field(default=120, ge=0, le=24 * 60)
 
 
 class DemoVillage(_Strict):
@@ -93,6 +94,56 @@ class DemoCommune(_Strict):
     # Yearly targets for every demo village, set for the year the demo is seeded:
     # service code -> "80%" (of the village's households) or "120" (households).
     targets: dict[str, str] = Field(default_factory=dict)
+
+
+class AnswerWords(_Strict):
+    """``content/answers.yaml``: words people type to answer the bot."""
+
+    agree: tuple[str, ...] = Field(min_length=1)
+    decline: tuple[str, ...] = Field(min_length=1)
+    undo: tuple[str, ...] = Field(min_length=1)
+    echo: tuple[str, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> AnswerWords:
+        both = {answer_key(w) for w in self.agree} & {answer_key(w) for w in self.decline}
+        if both:
+            raise ValueError(f"{sorted(both)[0]!r} is both a yes and a no")
+        return self
+
+
+def answer_key(text: str) -> str:
+    """How a typed answer is compared: folded, without punctuation or emoji."""
+    return fold("".join(c if c.isalnum() or c.isspace() else " " for c in text))
+
+
+class Answers:
+    """The answer words, folded, for matching whole messages."""
+
+    def __init__(self, words: AnswerWords) -> None:
+        self.yes = frozenset(answer_key(w) for w in words.agree)
+        self.no = frozenset(answer_key(w) for w in words.decline)
+        self.undo = frozenset(answer_key(w) for w in words.undo)
+        self.echo = tuple(fold(w) for w in words.echo)
+
+    def yes_or_no(self, text: str) -> bool | None:
+        """True for a yes, False for a no, None for anything else."""
+        key = answer_key(text)
+        if key in self.yes:
+            return True
+        if key in self.no:
+            return False
+        return None
+
+    def is_undo(self, text: str) -> bool:
+        return answer_key(text) in self.undo
+
+    def is_echo(self, text: str) -> bool:
+        """The bot's own message pasted back: a bullet list, or one of the echo phrases."""
+        if "•" in text:
+            return True
+        folded = fold(text)
+        return any(phrase in folded for phrase in self.echo)
 
 
 class Markup(str):
@@ -155,6 +206,7 @@ class Content:
         self.catalogue: Catalogue = _load_model(directory / "services.yaml", Catalogue)
         self.limits: Limits = _load_model(directory / "limits.yaml", Limits)
         self.demo: DemoCommune = _load_model(directory / "demo.yaml", DemoCommune)
+        self.answers = Answers(_load_model(directory / "answers.yaml", AnswerWords))
         self.texts = _load_texts(directory)
         if directory.resolve() != DEFAULT_CONTENT_DIR:
             # A deployment's own content must still say everything the code asks for.

@@ -410,6 +410,15 @@ class ReportRepository(_Repo):
         )
         return await self.batch(row[0], member_id) if row else []
 
+    async def live_on_day(self, member_id: int, day: date, since: datetime) -> list[Report]:
+        """The member's live reports for ``day`` recorded after ``since`` (repeats are looked for here)."""
+        rows = await self.db.fetchall(
+            f"SELECT {_REPORT_COLS} FROM reports WHERE member_id = ? AND created_at >= ? AND occurred_on = ? "
+            "AND voided_at IS NULL ORDER BY id",
+            (member_id, ts(since), day.isoformat()),
+        )
+        return [_report(r) for r in rows]
+
     async def void_batch(self, batch_id: str, by: int, reason: str, now: datetime) -> int:
         """Member ``by`` voids their own batch (the live rows of it); returns how many."""
         return await self.db.execute(

@@ -251,3 +251,12 @@ async def test_a_webhook_left_set_is_deleted_so_that_polling_works(server: FakeZ
         assert server.calls_to("deleteWebhook")
     finally:
         await running.stop()
+
+
+async def test_a_name_with_half_an_emoji_joins_and_reports(bot: Bot, server: FakeZaloApi, seeded: Demo):
+    """A lone surrogate in a display name (a broken emoji) goes through the inbox and is cleaned."""
+    lan = server.user("z-599", "Lan\ud83d")
+    await join(lan, seeded.villages[0].member_code)
+    assert "VNeID" in await say(lan, "vneid 2")
+    assert await bot.rows("SELECT name FROM members WHERE name LIKE 'Lan%'") == [("Lan",)]
+    assert await bot.rows("SELECT COUNT(*) FROM inbox WHERE processed_at IS NULL") == [(0,)]

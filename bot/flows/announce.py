@@ -55,10 +55,20 @@ async def start(ctx: Context, args: str) -> list[Reply]:
     people = await _recipients(ctx, communes[0], target.id if target else None)
     if not people:
         return [ctx.say("announce.nobody")]
-    ctx.goto(FLOW, "confirm", text=text, village=target.id if target else None, count=len(people))
+    scope = target.name if target else str(ctx.t("announce.whole_commune"))
+    ctx.goto(FLOW, "confirm", text=text, village=target.id if target else None, count=len(people), scope=scope)
+    return [_ask(ctx)]
+
+
+def _ask(ctx: Context) -> Reply:
+    data = ctx.conv.data
     rows = [[ctx.option(ctx.t("announce.send"), "send", "1"), ctx.cancel_option()]]
-    scope = target.name if target else ctx.t("announce.whole_commune")
-    return [ctx.reply(ctx.t("announce.confirm", count=len(people), scope=scope, text=text), rows)]
+    return ctx.reply(ctx.t("announce.confirm", count=data["count"], scope=data["scope"], text=data["text"]), rows)
+
+
+async def prompt(ctx: Context) -> Reply | None:
+    """The question again: send this announcement to these people?"""
+    return _ask(ctx) if {"count", "scope", "text"} <= ctx.conv.data.keys() else None
 
 
 async def on_choice(ctx: Context, action: str) -> list[Reply]:
@@ -79,8 +89,10 @@ async def on_choice(ctx: Context, action: str) -> list[Reply]:
     return [ctx.say("announce.queued", count=len(people), id=announcement_id)]
 
 
-async def on_text(ctx: Context, text: str) -> list[Reply]:
-    return [ctx.say("announce.pick")]
+async def on_text(ctx: Context, text: str) -> list[Reply] | None:
+    """"gửi"/"có" sends, "không" cancels; anything else is not an answer."""
+    answer = ctx.content.answers.yes_or_no(text)
+    return None if answer is None else await on_choice(ctx, "send" if answer else "cancel")
 
 
 COMMANDS = [Command(("thongbao", "announce"), start, STAFF)]

@@ -12,13 +12,14 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.content import Content, Markup
+from bot.content import Content, Markup, answer_key
 from bot.flows.types import Inbound, Option, Reply
 from storage import UnitOfWork
 from storage.models import Conversation, Member
 
 GLOBAL_PREFIX = "g:"
 KEYS_FIELD = "_keys"
+MAX_KEY_CHARS = 40  # longer typed text is never a key or a menu label
 
 
 @dataclass
@@ -31,6 +32,7 @@ class Context:
     member: Member | None
     conv: Conversation
     _keys: dict[str, str] = field(default_factory=dict)
+    _reoffer: bool = False  # asking the same step again: its buttons keep their version
 
     @property
     def t(self) -> Any:
@@ -42,13 +44,25 @@ class Context:
 
     @property
     def next_version(self) -> int:
-        return self.conv.version + 1
+        return self.conv.version if self._reoffer else self.conv.version + 1
+
+    def reoffer(self) -> None:
+        """The step is asked again, unchanged: the buttons already on screen stay valid
+        (same version), and the ones offered now are the same buttons."""
+        self._reoffer = True
 
     # Buttons -------------------------------------------------------------
     def option(self, label: str, action: str, key: str) -> Option:
-        """A button valid only for the prompt it comes with."""
+        """A button valid only for the prompt it comes with.
+
+        On a text-only channel it is chosen by typing ``key``; typing its label works too
+        ("Giữ lại", "ghi nhan"), on every channel.
+        """
         data = f"{self.next_version}:{action}"
         self._keys[key] = data
+        typed = answer_key(label) if any(c.isalpha() for c in label) else ""
+        if typed and len(typed) <= MAX_KEY_CHARS:
+            self._keys.setdefault(typed, data)
         return Option(label, data, key)
 
     def global_option(self, label: str, action: str, key: str, key_action: str | None = None) -> Option:
@@ -59,6 +73,9 @@ class Context:
         """
         data = f"{GLOBAL_PREFIX}{action}"
         self._keys[key] = f"{GLOBAL_PREFIX}{key_action or action}"
+        typed = answer_key(label) if any(c.isalpha() for c in label) else ""
+        if typed and len(typed) <= MAX_KEY_CHARS:
+            self._keys.setdefault(typed, self._keys[key])
         return Option(label, data, key)
 
     def cancel_option(self) -> Option:
@@ -80,9 +97,14 @@ class Context:
     def end(self) -> None:
         self.conv.flow, self.conv.step, self.conv.data = "", "", {}
 
-    def finish(self) -> Conversation:
-        """The conversation to store: new version, and the keys of the buttons just offered."""
+    def finish(self, loaded: tuple[str, str, dict[str, Any]]) -> Conversation:
+        """The conversation to store: the keys of the buttons just offered, and a new version
+        if anything changed. A reply that offered nothing new in a step that did not change
+        (an error, a hint) leaves the buttons on screen and their keys valid."""
         data = {k: v for k, v in self.conv.data.items() if k != KEYS_FIELD}
+        if not self._keys and self.conv.flow and (self.conv.flow, self.conv.step) == loaded[:2] \
+                and data == {k: v for k, v in loaded[2].items() if k != KEYS_FIELD}:
+            return Conversation(self.conv.flow, self.conv.step, dict(loaded[2]), self.conv.version)
         if self._keys:
             data[KEYS_FIELD] = self._keys
         return Conversation(self.conv.flow, self.conv.step, data, self.next_version)

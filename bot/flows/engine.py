@@ -19,12 +19,12 @@ from types import ModuleType
 from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
-from bot.content import Content
+from bot.content import Content, answer_key
 from bot.flows import admin, announce, corrections, deadlines, join, mine, report, undo, villages
 from bot.flows import help as help_flow
 from bot.flows import tally as tally_flow
 from bot.flows.commands import Command, role_of
-from bot.flows.context import GLOBAL_PREFIX, KEYS_FIELD, Context
+from bot.flows.context import GLOBAL_PREFIX, KEYS_FIELD, MAX_KEY_CHARS, Context
 from bot.flows.types import Inbound, Reply, build_attachments
 from bot.textutil import clean, fold
 from storage import SqliteDatabase, UnitOfWork
@@ -83,7 +83,7 @@ class Engine:
         loaded = (conv.flow, conv.step, dict(conv.data))
         ctx = Context(uow, self.content, now, self.tz, inbound, member, conv)
         replies = await self._route(ctx)
-        new = ctx.finish()
+        new = ctx.finish(loaded)
         if (new.flow, new.step, new.data) != loaded:
             await uow.conversations.save(inbound.channel, inbound.chat_id, new, now)
         return replies
@@ -100,20 +100,44 @@ class Engine:
         if len(text) > self.content.limits.max_message_chars:
             return [ctx.say("errors.too_long", max=self.content.limits.max_message_chars)]
         keys = ctx.conv.data.get(KEYS_FIELD, {})
-        folded = fold(text) if len(text) <= 40 else ""  # keys and menu labels are short
-        if folded in keys:
-            return await self._on_choice(ctx, keys[folded])
+        short = len(text) <= MAX_KEY_CHARS  # keys and menu labels are short
+        folded = fold(text) if short else ""
+        # Typed labels ("Giữ lại!", "ghi nhan"): by their letters, so "-4" never reads as "4".
+        typed = answer_key(text) if short and not text.startswith("/") and any(c.isalpha() for c in text) else ""
+        for candidate in (folded, typed):
+            if candidate and candidate in keys:
+                return await self._on_choice(ctx, keys[candidate])
         command = split_command(text)
         if command is None and folded in self._menu:
             command = (self._menu[folded], "")
         if command is not None:
             return await self._on_command(ctx, *command)
+        if ctx.member is not None and typed and self.content.answers.is_undo(text):
+            ctx.end()  # "hủy", "hoàn tác": the member's last report, at any time in the undo window
+            return await undo.start(ctx)
         if ctx.conv.flow in FLOWS:
-            return await FLOWS[ctx.conv.flow].on_text(ctx, text)
+            flow = FLOWS[ctx.conv.flow]
+            answered = await flow.on_text(ctx, text)
+            if answered is not None:
+                return answered
+            if report.can_report(ctx) and report.reads_as_report(ctx, text):
+                ctx.end()  # a report typed while a question was pending: handled as what it is
+                return await report.from_text(ctx, text)
+            return await self._ask_again(ctx, flow)
         if ctx.member is None:
             return [ctx.say("join.required")]
         ctx.end()
         return await report.from_text(ctx, text)
+
+    async def _ask_again(self, ctx: Context, flow: ModuleType) -> list[Reply]:
+        """A line the pending step cannot take: the same question again, with its options
+        (the buttons already on screen keep working)."""
+        ctx.reoffer()
+        prompt = await flow.prompt(ctx)
+        if prompt is None:  # the step's data is gone (an old conversation): start afresh
+            ctx.end()
+            return [ctx.say("errors.step_lost")]
+        return [ctx.say("errors.pick_option"), prompt]
 
     async def _on_command(self, ctx: Context, name: str, args: str) -> list[Reply]:
         command = COMMANDS.get(name)

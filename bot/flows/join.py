@@ -38,6 +38,10 @@ async def on_choice(ctx: Context, action: str) -> list[Reply]:
     return [ctx.say("join.ask_code")]
 
 
+async def prompt(ctx: Context) -> Reply | None:
+    return ctx.say("join.ask_code")
+
+
 def display_name(raw: str | None) -> str | None:
     """The name a member is stored and shown under: what their channel calls them, cleaned.
 

@@ -11,15 +11,15 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from bot.content import Markup
 from bot.flows.commands import MEMBERS, REGISTERED, Command
 from bot.flows.context import Context
 from bot.flows.types import Reply
-from bot.report_parser import LONG_DIGITS, ParseIssue, parse_report
+from bot.report_parser import LONG_DIGITS, ParseIssue, ParseResult, parse_report
 from bot.textutil import clean, fold, reorders
-from storage.models import NewReport
+from storage.models import NewReport, Report
 from storage.tallies import NONE_SERVICE
 
 FLOW = "report"
@@ -77,15 +77,23 @@ async def record(ctx: Context, items: Sequence[NewReport], day: date, source: st
 
 
 # Text reports ---------------------------------------------------------------
+def _parse(ctx: Context, text: str) -> ParseResult:
+    return parse_report(text, today=ctx.today, catalogue=ctx.content.catalogue, lexicon=ctx.content.lexicon,
+                        max_count=ctx.content.limits.max_count_per_report)
+
+
+def reads_as_report(ctx: Context, text: str) -> bool:
+    """Whether a line is a report attempt (right or wrong): a service, a count error, "không có"."""
+    if ctx.content.answers.is_echo(text):
+        return True  # the bot's own confirmation pasted back: from_text says what it is
+    result = _parse(ctx, text)
+    return result.is_report or result.nothing or any(i.service for i in result.issues)
+
+
 async def from_text(ctx: Context, text: str) -> list[Reply]:
-    limits = ctx.content.limits
-    result = parse_report(
-        text,
-        today=ctx.today,
-        catalogue=ctx.content.catalogue,
-        lexicon=ctx.content.lexicon,
-        max_count=limits.max_count_per_report,
-    )
+    if ctx.content.answers.is_echo(text):
+        return [ctx.say("report.echo")]
+    result = _parse(ctx, text)
     if result.issues:
         lines = [issue_text(ctx, issue) for issue in result.issues]
         return [ctx.reply(Markup.lines([*lines, ctx.t("report.text_example")]))]
@@ -98,12 +106,48 @@ async def from_text(ctx: Context, text: str) -> list[Reply]:
     if problem:
         return [problem]
     items = [NewReport(it.service, it.count) for it in result.items] if result.items else [ZERO]
+    earlier = await same_report_earlier(ctx, items, day)
+    if earlier is not None and items == [ZERO]:  # "nothing" for a day is recorded once
+        return [ctx.say("zero.already", day=day_text(day), time=clock_text(ctx, earlier))]
+    if earlier is not None:
+        ctx.goto(FLOW, "repeat", items=[[it.service, it.count] for it in items], day=day.isoformat(),
+                 first=clock_text(ctx, earlier))
+        return [_ask_repeat(ctx)]
+    return await _record_text(ctx, items, day)
+
+
+async def _record_text(ctx: Context, items: Sequence[NewReport], day: date) -> list[Reply]:
     batch_id = await record(ctx, items, day, "text")
     undo = ctx.global_option(ctx.t("buttons.undo"), f"undo:{batch_id}", "huy", key_action=UNDO_LAST)
-    if items == [ZERO]:
+    if list(items) == [ZERO]:
         return [ctx.reply(ctx.t("zero.recorded_text", day=day_text(day)), [[undo]])]
     text_out = ctx.t("report.recorded_text", items=items_text(ctx, items), day=day_text(day))
     return [ctx.reply(text_out, [[undo]])]
+
+
+def clock_text(ctx: Context, moment: datetime) -> str:
+    """``HH:MM`` in the deployment's time zone, with the day when it was not today."""
+    local = moment.astimezone(ctx.tz)
+    return f"{local:%H:%M}" if local.date() == ctx.today else f"{local:%H:%M} {local:%d/%m}"
+
+
+async def same_report_earlier(ctx: Context, items: Sequence[NewReport], day: date) -> datetime | None:
+    """When the member already recorded these very items for ``day``, if they did: within the
+    repeat window (``limits.repeat_window_minutes``), or at any time for an explicit zero."""
+    assert ctx.member is not None
+    zero = list(items) == [ZERO]
+    window = timedelta(days=ctx.content.limits.max_backdate_days + 1) if zero \
+        else timedelta(minutes=ctx.content.limits.repeat_window_minutes)
+    if not window:
+        return None
+    batches: dict[str, list[Report]] = {}
+    for row in await ctx.uow.reports.live_on_day(ctx.member.id, day, ctx.now - window):
+        batches.setdefault(row.batch_id, []).append(row)
+    wanted = sorted((it.service, it.count) for it in items)
+    for rows in batches.values():
+        if sorted((r.service, r.count) for r in rows) == wanted:
+            return min(r.created_at for r in rows)
+    return None
 
 
 # Button flow ------------------------------------------------------------------
@@ -174,11 +218,33 @@ async def on_choice(ctx: Context, action: str) -> list[Reply]:
         if problem:
             ctx.end()
             return [problem]
+        earlier = await same_report_earlier(ctx, items, day) if items == [ZERO] else None
+        if earlier is not None:
+            ctx.end()
+            return [ctx.reply(ctx.t("zero.already", day=day_text(day), time=clock_text(ctx, earlier)), menu=True)]
         await record(ctx, items, day, "buttons")
         ctx.end()
         text = ctx.t("report.recorded", items=items_text(ctx, items), day=day_text(day))
         return [ctx.reply(text, menu=True)]
+    if step == "repeat":
+        data = ctx.conv.data
+        items = [NewReport(service, count) for service, count in data["items"]]
+        day, first = date.fromisoformat(data["day"]), data["first"]
+        ctx.end()
+        if action != "again":
+            return [ctx.reply(ctx.t("report.repeat_skipped", time=first), menu=True)]
+        problem = check_day(ctx, day)
+        return [problem] if problem else await _record_text(ctx, items, day)
     return [ctx.say("errors.stale_button")]
+
+
+def _ask_repeat(ctx: Context) -> Reply:
+    data = ctx.conv.data
+    items = [NewReport(service, count) for service, count in data["items"]]
+    text = ctx.t("report.repeat_ask", time=data["first"], items=items_text(ctx, items),
+                 day=day_text(date.fromisoformat(data["day"])))
+    rows = [[ctx.option(ctx.t("buttons.again"), "again", "1"), ctx.option(ctx.t("buttons.not_again"), "skip", "2")]]
+    return ctx.reply(text, rows)
 
 
 def _set_count(ctx: Context, count: int) -> list[Reply]:
@@ -197,8 +263,7 @@ def _set_day(ctx: Context, day: date) -> list[Reply]:
 
 
 def _says_nothing(ctx: Context, text: str) -> bool:
-    result = parse_report(text, today=ctx.today, catalogue=ctx.content.catalogue, lexicon=ctx.content.lexicon,
-                          max_count=ctx.content.limits.max_count_per_report)
+    result = _parse(ctx, text)
     return result.nothing and result.date is None
 
 
@@ -229,7 +294,9 @@ def count_issue(text: str, max_count: int) -> tuple[int | None, str | None]:
     return int(digits), None
 
 
-async def on_text(ctx: Context, text: str) -> list[Reply]:
+async def on_text(ctx: Context, text: str) -> list[Reply] | None:
+    """A typed answer to the pending step; None when the line is not one (the engine then
+    treats a report line as a report, and asks anything else again)."""
     step = ctx.conv.step
     if step == "service":
         wanted = fold(text)
@@ -238,27 +305,43 @@ async def on_text(ctx: Context, text: str) -> list[Reply]:
         for service in ctx.content.catalogue.services:
             if wanted in {fold(a) for a in (*service.aliases, service.code, service.short)}:
                 return await on_choice(ctx, f"svc:{service.code}")
-        return [ctx.say("report.pick_service"), _ask_service(ctx)]
+        return None
     if step == "count":
         max_count = ctx.content.limits.max_count_per_report
         value, code = count_issue(text, max_count)
         if value is not None:
             return _set_count(ctx, value)
+        if code == "not_a_number" and reads_as_report(ctx, text):
+            return None  # a whole report line ("cks 2"): the engine records it as one
         issue = ParseIssue(code=code or "not_a_number", service=ctx.conv.data.get("service"), value=text.strip())
         return [ctx.reply(issue_text(ctx, issue)), _ask_count(ctx)]
     if step == "day":
-        result = parse_report(
-            text, today=ctx.today, catalogue=ctx.content.catalogue, lexicon=ctx.content.lexicon,
-            max_count=ctx.content.limits.max_count_per_report,
-        )
+        result = _parse(ctx, text)
+        if result.items:
+            return None  # a report line, with its own day if it names one
         day_issues = [i for i in result.issues if i.code in ("bad_date", "future_date", "tomorrow")]
         if day_issues:
             return [ctx.reply(issue_text(ctx, day_issues[0])), _ask_day(ctx)]
         if result.date is None:
-            return [ctx.say("report.pick_day"), _ask_day(ctx)]
+            return None
         return _set_day(ctx, result.date)
-    # confirm: only the buttons (or their keys) answer it
-    return [ctx.say("report.pick_confirm"), _ask_confirm(ctx)]
+    answer = ctx.content.answers.yes_or_no(text)
+    if step == "confirm" and answer is not None:
+        return await on_choice(ctx, "ok" if answer else "cancel")
+    if step == "repeat" and answer is not None:
+        return await on_choice(ctx, "again" if answer else "skip")
+    return None
+
+
+async def prompt(ctx: Context) -> Reply | None:
+    """The pending step's question again, with its options."""
+    asks = {"service": _ask_service, "count": _ask_count, "day": _ask_day, "confirm": _ask_confirm,
+            "repeat": _ask_repeat}
+    ask = asks.get(ctx.conv.step)
+    try:
+        return ask(ctx) if ask is not None else None
+    except KeyError:  # the step's data is incomplete (a conversation stored by an older version)
+        return None
 
 
 # Staff may type /baocao too: they are told who reports instead of "not allowed".

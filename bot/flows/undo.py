@@ -36,8 +36,19 @@ async def start(ctx: Context, args: str = "") -> list[Reply]:
     if not batch:
         return [ctx.say("undo.nothing", hours=ctx.content.limits.undo_window_hours)]
     ctx.goto(FLOW, "confirm", batch=batch[0].batch_id)
+    return [_ask(ctx, batch)]
+
+
+def _ask(ctx: Context, batch: list[Report]) -> Reply:
     rows = [[ctx.option(ctx.t("buttons.undo_yes"), "yes", "1"), ctx.option(ctx.t("buttons.undo_no"), "no", "2")]]
-    return [ctx.reply(ctx.t("undo.confirm", **_summary(ctx, batch)), rows)]
+    return ctx.reply(ctx.t("undo.confirm", **_summary(ctx, batch)), rows)
+
+
+async def prompt(ctx: Context) -> Reply | None:
+    """The question again: take back this report?"""
+    assert ctx.member is not None
+    batch = await ctx.uow.reports.batch(ctx.conv.data.get("batch", ""), ctx.member.id)
+    return _ask(ctx, batch) if batch else None
 
 
 async def on_choice(ctx: Context, action: str) -> list[Reply]:
@@ -48,8 +59,10 @@ async def on_choice(ctx: Context, action: str) -> list[Reply]:
     return [ctx.reply(ctx.t("undo.kept"), menu=True)]
 
 
-async def on_text(ctx: Context, text: str) -> list[Reply]:
-    return [ctx.say("undo.pick")]
+async def on_text(ctx: Context, text: str) -> list[Reply] | None:
+    """"có" takes the report back, "không" keeps it; anything else is not an answer."""
+    answer = ctx.content.answers.yes_or_no(text)
+    return None if answer is None else await on_choice(ctx, "yes" if answer else "no")
 
 
 async def void(ctx: Context, batch_id: str) -> list[Reply]:

@@ -38,7 +38,8 @@ STOP_GRACE_SECONDS = 6.0  # updates being handled at a stop get this long (docke
 
 
 def payload_of(update: Update) -> str:
-    return json.dumps(update.to_dict(), ensure_ascii=False, separators=(",", ":"))
+    # ASCII escapes: a lone surrogate (a broken emoji in a name) is stored and read back unchanged.
+    return json.dumps(update.to_dict(), separators=(",", ":"))
 
 
 class TelegramPolling:

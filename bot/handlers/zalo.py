@@ -224,21 +224,27 @@ class ZaloAdapter:
                 await _sleep_unless(stop, BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS)) - 1])
                 continue
             if event is not None:
-                await self.accept(event)
+                await self.accept(event, stop)
 
-    async def accept(self, event: dict[str, Any]) -> None:
-        """Store one event (durably), then hand it on; an event seen before is dropped."""
+    async def accept(self, event: dict[str, Any], stop: asyncio.Event | None = None) -> None:
+        """Store one event (durably), then hand it on; an event seen before is dropped.
+
+        Zalo will not hand it out again, so a failed store is tried again (no further event
+        is fetched meanwhile) until it succeeds or the bot stops."""
         found = key_and_chat(event)
         if found is None:
             return  # nothing to key it by, nobody to answer: not stored
         key, chat = found
-        payload = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+        payload = json.dumps(event, separators=(",", ":"))  # ASCII escapes: lone surrogates survive
         while True:
             try:
                 await self.inbox.accept([Delivered(key, chat, payload, event)])
                 return
-            except Exception:  # Zalo will not hand it out again: keep trying to store it
+            except Exception:
                 log.exception("could not store a Zalo event; trying again")
+                if stop is not None and stop.is_set():
+                    log.error("stopping with a Zalo event that could not be stored; it is lost")
+                    return
                 await asyncio.sleep(BACKOFF_SECONDS[0])
 
     async def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
