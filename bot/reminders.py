@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,7 +25,7 @@ from bot.flows.periods import Period
 from bot.flows.types import Option, Reply
 from storage import SqliteDatabase, UnitOfWork
 from storage.models import Unit
-from storage.outbox import NewMessage
+from storage.outbox import NewMessage, encode
 from storage.reminders import CustomDeadline, Person
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,15 @@ class Snapshot:
 
     def in_unit(self, unit_id: int, roles: Iterable[str]) -> list[Person]:
         wanted = set(roles)
-        return [p for p in self.people if p.unit_id == unit_id and p.role in wanted]
+        return [p for p in self._by_unit.get(unit_id, ()) if p.role in wanted]
+
+    @cached_property
+    def _by_unit(self) -> dict[int, list[Person]]:
+        """People by unit, in order: a lookup per village instead of a scan of the commune."""
+        by_unit: dict[int, list[Person]] = {}
+        for person in self.people:
+            by_unit.setdefault(person.unit_id, []).append(person)
+        return by_unit
 
     @property
     def staff(self) -> list[Person]:
@@ -150,10 +159,12 @@ def plan_step(content: Content, planner: Planner, step: Step, snap: Snapshot, se
     if step.step in ("before", "eve"):
         days = max(1, _working_days_between(planner, step.at.date(), deadline.anchor))
         for village in missing:
+            replies: dict[str, Reply] = {}  # one text per village and key, not per person
             for person in snap.in_unit(village.id, MEMBER_ROLES):
                 key = f"{step.step}_leader" if step.step == "eve" and person.role == "leader" else step.step
-                reply = Reply(t(f"reminders.{key}", village=village.name, days=days, **common))
-                add(deadline.rule, deadline.key, step.step, person, reply, due_at, step.expires, village,
+                if key not in replies:
+                    replies[key] = Reply(t(f"reminders.{key}", village=village.name, days=days, **common))
+                add(deadline.rule, deadline.key, step.step, person, replies[key], due_at, step.expires, village,
                     deadline.period)
     elif step.step == "due":
         total, done = len(snap.villages), len(snap.villages) - len(missing)
@@ -190,8 +201,8 @@ def plan_adhoc(content: Content, planner: Planner, deadline: Deadline, snap: Sna
     step = f"{ADHOC_STEP}-{now.astimezone(planner.tz).date().isoformat()}"
     out = Planned()
     for village in snap.missing():
+        reply = Reply(t("reminders.adhoc", village=village.name, **_common(content, deadline)))
         for person in snap.in_unit(village.id, MEMBER_ROLES):
-            reply = Reply(t("reminders.adhoc", village=village.name, **_common(content, deadline)))
             out.add(deadline.rule, deadline.key, step, person, reply, due_at, due_at + timedelta(days=1), village,
                     deadline.period)
     return out.messages
@@ -291,7 +302,7 @@ class PassResult:
     planned: int = 0
 
 
-ENQUEUE_CHUNK = 500  # outbox rows per unit of work: a few milliseconds of the database each
+ENQUEUE_CHUNK = 200  # outbox rows per unit of work: ~7 ms of the database each (bench/heavy.py)
 
 
 async def enqueue_chunked(db: SqliteDatabase, messages: list[NewMessage], now: datetime,
@@ -299,21 +310,46 @@ async def enqueue_chunked(db: SqliteDatabase, messages: list[NewMessage], now: d
     """Enqueue ``messages`` in short units of work of ``chunk`` rows; returns how many were new.
 
     Between two chunks the database serves everybody else, so members' messages interleave
-    with a pass of 90,000 reminders instead of waiting for it. Enqueueing is idempotent (the
-    outbox key): a pass stopped halfway leaves what it added, and the next pass adds the rest.
+    with a pass of 90,000 reminders instead of waiting for it: the payloads are encoded
+    before each unit of work (not in the database thread); after it, the pass lets the WAL be
+    checkpointed when it has grown (:meth:`SqliteDatabase.bulk_pause`) and lets whoever
+    waits for the database go first, in a trip of their own rather than grouped with the
+    next chunk. Enqueueing is idempotent (the outbox key): a pass stopped halfway leaves
+    what it added, and the next pass adds the rest.
     """
     added, chunk = 0, chunk or ENQUEUE_CHUNK
     for first in range(0, len(messages), chunk):
-        part = messages[first:first + chunk]
-        added += await db.run(lambda uow, part=part: uow.outbox.enqueue(part, now))
+        rows = encode(messages[first:first + chunk], now)
+        added += await db.run(lambda uow, rows=rows: uow.outbox.enqueue_rows(rows))
+        await db.bulk_pause()
+        await asyncio.sleep(0)
     return added
 
 
-async def _pass_reads(uow: UnitOfWork, commune_id: int) -> tuple[Snapshot, tuple[Campaign, ...]]:
-    commune = await uow.units.get(commune_id)
-    assert commune is not None
-    extra = tuple(campaign_of(c) for c in await uow.reminders.deadlines(commune.id))
-    return await load_snapshot(uow, commune), extra
+PEOPLE_UNITS = 10  # villages whose reachable people one short read of a pass loads (~1,000 at scale)
+
+
+async def _pass_reads(db: SqliteDatabase, commune_id: int) -> tuple[Snapshot, tuple[Campaign, ...]]:
+    """A commune's snapshot for a pass, in short reads: its people a few villages at a time
+    (10,000 people in one read hold the database ~100 ms). A member moved between two of
+    those reads may be missed or planned twice by this pass: the outbox key sends once, and
+    the next pass plans them where they are."""
+
+    async def head(uow: UnitOfWork) -> tuple[Snapshot, tuple[Campaign, ...]]:
+        commune = await uow.units.get(commune_id)
+        assert commune is not None
+        extra = tuple(campaign_of(c) for c in await uow.reminders.deadlines(commune.id))
+        villages = tuple(v for v in await uow.units.children(commune.id) if v.kind == "village" and v.active)
+        return Snapshot(commune, villages, (), digest_off=frozenset(await uow.reminders.digest_off())), extra
+
+    base, extra = await db.run(head)
+    units = [base.commune.id, *(v.id for v in base.villages)]
+    people: list[Person] = []
+    for first in range(0, len(units), PEOPLE_UNITS):
+        part = units[first:first + PEOPLE_UNITS]
+        people += await db.run(lambda uow, part=part: uow.reminders.people(commune_id, part))
+    people.sort(key=lambda p: p.member_id)  # as one read orders them (stable: identities stay in order)
+    return replace(base, people=tuple(people)), extra
 
 
 async def _week_figures(uow: UnitOfWork, snap: Snapshot, week: Period) -> WeekFigures:
@@ -341,7 +377,7 @@ async def scheduling_pass(db: SqliteDatabase, content: Content, tz: ZoneInfo, no
     result = PassResult()
     communes = await db.run(lambda uow: uow.reminders.communes(commune_code))
     for commune_id, _code, _name in communes:
-        base, extra = await db.run(lambda uow, commune_id=commune_id: _pass_reads(uow, commune_id))
+        base, extra = await _pass_reads(db, commune_id)
         commune = base.commune
         steps = planner.due_now(commune.code, now, extra)
         digest = planner.digest_due(now)

@@ -74,24 +74,36 @@ def _utc(value: datetime) -> str:
     return ts(value.astimezone(_UTC))
 
 
+EncodedMessage = tuple[Any, ...]  # a NewMessage as the parameters of _INSERT
+_INSERT = ("INSERT INTO outbox (rule, period, step, recipient, member_id, channel, chat_id, payload, due_at, "
+           "expires_at, village_id, covers_start, covers_end, created_at) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
+
+
+def encode(messages: list[NewMessage], now: datetime) -> list[EncodedMessage]:
+    """Messages as the outbox stores them (their payload as JSON): CPU work that a bulk writer
+    does before its unit of work, not in the database thread."""
+    stamp = _utc(now)
+    return [(m.rule, m.period, m.step, m.recipient, m.member_id, m.channel, m.chat_id,
+             json.dumps(m.payload, ensure_ascii=False), _utc(m.due_at),
+             _utc(m.expires_at) if m.expires_at else None, m.village_id,
+             m.covers_start.isoformat() if m.covers_start else None,
+             m.covers_end.isoformat() if m.covers_end else None, stamp) for m in messages]
+
+
 class OutboxRepository:
     def __init__(self, db: Executor) -> None:
         self.db = db
 
     async def enqueue(self, messages: list[NewMessage], now: datetime) -> int:
         """Add messages whose key is new; returns how many were added."""
+        return await self.enqueue_rows(encode(messages, now))
+
+    async def enqueue_rows(self, rows: list[EncodedMessage]) -> int:
+        """:meth:`enqueue` of messages already :func:`encode`-d (outside the database thread)."""
         added = 0
-        for m in messages:
-            added += await self.db.execute(
-                "INSERT INTO outbox (rule, period, step, recipient, member_id, channel, chat_id, payload, due_at, "
-                "expires_at, village_id, covers_start, covers_end, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (m.rule, m.period, m.step, m.recipient, m.member_id, m.channel, m.chat_id,
-                 json.dumps(m.payload, ensure_ascii=False), _utc(m.due_at),
-                 _utc(m.expires_at) if m.expires_at else None, m.village_id,
-                 m.covers_start.isoformat() if m.covers_start else None,
-                 m.covers_end.isoformat() if m.covers_end else None, _utc(now)),
-            )
+        for row in rows:
+            added += await self.db.execute(_INSERT, row)
         return added
 
     async def housekeep(self, now: datetime, window: int = HOUSEKEEP_WINDOW) -> dict[str, int]:

@@ -7,6 +7,7 @@ query as ``/tuan truoc``); only who-reported-in-a-village is asked here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -48,14 +49,19 @@ class ReminderRepository:
             params = (code,)
         return [(r[0], r[1], r[2]) for r in await self.db.fetchall(sql + " ORDER BY id", params)]
 
-    async def people(self, commune_id: int) -> list[Person]:
-        """Reachable members of the commune and of its villages."""
+    async def people(self, commune_id: int, unit_ids: Sequence[int] | None = None) -> list[Person]:
+        """Reachable members of the commune and of its villages; of the units ``unit_ids`` among
+        them only, if given (a commune of 10,000 read in short reads of a few villages each)."""
+        only, params = "", (commune_id, commune_id)
+        if unit_ids is not None:
+            only = f" AND m.unit_id IN ({', '.join('?' for _ in unit_ids)})"
+            params = (*params, *unit_ids)
         rows = await self.db.fetchall(
             "SELECT m.id, m.name, m.role, m.unit_id, i.channel, i.chat_id FROM members m "
             "JOIN identities i ON i.member_id = m.id JOIN units u ON u.id = m.unit_id "
             "WHERE m.status = 'active' AND i.active = 1 AND (u.id = ? OR (u.parent_id = ? AND u.kind = 'village' "
-            "AND u.active = 1)) ORDER BY m.id, i.id",
-            (commune_id, commune_id),
+            f"AND u.active = 1)){only} ORDER BY m.id, i.id",
+            params,
         )
         return [Person(*r) for r in rows]
 

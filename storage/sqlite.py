@@ -9,7 +9,10 @@ unit's first statement, in the same round trip to the database thread.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import sqlite3
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -40,6 +43,9 @@ from storage.tallies import TallyRepository, TargetRepository
 
 T = TypeVar("T")
 WAL_AUTOCHECKPOINT_PAGES = 10_000
+CHECKPOINT_INTERVAL_S = 1.0  # the WAL is checkpointed this often (when written), off the database thread
+WAL_LONG_FRAMES = 2_500  # ~10 MB: past this, the next checkpoint comes soon and bulk writers pause for it
+CHECKPOINT_SOON_S = 0.05
 SNAPSHOT_BUSY_MS = 5000  # a read snapshot waits this long for a lock (only while the WAL is being reset)
 
 Statement = tuple[str, Any, bool]  # (sql, parameters or rows, executemany?)
@@ -306,6 +312,10 @@ class SqliteDatabase:
         self._queued: list[tuple[Callable[[UnitOfWork], Coroutine[Any, Any, Any]], asyncio.Future[Any], bool]] = []
         self._conn: aiosqlite.Connection | None = None
         self._open_lock: int | None = None  # the shared lock of storage.dblock, while open
+        self._closing, self._wake, self._wal_copied = asyncio.Event(), asyncio.Event(), asyncio.Event()
+        self._wal_frames = 0  # frames in the WAL at the last checkpoint (_checkpoint_often)
+        self._bulk_at = 0.0  # when a bulk writer last called bulk_pause (time.monotonic())
+        self._checkpoints: asyncio.Task[None] | None = None
 
     @property
     def conn(self) -> aiosqlite.Connection:
@@ -321,10 +331,9 @@ class SqliteDatabase:
         self._conn = await aiosqlite.connect(self.path, isolation_level="IMMEDIATE")
         await self._conn.execute("PRAGMA journal_mode = WAL")
         await self._conn.execute("PRAGMA synchronous = NORMAL")
-        # Checkpoint every ~40 MB of WAL instead of SQLite's 4 MB: a page rewritten by many
-        # commits (index leaves, the month roll-up) is copied back once per checkpoint, so
-        # fewer checkpoints cost the writer less (issue 2's ingest benchmark: about -10 %).
-        await self._conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
+        # Checkpoints run off this connection (_checkpoint_often); its own automatic one is only a
+        # safety net, at 2 x ~40 MB of WAL (SQLite's default is 4 MB), should the other not keep up.
+        await self._conn.execute(f"PRAGMA wal_autocheckpoint = {2 * WAL_AUTOCHECKPOINT_PAGES}")
         # Group commit runs each unit in a savepoint; SQLite keeps a savepoint's undo pages in a
         # statement journal, a temporary file by default. In memory it is ~10 % less work per
         # message (and sorts for ORDER BY stay in memory too: every query here sorts little).
@@ -333,9 +342,82 @@ class SqliteDatabase:
         await self._conn.execute("PRAGMA busy_timeout = 5000")
         if migrate:
             await self.upgrade()
+        if self.path != ":memory:":
+            self._closing.clear()
+            self._checkpoints = asyncio.create_task(self._checkpoint_often())
         return self
 
+    async def _checkpoint_often(self) -> None:
+        """Copy the WAL back into the database file from a connection and a thread of their own.
+
+        SQLite's automatic checkpoint runs inside the commit that crosses its threshold: at
+        ~40 MB of WAL that one commit copies it back and syncs, 100-300 ms of the database
+        thread in which nobody's message is answered (bench/heavy.py: the worst latency of a
+        reminder pass and of an export). A passive checkpoint here, every
+        ``CHECKPOINT_INTERVAL_S`` when the WAL was written, runs beside the writer (SQLite
+        releases the interpreter lock meanwhile) and blocks nobody; the first transaction after
+        one that copied everything starts the WAL afresh. Under sustained writes the writer
+        appends meanwhile: while the WAL is longer than ``WAL_LONG_FRAMES`` the rounds come
+        every ``CHECKPOINT_SOON_S`` (each copies little) until one ends in a pause between two
+        commits; a bulk writer, which leaves no pause, calls :meth:`bulk_pause` between its
+        chunks. The writer's own automatic checkpoint stays as a safety net.
+        """
+        wal, seen, raw = f"{self.path}-wal", 0, None
+        try:
+            while not self._closing.is_set():
+                with contextlib.suppress(TimeoutError):
+                    soon = self._wal_frames >= WAL_LONG_FRAMES or time.monotonic() - self._bulk_at < 1
+                    await asyncio.wait_for(self._wake.wait(), CHECKPOINT_SOON_S if soon else CHECKPOINT_INTERVAL_S)
+                self._wake.clear()
+                if self._closing.is_set():
+                    return
+                try:
+                    written = os.stat(wal).st_mtime_ns
+                except FileNotFoundError:
+                    continue
+                if written == seen:  # nothing written since a round that copied everything
+                    self._wal_copied.set()
+                    continue
+                if raw is None:
+                    raw = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+                    raw.execute("PRAGMA synchronous = NORMAL")
+                try:  # not cancelled midway: close() waits for it
+                    busy, frames, copied = await asyncio.to_thread(
+                        lambda raw=raw: raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone())
+                except sqlite3.Error:  # locked: the next round (or the writer's own) does it
+                    continue
+                self._wal_frames = frames  # the WAL's length: it starts afresh only after a round like this
+                if not busy and copied == frames:
+                    seen = written
+                    self._wal_copied.set()
+        finally:
+            if raw is not None:
+                raw.close()
+            self._wal_copied.set()
+
+    async def bulk_pause(self, timeout: float = 2.0) -> None:
+        """For a writer of many chunks (a reminder pass, an announcement's copies), between two:
+        once the WAL has grown past ``WAL_LONG_FRAMES``, wait (up to ``timeout``) until a
+        checkpoint has copied it all back, so that the next chunk starts the WAL afresh instead
+        of the commit that crosses the writer's own threshold doing it, 100 ms or more of the
+        database thread. Members' messages are answered meanwhile. Costs nothing otherwise."""
+        if self._checkpoints is None:
+            return
+        self._bulk_at = time.monotonic()  # checkpoints come soon while a bulk writer is at work
+        if self._wal_frames < WAL_LONG_FRAMES:
+            return
+        self._wal_copied.clear()  # set by the next round that copies everything, now that this writer waits
+        self._wake.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wal_copied.wait(), timeout)
+        self._wal_frames = 0  # the next transaction starts the WAL afresh (the next round tells)
+
     async def close(self) -> None:
+        if self._checkpoints is not None:
+            self._closing.set()
+            self._wake.set()
+            await self._checkpoints
+            self._checkpoints = None
         if self._conn is not None:
             await self._conn.close()
             self._conn = None
