@@ -179,10 +179,14 @@ class Bench:
     def __init__(self, db: SqliteDatabase, engine: Engine, members: int, interval: float) -> None:
         self.db, self.engine, self.members, self.interval = db, engine, members, interval
         self._keys = itertools.count(1)
+        self._run = f"{time.time_ns():x}"  # update keys new in every run: a reused database knows the last run's
         self._turn = itertools.count()
 
+    def key(self) -> str:
+        return f"bench-{self._run}-{next(self._keys)}"
+
     def inbound(self, user: str, text: str) -> Inbound:
-        return Inbound("telegram", f"bench-{next(self._keys)}", user, user, "Bench", text=text)
+        return Inbound("telegram", self.key(), user, user, "Bench", text=text)
 
     async def member_message(self) -> float:
         """One member's message through the engine, in ms: /cuatoi and a text report in turn (for
@@ -223,7 +227,7 @@ class Bench:
             if not more or pages == limit:
                 return pages, worst
             started = time.perf_counter()
-            replies = await self.engine.handle(Inbound("telegram", f"bench-{next(self._keys)}", f"m{STAFF_ID}",
+            replies = await self.engine.handle(Inbound("telegram", self.key(), f"m{STAFF_ID}",
                                                        f"m{STAFF_ID}", "Bench", choice=more[0].data))
 
 
