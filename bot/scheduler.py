@@ -31,11 +31,25 @@ from bot.deadlines import Planner
 from bot.outbox import OutboxSender
 from bot.reminders import PassResult, scheduling_pass
 from storage import SqliteDatabase
+from storage.inbox import FIRST_KEY
 
 log = logging.getLogger(__name__)
 
 MISFIRE_GRACE_SECONDS = 6 * 3600
 PROCESSED_UPDATES_KEPT = timedelta(days=7)
+
+
+async def prune_inbox(db: SqliteDatabase, before: datetime) -> int:
+    """Housekeeping: processed marks older than ``before`` are dead weight (channels redeliver
+    for a day at most). A window of the table per short unit of work, members' messages in
+    between: a week of marks at 10,000 members is a large DELETE."""
+    pruned, after = 0, FIRST_KEY
+    while after is not None:
+        deleted, after = await db.run(lambda uow, after=after: uow.inbox.prune_window(before, after))
+        pruned += deleted
+        await db.bulk_pause()
+        await asyncio.sleep(0)  # whoever waits for the database goes first, alone
+    return pruned
 
 
 class ReminderScheduler:
@@ -49,8 +63,7 @@ class ReminderScheduler:
 
     async def tick(self, now: datetime | None = None) -> PassResult:
         now = now or self.clock.now()
-        async with self.db.uow() as uow:  # housekeeping: redelivery ids older than a week are dead weight
-            await uow.inbox.prune(now - PROCESSED_UPDATES_KEPT)
+        await prune_inbox(self.db, now - PROCESSED_UPDATES_KEPT)
         result = await scheduling_pass(self.db, self.content, self.planner.tz, now, planner=self.planner)
         if result.added and self.sender is not None:
             self.sender.wake()

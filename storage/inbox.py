@@ -17,6 +17,8 @@ from storage.models import Conversation, Member
 from storage.repositories import _Repo, ts
 
 MAX_ATTEMPTS = 3  # an update whose processing failed this many times is set aside, not retried again
+PRUNE_WINDOW = 2000  # inbox rows one pruning statement looks at (a few milliseconds of the database)
+FIRST_KEY = ("", "")  # before every (channel, update_key)
 
 
 @dataclass(frozen=True)
@@ -90,8 +92,34 @@ class InboxRepository(_Repo):
 
     async def prune(self, before: datetime) -> int:
         """Forget processed marks older than ``before``: channels redeliver for a day at most.
-        Waiting rows are never pruned."""
-        return await self.db.execute("DELETE FROM inbox WHERE processed_at < ?", (ts(before),))
+        Waiting rows are never pruned. All of them in this unit of work; the scheduler prunes
+        a window at a time instead (:meth:`prune_window`)."""
+        pruned, after = 0, FIRST_KEY
+        while after is not None:
+            deleted, after = await self.prune_window(before, after)
+            pruned += deleted
+        return pruned
+
+    async def prune_window(self, before: datetime, after: tuple[str, str] = FIRST_KEY,
+                           window: int | None = None) -> tuple[int, tuple[str, str] | None]:
+        """:meth:`prune` over the next ``window`` rows in key order after ``after``, a bounded
+        statement (the table has no index by time: each window is a range of its primary key).
+        Returns (rows deleted, the key to go on after, or None at the end of the table)."""
+        window = window or PRUNE_WINDOW
+        end = await self.db.fetchone(
+            "SELECT channel, update_key FROM inbox WHERE (channel, update_key) > (?, ?) "
+            "ORDER BY channel, update_key LIMIT 1 OFFSET ?", (*after, window - 1),
+        )
+        if end is None:  # the last window
+            deleted = await self.db.execute(
+                "DELETE FROM inbox WHERE (channel, update_key) > (?, ?) AND processed_at < ?", (*after, ts(before)),
+            )
+            return deleted, None
+        deleted = await self.db.execute(
+            "DELETE FROM inbox WHERE (channel, update_key) > (?, ?) AND (channel, update_key) <= (?, ?) "
+            "AND processed_at < ?", (*after, end[0], end[1], ts(before)),
+        )
+        return deleted, (end[0], end[1])
 
     async def claim_and_load(
         self, channel: str, update_key: str, user_id: str, chat_id: str, now: datetime
