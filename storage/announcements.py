@@ -23,25 +23,61 @@ class OpenAnnouncement:
     recipients: int
 
 
+@dataclass(frozen=True)
+class FanOut:
+    """An announcement whose copies are not all queued yet: the rest go to the recipients of
+    ``scope_unit_id`` (the commune or one village) with a member id above ``queued_after``."""
+
+    id: int
+    commune_id: int
+    scope_unit_id: int
+    author_id: int
+    text: str
+    queued_after: int
+
+
 class AnnouncementRepository:
     def __init__(self, db: Executor) -> None:
         self.db = db
 
     async def add(self, commune_id: int, scope_unit_id: int, author: tuple[int, str, str], text: str,
-                  recipients: int, now: datetime) -> int:
-        """``author`` is (member id, channel, chat id): where the delivery summary goes."""
+                  recipients: int, now: datetime, queued_after: int | None = None) -> int:
+        """``author`` is (member id, channel, chat id): where the delivery summary goes.
+        ``queued_after``: 0 for an announcement whose copies are queued afterwards, in chunks
+        (:meth:`fanning_out`); None if they are all queued in this transaction."""
         return await self.db.insert(
             "INSERT INTO announcements (commune_id, scope_unit_id, author_id, author_channel, author_chat, text, "
-            "recipients, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (commune_id, scope_unit_id, *author, text, recipients, ts(now)),
+            "recipients, created_at, queued_after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (commune_id, scope_unit_id, *author, text, recipients, ts(now), queued_after),
         )
 
     async def open(self) -> list[OpenAnnouncement]:
+        """Announcements whose summary has not gone out and whose copies are all queued."""
         rows = await self.db.fetchall(
             "SELECT id, commune_id, author_id, author_channel, author_chat, recipients FROM announcements "
-            "WHERE summary_sent_at IS NULL"
+            "WHERE summary_sent_at IS NULL AND queued_after IS NULL"
         )
         return [OpenAnnouncement(*r) for r in rows]
+
+    async def fanning_out(self) -> list[FanOut]:
+        """Announcements whose copies are still being queued (a fan-out cut short by a restart included)."""
+        rows = await self.db.fetchall(
+            "SELECT id, commune_id, scope_unit_id, author_id, text, queued_after FROM announcements "
+            "WHERE queued_after IS NOT NULL ORDER BY id"
+        )
+        return [FanOut(*r) for r in rows]
+
+    async def queued_through(self, announcement_id: int, previous: int, after: int, done: bool) -> bool:
+        """Copies are now queued up to member id ``after`` (``done``: all of them; the recipient
+        count then becomes the copies queued), in the transaction that queued them. False if the
+        fan-out no longer stood at ``previous`` (another one got there first: the copies, keyed
+        by recipient, were queued once all the same)."""
+        changed = await self.db.execute(
+            "UPDATE announcements SET queued_after = ?, recipients = CASE WHEN ? THEN (SELECT COUNT(*) FROM outbox "
+            "WHERE rule = ? AND period = ? AND step = ?) ELSE recipients END WHERE id = ? AND queued_after = ?",
+            (None if done else after, done, RULE, str(announcement_id), COPY_STEP, announcement_id, previous),
+        )
+        return changed == 1
 
     async def delivery(self, announcement_id: int) -> dict[str, int]:
         """Copies by outbox status."""

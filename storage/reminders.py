@@ -65,6 +65,35 @@ class ReminderRepository:
         )
         return [Person(*r) for r in rows]
 
+    async def people_page(self, commune_id: int, unit_id: int | None, after: int, limit: int) -> list[Person]:
+        """:meth:`people` of the commune (or of one of its villages, ``unit_id``) with a member id
+        above ``after``, in member order, at most ``limit`` rows: a short read per page (by member
+        id: ``+m.unit_id`` keeps SQLite from reading the whole commune through the unit index to sort it)."""
+        scope = ("m.unit_id = ? AND (u.id = ? OR (u.parent_id = ? AND u.kind = 'village' AND u.active = 1))",
+                 (unit_id, commune_id, commune_id)) if unit_id is not None and unit_id != commune_id else (
+            "+m.unit_id IN (SELECT u.id FROM units u WHERE u.id = ? OR (u.parent_id = ? AND u.kind = 'village' "
+            "AND u.active = 1))", (commune_id, commune_id))
+        join = "JOIN units u ON u.id = m.unit_id " if unit_id is not None and unit_id != commune_id else ""
+        rows = await self.db.fetchall(
+            "SELECT m.id, m.name, m.role, m.unit_id, i.channel, i.chat_id FROM members m "
+            f"JOIN identities i ON i.member_id = m.id {join}"
+            f"WHERE m.id > ? AND m.status = 'active' AND i.active = 1 AND {scope[0]} ORDER BY m.id, i.id LIMIT ?",
+            (after, *scope[1], limit),
+        )
+        return [Person(*r) for r in rows]
+
+    async def count_people(self, commune_id: int, unit_id: int | None, besides: int) -> int:
+        """How many :meth:`people` rows (reachable chats) the commune or one village has, the
+        member ``besides`` left out: one counting read, no rows."""
+        village = unit_id is not None and unit_id != commune_id
+        row = await self.db.fetchone(
+            "SELECT COUNT(*) FROM members m JOIN identities i ON i.member_id = m.id JOIN units u ON u.id = m.unit_id "
+            "WHERE m.status = 'active' AND i.active = 1 AND m.id <> ? AND (u.id = ? OR (u.parent_id = ? "
+            "AND u.kind = 'village' AND u.active = 1))" + (" AND m.unit_id = ?" if village else ""),
+            (besides, commune_id, commune_id, *((unit_id,) if village else ())),
+        )
+        return int(row[0]) if row else 0
+
     async def people_of_member(self, commune_id: int, member_id: int) -> list[Person]:
         """:meth:`people` of one member (their reachable chats): an index lookup, not the commune."""
         rows = await self.db.fetchall(

@@ -6,7 +6,7 @@ transaction as the announcement), so a restart never sends one twice.
 
 from __future__ import annotations
 
-from bot.announcements import copies
+from bot.announcements import queue_chunk
 from bot.cleantext import clean_line
 from bot.flows.admin import commune_ids, find_village, villages_in_scope
 from bot.flows.commands import STAFF, Command
@@ -14,6 +14,7 @@ from bot.flows.context import Context
 from bot.flows.free_text import refuse_personal_data
 from bot.flows.types import Reply
 from bot.textutil import fold
+from storage.announcements import FanOut
 
 FLOW = "announce"
 ALL_WORDS = {"all", "tatca", "tat ca", "ca xa", "caxa", "toanxa", "toan xa"}
@@ -78,15 +79,18 @@ async def on_choice(ctx: Context, action: str) -> list[Reply]:
     if action != "send":
         return [ctx.say("announce.cancelled")]
     communes = await commune_ids(ctx)
-    people = await _recipients(ctx, communes[0], data.get("village"))
-    text = ctx.t("announce.message", text=data["text"])
+    scope = data.get("village") or communes[0]
+    count = await ctx.uow.reminders.count_people(communes[0], scope, ctx.member.id)
     author = (ctx.member.id, ctx.inbound.channel, ctx.inbound.chat_id)
-    announcement_id = await ctx.uow.announcements.add(
-        communes[0], data.get("village") or communes[0], author, data["text"], len(people), ctx.now)
-    await ctx.uow.outbox.enqueue(copies(announcement_id, people, text, ctx.now), ctx.now)
+    # Stored with its fan-out at the start, and the first chunk of copies queued with it; the
+    # outbox sender queues the rest, chunk by chunk (bot/announcements.py).
+    announcement_id = await ctx.uow.announcements.add(communes[0], scope, author, data["text"], count, ctx.now,
+                                                      queued_after=0)
+    fanning = FanOut(announcement_id, communes[0], scope, ctx.member.id, data["text"], 0)
+    await queue_chunk(ctx.uow, fanning, ctx.t("announce.message", text=data["text"]), ctx.now)
     await ctx.uow.audit.add(ctx.member.id, "announce", f"announcement:{announcement_id}", ctx.now,
-                            {"recipients": len(people)}, unit_id=communes[0])
-    return [ctx.say("announce.queued", count=len(people), id=announcement_id)]
+                            {"recipients": count}, unit_id=communes[0])
+    return [ctx.say("announce.queued", count=count, id=announcement_id)]
 
 
 async def on_text(ctx: Context, text: str) -> list[Reply] | None:
