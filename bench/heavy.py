@@ -30,7 +30,9 @@ under 300 MB.
 
 Scenarios for ``--only`` (comma-separated; the idle baseline is always measured first, in the
 same run): ``reminders``, ``sender`` (fills the queue with an unmeasured pass if ``reminders``
-is not run), ``gannhat``, ``thanhvien``, ``export``, ``memory`` (the export's peak memory).
+is not run), ``announce`` (``/thongbao all``, confirmed, and its ~10,000 copies queued as the
+outbox sender's follow-up does), ``gannhat``, ``thanhvien``, ``export``, ``memory`` (the
+export's peak memory).
 For each scenario the worst message is also placed in time ("at 3.2 of 9.9 s"), to tell a
 stall at the start or the end of the heavy work from one in its middle.
 """
@@ -58,6 +60,7 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bot.announcements import fan_out  # noqa: E402
 from bot.clock import FixedClock  # noqa: E402
 from bot.content import load_content  # noqa: E402
 from bot.deadlines import Planner  # noqa: E402
@@ -147,7 +150,7 @@ async def _migrate(path: Path) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-SCENARIOS = ("reminders", "sender", "gannhat", "thanhvien", "export", "memory")
+SCENARIOS = ("reminders", "sender", "announce", "gannhat", "thanhvien", "export", "memory")
 
 
 @dataclass
@@ -286,6 +289,18 @@ async def measure(path: Path, members: int, interval: float, rate: float,
             result = await scheduling_pass(db, content, TZ, clock.now())
             return f"{result.added:,} messages enqueued in {time.perf_counter() - started:.1f} s"
 
+        async def announce() -> str:
+            started = time.perf_counter()
+            replies = await bench.staff("/thongbao all Họp dân toàn xã lúc 8 giờ sáng thứ Hai tại hội trường")
+            send = [o for r in replies for row in r.options for o in row if o.data.endswith(":send")]
+            assert send, replies[0].text
+            await bench.engine.handle(Inbound("telegram", bench.key(), f"m{STAFF_ID}", f"m{STAFF_ID}", "Bench",
+                                              choice=send[0].data))
+            confirmed = time.perf_counter() - started
+            added = await fan_out(db, content, clock.now())
+            return (f"confirmed in {confirmed * 1000:.0f} ms, then {added:,} more copies queued "
+                    f"in {time.perf_counter() - started:.1f} s")
+
         async def sender_drain() -> str:
             stop = asyncio.Event()
 
@@ -310,6 +325,8 @@ async def measure(path: Path, members: int, interval: float, rate: float,
             if "reminders" not in only:
                 print(f"  (the queue for the sender: an unmeasured pass, {await reminder_pass()})", flush=True)
             await while_running(bench, "outbox sender draining the pass", sender_drain, baseline, results)
+        if "announce" in only:
+            await while_running(bench, "/thongbao all (10,000 copies)", announce, baseline, results)
         if "gannhat" in only:
             await while_running(bench, f"paging /gannhat ({pages_limit} pages)", recent, baseline, results)
         if "thanhvien" in only:
