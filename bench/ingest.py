@@ -1,10 +1,12 @@
 """Ingest benchmark: text reports through the whole stack vs a bare PTB baseline.
 
-N text-report updates from many members go through the real python-telegram-bot
-``Application.process_update`` with an offline request object (no network), the
-tcns engine and a file SQLite database. In the same run, a baseline bare PTB app
-whose handler does one aiosqlite INSERT + COMMIT and one reply processes the same
-updates. Prints reports/s for both and the ratio. Pinned to one core.
+N text-report updates from many members are long-polled (``getUpdates``, with offsets) from
+an offline request object (no network) by the real python-telegram-bot ``Application`` and
+go through the tcns engine into a file SQLite database, as ``tcns run`` does: store-first
+(each batch stored durably in the inbox before the next offset confirms it), dispatched in
+order per chat. In the same run, a baseline bare PTB app polling with PTB's own ``Updater``,
+whose handler does one aiosqlite INSERT + COMMIT and one reply, processes the same updates.
+Prints reports/s for both and the ratio. Pinned to one core.
 
     python bench/ingest.py [--reports 5000] [--members 500] [--rounds 5]
 
@@ -45,8 +47,9 @@ from telegram.request import BaseRequest, RequestData
 from bot.clock import SystemClock
 from bot.content import load_content
 from bot.flows.engine import Engine
-from bot.handlers.telegram import CHANNEL, build_application
-from bot.handlers.telegram_updates import DEFAULT_CONCURRENCY
+from bot.handlers.telegram import CHANNEL, KeepsRawUpdates, build_application
+from bot.handlers.telegram_polling import TelegramPolling
+from bot.inbox import DEFAULT_CONCURRENCY
 from storage import SqliteDatabase
 
 TOKEN = "123456:BENCH"
@@ -55,11 +58,18 @@ SERVICES = ["vneid", "cks", "ttkdtm", "dvc", "ssk", "kns"]
 
 
 class OfflineRequest(BaseRequest):
-    """Answers Bot API calls in-process with realistic results; never opens a socket."""
+    """Answers Bot API calls in-process with realistic results; never opens a socket.
 
-    def __init__(self) -> None:
+    ``getUpdates`` hands out ``updates`` as Telegram does: up to ``limit`` from ``offset``
+    on, the ones below ``offset`` confirmed and gone; nothing left: a short wait, then [].
+    """
+
+    def __init__(self, updates: list[dict[str, Any]] | None = None) -> None:
         self._message_id = 0
         self.sent = 0
+        self._updates = [json.dumps(u).encode() for u in updates or []]
+        self._first = 0  # index of the first update not confirmed yet
+        self.done = asyncio.Event()
 
     async def initialize(self) -> None:
         return None
@@ -76,11 +86,15 @@ class OfflineRequest(BaseRequest):
         name = url.rsplit("/", 1)[-1].lower()  # Bot API method names are case-insensitive
         params = request_data.parameters if request_data else {}
         result: Any = True
+        if name == "getupdates":
+            return 200, await self._get_updates(params)
         if name == "getme":
             result = BOT_USER
         elif name == "sendmessage":
             self._message_id += 1
             self.sent += 1
+            if self.sent == len(self._updates):
+                self.done.set()
             result = {
                 "message_id": self._message_id, "date": int(time.time()),
                 "chat": {"id": int(params["chat_id"]), "type": "private"},
@@ -88,14 +102,31 @@ class OfflineRequest(BaseRequest):
             }
         return 200, json.dumps({"ok": True, "result": result}).encode()
 
+    async def _get_updates(self, params: dict[str, Any]) -> bytes:
+        offset, limit = int(params.get("offset") or 0), int(params.get("limit") or 100)
+        self._first = max(self._first, offset - 1)  # update ids are 1, 2, 3...: index = id - 1
+        batch = self._updates[self._first:self._first + limit]
+        if not batch:
+            await asyncio.sleep(0.01)
+        return b'{"ok":true,"result":[' + b",".join(batch) + b"]}"
+
+
+class RawOfflineRequest(KeepsRawUpdates, OfflineRequest):
+    """tcns's getUpdates connection keeps the raw updates it stores (as ``UpdatesRequest`` does)."""
+
 
 def make_updates(count: int, members: int, seed: int = 7) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     updates = []
+    seen: set[tuple[int, frozenset[tuple[str, int]]]] = set()
     for update_id in range(1, count + 1):
         user_id = 10_000 + rng.randrange(members)
-        picked = rng.sample(SERVICES, rng.randint(1, 3))
-        text = " ".join(f"{service} {rng.randint(1, 20)}" for service in picked)
+        while True:  # never the same items twice from one member: a repeat is asked about, not recorded
+            picked = [(service, rng.randint(1, 20)) for service in rng.sample(SERVICES, rng.randint(1, 3))]
+            if (user_id, frozenset(picked)) not in seen:
+                seen.add((user_id, frozenset(picked)))
+                break
+        text = " ".join(f"{service} {n}" for service, n in picked)
         updates.append({
             "update_id": update_id,
             "message": {
@@ -145,30 +176,43 @@ def cpu_spent(before: dict[int, float] | None, after: dict[int, float] | None,
     return loop / count * 1e6, sum(spent.values()) / count * 1e6
 
 
-async def run(app: Application, updates: list[dict[str, Any]], mode: str) -> float:
+async def run(app: Application, request: OfflineRequest, updates: list[dict[str, Any]], mode: str,
+              tcns: bool) -> float:
     """Process every update; return the seconds it took.
 
-    ``queue`` (default) is how ``tcns run`` works: updates go into the Application's update
-    queue and its update processor calls ``process_update``, several chats at a time.
-    ``sequential`` awaits ``process_update`` for one update after the other.
+    ``polling`` (default) is how ``tcns run`` works: long polling (``getUpdates``) from the
+    offline server. tcns polls store-first (``TelegramPolling``: fetch, store the batch
+    durably, confirm it with the next offset, dispatch in order per chat); the baseline
+    polls with PTB's own ``Updater`` (the batch goes into a queue in memory and is
+    confirmed at once). Both parse the same JSON and send the same number of replies.
+    ``sequential`` awaits ``process_update`` for one update after the other (no polling,
+    no inbox: the engine's unit of work alone).
     """
-    await app.initialize()
-    objects = [Update.de_json(u, app.bot) for u in updates]
     cpu_before = thread_cpu()
     started = time.perf_counter()
     if mode == "sequential":
-        for update in objects:
+        await app.initialize()
+        for update in [Update.de_json(u, app.bot) for u in updates]:
             await app.process_update(update)
+        elapsed = time.perf_counter() - started
+        await app.shutdown()
+    elif tcns:
+        polling = TelegramPolling(app, poll_seconds=0)
+        await polling.start()
+        await request.done.wait()
+        elapsed = time.perf_counter() - started
+        await polling.stop()
     else:
+        await app.initialize()
         await app.start()
-        for update in objects:
-            app.update_queue.put_nowait(update)
-        await app.update_queue.join()
-    elapsed = time.perf_counter() - started
-    CPU.append(cpu_spent(cpu_before, thread_cpu(), len(objects)))
-    if mode != "sequential":
+        assert app.updater is not None
+        await app.updater.start_polling(poll_interval=0, timeout=0)
+        await request.done.wait()
+        elapsed = time.perf_counter() - started
+        await app.updater.stop()
         await app.stop()
-    await app.shutdown()
+        await app.shutdown()
+    CPU.append(cpu_spent(cpu_before, thread_cpu(), len(updates)))
     return elapsed
 
 
@@ -177,9 +221,9 @@ async def full_stack(workdir: Path, updates: list[dict[str, Any]], members: int,
     await seed(db, members)
     content = load_content()
     engine = Engine(db, content, SystemClock(), ZoneInfo("Asia/Ho_Chi_Minh"))
-    request = OfflineRequest()
+    request = RawOfflineRequest(updates)
     app = build_application(TOKEN, engine, content, rate_limit=False, request=request)
-    elapsed = await run(app, updates, mode)
+    elapsed = await run(app, request, updates, mode, tcns=True)
     rows = await db.conn.execute_fetchall("SELECT COUNT(DISTINCT batch_id || '/' || member_id) FROM reports")
     await db.close()
     recorded = int(rows[0][0])
@@ -210,12 +254,12 @@ async def baseline(workdir: Path, updates: list[dict[str, Any]], mode: str) -> t
 async def run_bare(handle: Any, conn: aiosqlite.Connection, count_sql: str, updates: list[dict[str, Any]],
                    mode: str) -> tuple[float, int]:
     """Time a bare PTB app with one text handler; return the seconds and the rows ``count_sql`` counts."""
-    request = OfflineRequest()
+    request = OfflineRequest(updates)
     # The same concurrency as tcns, with PTB's own (cheaper) processor that keeps no order per chat.
     builder = Application.builder().token(TOKEN).request(request).get_updates_request(request)
     app = builder.concurrent_updates(DEFAULT_CONCURRENCY).build()
     app.add_handler(MessageHandler(filters.TEXT, handle))
-    elapsed = await run(app, updates, mode)
+    elapsed = await run(app, request, updates, mode, tcns=False)
     rows = await conn.execute_fetchall(count_sql)
     await conn.close()
     return elapsed, int(rows[0][0])
@@ -249,8 +293,8 @@ async def durable_baseline(workdir: Path, updates: list[dict[str, Any]], members
             await conn.execute("BEGIN IMMEDIATE")
             try:
                 claimed = await conn.execute(
-                    "INSERT INTO processed_updates (channel, update_key, processed_at) VALUES (?, ?, ?) "
-                    "ON CONFLICT DO NOTHING", (CHANNEL, str(update.update_id), now))
+                    "INSERT INTO inbox (channel, update_key, seq, received_at, processed_at) VALUES (?, ?, 0, ?, ?) "
+                    "ON CONFLICT DO NOTHING", (CHANNEL, str(update.update_id), now, now))
                 if claimed.rowcount == 1:
                     cursor = await conn.execute(
                         "SELECT m.id, m.unit_id FROM identities i JOIN members m ON m.id = i.member_id "
@@ -293,8 +337,9 @@ async def main() -> None:
     parser.add_argument("--reports", type=int, default=5000)
     parser.add_argument("--members", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=5, help="interleaved baseline/full-stack rounds")
-    parser.add_argument("--mode", choices=("queue", "sequential"), default="queue",
-                        help="queue: through the update queue, as tcns run; sequential: process_update one by one")
+    parser.add_argument("--mode", choices=("polling", "sequential"), default="polling",
+                        help="polling: long polling as tcns run (tcns store-first, the baseline PTB's Updater); "
+                             "sequential: process_update one by one")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})

@@ -8,8 +8,9 @@ raises :class:`ContentError` naming the file and the field.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterator
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -112,9 +113,13 @@ class AnswerWords(_Strict):
         return self
 
 
+_NOT_WORD = re.compile(r"[^\w\s]|_")
+
+
+@lru_cache(maxsize=4096)
 def answer_key(text: str) -> str:
     """How a typed answer is compared: folded, without punctuation or emoji."""
-    return fold("".join(c if c.isalnum() or c.isspace() else " " for c in text))
+    return fold(_NOT_WORD.sub(" ", text))
 
 
 class Answers:
@@ -136,7 +141,7 @@ class Answers:
         return None
 
     def is_undo(self, text: str) -> bool:
-        return answer_key(text) in self.undo
+        return len(text) <= 40 and answer_key(text) in self.undo
 
     def is_echo(self, text: str) -> bool:
         """The bot's own message pasted back: a bullet list, or one of the echo phrases."""

@@ -410,14 +410,27 @@ class ReportRepository(_Repo):
         )
         return await self.batch(row[0], member_id) if row else []
 
-    async def live_on_day(self, member_id: int, day: date, since: datetime) -> list[Report]:
-        """The member's live reports for ``day`` recorded after ``since`` (repeats are looked for here)."""
-        rows = await self.db.fetchall(
-            f"SELECT {_REPORT_COLS} FROM reports WHERE member_id = ? AND created_at >= ? AND occurred_on = ? "
-            "AND voided_at IS NULL ORDER BY id",
-            (member_id, ts(since), day.isoformat()),
+    async def same_batch_since(self, member_id: int, day: date, items: Sequence[NewReport],
+                               since: datetime) -> datetime | None:
+        """When the member's earliest live batch for ``day`` with exactly these items was
+        recorded after ``since``, if there is one: a repeat. Runs on every text report, so
+        it first narrows to batches holding the first item (usually none), through the
+        (member, created_at) index."""
+        first = items[0]
+        candidates = await self.db.fetchall(
+            "SELECT batch_id, created_at FROM reports WHERE member_id = ? AND created_at >= ? AND occurred_on = ? "
+            "AND service = ? AND count = ? AND voided_at IS NULL ORDER BY created_at",
+            (member_id, ts(since), day.isoformat(), first.service, first.count),
         )
-        return [_report(r) for r in rows]
+        wanted = sorted((it.service, it.count) for it in items)
+        for batch_id, created_at in candidates:
+            rows = await self.db.fetchall(
+                "SELECT service, count FROM reports WHERE member_id = ? AND batch_id = ? AND voided_at IS NULL",
+                (member_id, batch_id),
+            )
+            if sorted((r[0], r[1]) for r in rows) == wanted:
+                return datetime.fromisoformat(created_at)
+        return None
 
     async def void_batch(self, batch_id: str, by: int, reason: str, now: datetime) -> int:
         """Member ``by`` voids their own batch (the live rows of it); returns how many."""

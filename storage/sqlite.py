@@ -324,6 +324,8 @@ class SqliteDatabase:
         return self._conn
 
     async def open(self, migrate: bool = True) -> SqliteDatabase:
+        if self._conn is not None:  # opened twice (``async with await db.open()``): one connection, not two
+            return self
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._open_lock = await dblock.hold_shared(self.path)  # `tcns restore` refuses while it is held

@@ -157,7 +157,7 @@ async def test_tcns_run_stopped_with_a_backlog_loses_nothing_and_counts_nothing_
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
 
     users = [server.user(700 + i, first_name=f"TV{i}") for i in range(6)]
-    async with await SqliteDatabase(str(db_path)).open() as db, db.uow() as uow:
+    async with SqliteDatabase(str(db_path)) as db, db.uow() as uow:
         for i, user in enumerate(users):
             member = await uow.members.add(f"TV{i}", "member", seeded.villages[i].village.id, NOW)
             await uow.members.link_identity(member.id, "telegram", str(user.id), str(user.chat_id), NOW)
@@ -178,7 +178,7 @@ async def test_tcns_run_stopped_with_a_backlog_loses_nothing_and_counts_nothing_
     hold.release()
     second = await start()
     try:
-        async with await SqliteDatabase(str(db_path)).open() as db:
+        async with SqliteDatabase(str(db_path)) as db:
             async def recorded() -> int:
                 rows = await db.conn.execute_fetchall("SELECT COUNT(*) FROM reports")
                 return int(rows[0][0]) if rows[0][0] == 48 else 0

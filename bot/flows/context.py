@@ -19,6 +19,7 @@ from storage.models import Conversation, Member
 
 GLOBAL_PREFIX = "g:"
 KEYS_FIELD = "_keys"
+MEMORY_FIELD = "_recent"  # kept across flows: the chat's recent reports, to recognise a repeat without a query
 MAX_KEY_CHARS = 40  # longer typed text is never a key or a menu label
 
 
@@ -95,7 +96,21 @@ class Context:
         self.conv.data = {**{k: v for k, v in self.conv.data.items() if k != KEYS_FIELD}, **data}
 
     def end(self) -> None:
-        self.conv.flow, self.conv.step, self.conv.data = "", "", {}
+        """Leave any flow; only the chat's memory (``MEMORY_FIELD``) stays."""
+        memory = self.conv.data.get(MEMORY_FIELD)
+        self.conv.flow, self.conv.step = "", ""
+        self.conv.data = {MEMORY_FIELD: memory} if memory else {}
+
+    def remember(self, value: Any) -> None:
+        """What this chat keeps between messages, whatever flow comes and goes (small)."""
+        if value:
+            self.conv.data[MEMORY_FIELD] = value
+        else:
+            self.conv.data.pop(MEMORY_FIELD, None)
+
+    @property
+    def memory(self) -> Any:
+        return self.conv.data.get(MEMORY_FIELD)
 
     def finish(self, loaded: tuple[str, str, dict[str, Any]]) -> Conversation:
         """The conversation to store: the keys of the buttons just offered, and a new version

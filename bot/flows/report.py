@@ -19,13 +19,14 @@ from bot.flows.context import Context
 from bot.flows.types import Reply
 from bot.report_parser import LONG_DIGITS, ParseIssue, ParseResult, parse_report
 from bot.textutil import clean, fold, reorders
-from storage.models import NewReport, Report
+from storage.models import NewReport
 from storage.tallies import NONE_SERVICE
 
 FLOW = "report"
 REPORTING_ROLES = MEMBERS
 QUICK_COUNTS = (1, 2, 3, 4, 5)
 UNDO_LAST = "undo-last"  # typed "huy" right after a text report: take back the member's last report
+MAX_REMEMBERED = 5  # recent reports a chat remembers to recognise a repeat
 ZERO = NewReport(NONE_SERVICE, 0)  # an explicit "no household this time" report (stored with count 0)
 # A typed count: ASCII digits only (clean() has turned every other decimal digit into 0-9).
 _COUNT = re.compile(r"^\s*(-?[0-9]+(?:[.,][0-9]+)?)\s*(?:ho|hgd|ho gia dinh)?\s*$")
@@ -73,7 +74,15 @@ async def record(ctx: Context, items: Sequence[NewReport], day: date, source: st
     assert ctx.member is not None
     batch_id = secrets.token_urlsafe(6)
     await ctx.uow.reports.add_batch(batch_id, ctx.member.id, ctx.member.unit_id, items, day, source, ctx.now)
+    window = timedelta(minutes=ctx.content.limits.repeat_window_minutes)
+    if window and list(items) != [ZERO]:  # the chat remembers it for the repeat window
+        fresh = [entry for entry in ctx.memory or [] if datetime.fromisoformat(entry[1]) > ctx.now - window]
+        ctx.remember([*fresh[-(MAX_REMEMBERED - 1):], [signature(items, day), ctx.now.isoformat()]])
     return batch_id
+
+
+def signature(items: Sequence[NewReport], day: date) -> str:
+    return f"{day.isoformat()}|" + ",".join(f"{s}:{n}" for s, n in sorted((it.service, it.count) for it in items))
 
 
 # Text reports ---------------------------------------------------------------
@@ -140,14 +149,11 @@ async def same_report_earlier(ctx: Context, items: Sequence[NewReport], day: dat
         else timedelta(minutes=ctx.content.limits.repeat_window_minutes)
     if not window:
         return None
-    batches: dict[str, list[Report]] = {}
-    for row in await ctx.uow.reports.live_on_day(ctx.member.id, day, ctx.now - window):
-        batches.setdefault(row.batch_id, []).append(row)
-    wanted = sorted((it.service, it.count) for it in items)
-    for rows in batches.values():
-        if sorted((r.service, r.count) for r in rows) == wanted:
-            return min(r.created_at for r in rows)
-    return None
+    if not zero:  # the chat's memory says whether it may be a repeat; storage says whether it still is
+        wanted = signature(items, day)
+        if not any(entry[0] == wanted for entry in ctx.memory or []):
+            return None
+    return await ctx.uow.reports.same_batch_since(ctx.member.id, day, items, ctx.now - window)
 
 
 # Button flow ------------------------------------------------------------------

@@ -18,7 +18,7 @@ from telegram import BotCommand, BotCommandScopeChat, InputFile, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.content import Content, Markup
 from bot.flows.commands import GUEST
@@ -263,6 +263,33 @@ class TelegramAdapter:
         await self._quietly(application.bot.set_my_commands(menu_commands(self.content, DEFAULT_MENU_ROLE)))
 
 
+class KeepsRawUpdates:
+    """A request mixin: the updates of the last ``getUpdates`` answer as Telegram sent them
+    (one JSON text each, taken before PTB turns them into objects), so they are stored
+    without serialising PTB's objects back. ``parse_json_payload`` is PTB's documented
+    override point; answers of other methods are left alone."""
+
+    raw_updates: dict[int, str]
+
+    def parse_json_payload(self, payload: bytes) -> dict[str, Any]:
+        data = BaseRequest.parse_json_payload(payload)
+        result = data.get("result") if isinstance(data, dict) else None
+        if isinstance(result, list) and all(isinstance(u, dict) and "update_id" in u for u in result):
+            self.raw_updates = {u["update_id"]: json.dumps(u, separators=(",", ":")) for u in result}
+        return data
+
+    def take_raw_updates(self) -> dict[int, str]:
+        taken, self.raw_updates = getattr(self, "raw_updates", {}), {}
+        return taken
+
+
+class UpdatesRequest(KeepsRawUpdates, HTTPXRequest):
+    """PTB's own ``getUpdates`` connection (one, as the ApplicationBuilder makes it), keeping raw updates."""
+
+    def __init__(self) -> None:
+        super().__init__(connection_pool_size=1)
+
+
 def build_application(
     token: str,
     engine: Engine,
@@ -283,9 +310,12 @@ def build_application(
     )
     if rate_limit:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=0))
+    updates_request = request if request is not None else UpdatesRequest()
+    builder = builder.get_updates_request(updates_request)
     if request is not None:
-        builder = builder.request(request).get_updates_request(request)
+        builder = builder.request(request)
     application = builder.build()
+    application.bot_data["updates_request"] = updates_request
     application.add_handler(TypeHandler(Update, adapter.on_update))
     application.add_error_handler(adapter.on_error)
     application.bot_data["adapter"] = adapter

@@ -25,7 +25,7 @@ from telegram import Update
 from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application
 
-from bot.handlers.telegram import CHANNEL, TelegramAdapter, _seconds
+from bot.handlers.telegram import CHANNEL, KeepsRawUpdates, TelegramAdapter, _seconds
 from bot.inbox import Delivered
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,7 @@ STOP_GRACE_SECONDS = 6.0  # updates being handled at a stop get this long (docke
 
 
 def payload_of(update: Update) -> str:
+    """An update as JSON text, from PTB's object (when the request kept no raw copy)."""
     # ASCII escapes: a lone surrogate (a broken emoji in a name) is stored and read back unchanged.
     return json.dumps(update.to_dict(), separators=(",", ":"))
 
@@ -107,7 +108,9 @@ class TelegramPolling:
                 continue
             if not updates:
                 continue
-            delivered = [Delivered(str(u.update_id), _chat_key(u), payload_of(u), u) for u in updates]
+            raw = self._raw()
+            delivered = [Delivered(str(u.update_id), _chat_key(u), raw.get(u.update_id) or payload_of(u), u)
+                         for u in updates]
             try:
                 await self.inbox.accept(delivered)  # durable: from here the next offset may confirm them
             except Exception:  # not stored, so not confirmed: the same batch comes again
@@ -115,6 +118,10 @@ class TelegramPolling:
                 await self._sleep(BACKOFF_SECONDS[0])
                 continue
             offset = max(u.update_id for u in updates) + 1
+
+    def _raw(self) -> dict[int, str]:
+        request = self.application.bot_data.get("updates_request")
+        return request.take_raw_updates() if isinstance(request, KeepsRawUpdates) else {}
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
