@@ -47,7 +47,7 @@ TOKEN = "123:CRASH"
 FIRST_USER = 20_000
 REPLY = re.compile(r"VNeID: (\d+) hộ")
 BARE_REPLY = re.compile(r"OK (\d+)")
-INFLIGHT = 32  # bot.inbox.DEFAULT_CONCURRENCY
+INFLIGHT = 32  # bot.services.inbox.DEFAULT_CONCURRENCY
 
 
 @dataclass
@@ -79,7 +79,7 @@ class Outcome:
 
 # -- the bots -------------------------------------------------------------------------------------
 async def seed_tcns(path: Path, members: int) -> None:
-    from bot.clock import SystemClock
+    from bot.domain.clock import SystemClock
     from storage import SqliteDatabase
 
     db = await SqliteDatabase(str(path)).open()

@@ -37,10 +37,10 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from bot.clock import FixedClock  # noqa: E402
 from bot.content import load_content  # noqa: E402
-from bot.deadlines import Planner  # noqa: E402
-from bot.reminders import scheduling_pass  # noqa: E402
+from bot.domain.clock import FixedClock  # noqa: E402
+from bot.domain.deadlines import Planner  # noqa: E402
+from bot.services.reminders import scheduling_pass  # noqa: E402
 from storage import SqliteDatabase  # noqa: E402
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -84,9 +84,9 @@ async def child(args: argparse.Namespace) -> None:
     from telegram import Bot
     from telegram.request import HTTPXRequest
 
+    from bot.cli.reminders import stop_on_signals
     from bot.handlers.telegram_outbox import telegram_delivery
-    from bot.outbox import OutboxSender
-    from bot.reminders_cli import stop_on_signals
+    from bot.services.outbox import OutboxSender
 
     content = load_content()
     planner = Planner(content.deadlines, TZ)

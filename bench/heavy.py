@@ -60,14 +60,14 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.announcements import fan_out  # noqa: E402
-from bot.clock import FixedClock  # noqa: E402
 from bot.content import load_content  # noqa: E402
-from bot.deadlines import Planner  # noqa: E402
+from bot.domain.clock import FixedClock  # noqa: E402
+from bot.domain.deadlines import Planner  # noqa: E402
+from bot.domain.messages import Inbound, Reply  # noqa: E402
 from bot.flows.engine import Engine  # noqa: E402
-from bot.flows.types import Inbound, Reply  # noqa: E402
-from bot.outbox import SENT, Delivery, OutboxSender  # noqa: E402
-from bot.reminders import scheduling_pass  # noqa: E402
+from bot.services.announcements import fan_out  # noqa: E402
+from bot.services.outbox import SENT, Delivery, OutboxSender  # noqa: E402
+from bot.services.reminders import scheduling_pass  # noqa: E402
 from storage import SqliteDatabase  # noqa: E402
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -354,9 +354,9 @@ def _peak_mb() -> float:
 
 def export_memory(path: Path) -> None:
     """Child: the year's XLSX, as /xuat builds it; prints its peak memory as JSON."""
-    from bot.export import gather, write_xlsx
-    from bot.flows.periods import year_of
-    from bot.tallies import build_tally
+    from bot.domain.periods import year_of
+    from bot.services.export import gather, write_xlsx
+    from bot.services.tallies import build_tally
 
     content = load_content()
     before = _peak_mb()

@@ -44,12 +44,12 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
 from telegram.request import BaseRequest, RequestData
 
-from bot.clock import SystemClock
 from bot.content import load_content
+from bot.domain.clock import SystemClock
 from bot.flows.engine import Engine
 from bot.handlers.telegram import CHANNEL, KeepsRawUpdates, build_application
 from bot.handlers.telegram_polling import TelegramPolling
-from bot.inbox import DEFAULT_CONCURRENCY
+from bot.services.inbox import DEFAULT_CONCURRENCY
 from storage import SqliteDatabase
 
 TOKEN = "123456:BENCH"

@@ -23,8 +23,8 @@ from datetime import date
 from statistics import median
 
 from bot.content import load_content
-from bot.report_parser import parse_report
-from bot.textutil import fold
+from bot.domain.report_parser import parse_report
+from bot.domain.textutil import fold
 
 TODAY = date(2026, 11, 22)
 TYPICAL = [

@@ -35,9 +35,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.content import load_content
-from bot.export import gather, to_xlsx
-from bot.flows.periods import month
-from bot.tallies import build_tally
+from bot.domain.periods import month
+from bot.services.export import gather, to_xlsx
+from bot.services.tallies import build_tally
 from storage import SqliteDatabase
 
 PROVINCES = 34

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bot.textutil import fold
+from bot.domain.textutil import fold
 
 DEFAULT_CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
 
@@ -221,20 +221,20 @@ class Content:
 
     @cached_property
     def tally(self) -> Any:
-        from bot.tallies import TallySettings
+        from bot.services.tallies import TallySettings
 
         return _load_model(self.directory / "tally.yaml", TallySettings)
 
     @cached_property
     def lexicon(self) -> Any:
         # Imported lazily: the parser module depends on this one.
-        from bot.report_parser import ParserLexicon
+        from bot.domain.report_parser import ParserLexicon
 
         return _load_model(self.directory / "parser.yaml", ParserLexicon)
 
     @cached_property
     def deadlines(self) -> Any:
-        from bot.deadlines import DeadlineConfig  # lazily, like the lexicon
+        from bot.domain.deadlines import DeadlineConfig  # lazily, like the lexicon
 
         return _load_model(self.directory / "deadlines.yaml", DeadlineConfig)
 

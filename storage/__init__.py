@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from storage.sqlite import SqliteDatabase, UnitOfWork
+from storage.sqlite.database import SqliteDatabase, UnitOfWork
 
 Database = SqliteDatabase
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from helpers import NOW, TZ, ChatUser
 
-from bot.clock import FixedClock
 from bot.content import Content, load_content
-from bot.demo import Demo, seed_demo
+from bot.domain.clock import FixedClock
 from bot.flows.engine import Engine
+from bot.services.demo import Demo, seed_demo
 from storage import SqliteDatabase
 
 

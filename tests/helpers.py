@@ -6,8 +6,8 @@ import itertools
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from bot.domain.messages import Inbound, Option, Reply
 from bot.flows.engine import Engine
-from bot.flows.types import Inbound, Option, Reply
 from bot.handlers.plain import plain_text
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")

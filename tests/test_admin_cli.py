@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from test_terminal import demo_codes, tcns
 
-from bot.admin_cli import read_villages_csv
+from bot.cli.admin import read_villages_csv
 
 GOOD_CSV = "code,name,households,adults\nT1,Thôn Đông,120,310\nT2,Thôn Tây,95,240\n"
 

@@ -7,9 +7,9 @@ import re
 import pytest
 from helpers import ChatUser
 
-from bot.demo import Demo
+from bot.domain.messages import Inbound
 from bot.flows.engine import COMMANDS, Engine
-from bot.flows.types import Inbound
+from bot.services.demo import Demo
 from storage import SqliteDatabase
 
 ADMIN_COMMANDS = ("moi", "maimoi", "thuhoi", "thanhvien", "vaitro", "khoa", "mokhoa", "nhatky")

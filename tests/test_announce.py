@@ -10,12 +10,12 @@ from fakebotapi import FakeBotApi
 from helpers import ChatUser
 from telegram import Bot
 
-from bot.announcements import summary_followup
 from bot.content import Content
-from bot.demo import Demo
 from bot.flows.engine import Engine
 from bot.handlers.telegram_outbox import CHANNEL, telegram_delivery
-from bot.outbox import OutboxSender
+from bot.services.announcements import summary_followup
+from bot.services.demo import Demo
+from bot.services.outbox import OutboxSender
 from storage import SqliteDatabase
 
 

@@ -10,10 +10,10 @@ import pytest
 from helpers import ChatUser
 from test_announce import add_members
 
-from bot import announcements
-from bot.announcements import fan_out, summary_followup
 from bot.handlers.telegram_outbox import CHANNEL
-from bot.outbox import SENT, Delivery, OutboxSender
+from bot.services import announcements
+from bot.services.announcements import fan_out, summary_followup
+from bot.services.outbox import SENT, Delivery, OutboxSender
 
 CHUNK = 7
 

@@ -14,9 +14,9 @@ import pytest
 from helpers import NOW, ChatUser
 from test_terminal import demo_codes, tcns
 
-from bot.cleantext import clean_line
-from bot.demo import Demo
+from bot.domain.cleantext import clean_line
 from bot.flows.engine import Engine
+from bot.services.demo import Demo
 from storage import SqliteDatabase, UnitOfWork
 
 

@@ -7,12 +7,12 @@ from fakebotapi import FakeBotApi
 from test_reminders_telegram import TOKEN, join, setup  # noqa: F401 - the fixture is used by name
 
 from bot.content import Content, Markup
+from bot.domain.messages import Reply
 from bot.flows.engine import COMMANDS
-from bot.flows.types import Reply
 from bot.handlers.telegram import CHANNEL, menu_commands
 from bot.handlers.telegram_outbox import telegram_delivery
-from bot.outbox import OutboxSender
-from bot.reminders import payload, reply_of
+from bot.services.outbox import OutboxSender
+from bot.services.reminders import payload, reply_of
 
 STAFF_ONLY = {"moi", "thongbao", "xuat", "vaitro", "thon", "chitieu"}
 LEADER_TOO = {"gannhat", "xoabc", "baothay"}

@@ -6,8 +6,8 @@ import re
 
 from helpers import ChatUser
 
-from bot.demo import Demo
 from bot.flows.engine import Engine
+from bot.services.demo import Demo
 from storage import SqliteDatabase
 
 

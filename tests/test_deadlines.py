@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from bot.content import Content, ContentError, load_content
-from bot.deadlines import Campaign, DeadlineConfig, Planner, Rule, WorkCalendar
+from bot.domain.deadlines import Campaign, DeadlineConfig, Planner, Rule, WorkCalendar
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 WORK = WorkCalendar()

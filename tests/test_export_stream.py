@@ -10,13 +10,13 @@ import pytest
 from helpers import TZ, ChatUser
 from openpyxl import load_workbook
 
-from bot import export
 from bot.content import Content
-from bot.demo import Demo
-from bot.export import gather, to_xlsx
+from bot.domain.periods import month
 from bot.flows.engine import Engine
-from bot.flows.periods import month
-from bot.tallies import build_tally
+from bot.services import export
+from bot.services.demo import Demo
+from bot.services.export import gather, to_xlsx
+from bot.services.tallies import build_tally
 from storage import SqliteDatabase
 from storage.models import NewReport
 

@@ -309,7 +309,7 @@ SUBPROCESS_BOT = textwrap.dedent(
     """
     import asyncio
     from telegram import Bot
-    from bot.config import Settings
+    from bot.runtime.settings import Settings
 
     async def main():
         settings = Settings()

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from helpers import TZ, ChatUser
 
-from bot.demo import Demo
+from bot.domain.messages import Inbound
 from bot.flows.engine import Engine
-from bot.flows.types import Inbound
+from bot.services.demo import Demo
 from storage import SqliteDatabase
 
 
@@ -57,7 +57,7 @@ async def test_wrong_code_gives_no_access(user: ChatUser, demo: Demo, db: Sqlite
 
 
 async def test_expired_and_used_up_codes(engine: Engine, demo: Demo, db: SqliteDatabase, clock):
-    from bot.invites import create_invite
+    from bot.services.invites import create_invite
 
     async with db.uow() as uow:
         one_use = await create_invite(uow, demo.villages[2].village.id, "member", clock.now(), max_uses=1)

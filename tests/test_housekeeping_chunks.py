@@ -8,15 +8,15 @@ from datetime import datetime, timedelta
 
 from helpers import TZ
 
-import storage.sqlite as sqlite_module
-from bot.scheduler import prune_inbox
+import storage.sqlite.database as sqlite_module
+from bot.runtime.scheduler import prune_inbox
 from storage import SqliteDatabase
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=TZ)
 
 
 async def test_prune_in_windows_forgets_old_marks_keeps_recent_and_waiting(db: SqliteDatabase, monkeypatch):
-    import storage.inbox as inbox_module
+    import storage.sql.inbox as inbox_module
 
     monkeypatch.setattr(inbox_module, "PRUNE_WINDOW", 7)  # many windows over 60 rows
     async with db.uow() as uow:

@@ -14,9 +14,9 @@ import pytest
 from fakebotapi import FakeBotApi
 from helpers import NOW
 
-from bot.clock import FixedClock
-from bot.demo import Demo
-from bot.inbox import Delivered, Dispatcher, Inbox
+from bot.domain.clock import FixedClock
+from bot.services.demo import Demo
+from bot.services.inbox import Delivered, Dispatcher, Inbox
 from storage import SqliteDatabase
 
 TOKEN = "123:TEST"

@@ -15,18 +15,18 @@ import pytest
 from fakebotapi import FakeBotApi, FakeUser, SentMessage
 from helpers import TZ
 
-from bot.clock import FixedClock
 from bot.content import Content, Markup
-from bot.demo import Demo, seed_demo
+from bot.domain.clock import FixedClock
+from bot.domain.messages import Option, Reply
 from bot.flows.engine import Engine
-from bot.flows.types import Option, Reply
 from bot.handlers.plain import split_text, utf16_length
 from bot.handlers.telegram import MAX_TEXT, build_application
 from bot.handlers.telegram_outbox import CHANNEL, telegram_delivery
 from bot.handlers.telegram_polling import TelegramPolling
-from bot.invites import create_invite
-from bot.outbox import OutboxSender
-from bot.reminders import scheduling_pass
+from bot.services.demo import Demo, seed_demo
+from bot.services.invites import create_invite
+from bot.services.outbox import OutboxSender
+from bot.services.reminders import scheduling_pass
 from storage import SqliteDatabase
 
 TOKEN = "123:TEST"

@@ -14,10 +14,10 @@ from helpers import ChatUser
 from test_report_parser import CASES, TODAY, C, T, V, parse
 
 from bot import cli
-from bot.demo import Demo
+from bot.domain.report_parser import ISSUE_CODES, ParseIssue
+from bot.domain.textutil import REORDER_MARK, clean, reorders
 from bot.flows.report import count_issue
-from bot.report_parser import ISSUE_CODES, ParseIssue
-from bot.textutil import REORDER_MARK, clean, reorders
+from bot.services.demo import Demo
 from storage import SqliteDatabase
 
 RLO, RLE, RLI, PDF, PDI = "\u202e", "\u202b", "\u2067", "\u202c", "\u2069"

@@ -10,11 +10,11 @@ from helpers import NOW
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
-from bot.clock import FixedClock
+from bot.domain.clock import FixedClock
 from bot.handlers.telegram_outbox import telegram_delivery
-from bot.outbox import OutboxSender
+from bot.services.outbox import OutboxSender
 from storage import SqliteDatabase
-from storage.outbox import NewMessage
+from storage.sql.outbox import NewMessage
 
 TOKEN = "123:TEST"
 

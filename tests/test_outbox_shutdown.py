@@ -16,10 +16,10 @@ import pytest
 from fakebotapi import FakeBotApi
 from helpers import NOW
 
-from bot.clock import FixedClock
-from bot.outbox import RETRY_AFTER, SENT, Delivery, OutboxSender
+from bot.domain.clock import FixedClock
+from bot.services.outbox import RETRY_AFTER, SENT, Delivery, OutboxSender
 from storage import SqliteDatabase
-from storage.outbox import NewMessage, OutboxMessage
+from storage.sql.outbox import NewMessage, OutboxMessage
 
 TOKEN = "123:TEST"
 

@@ -8,11 +8,11 @@ from datetime import timedelta
 import pytest
 from helpers import ChatUser
 
-from bot.demo import Demo
 from bot.flows.engine import Engine
 from bot.flows.paging import PAGE_CHARS
 from bot.handlers.plain import render_plain
-from bot.invites import create_invite
+from bot.services.demo import Demo
+from bot.services.invites import create_invite
 from storage import SqliteDatabase
 from storage.models import NewReport
 

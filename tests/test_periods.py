@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from bot.flows.periods import (
+from bot.domain.periods import (
     cutoff_month_of,
     from_key,
     half_of,

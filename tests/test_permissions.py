@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from helpers import ChatUser, text_of
 
-from bot.demo import Demo
 from bot.flows.commands import GUEST
 from bot.flows.engine import COMMANDS, Engine
+from bot.services.demo import Demo
 from storage import SqliteDatabase
 
 ROLES = (GUEST, "member", "leader", "staff", "admin")

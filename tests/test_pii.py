@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot import pii
+from bot.domain import pii
 
 
 @pytest.mark.parametrize(

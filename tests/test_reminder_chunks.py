@@ -7,11 +7,11 @@ from datetime import date, datetime
 
 from helpers import TZ, ChatUser
 
-from bot import reminders
 from bot.content import Content
-from bot.demo import Demo
 from bot.flows.engine import Engine
-from bot.reminders import scheduling_pass
+from bot.services import reminders
+from bot.services.demo import Demo
+from bot.services.reminders import scheduling_pass
 from storage import SqliteDatabase
 from storage.models import NewReport
 

@@ -7,19 +7,19 @@ from datetime import date, datetime, timedelta
 import pytest
 from helpers import TZ, ChatUser
 
-from bot.clock import FixedClock
 from bot.content import Content
-from bot.deadlines import Planner
-from bot.demo import Demo
+from bot.domain.clock import FixedClock
+from bot.domain.deadlines import Planner
 from bot.flows.engine import Engine
 from bot.handlers.plain import plain_text
 from bot.handlers.terminal import TerminalChat
 from bot.handlers.terminal_outbox import terminal_inbox
-from bot.outbox import BLOCKED, SENT, TRANSIENT, Delivery, OutboxSender
-from bot.reminders import scheduling_pass
+from bot.services.demo import Demo
+from bot.services.outbox import BLOCKED, SENT, TRANSIENT, Delivery, OutboxSender
+from bot.services.reminders import scheduling_pass
 from storage import SqliteDatabase
 from storage.models import NewReport
-from storage.outbox import OutboxMessage
+from storage.sql.outbox import OutboxMessage
 
 
 def at(text: str) -> datetime:
@@ -332,7 +332,7 @@ async def test_scheduler_runs_a_pass_on_start_and_has_deliberate_misfire_setting
     """After downtime the start-up pass enqueues the step still due; cron jobs coalesce and forgive misfires."""
     import asyncio
 
-    from bot.scheduler import MISFIRE_GRACE_SECONDS, ReminderScheduler
+    from bot.runtime.scheduler import MISFIRE_GRACE_SECONDS, ReminderScheduler
 
     await team(engine, demo)
     clock = FixedClock(at("2026-11-19 10:00"))  # down since Monday: T−3 missed, T−1 (08:00) missed

@@ -10,17 +10,17 @@ import pytest
 from fakebotapi import FakeBotApi, FakeUser
 from helpers import TZ
 
-from bot.clock import FixedClock
 from bot.content import Content
-from bot.deadlines import Planner
-from bot.demo import Demo, seed_demo
+from bot.domain.clock import FixedClock
+from bot.domain.deadlines import Planner
 from bot.flows.engine import Engine
 from bot.handlers.telegram import build_application
 from bot.handlers.telegram_outbox import CHANNEL, telegram_delivery
 from bot.handlers.telegram_polling import TelegramPolling
-from bot.invites import create_invite
-from bot.outbox import OutboxSender
-from bot.reminders import scheduling_pass
+from bot.services.demo import Demo, seed_demo
+from bot.services.invites import create_invite
+from bot.services.outbox import OutboxSender
+from bot.services.reminders import scheduling_pass
 from storage import SqliteDatabase
 
 TOKEN = "123:TEST"

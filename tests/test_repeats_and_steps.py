@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from helpers import ChatUser
 
-from bot.clock import FixedClock
-from bot.demo import Demo
+from bot.domain.clock import FixedClock
+from bot.services.demo import Demo
 from storage import SqliteDatabase
 
 

@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from bot.content import DEFAULT_CONTENT_DIR, Catalogue, ContentError, _load_model, load_content
-from bot.report_parser import (
+from bot.domain.report_parser import (
     ISSUE_CODES,
     ParsedItem,
     ParseIssue,

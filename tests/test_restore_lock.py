@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from test_terminal import tcns
 
-from storage import SqliteDatabase, dblock
+from storage import SqliteDatabase
+from storage.sqlite import lock as dblock
 
 
 def _env(tmp_path: Path) -> dict[str, str]:

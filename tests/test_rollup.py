@@ -11,7 +11,7 @@ from helpers import NOW
 
 from storage import SqliteDatabase
 from storage.models import NewReport
-from storage.tallies import _split_months
+from storage.sql.tallies import _split_months
 
 SERVICES = ("vneid", "chu_ky_so", "thanh_toan", "none")
 
@@ -64,8 +64,8 @@ async def test_rollup_matches_rows_through_inserts_and_voids(db: SqliteDatabase)
 
 
 async def test_year_to_date_in_tallies_matches_a_direct_sum(db: SqliteDatabase, content):
-    from bot.flows.periods import period_of
-    from bot.tallies import build_tally
+    from bot.domain.periods import period_of
+    from bot.services.tallies import build_tally
 
     rng = random.Random(9)
     async with db.uow() as uow:

@@ -13,9 +13,9 @@ import pytest
 from helpers import NOW
 
 from storage import SqliteDatabase, database_from_url
-from storage.migrations import MIGRATIONS
 from storage.models import NewReport
-from storage.sqlite import UnitOfWorkSuspended
+from storage.sqlite.database import UnitOfWorkSuspended
+from storage.sqlite.migrations import MIGRATIONS
 
 
 async def test_migrations_apply_once_and_record_the_version(db_path: Path):
@@ -36,7 +36,7 @@ async def test_migrations_apply_once_and_record_the_version(db_path: Path):
 
 async def test_audit_rows_written_without_their_commune_get_it_on_upgrade(db_path: Path, monkeypatch):
     """Migration 0011: rows of /hanchot them, /nhaclai and member forget written before the fix."""
-    monkeypatch.setattr("storage.sqlite.MIGRATIONS", [m for m in MIGRATIONS if m[0] <= 10])
+    monkeypatch.setattr("storage.sqlite.database.MIGRATIONS", [m for m in MIGRATIONS if m[0] <= 10])
     db = await SqliteDatabase(str(db_path)).open()
     try:
         async with db.uow() as uow:
@@ -51,7 +51,7 @@ async def test_audit_rows_written_without_their_commune_get_it_on_upgrade(db_pat
             await uow.audit.add(staff.id, "reminder.adhoc", "quy:2026-Q4", NOW)
             await uow.audit.add(None, "member_forget", f"member:{lan.id}", NOW)
             await uow.audit.add(staff.id, "invite", "unit:1", NOW)  # not one of them: left alone
-        monkeypatch.setattr("storage.sqlite.MIGRATIONS", MIGRATIONS)
+        monkeypatch.setattr("storage.sqlite.database.MIGRATIONS", MIGRATIONS)
         assert 11 in await db.upgrade()
         rows = await db.conn.execute_fetchall("SELECT action, unit_id FROM audit ORDER BY id")
         assert [tuple(r) for r in rows] == [("deadline.add", commune.id), ("reminder.adhoc", commune.id),

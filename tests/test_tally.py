@@ -12,14 +12,14 @@ from helpers import ChatUser, text_of
 from openpyxl import load_workbook
 
 from bot.content import Content
-from bot.demo import Demo
+from bot.domain.periods import cutoff_month, from_key, month, quarter, week_of, year_of
 from bot.flows.engine import Engine
-from bot.flows.periods import cutoff_month, from_key, month, quarter, week_of, year_of
 from bot.flows.tally import BadArgument, parse_period
 from bot.handlers.plain import plain_text
 from bot.handlers.terminal import TerminalChat
-from bot.tallies import build_tally
-from bot.targets import import_targets
+from bot.services.demo import Demo
+from bot.services.tallies import build_tally
+from bot.services.targets import import_targets
 from storage import SqliteDatabase
 from storage.models import NewReport
 
@@ -339,7 +339,7 @@ async def test_targets_import_all_or_nothing(db, demo, content, clock):
 
 
 async def test_demo_seeding_keeps_imported_targets(db, demo, content, clock):
-    from bot.demo import seed_demo
+    from bot.services.demo import seed_demo
 
     async with db.uow() as uow:
         await uow.targets.set(demo.villages[0].village.id, "vneid", 2026, "absolute", 5, clock.now())

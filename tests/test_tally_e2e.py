@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 from test_telegram_e2e import Bot, join
 from test_terminal import tcns
 
-from bot.demo import Demo
+from bot.services.demo import Demo
 
 # The end-to-end fixtures (fake Bot API server, running bot), reused; `seeded` comes from conftest.
 server, bot = e2e.server, e2e.bot

@@ -14,12 +14,12 @@ from fakebotapi import FakeBotApi, FakeUser
 from helpers import TZ
 from telegram.ext import Application
 
-from bot.clock import FixedClock
 from bot.content import Content
-from bot.demo import Demo
+from bot.domain.clock import FixedClock
 from bot.flows.engine import MENU, Engine
 from bot.handlers.telegram import build_application
 from bot.handlers.telegram_polling import TelegramPolling
+from bot.services.demo import Demo
 from storage import SqliteDatabase
 
 TOKEN = "123:TEST"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from helpers import ChatUser
 
-from bot.demo import Demo
 from bot.flows.engine import Engine
+from bot.services.demo import Demo
 from storage import SqliteDatabase
 
 
@@ -45,7 +45,7 @@ async def test_targets(engine: Engine, demo: Demo, db: SqliteDatabase):
 
 
 def test_target_numbers():
-    from storage.tallies import Target
+    from storage.sql.tallies import Target
 
     assert Target(1, "ky_nang_so", 2026, "percent_adults", 30).households(368, 975) == 292
     assert Target(1, "vneid", 2026, "percent", 80).households(368, 975) == 294

@@ -13,14 +13,14 @@ import pytest
 from fakezaloapi import FakeZaloApi, FakeZaloUser
 from helpers import TZ
 
-from bot.clock import FixedClock
 from bot.content import Content
-from bot.demo import Demo
+from bot.domain.clock import FixedClock
 from bot.flows.engine import Engine
 from bot.handlers.zalo import ZaloAdapter, ZaloClient
 from bot.handlers.zalo_outbox import zalo_delivery
-from bot.invites import create_invite
-from bot.outbox import OutboxSender
+from bot.services.demo import Demo
+from bot.services.invites import create_invite
+from bot.services.outbox import OutboxSender
 from storage import SqliteDatabase
 
 TOKEN = "987654321:ZALO"

@@ -10,16 +10,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.content import Markup
+from bot.domain.messages import Reply
+from bot.domain.textutil import fold
 from bot.flows.commands import STAFF, Command
 from bot.flows.context import Context
 from bot.flows.paging import PAGE_LINES, fit, more_action, on_more, page
 from bot.flows.report import day_text
-from bot.flows.types import Reply
-from bot.invites import create_invite
-from bot.reminders import payload
-from bot.textutil import fold
+from bot.services.invites import create_invite
+from bot.services.reminders import payload
 from storage.models import Member, Unit
-from storage.outbox import NewMessage
+from storage.sql.outbox import NewMessage
 
 INVITE_DAYS = 7
 INVITE_USES = {"member": 5, "leader": 1, "staff": 1}

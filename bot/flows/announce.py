@@ -6,15 +6,15 @@ transaction as the announcement), so a restart never sends one twice.
 
 from __future__ import annotations
 
-from bot.announcements import queue_chunk
-from bot.cleantext import clean_line
+from bot.domain.cleantext import clean_line
+from bot.domain.messages import Reply
+from bot.domain.textutil import fold
 from bot.flows.admin import commune_ids, find_village, villages_in_scope
 from bot.flows.commands import STAFF, Command
 from bot.flows.context import Context
 from bot.flows.free_text import refuse_personal_data
-from bot.flows.types import Reply
-from bot.textutil import fold
-from storage.announcements import FanOut
+from bot.services.announcements import queue_chunk
+from storage.sql.announcements import FanOut
 
 FLOW = "announce"
 ALL_WORDS = {"all", "tatca", "tat ca", "ca xa", "caxa", "toanxa", "toan xa"}

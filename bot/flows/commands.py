@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from bot.domain.messages import Reply
 from bot.flows.context import Context
-from bot.flows.types import Reply
 
 GUEST = "guest"
 MEMBERS = frozenset({"member", "leader"})

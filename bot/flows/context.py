@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.content import Content, Markup, answer_key
-from bot.flows.types import Inbound, Option, Reply
+from bot.domain.messages import Inbound, Option, Reply
 from storage import UnitOfWork
 from storage.models import Conversation, Member
 

@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import secrets
 
-from bot.cleantext import clean_line
 from bot.content import Markup
+from bot.domain.cleantext import clean_line
+from bot.domain.messages import Reply
+from bot.domain.report_parser import parse_report
 from bot.flows.admin import narrow, tell_member, villages_in_scope
 from bot.flows.commands import Command
 from bot.flows.context import Context
 from bot.flows.free_text import refuse_personal_data
 from bot.flows.paging import fit, more_action, on_more, page
 from bot.flows.report import ZERO, check_day, day_text, issue_text, items_text
-from bot.flows.types import Reply
-from bot.report_parser import parse_report
 from storage.models import Member, NewReport, Unit
 
 CORRECTORS = frozenset({"leader", "staff", "admin"})

@@ -8,14 +8,15 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
-from bot.cleantext import clean_line
 from bot.content import Markup
-from bot.deadlines import DeadlineConfig, Planner
+from bot.domain.cleantext import clean_line
+from bot.domain.deadlines import DeadlineConfig, Planner
+from bot.domain.messages import Reply
+from bot.domain.textutil import fold
 from bot.flows.commands import REGISTERED, STAFF, Command
 from bot.flows.context import Context
 from bot.flows.free_text import refuse_personal_data
-from bot.flows.types import Reply
-from bot.reminders import (
+from bot.services.reminders import (
     campaign_of,
     commune_deadlines,
     day_text,
@@ -24,7 +25,6 @@ from bot.reminders import (
     period_text,
     plan_adhoc,
 )
-from bot.textutil import fold
 from storage.models import Unit
 
 SHOW_DAYS = 62

@@ -18,15 +18,15 @@ from datetime import datetime
 from types import ModuleType
 from zoneinfo import ZoneInfo
 
-from bot.clock import Clock
 from bot.content import Content, answer_key
+from bot.domain.clock import Clock
+from bot.domain.messages import Inbound, Reply, build_attachments
+from bot.domain.textutil import clean, fold
 from bot.flows import admin, announce, corrections, deadlines, join, mine, report, undo, villages
 from bot.flows import help as help_flow
 from bot.flows import tally as tally_flow
 from bot.flows.commands import Command, role_of
 from bot.flows.context import GLOBAL_PREFIX, KEYS_FIELD, MAX_KEY_CHARS, Context
-from bot.flows.types import Inbound, Reply, build_attachments
-from bot.textutil import clean, fold
 from storage import SqliteDatabase, UnitOfWork
 
 log = logging.getLogger(__name__)

@@ -1,13 +1,13 @@
 """Free text that staff give the bot to keep: a void or correction reason, an announcement,
-a deadline's or a village's name. Cleaned (``bot.cleantext``), and refused, before anything
-is stored, if it holds a resident's ID or phone number (``bot.pii``): tcns keeps counts only.
+a deadline's or a village's name. Cleaned (``bot.domain.cleantext``), and refused, before anything
+is stored, if it holds a resident's ID or phone number (``bot.domain.pii``): tcns keeps counts only.
 """
 
 from __future__ import annotations
 
-from bot import pii
+from bot.domain import pii
+from bot.domain.messages import Reply
 from bot.flows.context import Context
-from bot.flows.types import Reply
 
 
 def refuse_personal_data(ctx: Context, *texts: str) -> Reply | None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from bot.domain.messages import Reply
 from bot.flows.commands import EVERYONE, Command
 from bot.flows.context import Context
-from bot.flows.types import Reply
 
 
 async def show(ctx: Context, args: str = "") -> list[Reply]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 
-from bot import pii
-from bot.cleantext import clean_line
+from bot.domain import pii
+from bot.domain.cleantext import clean_line
+from bot.domain.messages import Reply
 from bot.flows.commands import EVERYONE, Command
 from bot.flows.context import Context
-from bot.flows.types import Reply
 
 FLOW = "join"
 MAX_NAME = 64

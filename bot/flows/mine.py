@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from bot.content import Markup
+from bot.domain.messages import Reply
+from bot.domain.periods import month_of, week_of
 from bot.flows.commands import REGISTERED, Command
 from bot.flows.context import Context
-from bot.flows.periods import month_of, week_of
 from bot.flows.report import day_text
-from bot.flows.types import Reply
 
 
 async def show(ctx: Context, args: str = "") -> list[Reply]:

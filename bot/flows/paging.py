@@ -21,9 +21,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 
 from bot.content import Markup
+from bot.domain.messages import Reply
 from bot.flows.commands import role_of
 from bot.flows.context import Context
-from bot.flows.types import Reply
 
 PAGE_LINES = 30
 PAGE_CHARS = 3000

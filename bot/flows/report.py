@@ -14,13 +14,13 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
 from bot.content import Markup
+from bot.domain.messages import Reply
+from bot.domain.report_parser import LONG_DIGITS, ParseIssue, ParseResult, parse_report
+from bot.domain.textutil import clean, fold, reorders
 from bot.flows.commands import MEMBERS, REGISTERED, Command
 from bot.flows.context import Context
-from bot.flows.types import Reply
-from bot.report_parser import LONG_DIGITS, ParseIssue, ParseResult, parse_report
-from bot.textutil import clean, fold, reorders
 from storage.models import NewReport
-from storage.tallies import NONE_SERVICE
+from storage.sql.tallies import NONE_SERVICE
 
 FLOW = "report"
 REPORTING_ROLES = MEMBERS

@@ -13,12 +13,12 @@ from datetime import date
 from functools import partial
 
 from bot.content import Markup
+from bot.domain.messages import PendingAttachment, Reply
+from bot.domain.periods import Period, cutoff_month, from_key, month, period_of, quarter, week_of, year_of
+from bot.domain.textutil import fold
 from bot.flows.commands import REGISTERED, STAFF, Command
 from bot.flows.context import Context
-from bot.flows.periods import Period, cutoff_month, from_key, month, period_of, quarter, week_of, year_of
-from bot.flows.types import PendingAttachment, Reply
-from bot.tallies import Tally, bar, build_tally, number, period_label
-from bot.textutil import fold
+from bot.services.tallies import Tally, bar, build_tally, number, period_label
 from storage.models import Unit
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -299,7 +299,7 @@ def _tally_command(kind: str):  # type: ignore[no-untyped-def]
 
 # Files: chart and export ---------------------------------------------------------------------------
 async def chart(ctx: Context, args: str = "") -> list[Reply]:
-    from bot.chart import render_chart
+    from bot.services.chart import render_chart
 
     request = await _request(ctx, "any", args)
     if isinstance(request, Reply):
@@ -318,7 +318,7 @@ async def chart(ctx: Context, args: str = "") -> list[Reply]:
 
 
 async def export(ctx: Context, args: str = "") -> list[Reply]:
-    from bot.export import export_filename, gather, to_xlsx
+    from bot.services.export import export_filename, gather, to_xlsx
 
     request = await _request(ctx, "any", args)
     if isinstance(request, Reply):

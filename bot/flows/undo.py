@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.domain.messages import Reply
 from bot.flows.commands import REGISTERED, Command
 from bot.flows.context import Context
 from bot.flows.report import UNDO_LAST as UNDO_LAST  # re-exported for the engine
 from bot.flows.report import day_text, items_text
-from bot.flows.types import Reply
 from storage.models import NewReport, Report
 
 FLOW = "undo"

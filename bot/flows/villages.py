@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import re
 
-from bot.cleantext import clean_line
+from bot.domain.cleantext import clean_line
+from bot.domain.messages import Reply
+from bot.domain.report_parser import parse_report
+from bot.domain.textutil import fold
 from bot.flows.admin import commune_ids
 from bot.flows.commands import STAFF, Command
 from bot.flows.context import Context
 from bot.flows.free_text import refuse_personal_data
 from bot.flows.paging import PAGE_LINES, fit, more_action, on_more, page
-from bot.flows.types import Reply
-from bot.report_parser import parse_report
-from bot.textutil import fold
 from storage.models import Unit
 
 CODE = re.compile(r"^[A-Za-z0-9_-]{1,20}$")

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from bot.flows.types import Attachment, Reply
+from bot.domain.messages import Attachment, Reply
 
 _TAG = re.compile(r"</?(?:b|i|u|s|code|pre)>")
 

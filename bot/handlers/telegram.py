@@ -21,11 +21,11 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Contex
 from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.content import Content, Markup
+from bot.domain.messages import Inbound, Reply
 from bot.flows.commands import GUEST
 from bot.flows.engine import COMMANDS, MENU, Engine
-from bot.flows.types import Inbound, Reply
 from bot.handlers.plain import split_text, utf16_length
-from bot.inbox import Delivered, Dispatcher, Inbox, handle_with_retries
+from bot.services.inbox import Delivered, Dispatcher, Inbox, handle_with_retries
 
 log = logging.getLogger(__name__)
 # Opt in to PTB 23's behaviour now: durations such as RetryAfter.retry_after are timedeltas.

@@ -18,11 +18,11 @@ from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.content import Content
-from bot.flows.types import Reply
+from bot.domain.messages import Reply
 from bot.handlers.telegram import MAX_RETRY_AFTER, _seconds, apply_menu, reply_markup, reply_messages, send_text
-from bot.outbox import BLOCKED, PERMANENT, RETRY_AFTER, SENT, TRANSIENT, UNCERTAIN, Deliver, Delivery
-from bot.reminders import reply_of
-from storage.outbox import OutboxMessage
+from bot.services.outbox import BLOCKED, PERMANENT, RETRY_AFTER, SENT, TRANSIENT, UNCERTAIN, Deliver, Delivery
+from bot.services.reminders import reply_of
+from storage.sql.outbox import OutboxMessage
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"

@@ -26,7 +26,7 @@ from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, Tel
 from telegram.ext import Application
 
 from bot.handlers.telegram import CHANNEL, KeepsRawUpdates, TelegramAdapter, _seconds
-from bot.inbox import Delivered
+from bot.services.inbox import Delivered
 
 log = logging.getLogger(__name__)
 

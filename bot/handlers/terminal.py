@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.content import Content
+from bot.domain.messages import Inbound
 from bot.flows.engine import Engine
-from bot.flows.types import Inbound
 from bot.handlers.plain import plain_text, render_plain, save_attachment
 
 CHANNEL = "terminal"

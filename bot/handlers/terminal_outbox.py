@@ -6,14 +6,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from bot.clock import Clock
-from bot.deadlines import Planner
+from bot.domain.clock import Clock
+from bot.domain.deadlines import Planner
 from bot.handlers.plain import render_plain
 from bot.handlers.terminal import CHANNEL
-from bot.outbox import SENT, Delivery, OutboxSender
-from bot.reminders import reply_of
+from bot.services.outbox import SENT, Delivery, OutboxSender
+from bot.services.reminders import reply_of
 from storage import SqliteDatabase
-from storage.outbox import OutboxMessage
+from storage.sql.outbox import OutboxMessage
 
 
 def terminal_inbox(

@@ -31,11 +31,11 @@ from typing import Any
 import httpx
 
 from bot.content import Content
+from bot.domain.messages import Inbound, Reply
 from bot.flows.engine import Engine
-from bot.flows.types import Inbound, Reply
 from bot.handlers.plain import plain_text, render_plain
 from bot.handlers.plain import split_text as split_plain
-from bot.inbox import Delivered, Dispatcher, Inbox, handle_with_retries
+from bot.services.inbox import Delivered, Dispatcher, Inbox, handle_with_retries
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +173,7 @@ class ZaloAdapter:
     stored (one durable commit) the moment it arrives, before anything else is done with
     it; events still waiting at a start are replayed first. Events of different chats are
     handled concurrently (at most ``concurrency``), events of one chat in the order they
-    arrived, as the conversation flows require (:class:`bot.inbox.Dispatcher`).
+    arrived, as the conversation flows require (:class:`bot.services.inbox.Dispatcher`).
     """
 
     def __init__(self, engine: Engine, content: Content, client: ZaloClient,

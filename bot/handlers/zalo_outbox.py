@@ -9,9 +9,9 @@ idempotency key either, so trying again could send the message twice).
 from __future__ import annotations
 
 from bot.handlers.zalo import BLOCKED_CODES, RETRY_CODES, ZaloAdapter, ZaloError, ZaloNetworkError, split_text
-from bot.outbox import BLOCKED, PERMANENT, RETRY_AFTER, SENT, TRANSIENT, UNCERTAIN, Deliver, Delivery
-from bot.reminders import reply_of
-from storage.outbox import OutboxMessage
+from bot.services.outbox import BLOCKED, PERMANENT, RETRY_AFTER, SENT, TRANSIENT, UNCERTAIN, Deliver, Delivery
+from bot.services.reminders import reply_of
+from storage.sql.outbox import OutboxMessage
 
 
 def zalo_delivery(adapter: ZaloAdapter) -> Deliver:

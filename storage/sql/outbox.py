@@ -15,7 +15,7 @@ from datetime import UTC as _UTC
 from datetime import date, datetime
 from typing import Any
 
-from storage.repositories import Executor, ts
+from storage.sql.repositories import Executor, ts
 
 STATUSES = ("pending", "sending", "sent", "blocked", "failed", "uncertain", "skipped", "expired")
 

@@ -23,15 +23,17 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot import admin_cli, reminders_cli, tally_cli
-from bot.app import Runtime, open_runtime
-from bot.cleantext import clean_line
-from bot.config import Settings
+from bot.cli import admin as admin_cli
+from bot.cli import reminders as reminders_cli
+from bot.cli import tally as tally_cli
 from bot.content import ContentError, load_content
-from bot.demo import seed_demo
+from bot.domain.cleantext import clean_line
+from bot.domain.report_parser import parse_report
 from bot.handlers.plain import plain_text
 from bot.handlers.terminal import TerminalChat
-from bot.report_parser import parse_report
+from bot.runtime.core import Runtime, open_runtime
+from bot.runtime.settings import Settings
+from bot.services.demo import seed_demo
 
 log = logging.getLogger("tcns")
 
@@ -82,9 +84,9 @@ async def _chat(settings: Settings, user: str | None) -> None:
 
 
 def _terminal_inbox(runtime: Runtime, user: str):  # type: ignore[no-untyped-def]
-    from bot.announcements import summary_followup
-    from bot.deadlines import Planner
+    from bot.domain.deadlines import Planner
     from bot.handlers.terminal_outbox import terminal_inbox
+    from bot.services.announcements import summary_followup
 
     planner = Planner.for_content(runtime.content, runtime.settings.tz)
     return terminal_inbox(runtime.db, runtime.clock, planner, user, summary_followup(runtime.db, runtime.content))
@@ -148,10 +150,10 @@ async def _stop_zalo(polling: asyncio.Task[None], adapter) -> None:  # type: ign
 
 def _start_reminders(runtime: Runtime, deliveries, settings: Settings):  # type: ignore[no-untyped-def]
     """The scheduler (decides what is due, enqueues) and the outbox sender (sends), on this loop."""
-    from bot.announcements import summary_followup
-    from bot.deadlines import Planner
-    from bot.outbox import OutboxSender
-    from bot.scheduler import ReminderScheduler
+    from bot.domain.deadlines import Planner
+    from bot.runtime.scheduler import ReminderScheduler
+    from bot.services.announcements import summary_followup
+    from bot.services.outbox import OutboxSender
 
     planner = Planner.for_content(runtime.content, settings.tz)
     sender = OutboxSender(runtime.db, deliveries, runtime.clock, is_quiet=planner.is_quiet, rate=settings.outbox_rate,
@@ -163,7 +165,7 @@ def _start_reminders(runtime: Runtime, deliveries, settings: Settings):  # type:
 
 def _parse(text: str, today: date | None, settings: Settings) -> int:
     """Print the bot's reading of ``text`` as JSON; 1 if the bot would refuse it as too long."""
-    from bot.textutil import clean
+    from bot.domain.textutil import clean
 
     content = load_content(settings.content_dir)
     today = today or date.today()

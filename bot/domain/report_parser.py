@@ -13,7 +13,7 @@ Village team members type one short line, often without diacritics::
 How a line is read
 ==================
 
-1. **Clean-up.** :func:`bot.textutil.clean` first (as the engine does for every message):
+1. **Clean-up.** :func:`bot.domain.textutil.clean` first (as the engine does for every message):
    invisible characters (zero-width, word joiner, soft hyphen, BOM, left-to-right bidi
    controls, variation selectors) are removed, so ``1<LRM>00`` is ``100`` and
    ``vne<WJ>id`` is ``vneid``; every Unicode decimal digit (``５``, ``٣``) and
@@ -21,7 +21,7 @@ How a line is read
    (``<RLO>51`` shows as 15) and any digit gets the single issue ``reordered``: its
    numbers may show in another order than they are stored, so none is read. Only the
    first :data:`MAX_CHARS` characters are read. Line breaks become ``;``, Unicode dashes
-   become ``-``, then :func:`bot.textutil.fold` removes diacritics and case. Each word
+   become ``-``, then :func:`bot.domain.textutil.fold` removes diacritics and case. Each word
    goes through ``variants`` (``ko``/``k``/``hok`` -> ``không``, ``kí`` -> ``ký``,
    ``kĩ`` -> ``kỹ``...), so aliases and lexicon phrases match however they are typed.
 
@@ -125,7 +125,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from bot.content import Catalogue
-from bot.textutil import clean, fold, reorders
+from bot.domain.textutil import clean, fold, reorders
 
 MAX_CHARS = 1000
 """Only this many characters of a message are read."""

@@ -7,7 +7,7 @@ exists to export: reports are counts.
 
 At scale (issue 11: a year of 1M reports) the file is built without holding the database
 and in bounded memory: :func:`gather` (inside the command's unit of work) only keeps the
-tally of the chat answer and where to read (a :class:`storage.sqlite.SnapshotSource`);
+tally of the chat answer and where to read (a :class:`storage.sqlite.database.SnapshotSource`);
 :func:`to_xlsx`, run after the commit, reads what the file shows on a read-only connection
 of its own (WAL readers neither wait for the writer nor block it), and
 writes it with openpyxl's write-only workbook, which streams rows to a temporary file instead
@@ -34,9 +34,9 @@ from zoneinfo import ZoneInfo
 
 from bot.content import Content, load_content
 from bot.handlers.plain import plain_text
-from bot.tallies import Tally
+from bot.services.tallies import Tally
 from storage import UnitOfWork
-from storage.sqlite import SnapshotSource
+from storage.sqlite.database import SnapshotSource
 
 TITLE_ROWS = 4  # title, unit, period, generated at; then a blank row, then the header
 MAX_SHEET_ROWS = 1_048_576  # Excel's limit: a longer detail goes on in another sheet
@@ -114,7 +114,7 @@ def _write_xlsx_in_child(data: ExportData, content_dir: str, tz: ZoneInfo) -> by
 
 def write_xlsx(data: ExportData, content: Content, tz: ZoneInfo) -> bytes:
     """The XLSX file, built here (``bot/export_xlsx.py``)."""
-    from bot.export_xlsx import write_xlsx as write
+    from bot.services.export_xlsx import write_xlsx as write
 
     return write(data, content, tz)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.clock import Clock, SystemClock
-from bot.config import Settings
 from bot.content import Content, load_content
+from bot.domain.clock import Clock, SystemClock
 from bot.flows.engine import Engine
+from bot.runtime.settings import Settings
 from storage import SqliteDatabase, database_from_url
 
 

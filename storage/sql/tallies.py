@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from storage.repositories import _Repo, ts
+from storage.sql.repositories import _Repo, ts
 
 NONE_SERVICE = "none"
 SCOPE_KINDS = ("village", "commune", "province")

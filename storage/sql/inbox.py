@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from storage.models import Conversation, Member
-from storage.repositories import _Repo, ts
+from storage.sql.repositories import _Repo, ts
 
 MAX_ATTEMPTS = 3  # an update whose processing failed this many times is set aside, not retried again
 PRUNE_WINDOW = 2000  # inbox rows one pruning statement looks at (a few milliseconds of the database)

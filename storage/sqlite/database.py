@@ -24,14 +24,12 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from storage import dblock
-from storage.announcements import AnnouncementRepository
-from storage.inbox import InboxRepository
-from storage.migrations import MIGRATIONS
 from storage.models import Conversation, Member
-from storage.outbox import OutboxRepository
-from storage.reminders import ReminderRepository
-from storage.repositories import (
+from storage.sql.announcements import AnnouncementRepository
+from storage.sql.inbox import InboxRepository
+from storage.sql.outbox import OutboxRepository
+from storage.sql.reminders import ReminderRepository
+from storage.sql.repositories import (
     AuditRepository,
     ConversationRepository,
     InviteRepository,
@@ -39,7 +37,9 @@ from storage.repositories import (
     ReportRepository,
     UnitRepository,
 )
-from storage.tallies import TallyRepository, TargetRepository
+from storage.sql.tallies import TallyRepository, TargetRepository
+from storage.sqlite import lock as dblock
+from storage.sqlite.migrations import MIGRATIONS
 
 T = TypeVar("T")
 WAL_AUTOCHECKPOINT_PAGES = 10_000
@@ -311,7 +311,7 @@ class SqliteDatabase:
         self._trips: set[asyncio.Future[Any]] = set()
         self._queued: list[tuple[Callable[[UnitOfWork], Coroutine[Any, Any, Any]], asyncio.Future[Any], bool]] = []
         self._conn: aiosqlite.Connection | None = None
-        self._open_lock: int | None = None  # the shared lock of storage.dblock, while open
+        self._open_lock: int | None = None  # the shared lock of storage.sqlite.lock, while open
         self._closing, self._wake, self._wal_copied = asyncio.Event(), asyncio.Event(), asyncio.Event()
         self._wal_frames = 0  # frames in the WAL at the last checkpoint (_checkpoint_often)
         self._bulk_at = 0.0  # when a bulk writer last called bulk_pause (time.monotonic())

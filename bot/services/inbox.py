@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from bot.clock import Clock
+from bot.domain.clock import Clock
 from storage import SqliteDatabase, UnitOfWork
-from storage.inbox import StoredUpdate
+from storage.sql.inbox import StoredUpdate
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from storage.repositories import Executor, ts
+from storage.sql.repositories import Executor, ts
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.flows.periods import DEFAULT_CUTOFF_DAY, Period, month, week_of
+from bot.domain.periods import DEFAULT_CUTOFF_DAY, Period, month, week_of
 from storage import UnitOfWork
 from storage.models import Unit
-from storage.tallies import NONE_SERVICE, DayTotal, Target
+from storage.sql.tallies import NONE_SERVICE, DayTotal, Target
 
 BAR_WIDTH = 10
 BAR_FULL, BAR_EMPTY = "▓", "░"

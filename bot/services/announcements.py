@@ -23,12 +23,12 @@ from datetime import datetime
 from functools import partial
 
 from bot.content import Content
-from bot.flows.types import Reply
-from bot.reminders import payload
+from bot.domain.messages import Reply
+from bot.services.reminders import payload
 from storage import SqliteDatabase, UnitOfWork
-from storage.announcements import COPY_STEP, RULE, SUMMARY_STEP, FanOut
-from storage.outbox import NewMessage
-from storage.reminders import Person
+from storage.sql.announcements import COPY_STEP, RULE, SUMMARY_STEP, FanOut
+from storage.sql.outbox import NewMessage
+from storage.sql.reminders import Person
 
 PENDING = ("pending", "sending")
 FANOUT_CHUNK = 200  # copies per unit of work: a few milliseconds of the database each

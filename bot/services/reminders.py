@@ -20,13 +20,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.content import Content, Markup
-from bot.deadlines import DIGEST_RULE, Campaign, Deadline, DigestStep, Planner, Step
-from bot.flows.periods import Period
-from bot.flows.types import Option, Reply
+from bot.domain.deadlines import DIGEST_RULE, Campaign, Deadline, DigestStep, Planner, Step
+from bot.domain.messages import Option, Reply
+from bot.domain.periods import Period
 from storage import SqliteDatabase, UnitOfWork
 from storage.models import Unit
-from storage.outbox import NewMessage, encode
-from storage.reminders import CustomDeadline, Person
+from storage.sql.outbox import NewMessage, encode
+from storage.sql.reminders import CustomDeadline, Person
 
 log = logging.getLogger(__name__)
 

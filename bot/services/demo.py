@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.content import Content, ContentError
-from bot.invites import create_invite
-from bot.tallies import parse_target
+from bot.services.invites import create_invite
+from bot.services.tallies import parse_target
 from storage import SqliteDatabase, UnitOfWork
 from storage.models import Invite, Unit
 

@@ -24,14 +24,14 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+from storage.sqlite.lock import DatabaseInUse, exclusive
 
-from bot import pii
-from bot.app import Runtime, open_runtime
-from bot.cleantext import clean_line
-from bot.config import Settings
+from bot.domain import pii
+from bot.domain.cleantext import clean_line
 from bot.handlers.plain import plain_text
-from bot.invites import create_invite
-from storage.dblock import DatabaseInUse, exclusive
+from bot.runtime.core import Runtime, open_runtime
+from bot.runtime.settings import Settings
+from bot.services.invites import create_invite
 
 COMMANDS = ("commune", "villages", "staff", "members", "member", "backup", "restore")
 VILLAGE_COLUMNS = ("code", "name", "households", "adults")

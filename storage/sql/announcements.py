@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from storage.repositories import Executor, ts
+from storage.sql.repositories import Executor, ts
 
 RULE = "announce"
 COPY_STEP = "msg"

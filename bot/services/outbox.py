@@ -52,9 +52,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.clock import Clock
+from bot.domain.clock import Clock
 from storage import SqliteDatabase
-from storage.outbox import OutboxMessage
+from storage.sql.outbox import OutboxMessage
 
 log = logging.getLogger(__name__)
 

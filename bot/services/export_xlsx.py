@@ -14,13 +14,13 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
-from bot import export
 from bot.content import Content
-from bot.export import MEMBER_UNDO, TITLE_ROWS, ExportData, _t, summary_rows
 from bot.handlers.plain import plain_text
-from bot.tallies import Bucket, Tally, bucketed, buckets, build_tally, long_day, period_label, short_day
-from storage.sqlite import ReadSnapshot
-from storage.tallies import NONE_SERVICE, DayTotal, DetailRow
+from bot.services import export
+from bot.services.export import MEMBER_UNDO, TITLE_ROWS, ExportData, _t, summary_rows
+from bot.services.tallies import Bucket, Tally, bucketed, buckets, build_tally, long_day, period_label, short_day
+from storage.sql.tallies import NONE_SERVICE, DayTotal, DetailRow
+from storage.sqlite.database import ReadSnapshot
 
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 BOLD = Font(bold=True)

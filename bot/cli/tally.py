@@ -12,14 +12,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bot.app import open_runtime
-from bot.config import Settings
 from bot.content import load_content
-from bot.export import export_filename, gather, to_csv, to_xlsx
-from bot.flows.periods import from_key
+from bot.domain.periods import from_key
 from bot.handlers.plain import plain_text
-from bot.tallies import build_tally
-from bot.targets import import_targets
+from bot.runtime.core import open_runtime
+from bot.runtime.settings import Settings
+from bot.services.export import export_filename, gather, to_csv, to_xlsx
+from bot.services.tallies import build_tally
+from bot.services.targets import import_targets
 
 COMMANDS = ("export", "targets")
 

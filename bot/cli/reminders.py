@@ -8,12 +8,12 @@ import contextlib
 import signal
 from datetime import date, datetime, time, timedelta
 
-from bot.app import open_runtime
-from bot.config import Settings
-from bot.deadlines import Planner
+from bot.domain.deadlines import Planner
 from bot.handlers.plain import plain_text
-from bot.outbox import Deliver, OutboxSender
-from bot.reminders import (
+from bot.runtime.core import open_runtime
+from bot.runtime.settings import Settings
+from bot.services.outbox import Deliver, OutboxSender
+from bot.services.reminders import (
     Snapshot,
     WeekFigures,
     campaign_of,

@@ -29,7 +29,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from bot.textutil import fold
+from bot.domain.textutil import fold
 
 ID_NUMBER = "id_number"
 PHONE = "phone"

@@ -25,13 +25,13 @@ from datetime import datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.clock import Clock
 from bot.content import Content
-from bot.deadlines import Planner
-from bot.outbox import OutboxSender
-from bot.reminders import PassResult, scheduling_pass
+from bot.domain.clock import Clock
+from bot.domain.deadlines import Planner
+from bot.services.outbox import OutboxSender
+from bot.services.reminders import PassResult, scheduling_pass
 from storage import SqliteDatabase
-from storage.inbox import FIRST_KEY
+from storage.sql.inbox import FIRST_KEY
 
 log = logging.getLogger(__name__)
 

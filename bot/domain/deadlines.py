@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 import holidays
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from bot.flows.periods import DEFAULT_CUTOFF_DAY, Period, cutoff_month, period_of, week_of
+from bot.domain.periods import DEFAULT_CUTOFF_DAY, Period, cutoff_month, period_of, week_of
 
 if TYPE_CHECKING:
     from bot.content import Content
