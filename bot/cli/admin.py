@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
-from storage.sqlite.lock import DatabaseInUse, exclusive
 
 from bot.domain import pii
 from bot.domain.cleantext import clean_line
@@ -32,6 +31,7 @@ from bot.handlers.plain import plain_text
 from bot.runtime.core import Runtime, open_runtime
 from bot.runtime.settings import Settings
 from bot.services.invites import create_invite
+from storage.sqlite.lock import DatabaseInUse, exclusive
 
 COMMANDS = ("commune", "villages", "staff", "members", "member", "backup", "restore")
 VILLAGE_COLUMNS = ("code", "name", "households", "adults")
