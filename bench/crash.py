@@ -80,7 +80,7 @@ class Outcome:
 # -- the bots -------------------------------------------------------------------------------------
 async def seed_tcns(path: Path, members: int) -> None:
     from bot.domain.clock import SystemClock
-    from storage import SqliteDatabase
+    from storage.sqlite.database import SqliteDatabase
 
     db = await SqliteDatabase(str(path)).open()
     now = SystemClock().now()

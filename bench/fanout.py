@@ -84,7 +84,7 @@ async def child(args: argparse.Namespace) -> None:
     from telegram import Bot
     from telegram.request import HTTPXRequest
 
-    from bot.cli.reminders import stop_on_signals
+    from bot.runtime.serve import stop_on_signals
     from bot.handlers.telegram_outbox import telegram_delivery
     from bot.services.outbox import OutboxSender
 

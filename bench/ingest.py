@@ -50,7 +50,7 @@ from bot.flows.engine import Engine
 from bot.handlers.telegram import CHANNEL, KeepsRawUpdates, build_application
 from bot.handlers.telegram_polling import TelegramPolling
 from bot.services.inbox import DEFAULT_CONCURRENCY
-from storage import SqliteDatabase
+from storage.sqlite.database import SqliteDatabase
 
 TOKEN = "123456:BENCH"
 BOT_USER = {"id": 123456, "is_bot": True, "first_name": "tcns", "username": "tcns_bench_bot"}

@@ -38,7 +38,7 @@ from bot.content import load_content
 from bot.domain.periods import month
 from bot.services.export import gather, to_xlsx
 from bot.services.tallies import build_tally
-from storage import SqliteDatabase
+from storage.sqlite.database import SqliteDatabase
 
 PROVINCES = 34
 SERVICES = ("vneid", "chu_ky_so", "thanh_toan", "dich_vu_cong", "so_suc_khoe", "ky_nang_so")

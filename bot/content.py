@@ -13,10 +13,16 @@ from collections.abc import Iterator
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from bot.domain.catalogue import Catalogue
+from bot.domain.deadlines import DeadlineConfig, Planner
+from bot.domain.messages import Markup
+from bot.domain.report_parser import ParserLexicon
+from bot.domain.tally import TallySettings
 from bot.domain.textutil import fold
 
 DEFAULT_CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
@@ -28,46 +34,6 @@ class ContentError(Exception):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Service(_Strict):
-    code: str = Field(pattern=r"^[a-z][a-z_]{1,30}$")
-    label: str = Field(min_length=1, max_length=60)
-    short: str = Field(min_length=1, max_length=20)
-    aliases: tuple[str, ...] = Field(min_length=1)
-
-    @field_validator("aliases")
-    @classmethod
-    def _non_empty_aliases(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for alias in value:
-            if not fold(alias):
-                raise ValueError("an alias is empty")
-        return value
-
-
-class Catalogue(_Strict):
-    services: tuple[Service, ...] = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _unique(self) -> Catalogue:
-        codes = [s.code for s in self.services]
-        if len(set(codes)) != len(codes):
-            raise ValueError("service codes must be unique")
-        seen: dict[str, str] = {}
-        for service in self.services:
-            for alias in (*service.aliases, service.code):
-                key = fold(alias)
-                if seen.get(key, service.code) != service.code:
-                    raise ValueError(f"alias {alias!r} is used by {seen[key]} and {service.code}")
-                seen[key] = service.code
-        return self
-
-    def get(self, code: str) -> Service | None:
-        return next((s for s in self.services if s.code == code), None)
-
-    @property
-    def codes(self) -> tuple[str, ...]:
-        return tuple(s.code for s in self.services)
 
 
 class Limits(_Strict):
@@ -151,14 +117,6 @@ class Answers:
         return any(phrase in folded for phrase in self.echo)
 
 
-class Markup(str):
-    """Text that is already safe Telegram-HTML (a rendered template); never escaped again."""
-
-    @classmethod
-    def lines(cls, parts: list[Markup] | tuple[Markup, ...]) -> Markup:
-        return cls("\n".join(parts))
-
-
 def escape(value: Any) -> str:
     """Escape a value for a template: user text is escaped, rendered Markup is kept."""
     if isinstance(value, Markup):
@@ -202,7 +160,6 @@ class Texts:
         return iter(self._flat)
 
 
-
 class Content:
     """Everything loaded from the content directory, validated."""
 
@@ -220,23 +177,20 @@ class Content:
                 raise ContentError(f"{directory / 'texts.yaml'} (or texts_*.yaml): missing text field {missing[0]!r}")
 
     @cached_property
-    def tally(self) -> Any:
-        from bot.services.tallies import TallySettings
-
+    def tally(self) -> TallySettings:
         return _load_model(self.directory / "tally.yaml", TallySettings)
 
     @cached_property
-    def lexicon(self) -> Any:
-        # Imported lazily: the parser module depends on this one.
-        from bot.domain.report_parser import ParserLexicon
-
+    def lexicon(self) -> ParserLexicon:
         return _load_model(self.directory / "parser.yaml", ParserLexicon)
 
     @cached_property
-    def deadlines(self) -> Any:
-        from bot.domain.deadlines import DeadlineConfig  # lazily, like the lexicon
-
+    def deadlines(self) -> DeadlineConfig:
         return _load_model(self.directory / "deadlines.yaml", DeadlineConfig)
+
+    def planner(self, tz: ZoneInfo) -> Planner:
+        """The deadline planner of this content: its rules, and each commune's /ky cut-off day."""
+        return Planner(self.deadlines, tz, cutoff_days=self.tally.cutoff_day)
 
 
 def _load_texts(directory: Path) -> Texts:

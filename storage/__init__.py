@@ -1,19 +1,14 @@
-"""Storage: repositories and a unit of work. Knows nothing of the bot or any channel."""
+"""Storage: the contract the bot relies on. Knows nothing of the bot or any channel.
+
+``storage.contract`` (the protocols: :class:`Database`, :class:`UnitOfWork`, read snapshots),
+``storage.models`` (plain records), ``storage.sql`` (the repositories, in the SQL every
+backend speaks) and one subpackage per backend (``storage.sqlite``), which only
+``bot.runtime.backend`` names.
+"""
 
 from __future__ import annotations
 
-from storage.sqlite.database import SqliteDatabase, UnitOfWork
+from storage.contract import Database, DatabaseInUse, ReadSnapshot, SnapshotSource, UnitOfWork, Work
+from storage.sql.outbox import encode as encode_outbox
 
-Database = SqliteDatabase
-
-
-def database_from_url(url: str) -> SqliteDatabase:
-    """Pick the backend for ``TCNS_DB``: a SQLite path (or ``sqlite:///path``) today."""
-    if url.startswith(("postgresql://", "postgres://")):
-        raise NotImplementedError("PostgreSQL is not supported yet: set TCNS_DB to a SQLite file path")
-    if url.startswith("sqlite:///"):
-        url = url[len("sqlite:///"):]
-    return SqliteDatabase(url)
-
-
-__all__ = ["Database", "SqliteDatabase", "UnitOfWork", "database_from_url"]
+__all__ = ["Database", "DatabaseInUse", "ReadSnapshot", "SnapshotSource", "UnitOfWork", "Work", "encode_outbox"]

@@ -93,3 +93,165 @@ class AuditEntry:
     detail: dict[str, Any]
     actor_name: str | None
     actor_id: int | None
+
+
+# Tallies and targets -----------------------------------------------------------------------
+SCOPE_KINDS = ("village", "commune", "province")
+TARGET_KINDS = ("percent", "percent_adults", "absolute")
+
+
+@dataclass(frozen=True)
+class VillageServiceTotal:
+    village_id: int
+    service: str  # a catalogue code, or NONE_SERVICE
+    households: int
+    reports: int
+
+
+@dataclass(frozen=True)
+class DayTotal:
+    village_id: int
+    service: str
+    day: date
+    households: int
+
+
+@dataclass(frozen=True)
+class DetailRow:
+    report_id: int
+    occurred_on: date
+    village_id: int
+    village: str
+    service: str
+    count: int
+    source: str
+    created_at: datetime
+    voided_at: datetime | None
+    void_reason: str | None
+    member_name: str | None
+
+
+@dataclass(frozen=True)
+class Target:
+    unit_id: int
+    service: str
+    year: int
+    kind: str  # percent | absolute
+    value: float
+
+    def households(self, denominator: int | None, adults: int | None = None) -> int | None:
+        """The target as a number (None if a percentage has no denominator): a share of the
+        unit's households (``percent``) or adults (``percent_adults``), or ``absolute``."""
+        if self.kind == "absolute":
+            return round(self.value)
+        base = adults if self.kind == "percent_adults" else denominator
+        if base is None:
+            return None
+        return round(self.value * base / 100)
+
+
+# Reminders ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Person:
+    """A member reachable on one channel (active member, active identity)."""
+
+    member_id: int
+    name: str | None
+    role: str
+    unit_id: int
+    channel: str
+    chat_id: str
+
+
+@dataclass(frozen=True)
+class CustomDeadline:
+    id: int
+    commune_id: int
+    name: str
+    starts_on: date
+    due_on: date
+
+
+# The outbox --------------------------------------------------------------------------------
+STATUSES = ("pending", "sending", "sent", "blocked", "failed", "uncertain", "skipped", "expired")
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    rule: str
+    period: str
+    step: str
+    member_id: int | None
+    channel: str
+    chat_id: str
+    payload: dict[str, Any]
+    due_at: datetime
+    expires_at: datetime | None = None
+    village_id: int | None = None  # with covers: skipped if this village reports meanwhile
+    covers_start: date | None = None
+    covers_end: date | None = None
+
+    @property
+    def recipient(self) -> str:
+        return f"{self.member_id if self.member_id is not None else self.chat_id}/{self.channel}"
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    id: int
+    rule: str
+    period: str
+    step: str
+    recipient: str
+    member_id: int | None
+    channel: str
+    chat_id: str
+    payload: dict[str, Any]
+    due_at: datetime
+    status: str
+    attempts: int
+
+
+# The inbox ---------------------------------------------------------------------------------
+MAX_ATTEMPTS = 3  # an update whose processing failed this many times is set aside, not retried again
+
+
+@dataclass(frozen=True)
+class StoredUpdate:
+    """A waiting update as stored: the channel's raw payload (JSON text) and its arrival order."""
+
+    channel: str
+    key: str
+    payload: str
+    seq: int
+    attempts: int = 0
+
+
+# Announcements -----------------------------------------------------------------------------
+RULE = "announce"
+COPY_STEP = "msg"
+SUMMARY_STEP = "summary"
+FINAL = ("sent", "blocked", "failed", "uncertain", "skipped", "expired")
+
+
+@dataclass(frozen=True)
+class OpenAnnouncement:
+    id: int
+    commune_id: int
+    author_id: int
+    author_channel: str
+    author_chat: str
+    recipients: int
+
+
+@dataclass(frozen=True)
+class FanOut:
+    """An announcement whose copies are not all queued yet: the rest go to the recipients of
+    ``scope_unit_id`` (the commune or one village) with a member id above ``queued_after``."""
+
+    id: int
+    commune_id: int
+    scope_unit_id: int
+    author_id: int
+    text: str
+    queued_after: int

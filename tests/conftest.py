@@ -12,7 +12,7 @@ from bot.content import Content, load_content
 from bot.domain.clock import FixedClock
 from bot.flows.engine import Engine
 from bot.services.demo import Demo, seed_demo
-from storage import SqliteDatabase
+from storage.sqlite.database import SqliteDatabase
 
 
 @pytest.fixture(scope="session")

@@ -6,9 +6,8 @@ import itertools
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.domain.messages import Inbound, Option, Reply
+from bot.domain.messages import Inbound, Option, Reply, plain_text
 from bot.flows.engine import Engine
-from bot.handlers.plain import plain_text
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 # Sunday 22 November 2026, 09:30 in Vietnam.

@@ -10,7 +10,7 @@ from helpers import ChatUser
 from bot.domain.messages import Inbound
 from bot.flows.engine import COMMANDS, Engine
 from bot.services.demo import Demo
-from storage import SqliteDatabase
+from storage.sqlite.database import SqliteDatabase
 
 ADMIN_COMMANDS = ("moi", "maimoi", "thuhoi", "thanhvien", "vaitro", "khoa", "mokhoa", "nhatky")
 

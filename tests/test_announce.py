@@ -16,7 +16,7 @@ from bot.handlers.telegram_outbox import CHANNEL, telegram_delivery
 from bot.services.announcements import summary_followup
 from bot.services.demo import Demo
 from bot.services.outbox import OutboxSender
-from storage import SqliteDatabase
+from storage.sqlite.database import SqliteDatabase
 
 
 class Killed(BaseException):

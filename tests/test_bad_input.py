@@ -17,7 +17,8 @@ from test_terminal import demo_codes, tcns
 from bot.domain.cleantext import clean_line
 from bot.flows.engine import Engine
 from bot.services.demo import Demo
-from storage import SqliteDatabase, UnitOfWork
+from storage import UnitOfWork
+from storage.sqlite.database import SqliteDatabase
 
 
 async def rows(db: SqliteDatabase, sql: str, *params) -> list[tuple]:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from fakebotapi import FakeBotApi
 from test_reminders_telegram import TOKEN, join, setup  # noqa: F401 - the fixture is used by name
 
-from bot.content import Content, Markup
-from bot.domain.messages import Reply
+from bot.content import Content
+from bot.domain.messages import Markup, Reply
 from bot.flows.engine import COMMANDS
 from bot.handlers.telegram import CHANNEL, menu_commands
 from bot.handlers.telegram_outbox import telegram_delivery

@@ -8,7 +8,7 @@ from helpers import ChatUser
 
 from bot.flows.engine import Engine
 from bot.services.demo import Demo
-from storage import SqliteDatabase
+from storage.sqlite.database import SqliteDatabase
 
 
 async def join(engine: Engine, user_id: str, code: str, name: str) -> ChatUser:

@@ -178,7 +178,7 @@ def test_a_cutoff_rule_follows_the_communes_own_cutoff_day(tmp_path: Path):
     rules["rules"].append(monthly)
     rules["communes"] = {"XA-FIXED": {"rules": [{**monthly, "cutoff_day": 25}]}}
     (tmp_path / "deadlines.yaml").write_text(yaml.safe_dump(rules, allow_unicode=True), encoding="utf-8")
-    planner = Planner.for_content(load_content(tmp_path), TZ)
+    planner = load_content(tmp_path).planner(TZ)
 
     def november(commune: str) -> tuple[date, date]:
         found = planner.deadlines(commune, date(2026, 11, 1), date(2026, 11, 30))

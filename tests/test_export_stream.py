@@ -13,12 +13,12 @@ from openpyxl import load_workbook
 from bot.content import Content
 from bot.domain.periods import month
 from bot.flows.engine import Engine
-from bot.services import export
+from bot.services import export, export_rows
 from bot.services.demo import Demo
 from bot.services.export import gather, to_xlsx
 from bot.services.tallies import build_tally
-from storage import SqliteDatabase
 from storage.models import NewReport
+from storage.sqlite.database import SqliteDatabase
 
 
 async def report(db: SqliteDatabase, member: int, village: int, day: date, clock, batch: str, **counts: int) -> None:
@@ -55,7 +55,7 @@ async def test_a_detail_longer_than_a_sheet_goes_on_in_another(db, demo, member,
     village = demo.villages[1].village.id
     for n in range(25):
         await report(db, member, village, date(2026, 11, 1 + n % 20), clock, f"b{n}", cks=1 + n % 5)
-    monkeypatch.setattr(export, "MAX_SHEET_ROWS", 16)  # 6 title rows and 10 reports a sheet
+    monkeypatch.setattr(export_rows, "MAX_SHEET_ROWS", 16)  # 6 title rows and 10 reports a sheet
     async with db.uow() as uow:
         tally = await build_tally(uow, demo.commune, month(2026, 11), content.catalogue.codes, clock.now())
         data = await gather(uow, tally)

@@ -10,7 +10,7 @@ from helpers import TZ, ChatUser
 from bot.domain.messages import Inbound
 from bot.flows.engine import Engine
 from bot.services.demo import Demo
-from storage import SqliteDatabase
+from storage.sqlite.database import SqliteDatabase
 
 
 async def live_reports(db: SqliteDatabase) -> list[tuple]:

@@ -10,7 +10,7 @@ from helpers import TZ
 
 import storage.sqlite.database as sqlite_module
 from bot.runtime.scheduler import prune_inbox
-from storage import SqliteDatabase
+from storage.sqlite.database import SqliteDatabase
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=TZ)
 

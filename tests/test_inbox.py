@@ -17,7 +17,7 @@ from helpers import NOW
 from bot.domain.clock import FixedClock
 from bot.services.demo import Demo
 from bot.services.inbox import Delivered, Dispatcher, Inbox
-from storage import SqliteDatabase
+from storage.sqlite.database import SqliteDatabase
 
 TOKEN = "123:TEST"
 

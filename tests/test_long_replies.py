@@ -15,9 +15,9 @@ import pytest
 from fakebotapi import FakeBotApi, FakeUser, SentMessage
 from helpers import TZ
 
-from bot.content import Content, Markup
+from bot.content import Content
 from bot.domain.clock import FixedClock
-from bot.domain.messages import Option, Reply
+from bot.domain.messages import Markup, Option, Reply
 from bot.flows.engine import Engine
 from bot.handlers.plain import split_text, utf16_length
 from bot.handlers.telegram import MAX_TEXT, build_application
@@ -27,7 +27,7 @@ from bot.services.demo import Demo, seed_demo
 from bot.services.invites import create_invite
 from bot.services.outbox import OutboxSender
 from bot.services.reminders import scheduling_pass
-from storage import SqliteDatabase
+from storage.sqlite.database import SqliteDatabase
 
 TOKEN = "123:TEST"
 VILLAGES = 300

@@ -18,7 +18,7 @@ from bot.domain.report_parser import ISSUE_CODES, ParseIssue
 from bot.domain.textutil import REORDER_MARK, clean, reorders
 from bot.flows.report import count_issue
 from bot.services.demo import Demo
-from storage import SqliteDatabase
+from storage.sqlite.database import SqliteDatabase
 
 RLO, RLE, RLI, PDF, PDI = "\u202e", "\u202b", "\u2067", "\u202c", "\u2069"
 LRM, RLM, LRE, LRI = "\u200e", "\u200f", "\u202a", "\u2066"

@@ -13,8 +13,8 @@ from telegram.request import HTTPXRequest
 from bot.domain.clock import FixedClock
 from bot.handlers.telegram_outbox import telegram_delivery
 from bot.services.outbox import OutboxSender
-from storage import SqliteDatabase
-from storage.sql.outbox import NewMessage
+from storage.models import NewMessage
+from storage.sqlite.database import SqliteDatabase
 
 TOKEN = "123:TEST"
 

@@ -18,8 +18,8 @@ from helpers import NOW
 
 from bot.domain.clock import FixedClock
 from bot.services.outbox import RETRY_AFTER, SENT, Delivery, OutboxSender
-from storage import SqliteDatabase
-from storage.sql.outbox import NewMessage, OutboxMessage
+from storage.models import NewMessage, OutboxMessage
+from storage.sqlite.database import SqliteDatabase
 
 TOKEN = "123:TEST"
 

@@ -13,8 +13,8 @@ from bot.flows.paging import PAGE_CHARS
 from bot.handlers.plain import render_plain
 from bot.services.demo import Demo
 from bot.services.invites import create_invite
-from storage import SqliteDatabase
 from storage.models import NewReport
+from storage.sqlite.database import SqliteDatabase
 
 MORE = "Xem tiếp ▶"
 LONG = "Nguyễn Thị Phương Thảo Hoàng Lê Minh Khai Trần Quốc Tuấn "  # a display name of 58 characters

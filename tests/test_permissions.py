@@ -8,7 +8,7 @@ from helpers import ChatUser, text_of
 from bot.flows.commands import GUEST
 from bot.flows.engine import COMMANDS, Engine
 from bot.services.demo import Demo
-from storage import SqliteDatabase
+from storage.sqlite.database import SqliteDatabase
 
 ROLES = (GUEST, "member", "leader", "staff", "admin")
 REFUSALS = ("Vai trò của bạn không dùng được lệnh này", "Bạn chưa tham gia")

@@ -12,8 +12,8 @@ from bot.flows.engine import Engine
 from bot.services import reminders
 from bot.services.demo import Demo
 from bot.services.reminders import scheduling_pass
-from storage import SqliteDatabase
 from storage.models import NewReport
+from storage.sqlite.database import SqliteDatabase
 
 RECIPIENTS = 3000
 

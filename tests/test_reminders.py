@@ -10,16 +10,15 @@ from helpers import TZ, ChatUser
 from bot.content import Content
 from bot.domain.clock import FixedClock
 from bot.domain.deadlines import Planner
+from bot.domain.messages import plain_text
 from bot.flows.engine import Engine
-from bot.handlers.plain import plain_text
 from bot.handlers.terminal import TerminalChat
 from bot.handlers.terminal_outbox import terminal_inbox
 from bot.services.demo import Demo
 from bot.services.outbox import BLOCKED, SENT, TRANSIENT, Delivery, OutboxSender
 from bot.services.reminders import scheduling_pass
-from storage import SqliteDatabase
-from storage.models import NewReport
-from storage.sql.outbox import OutboxMessage
+from storage.models import NewReport, OutboxMessage
+from storage.sqlite.database import SqliteDatabase
 
 
 def at(text: str) -> datetime:

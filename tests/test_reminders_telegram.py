@@ -21,7 +21,7 @@ from bot.services.demo import Demo, seed_demo
 from bot.services.invites import create_invite
 from bot.services.outbox import OutboxSender
 from bot.services.reminders import scheduling_pass
-from storage import SqliteDatabase
+from storage.sqlite.database import SqliteDatabase
 
 TOKEN = "123:TEST"
 

@@ -6,7 +6,7 @@ from helpers import ChatUser
 
 from bot.domain.clock import FixedClock
 from bot.services.demo import Demo
-from storage import SqliteDatabase
+from storage.sqlite.database import SqliteDatabase
 
 
 async def joined(user: ChatUser, demo: Demo) -> ChatUser:

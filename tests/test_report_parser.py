@@ -9,7 +9,8 @@ from datetime import date
 import pytest
 from pydantic import ValidationError
 
-from bot.content import DEFAULT_CONTENT_DIR, Catalogue, ContentError, _load_model, load_content
+from bot.content import DEFAULT_CONTENT_DIR, ContentError, _load_model, load_content
+from bot.domain.catalogue import Catalogue
 from bot.domain.report_parser import (
     ISSUE_CODES,
     ParsedItem,

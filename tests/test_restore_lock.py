@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from test_terminal import tcns
 
-from storage import SqliteDatabase
 from storage.sqlite import lock as dblock
+from storage.sqlite.database import SqliteDatabase
 
 
 def _env(tmp_path: Path) -> dict[str, str]:

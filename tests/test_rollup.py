@@ -9,9 +9,9 @@ from datetime import date, timedelta
 import pytest
 from helpers import NOW
 
-from storage import SqliteDatabase
 from storage.models import NewReport
 from storage.sql.tallies import _split_months
+from storage.sqlite.database import SqliteDatabase
 
 SERVICES = ("vneid", "chu_ky_so", "thanh_toan", "none")
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from helpers import NOW
 
-from storage import SqliteDatabase, database_from_url
+from bot.runtime.backend import database_from_url
 from storage.models import NewReport
-from storage.sqlite.database import UnitOfWorkSuspended
+from storage.sqlite.database import SqliteDatabase, UnitOfWorkSuspended
 from storage.sqlite.migrations import MIGRATIONS
 
 

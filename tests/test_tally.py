@@ -12,16 +12,16 @@ from helpers import ChatUser, text_of
 from openpyxl import load_workbook
 
 from bot.content import Content
+from bot.domain.messages import plain_text
 from bot.domain.periods import cutoff_month, from_key, month, quarter, week_of, year_of
 from bot.flows.engine import Engine
 from bot.flows.tally import BadArgument, parse_period
-from bot.handlers.plain import plain_text
 from bot.handlers.terminal import TerminalChat
 from bot.services.demo import Demo
 from bot.services.tallies import build_tally
 from bot.services.targets import import_targets
-from storage import SqliteDatabase
 from storage.models import NewReport
+from storage.sqlite.database import SqliteDatabase
 
 TODAY = date(2026, 11, 22)  # helpers.NOW
 

@@ -20,7 +20,7 @@ from bot.flows.engine import MENU, Engine
 from bot.handlers.telegram import build_application
 from bot.handlers.telegram_polling import TelegramPolling
 from bot.services.demo import Demo
-from storage import SqliteDatabase
+from storage.sqlite.database import SqliteDatabase
 
 TOKEN = "123:TEST"
 

@@ -6,7 +6,7 @@ from helpers import ChatUser
 
 from bot.flows.engine import Engine
 from bot.services.demo import Demo
-from storage import SqliteDatabase
+from storage.sqlite.database import SqliteDatabase
 
 
 async def rows(db: SqliteDatabase, sql: str, *params) -> list[tuple]:

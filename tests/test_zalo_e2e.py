@@ -21,7 +21,7 @@ from bot.handlers.zalo_outbox import zalo_delivery
 from bot.services.demo import Demo
 from bot.services.invites import create_invite
 from bot.services.outbox import OutboxSender
-from storage import SqliteDatabase
+from storage.sqlite.database import SqliteDatabase
 
 TOKEN = "987654321:ZALO"
 

@@ -16,24 +16,22 @@ import asyncio
 import csv
 import io
 import re
-import sqlite3
 import sys
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
-
+from bot.cli.common import Handler, say
 from bot.domain import pii
 from bot.domain.cleantext import clean_line
-from bot.handlers.plain import plain_text
+from bot.domain.messages import plain_text
+from bot.runtime import backend
 from bot.runtime.core import Runtime, open_runtime
 from bot.runtime.settings import Settings
 from bot.services.invites import create_invite
-from storage.sqlite.lock import DatabaseInUse, exclusive
+from storage import DatabaseInUse
 
-COMMANDS = ("commune", "villages", "staff", "members", "member", "backup", "restore")
 VILLAGE_COLUMNS = ("code", "name", "households", "adults")
 MAX_FIGURE = 10_000_000
 MAX_UNIT_NAME = 80  # as /thon them in the chat
@@ -41,7 +39,7 @@ CODE = re.compile(r"^[A-Za-z0-9_-]+$")  # a code people type in commands: no spa
 MAX_CODE = {"commune": 32, "village": 20}  # a village's as /thon them takes it
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> dict[str, Handler]:  # type: ignore[type-arg]
     commune = sub.add_parser("commune", help="communes").add_subparsers(dest="action", required=True)
     add = commune.add_parser("add", help="add a commune (and its province if new)")
     add.add_argument("--code", required=True)
@@ -74,9 +72,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     restore = sub.add_parser("restore", help="replace the database with a backup (stop the bot first)")
     restore.add_argument("file", type=Path)
     restore.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-
-
-def run(args: argparse.Namespace, settings: Settings) -> int:
     handlers = {
         "commune": _commune_add,
         "villages": _villages_import,
@@ -86,12 +81,16 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         "backup": _backup,
         "restore": _restore,
     }
-    return asyncio.run(handlers[args.command](args, settings))
+    return {name: _sync(work) for name, work in handlers.items()}
+
+
+def _sync(work: Any) -> Handler:
+    return lambda args, settings: asyncio.run(work(args, settings))
 
 
 def _say(runtime_or_texts: Any, key: str, *, err: bool = False, **params: Any) -> None:
     texts = runtime_or_texts.content.texts if isinstance(runtime_or_texts, Runtime) else runtime_or_texts
-    print(plain_text(texts(key, **params)), file=sys.stderr if err else sys.stdout)
+    say(texts, key, err=err, **params)
 
 
 async def _commune(runtime: Runtime, code: str) -> Any:
@@ -293,23 +292,17 @@ async def _member_forget(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _sqlite_path(settings: Settings) -> Path:
-    from storage import database_from_url
-
-    return Path(database_from_url(settings.db).path)
-
-
 async def _backup(args: argparse.Namespace, settings: Settings) -> int:
     from bot.content import load_content
 
     texts = load_content(settings.content_dir).texts
-    source = _sqlite_path(settings)
+    source = backend.database_file(settings.db)
     if not source.exists():
         _say(texts, "admin_cli.no_database", err=True, file=str(source))
         return 1
-    args.file.parent.mkdir(parents=True, exist_ok=True)
-    async with aiosqlite.connect(source) as src, aiosqlite.connect(args.file) as dst:
-        await src.backup(dst)  # SQLite online backup API: consistent while the bot writes
+    db = backend.database_from_url(settings.db)
+    async with db:
+        await db.backup(str(args.file))
     _say(texts, "admin_cli.backed_up", file=str(args.file))
     return 0
 
@@ -318,19 +311,12 @@ async def _restore(args: argparse.Namespace, settings: Settings) -> int:
     from bot.content import load_content
 
     texts = load_content(settings.content_dir).texts
-    target = _sqlite_path(settings)
-    try:
-        with sqlite3.connect(f"file:{args.file}?mode=ro", uri=True) as check:
-            ok = check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-            ok = ok and check.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()[0] > 0
-    except sqlite3.Error:
-        ok = False
-    if not ok:
+    target = backend.database_file(settings.db)
+    if not backend.is_backup(str(args.file)):
         _say(texts, "admin_cli.not_a_backup", err=True, file=str(args.file))
         return 1
     try:
-        with exclusive(str(target)):  # refused at once, before asking, while anyone has it open
-            pass
+        backend.check_unused(settings.db)  # refused at once, before asking, while anyone has it open
         _say(texts, "admin_cli.restore_warning", err=True, file=str(target))
         if not args.yes:
             if not sys.stdin.isatty():
@@ -338,10 +324,7 @@ async def _restore(args: argparse.Namespace, settings: Settings) -> int:
                 return 1
             if input("> ").strip().lower() not in ("co", "có", "yes", "y"):
                 return 1
-        # Held for the copy: a bot or a tcns command that starts meanwhile waits for it.
-        with exclusive(str(target)):
-            async with aiosqlite.connect(args.file) as src, aiosqlite.connect(target) as dst:
-                await src.backup(dst)  # page by page into the live file, WAL included: no torn copy
+        await backend.restore(settings.db, str(args.file))
     except DatabaseInUse:
         _say(texts, "bad_input.restore_in_use", err=True, file=str(target))
         return 1

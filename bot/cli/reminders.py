@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import signal
 from datetime import date, datetime, time, timedelta
 
+from bot.cli.common import Handler
 from bot.domain.deadlines import Planner
-from bot.handlers.plain import plain_text
+from bot.domain.messages import plain_text
 from bot.runtime.core import open_runtime
+from bot.runtime.serve import deliveries_for, sender_at, stop_on_signals
 from bot.runtime.settings import Settings
-from bot.services.outbox import Deliver, OutboxSender
 from bot.services.reminders import (
     Snapshot,
     WeekFigures,
@@ -24,7 +24,7 @@ from bot.services.reminders import (
 )
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> dict[str, Handler]:  # type: ignore[type-arg]
     reminders = sub.add_parser("reminders", help="deadline reminders: plan, run one pass, status")
     rsub = reminders.add_subparsers(dest="reminders_command", required=True)
     plan = rsub.add_parser("plan", help="print planned reminders (when, step, rule, to whom) without sending")
@@ -35,34 +35,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     run.add_argument("--now", default=None, help='"YYYY-MM-DD HH:MM", local time (default: now)')
     run.add_argument("--commune", default=None)
     rsub.add_parser("status", help="outbox rows by status")
-
-
-def stop_on_signals() -> asyncio.Event:
-    """An event set by SIGTERM or SIGINT (``kill``, systemd, docker stop, Ctrl-C): the graceful stop."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    return stop
-
-
-async def _deliveries(runtime, settings: Settings, stack: contextlib.AsyncExitStack) -> dict[str, Deliver]:  # type: ignore[no-untyped-def]
-    """A delivery for every channel with a token; their HTTP clients close with ``stack``."""
-    deliveries: dict[str, Deliver] = {}
-    if settings.telegram_bot_token:
-        from telegram import Bot
-
-        from bot.handlers import telegram_outbox
-
-        bot = await stack.enter_async_context(Bot(settings.telegram_bot_token, base_url=settings.telegram_api_base_url,
-                                                  base_file_url=settings.file_base_url))
-        deliveries[telegram_outbox.CHANNEL] = telegram_outbox.telegram_delivery(bot, runtime.content)
-    if settings.zalo_bot_token:
-        from bot.handlers import zalo, zalo_outbox
-
-        client = await stack.enter_async_context(zalo.ZaloClient(settings.zalo_bot_token, settings.zalo_api_base_url))
-        deliveries[zalo.CHANNEL] = zalo_outbox.zalo_delivery(zalo.ZaloAdapter(runtime.engine, runtime.content, client))
-    return deliveries
+    return {"reminders": lambda args, settings: asyncio.run(main(args, settings))}
 
 
 class _AtClock:
@@ -76,7 +49,7 @@ class _AtClock:
 async def main(args: argparse.Namespace, settings: Settings) -> int:
     async with await open_runtime(settings) as runtime:
         t = runtime.content.texts
-        planner = Planner.for_content(runtime.content, settings.tz)
+        planner = runtime.content.planner(settings.tz)
         if args.reminders_command == "status":
             async with runtime.db.uow() as uow:
                 counts = await uow.outbox.counts()
@@ -103,10 +76,8 @@ async def main(args: argparse.Namespace, settings: Settings) -> int:
                            added=result.added, steps=result.steps)))
         if settings.telegram_bot_token or settings.zalo_bot_token:
             async with contextlib.AsyncExitStack() as stack:
-                deliveries = await _deliveries(runtime, settings, stack)
-                sender = OutboxSender(runtime.db, deliveries, _AtClock(now), is_quiet=planner.is_quiet,
-                                      rate=settings.outbox_rate)
-                sent = await sender.drain(stop=stop_on_signals())
+                deliveries = await deliveries_for(runtime, stack)
+                sent = await sender_at(runtime, deliveries, _AtClock(now)).drain(stop=stop_on_signals())
             async with runtime.db.uow() as uow:
                 pending = (await uow.outbox.counts()).get("pending", 0)
             print(plain_text(t("reminders_cli.sent", sent=sent.sent, blocked=sent.blocked, failed=sent.failed,

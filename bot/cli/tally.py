@@ -12,19 +12,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bot.cli.common import Handler
 from bot.content import load_content
+from bot.domain.messages import plain_text
 from bot.domain.periods import from_key
-from bot.handlers.plain import plain_text
 from bot.runtime.core import open_runtime
 from bot.runtime.settings import Settings
 from bot.services.export import export_filename, gather, to_csv, to_xlsx
 from bot.services.tallies import build_tally
 from bot.services.targets import import_targets
 
-COMMANDS = ("export", "targets")
 
-
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> dict[str, Handler]:  # type: ignore[type-arg]
     export = sub.add_parser("export", help="the commune report of a period as XLSX (or the summary as CSV)")
     export.add_argument("--commune", required=True, help="commune code, e.g. XA-MY-HIEP")
     export.add_argument("--period", required=True, help="2026-11, 2026-W47, 2026-Q4, 2026-H2, 2026 or 2026-11k15")
@@ -33,12 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     targets = sub.add_parser("targets", help="yearly targets").add_subparsers(dest="action", required=True)
     imp = targets.add_parser("import", help="import targets from CSV: commune,village,service,year,target")
     imp.add_argument("file", type=Path)
-
-
-def run(args: argparse.Namespace, settings: Settings) -> int:
-    if args.command == "export":
-        return asyncio.run(_export(args, settings))
-    return asyncio.run(_targets_import(args, settings))
+    return {"export": lambda args, settings: asyncio.run(_export(args, settings)),
+            "targets": lambda args, settings: asyncio.run(_targets_import(args, settings))}
 
 
 def _err(text: Any) -> None:

@@ -23,16 +23,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 import holidays
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bot.domain.periods import DEFAULT_CUTOFF_DAY, Period, cutoff_month, period_of, week_of
-
-if TYPE_CHECKING:
-    from bot.content import Content
 
 STEPS = ("before", "eve", "due", "overdue")
 DIGEST_RULE = "digest"
@@ -256,11 +253,6 @@ class Planner:
         self.tz = tz
         self.work = work or WorkCalendar()
         self.cutoff_days = cutoff_days or (lambda commune_code: DEFAULT_CUTOFF_DAY)
-
-    @classmethod
-    def for_content(cls, content: Content, tz: ZoneInfo) -> Planner:
-        """The planner of a content set: its deadline rules, and each commune's /ky cut-off day."""
-        return cls(content.deadlines, tz, cutoff_days=content.tally.cutoff_day)
 
     def local(self, day: date, moment: time) -> datetime:
         return datetime.combine(day, moment, tzinfo=self.tz)

@@ -8,10 +8,26 @@ does not (a text-only user answers with the key).
 from __future__ import annotations
 
 import asyncio
+import html
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from bot.content import Markup
+
+class Markup(str):
+    """Text that is already safe Telegram-HTML (a rendered template); never escaped again."""
+
+    @classmethod
+    def lines(cls, parts: list[Markup] | tuple[Markup, ...]) -> Markup:
+        return cls("\n".join(parts))
+
+
+_TAG = re.compile(r"</?(?:b|i|u|s|code|pre)>")
+
+
+def plain_text(markup: str) -> str:
+    """Telegram-HTML to plain text: drop the few tags we use, unescape entities."""
+    return html.unescape(_TAG.sub("", markup))
 
 
 @dataclass(frozen=True)

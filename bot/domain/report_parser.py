@@ -124,7 +124,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from bot.content import Catalogue
+from bot.domain.catalogue import Catalogue
 from bot.domain.textutil import clean, fold, reorders
 
 MAX_CHARS = 1000

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.content import Markup
-from bot.domain.messages import Reply
+from bot.domain.messages import Markup, Reply
 from bot.domain.textutil import fold
 from bot.flows.commands import STAFF, Command
 from bot.flows.context import Context
@@ -18,8 +17,7 @@ from bot.flows.paging import PAGE_LINES, fit, more_action, on_more, page
 from bot.flows.report import day_text
 from bot.services.invites import create_invite
 from bot.services.reminders import payload
-from storage.models import Member, Unit
-from storage.sql.outbox import NewMessage
+from storage.models import Member, NewMessage, Unit
 
 INVITE_DAYS = 7
 INVITE_USES = {"member": 5, "leader": 1, "staff": 1}

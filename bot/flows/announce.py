@@ -14,7 +14,7 @@ from bot.flows.commands import STAFF, Command
 from bot.flows.context import Context
 from bot.flows.free_text import refuse_personal_data
 from bot.services.announcements import queue_chunk
-from storage.sql.announcements import FanOut
+from storage.models import FanOut
 
 FLOW = "announce"
 ALL_WORDS = {"all", "tatca", "tat ca", "ca xa", "caxa", "toanxa", "toan xa"}

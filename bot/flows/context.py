@@ -12,8 +12,8 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.content import Content, Markup, answer_key
-from bot.domain.messages import Inbound, Option, Reply
+from bot.content import Content, answer_key
+from bot.domain.messages import Inbound, Markup, Option, Reply
 from storage import UnitOfWork
 from storage.models import Conversation, Member
 

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import secrets
 
-from bot.content import Markup
 from bot.domain.cleantext import clean_line
-from bot.domain.messages import Reply
+from bot.domain.messages import Markup, Reply
 from bot.domain.report_parser import parse_report
 from bot.flows.admin import narrow, tell_member, villages_in_scope
 from bot.flows.commands import Command

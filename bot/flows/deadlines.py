@@ -8,10 +8,9 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
-from bot.content import Markup
 from bot.domain.cleantext import clean_line
 from bot.domain.deadlines import DeadlineConfig, Planner
-from bot.domain.messages import Reply
+from bot.domain.messages import Markup, Reply
 from bot.domain.textutil import fold
 from bot.flows.commands import REGISTERED, STAFF, Command
 from bot.flows.context import Context
@@ -44,7 +43,7 @@ def planner_for(ctx: Context) -> Planner:
     key = (id(config), str(ctx.tz))
     if key not in _PLANNERS:
         # The entry keeps config alive, so its id stays unique.
-        _PLANNERS[key] = (config, Planner.for_content(ctx.content, ctx.tz))
+        _PLANNERS[key] = (config, ctx.content.planner(ctx.tz))
     return _PLANNERS[key][1]
 
 

@@ -1,7 +1,7 @@
 """The conversation core: one inbound update in, replies out, one transaction.
 
 For every update the engine, inside a single unit of work run wholly in the database
-thread (one round trip, see ``SqliteDatabase.run``):
+thread (one round trip, see ``Database.run``):
 1. records (channel, update key); a redelivered update stops here and changes nothing;
 2. loads the member and the stored conversation;
 3. routes to a command, a button, a flow step or the text-report parser;
@@ -27,7 +27,7 @@ from bot.flows import help as help_flow
 from bot.flows import tally as tally_flow
 from bot.flows.commands import Command, role_of
 from bot.flows.context import GLOBAL_PREFIX, KEYS_FIELD, MAX_KEY_CHARS, Context
-from storage import SqliteDatabase, UnitOfWork
+from storage import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
 _SYMBOLS = re.compile(r"[^\w\s]")
@@ -55,7 +55,7 @@ def split_command(text: str) -> tuple[str, str] | None:
 
 
 class Engine:
-    def __init__(self, db: SqliteDatabase, content: Content, clock: Clock, tz: ZoneInfo) -> None:
+    def __init__(self, db: Database, content: Content, clock: Clock, tz: ZoneInfo) -> None:
         self.db = db
         self.content = content
         self.clock = clock

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from bot.content import Markup
-from bot.domain.messages import Reply
+from bot.domain.messages import Markup, Reply
 from bot.domain.periods import month_of, week_of
 from bot.flows.commands import REGISTERED, Command
 from bot.flows.context import Context

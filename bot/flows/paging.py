@@ -20,8 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 
-from bot.content import Markup
-from bot.domain.messages import Reply
+from bot.domain.messages import Markup, Reply
 from bot.flows.commands import role_of
 from bot.flows.context import Context
 

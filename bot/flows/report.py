@@ -13,14 +13,13 @@ import secrets
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
-from bot.content import Markup
-from bot.domain.messages import Reply
+from bot.domain.messages import Markup, Reply
 from bot.domain.report_parser import LONG_DIGITS, ParseIssue, ParseResult, parse_report
+from bot.domain.reports import NONE_SERVICE
 from bot.domain.textutil import clean, fold, reorders
 from bot.flows.commands import MEMBERS, REGISTERED, Command
 from bot.flows.context import Context
 from storage.models import NewReport
-from storage.sql.tallies import NONE_SERVICE
 
 FLOW = "report"
 REPORTING_ROLES = MEMBERS

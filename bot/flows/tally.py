@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from datetime import date
 from functools import partial
 
-from bot.content import Markup
-from bot.domain.messages import PendingAttachment, Reply
+from bot.domain.messages import Markup, PendingAttachment, Reply
 from bot.domain.periods import Period, cutoff_month, from_key, month, period_of, quarter, week_of, year_of
+from bot.domain.tally import Tally, bar, number, period_label
 from bot.domain.textutil import fold
 from bot.flows.commands import REGISTERED, STAFF, Command
 from bot.flows.context import Context
-from bot.services.tallies import Tally, bar, build_tally, number, period_label
+from bot.services.tallies import build_tally
 from storage.models import Unit
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

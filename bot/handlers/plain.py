@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from bot.domain.messages import Attachment, Reply
-
-_TAG = re.compile(r"</?(?:b|i|u|s|code|pre)>")
-
-
-def plain_text(markup: str) -> str:
-    """Telegram-HTML to plain text: drop the few tags we use, unescape entities."""
-    return html.unescape(_TAG.sub("", markup))
+from bot.domain.messages import Attachment, Reply, plain_text
 
 
 def render_plain(reply: Reply) -> str:

@@ -20,8 +20,8 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
 from telegram.request import BaseRequest, HTTPXRequest
 
-from bot.content import Content, Markup
-from bot.domain.messages import Inbound, Reply
+from bot.content import Content
+from bot.domain.messages import Inbound, Markup, Reply
 from bot.flows.commands import GUEST
 from bot.flows.engine import COMMANDS, MENU, Engine
 from bot.handlers.plain import split_text, utf16_length

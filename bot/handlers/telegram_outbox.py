@@ -22,7 +22,7 @@ from bot.domain.messages import Reply
 from bot.handlers.telegram import MAX_RETRY_AFTER, _seconds, apply_menu, reply_markup, reply_messages, send_text
 from bot.services.outbox import BLOCKED, PERMANENT, RETRY_AFTER, SENT, TRANSIENT, UNCERTAIN, Deliver, Delivery
 from bot.services.reminders import reply_of
-from storage.sql.outbox import OutboxMessage
+from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"

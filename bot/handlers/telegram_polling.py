@@ -54,10 +54,13 @@ class TelegramPolling:
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        """Initialize PTB, check the token (``getMe``), set the menu, start polling."""
+    async def start(self, poll: bool = True) -> None:
+        """Initialize PTB, check the token (``getMe``), set the menu, start polling (unless
+        ``poll`` is False: a webhook feeds the inbox instead)."""
         await self.application.initialize()
         await self.adapter.post_init(self.application)
+        if not poll:
+            return
         with contextlib.suppress(TelegramError):  # polling cannot work while a webhook is set
             await self.application.bot.delete_webhook()
         self._task = asyncio.create_task(self._run())

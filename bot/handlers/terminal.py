@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.content import Content
-from bot.domain.messages import Inbound
+from bot.domain.messages import Inbound, plain_text
 from bot.flows.engine import Engine
-from bot.handlers.plain import plain_text, render_plain, save_attachment
+from bot.handlers.plain import render_plain, save_attachment
 
 CHANNEL = "terminal"
 QUIT = {"/thoat", "/quit", "/exit"}

@@ -12,12 +12,12 @@ from bot.handlers.plain import render_plain
 from bot.handlers.terminal import CHANNEL
 from bot.services.outbox import SENT, Delivery, OutboxSender
 from bot.services.reminders import reply_of
-from storage import SqliteDatabase
-from storage.sql.outbox import OutboxMessage
+from storage import Database
+from storage.models import OutboxMessage
 
 
 def terminal_inbox(
-    db: SqliteDatabase, clock: Clock, planner: Planner, user: str,
+    db: Database, clock: Clock, planner: Planner, user: str,
     followups: Callable[[datetime], Awaitable[int]] | None = None,
 ) -> Callable[[], Awaitable[list[str]]]:
     """A callable that delivers (returns, rendered as text) the due outbox messages for ``user``."""

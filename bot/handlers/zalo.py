@@ -31,9 +31,9 @@ from typing import Any
 import httpx
 
 from bot.content import Content
-from bot.domain.messages import Inbound, Reply
+from bot.domain.messages import Inbound, Reply, plain_text
 from bot.flows.engine import Engine
-from bot.handlers.plain import plain_text, render_plain
+from bot.handlers.plain import render_plain
 from bot.handlers.plain import split_text as split_plain
 from bot.services.inbox import Delivered, Dispatcher, Inbox, handle_with_retries
 

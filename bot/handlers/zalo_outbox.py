@@ -11,7 +11,7 @@ from __future__ import annotations
 from bot.handlers.zalo import BLOCKED_CODES, RETRY_CODES, ZaloAdapter, ZaloError, ZaloNetworkError, split_text
 from bot.services.outbox import BLOCKED, PERMANENT, RETRY_AFTER, SENT, TRANSIENT, UNCERTAIN, Deliver, Delivery
 from bot.services.reminders import reply_of
-from storage.sql.outbox import OutboxMessage
+from storage.models import OutboxMessage
 
 
 def zalo_delivery(adapter: ZaloAdapter) -> Deliver:

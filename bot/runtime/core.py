@@ -7,15 +7,16 @@ from dataclasses import dataclass
 from bot.content import Content, load_content
 from bot.domain.clock import Clock, SystemClock
 from bot.flows.engine import Engine
+from bot.runtime.backend import database_from_url
 from bot.runtime.settings import Settings
-from storage import SqliteDatabase, database_from_url
+from storage import Database
 
 
 @dataclass
 class Runtime:
     settings: Settings
     content: Content
-    db: SqliteDatabase
+    db: Database
     engine: Engine
     clock: Clock
 

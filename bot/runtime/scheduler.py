@@ -30,8 +30,7 @@ from bot.domain.clock import Clock
 from bot.domain.deadlines import Planner
 from bot.services.outbox import OutboxSender
 from bot.services.reminders import PassResult, scheduling_pass
-from storage import SqliteDatabase
-from storage.sql.inbox import FIRST_KEY
+from storage import Database
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +38,13 @@ MISFIRE_GRACE_SECONDS = 6 * 3600
 PROCESSED_UPDATES_KEPT = timedelta(days=7)
 
 
-async def prune_inbox(db: SqliteDatabase, before: datetime) -> int:
+async def prune_inbox(db: Database, before: datetime) -> int:
     """Housekeeping: processed marks older than ``before`` are dead weight (channels redeliver
     for a day at most). A window of the table per short unit of work, members' messages in
     between: a week of marks at 10,000 members is a large DELETE."""
-    pruned, after = 0, FIRST_KEY
-    while after is not None:
+    pruned, after, first = 0, None, True
+    while first or after is not None:
+        first = False
         deleted, after = await db.run(lambda uow, after=after: uow.inbox.prune_window(before, after))
         pruned += deleted
         await db.bulk_pause()
@@ -53,7 +53,7 @@ async def prune_inbox(db: SqliteDatabase, before: datetime) -> int:
 
 
 class ReminderScheduler:
-    def __init__(self, db: SqliteDatabase, content: Content, clock: Clock, planner: Planner,
+    def __init__(self, db: Database, content: Content, clock: Clock, planner: Planner,
                  sender: OutboxSender | None = None) -> None:
         self.db, self.content, self.clock, self.planner, self.sender = db, content, clock, planner, sender
         self.scheduler: AsyncIOScheduler | None = None

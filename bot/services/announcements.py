@@ -25,10 +25,8 @@ from functools import partial
 from bot.content import Content
 from bot.domain.messages import Reply
 from bot.services.reminders import payload
-from storage import SqliteDatabase, UnitOfWork
-from storage.sql.announcements import COPY_STEP, RULE, SUMMARY_STEP, FanOut
-from storage.sql.outbox import NewMessage
-from storage.sql.reminders import Person
+from storage import Database, UnitOfWork
+from storage.models import COPY_STEP, RULE, SUMMARY_STEP, FanOut, NewMessage, Person
 
 PENDING = ("pending", "sending")
 FANOUT_CHUNK = 200  # copies per unit of work: a few milliseconds of the database each
@@ -59,7 +57,7 @@ async def queue_chunk(uow: UnitOfWork, item: FanOut, message: object, now: datet
     return added, done
 
 
-async def fan_out(db: SqliteDatabase, content: Content, now: datetime) -> int:
+async def fan_out(db: Database, content: Content, now: datetime) -> int:
     """Queue the copies of every announcement not wholly queued yet, a chunk per unit of work;
     returns how many copies were added."""
     added = 0
@@ -83,7 +81,7 @@ async def _next_chunk(uow: UnitOfWork, announcement_id: int, message: object, no
     return await queue_chunk(uow, current, message, now)
 
 
-def summary_followup(db: SqliteDatabase, content: Content):  # type: ignore[no-untyped-def]
+def summary_followup(db: Database, content: Content):  # type: ignore[no-untyped-def]
     """A hook for the outbox sender: after a drain, enqueue the summaries of finished announcements.
 
     Returns how many summaries were enqueued (the sender drains again if any).

@@ -16,9 +16,9 @@ matplotlib.use("Agg")
 from matplotlib.figure import Figure
 
 from bot.content import Content
-from bot.handlers.plain import plain_text
-from bot.services.tallies import Tally, bucketed, buckets, number, period_label, short_day
-from storage.sql.tallies import DayTotal
+from bot.domain.messages import plain_text
+from bot.domain.tally import Tally, bucketed, buckets, number, period_label, short_day
+from storage.models import DayTotal
 
 # One colour per service, in catalogue order (colour-blind friendly "tab10" picks).
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")

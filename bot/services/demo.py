@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.content import Content, ContentError
+from bot.domain.tally import parse_target
 from bot.services.invites import create_invite
-from bot.services.tallies import parse_target
-from storage import SqliteDatabase, UnitOfWork
+from storage import Database, UnitOfWork
 from storage.models import Invite, Unit
 
 STAFF_USER = "canbo"
@@ -52,7 +52,7 @@ async def _seed_targets(uow: UnitOfWork, content: Content, village_ids: list[int
     await uow.targets.set_many(rows, now, keep_existing=True)
 
 
-async def seed_demo(db: SqliteDatabase, content: Content, now: datetime) -> Demo:
+async def seed_demo(db: Database, content: Content, now: datetime) -> Demo:
     spec = content.demo
     async with db.uow() as uow:
         province = await uow.units.by_code("province", spec.province_code)

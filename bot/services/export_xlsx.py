@@ -15,12 +15,14 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from bot.content import Content
-from bot.handlers.plain import plain_text
-from bot.services import export
-from bot.services.export import MEMBER_UNDO, TITLE_ROWS, ExportData, _t, summary_rows
-from bot.services.tallies import Bucket, Tally, bucketed, buckets, build_tally, long_day, period_label, short_day
-from storage.sql.tallies import NONE_SERVICE, DayTotal, DetailRow
-from storage.sqlite.database import ReadSnapshot
+from bot.domain.messages import plain_text
+from bot.domain.reports import NONE_SERVICE
+from bot.domain.tally import Bucket, Tally, bucketed, buckets, long_day, period_label, short_day
+from bot.services import export_rows
+from bot.services.export_rows import MEMBER_UNDO, TITLE_ROWS, ExportData, _t, summary_rows
+from bot.services.tallies import build_tally
+from storage import ReadSnapshot
+from storage.models import DayTotal, DetailRow
 
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 BOLD = Font(bold=True)
@@ -142,7 +144,7 @@ def _detail_sheets(workbook: Workbook, tally: Tally, rows: Iterator[DetailRow], 
     ws = _sheet(workbook, title, tally, content, tz, head, widths)
     used, sheets = TITLE_ROWS + 2, 1
     for report in rows:
-        if used == export.MAX_SHEET_ROWS:  # Excel's last row: the detail goes on in "Chi tiết (2)"
+        if used == export_rows.MAX_SHEET_ROWS:  # Excel's last row: the detail goes on in "Chi tiết (2)"
             sheets += 1
             ws = _sheet(workbook, f"{title} ({sheets})", tally, content, tz, head, widths)
             used = TITLE_ROWS + 2

@@ -30,8 +30,8 @@ from functools import partial
 from typing import Any
 
 from bot.domain.clock import Clock
-from storage import SqliteDatabase, UnitOfWork
-from storage.sql.inbox import StoredUpdate
+from storage import Database, UnitOfWork
+from storage.models import StoredUpdate
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +160,7 @@ class Dispatcher:
 class Inbox:
     """The inbox table of one channel, in front of a dispatcher."""
 
-    def __init__(self, db: SqliteDatabase, clock: Clock, channel: str, dispatcher: Dispatcher,
+    def __init__(self, db: Database, clock: Clock, channel: str, dispatcher: Dispatcher,
                  chat_of: Callable[[str], str]) -> None:
         self.db = db
         self.clock = clock

@@ -53,8 +53,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.domain.clock import Clock
-from storage import SqliteDatabase
-from storage.sql.outbox import OutboxMessage
+from storage import Database
+from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ class DrainResult:
 class OutboxSender:
     def __init__(
         self,
-        db: SqliteDatabase,
+        db: Database,
         deliveries: dict[str, Deliver],
         clock: Clock,
         *,

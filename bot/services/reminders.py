@@ -19,14 +19,13 @@ from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.content import Content, Markup
+from bot.content import Content
 from bot.domain.deadlines import DIGEST_RULE, Campaign, Deadline, DigestStep, Planner, Step
-from bot.domain.messages import Option, Reply
+from bot.domain.messages import Markup, Option, Reply
 from bot.domain.periods import Period
-from storage import SqliteDatabase, UnitOfWork
-from storage.models import Unit
-from storage.sql.outbox import NewMessage, encode
-from storage.sql.reminders import CustomDeadline, Person
+from storage import Database, UnitOfWork
+from storage import encode_outbox as encode
+from storage.models import CustomDeadline, NewMessage, Person, Unit
 
 log = logging.getLogger(__name__)
 
@@ -310,14 +309,14 @@ class PassResult:
 ENQUEUE_CHUNK = 200  # outbox rows per unit of work: ~7 ms of the database each (bench/heavy.py)
 
 
-async def enqueue_chunked(db: SqliteDatabase, messages: list[NewMessage], now: datetime,
+async def enqueue_chunked(db: Database, messages: list[NewMessage], now: datetime,
                           chunk: int | None = None) -> int:
     """Enqueue ``messages`` in short units of work of ``chunk`` rows; returns how many were new.
 
     Between two chunks the database serves everybody else, so members' messages interleave
     with a pass of 90,000 reminders instead of waiting for it: the payloads are encoded
     before each unit of work (not in the database thread); after it, the pass lets the WAL be
-    checkpointed when it has grown (:meth:`SqliteDatabase.bulk_pause`) and lets whoever
+    checkpointed when it has grown (:meth:`Database.bulk_pause`) and lets whoever
     waits for the database go first, in a trip of their own rather than grouped with the
     next chunk. Enqueueing is idempotent (the outbox key): a pass stopped halfway leaves
     what it added, and the next pass adds the rest.
@@ -334,7 +333,7 @@ async def enqueue_chunked(db: SqliteDatabase, messages: list[NewMessage], now: d
 PEOPLE_UNITS = 10  # villages whose reachable people one short read of a pass loads (~1,000 at scale)
 
 
-async def _pass_reads(db: SqliteDatabase, commune_id: int) -> tuple[Snapshot, tuple[Campaign, ...]]:
+async def _pass_reads(db: Database, commune_id: int) -> tuple[Snapshot, tuple[Campaign, ...]]:
     """A commune's snapshot for a pass, in short reads: its people a few villages at a time
     (10,000 people in one read hold the database ~100 ms). A member moved between two of
     those reads may be missed or planned twice by this pass: the outbox key sends once, and
@@ -365,7 +364,7 @@ async def _week_figures(uow: UnitOfWork, snap: Snapshot, week: Period) -> WeekFi
     return WeekFigures(totals, members)
 
 
-async def scheduling_pass(db: SqliteDatabase, content: Content, tz: ZoneInfo, now: datetime,
+async def scheduling_pass(db: Database, content: Content, tz: ZoneInfo, now: datetime,
                           commune_code: str | None = None, planner: Planner | None = None) -> PassResult:
     """Enqueue every step (and the weekly digest) that is due at ``now`` and not expired.
 
@@ -378,7 +377,7 @@ async def scheduling_pass(db: SqliteDatabase, content: Content, tz: ZoneInfo, no
     (:func:`enqueue_chunked`). A village that reports while the pass runs is left out of
     the messages not yet planned, and the sender skips it in those already queued.
     """
-    planner = planner or Planner.for_content(content, tz)
+    planner = planner or content.planner(tz)
     result = PassResult()
     communes = await db.run(lambda uow: uow.reminders.communes(commune_code))
     for commune_id, _code, _name in communes:

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.content import Content
+from bot.domain.messages import plain_text
+from bot.domain.tally import parse_target
 from bot.domain.textutil import fold
-from bot.handlers.plain import plain_text
-from bot.services.tallies import parse_target
 from storage import UnitOfWork
 
 COLUMNS = ("commune", "village", "service", "year", "target")

@@ -2,38 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
-from storage.sql.repositories import Executor, ts
-
-RULE = "announce"
-COPY_STEP = "msg"
-SUMMARY_STEP = "summary"
-FINAL = ("sent", "blocked", "failed", "uncertain", "skipped", "expired")
-
-
-@dataclass(frozen=True)
-class OpenAnnouncement:
-    id: int
-    commune_id: int
-    author_id: int
-    author_channel: str
-    author_chat: str
-    recipients: int
-
-
-@dataclass(frozen=True)
-class FanOut:
-    """An announcement whose copies are not all queued yet: the rest go to the recipients of
-    ``scope_unit_id`` (the commune or one village) with a member id above ``queued_after``."""
-
-    id: int
-    commune_id: int
-    scope_unit_id: int
-    author_id: int
-    text: str
-    queued_after: int
+from storage.models import COPY_STEP, RULE, FanOut, OpenAnnouncement
+from storage.sql.executor import Executor
+from storage.sql.repositories import ts
 
 
 class AnnouncementRepository:
@@ -45,9 +18,9 @@ class AnnouncementRepository:
         """``author`` is (member id, channel, chat id): where the delivery summary goes.
         ``queued_after``: 0 for an announcement whose copies are queued afterwards, in chunks
         (:meth:`fanning_out`); None if they are all queued in this transaction."""
-        return await self.db.insert(
+        return await self.db.new_id(
             "INSERT INTO announcements (commune_id, scope_unit_id, author_id, author_channel, author_chat, text, "
-            "recipients, created_at, queued_after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "recipients, created_at, queued_after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (commune_id, scope_unit_id, *author, text, recipients, ts(now), queued_after),
         )
 

@@ -10,26 +10,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
-from storage.models import Conversation, Member
+from storage.models import MAX_ATTEMPTS, Conversation, Member, StoredUpdate
 from storage.sql.repositories import _Repo, ts
 
-MAX_ATTEMPTS = 3  # an update whose processing failed this many times is set aside, not retried again
 PRUNE_WINDOW = 2000  # inbox rows one pruning statement looks at (a few milliseconds of the database)
 FIRST_KEY = ("", "")  # before every (channel, update_key)
-
-
-@dataclass(frozen=True)
-class StoredUpdate:
-    """A waiting update as stored: the channel's raw payload (JSON text) and its arrival order."""
-
-    channel: str
-    key: str
-    payload: str
-    seq: int
-    attempts: int = 0
 
 
 class InboxRepository(_Repo):
@@ -100,12 +87,13 @@ class InboxRepository(_Repo):
             pruned += deleted
         return pruned
 
-    async def prune_window(self, before: datetime, after: tuple[str, str] = FIRST_KEY,
+    async def prune_window(self, before: datetime, after: tuple[str, str] | None = None,
                            window: int | None = None) -> tuple[int, tuple[str, str] | None]:
         """:meth:`prune` over the next ``window`` rows in key order after ``after``, a bounded
         statement (the table has no index by time: each window is a range of its primary key).
         Returns (rows deleted, the key to go on after, or None at the end of the table)."""
         window = window or PRUNE_WINDOW
+        after = after or FIRST_KEY
         end = await self.db.fetchone(
             "SELECT channel, update_key FROM inbox WHERE (channel, update_key) > (?, ?) "
             "ORDER BY channel, update_key LIMIT 1 OFFSET ?", (*after, window - 1),

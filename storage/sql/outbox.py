@@ -10,51 +10,13 @@ what happens to a row whose sender died between the two.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import UTC as _UTC
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
-from storage.sql.repositories import Executor, ts
-
-STATUSES = ("pending", "sending", "sent", "blocked", "failed", "uncertain", "skipped", "expired")
-
-
-@dataclass(frozen=True)
-class NewMessage:
-    rule: str
-    period: str
-    step: str
-    member_id: int | None
-    channel: str
-    chat_id: str
-    payload: dict[str, Any]
-    due_at: datetime
-    expires_at: datetime | None = None
-    village_id: int | None = None  # with covers: skipped if this village reports meanwhile
-    covers_start: date | None = None
-    covers_end: date | None = None
-
-    @property
-    def recipient(self) -> str:
-        return f"{self.member_id if self.member_id is not None else self.chat_id}/{self.channel}"
-
-
-@dataclass(frozen=True)
-class OutboxMessage:
-    id: int
-    rule: str
-    period: str
-    step: str
-    recipient: str
-    member_id: int | None
-    channel: str
-    chat_id: str
-    payload: dict[str, Any]
-    due_at: datetime
-    status: str
-    attempts: int
-
+from storage.models import NewMessage, OutboxMessage
+from storage.sql.executor import Executor
+from storage.sql.repositories import ts
 
 _COLS = "id, rule, period, step, recipient, member_id, channel, chat_id, payload, due_at, status, attempts"
 HOUSEKEEP_WINDOW = 1000  # rows at the head of the queue that housekeeping looks at per drain

@@ -8,32 +8,12 @@ query as ``/tuan truoc``); only who-reported-in-a-village is asked here.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from storage.sql.repositories import Executor, ts
-
-
-@dataclass(frozen=True)
-class Person:
-    """A member reachable on one channel (active member, active identity)."""
-
-    member_id: int
-    name: str | None
-    role: str
-    unit_id: int
-    channel: str
-    chat_id: str
-
-
-@dataclass(frozen=True)
-class CustomDeadline:
-    id: int
-    commune_id: int
-    name: str
-    starts_on: date
-    due_on: date
+from storage.models import CustomDeadline, Person
+from storage.sql.executor import Executor
+from storage.sql.repositories import ts
 
 
 class ReminderRepository:

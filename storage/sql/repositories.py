@@ -1,39 +1,20 @@
 """Repositories: the only place that knows table and column names.
 
-Each repository works on an :class:`Executor`, a tiny async SQL interface with
-``?`` placeholders. The SQLite backend implements it over aiosqlite; a PostgreSQL
-backend only needs to implement the same methods (translating placeholders; ``defer``
-may simply execute at once).
+Each repository works on an :class:`~storage.sql.executor.Executor`, a tiny async SQL
+interface with ``?`` placeholders, in the SQL both backends speak (``RETURNING`` for new
+ids, ``ON CONFLICT``). A backend implements the executor (SQLite over aiosqlite; a
+PostgreSQL backend translates the placeholders).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from storage.models import AuditEntry, Conversation, Invite, Member, NewReport, Report, Unit
-
-
-class Executor(Protocol):
-    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """Run a statement; return the number of rows changed."""
-
-    async def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """Run an INSERT; return the new row id."""
-
-    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
-
-    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None: ...
-
-    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
-
-    def defer(self, sql: str, params: Sequence[Any] = ()) -> None:
-        """Queue a write whose result nobody reads; it runs, in order, before the next statement or the commit."""
-
-    def defer_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        """``defer`` for many rows of one statement."""
+from storage.sql.executor import Executor
 
 
 def ts(value: datetime) -> str:
@@ -66,8 +47,9 @@ class UnitRepository(_Repo):
         households: int | None = None,
         adults: int | None = None,
     ) -> Unit:
-        unit_id = await self.db.insert(
-            "INSERT INTO units (kind, parent_id, code, name, households, adults) VALUES (?, ?, ?, ?, ?, ?)",
+        unit_id = await self.db.new_id(
+            "INSERT INTO units (kind, parent_id, code, name, households, adults) VALUES (?, ?, ?, ?, ?, ?) "
+            "RETURNING id",
             (kind, parent_id, code, name, households, adults),
         )
         return Unit(unit_id, kind, parent_id, code, name, households, adults)
@@ -112,8 +94,8 @@ def _member(row: tuple[Any, ...]) -> Member:
 
 class MemberRepository(_Repo):
     async def add(self, name: str | None, role: str, unit_id: int, now: datetime) -> Member:
-        member_id = await self.db.insert(
-            "INSERT INTO members (name, role, unit_id, created_at) VALUES (?, ?, ?, ?)",
+        member_id = await self.db.new_id(
+            "INSERT INTO members (name, role, unit_id, created_at) VALUES (?, ?, ?, ?) RETURNING id",
             (name, role, unit_id, ts(now)),
         )
         return Member(member_id, name, role, unit_id)
@@ -317,7 +299,7 @@ class ReportRepository(_Repo):
         entered_by: int | None = None,
     ) -> None:
         """Append one report per item; ``entered_by`` is set when someone reports on the member's behalf."""
-        self.db.defer_many(
+        await self.db.executemany(
             "INSERT INTO reports (batch_id, member_id, village_id, service, count, occurred_on, "
             "created_at, source, entered_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -386,9 +368,9 @@ class ReportRepository(_Repo):
         ``supersedes`` the old row). The new row's id, or None if the report was voided already."""
         if not await self.void_one(old.id, by, reason, now):
             return None
-        return await self.db.insert(
+        return await self.db.new_id(
             "INSERT INTO reports (batch_id, member_id, village_id, service, count, occurred_on, created_at, source, "
-            "entered_by, supersedes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "entered_by, supersedes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (old.batch_id, old.member_id, old.village_id, old.service, count, old.occurred_on.isoformat(), ts(now),
              old.source, by, old.id),
         )
@@ -474,7 +456,7 @@ class ConversationRepository(_Repo):
         return Conversation(row[0], row[1], json.loads(row[2]), row[3])
 
     async def save(self, channel: str, chat_id: str, conv: Conversation, now: datetime) -> None:
-        self.db.defer(
+        await self.db.execute(
             "INSERT INTO conversations (channel, chat_id, flow, step, data, version, updated_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (channel, chat_id) DO UPDATE SET "
             "flow = excluded.flow, step = excluded.step, data = excluded.data, "
@@ -495,7 +477,7 @@ class AuditRepository(_Repo):
         unit_id: int | None = None,
     ) -> None:
         """Record an administrative action; ``unit_id`` is the commune (or unit) it belongs to."""
-        self.db.defer(
+        await self.db.execute(
             "INSERT INTO audit (actor_id, action, object, at, detail, unit_id) VALUES (?, ?, ?, ?, ?, ?)",
             (actor_id, action, obj, ts(now), json.dumps(detail, ensure_ascii=False) if detail else None, unit_id),
         )

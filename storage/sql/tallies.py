@@ -5,21 +5,17 @@ partial covering index ``reports_live_tally`` (migration 0002): the cost is the 
 of live reports of the scope's villages inside the period, whatever the table holds
 outside it. A report counts on the day it happened (``occurred_on``).
 
-An explicit zero report is a row with service :data:`NONE_SERVICE` and count 0: it
+An explicit zero report is a row with service ``none`` (``bot.domain.reports.NONE_SERVICE``) and count 0: it
 makes a village "reported" and adds nothing to any service.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from storage.models import TARGET_KINDS, DayTotal, DetailRow, Target, VillageServiceTotal
 from storage.sql.repositories import _Repo, ts
-
-NONE_SERVICE = "none"
-SCOPE_KINDS = ("village", "commune", "province")
-TARGET_KINDS = ("percent", "percent_adults", "absolute")
 
 # The villages of a scope, as a sub-select on its id (one index seek per village).
 _VILLAGES_OF = {
@@ -30,56 +26,6 @@ _VILLAGES_OF = {
         "WHERE c.parent_id = ? AND c.kind = 'commune' AND v.kind = 'village'"
     ),
 }
-
-
-@dataclass(frozen=True)
-class VillageServiceTotal:
-    village_id: int
-    service: str  # a catalogue code, or NONE_SERVICE
-    households: int
-    reports: int
-
-
-@dataclass(frozen=True)
-class DayTotal:
-    village_id: int
-    service: str
-    day: date
-    households: int
-
-
-@dataclass(frozen=True)
-class DetailRow:
-    report_id: int
-    occurred_on: date
-    village_id: int
-    village: str
-    service: str
-    count: int
-    source: str
-    created_at: datetime
-    voided_at: datetime | None
-    void_reason: str | None
-    member_name: str | None
-
-
-@dataclass(frozen=True)
-class Target:
-    unit_id: int
-    service: str
-    year: int
-    kind: str  # percent | absolute
-    value: float
-
-    def households(self, denominator: int | None, adults: int | None = None) -> int | None:
-        """The target as a number (None if a percentage has no denominator): a share of the
-        unit's households (``percent``) or adults (``percent_adults``), or ``absolute``."""
-        if self.kind == "absolute":
-            return round(self.value)
-        base = adults if self.kind == "percent_adults" else denominator
-        if base is None:
-            return None
-        return round(self.value * base / 100)
 
 
 def _split_months(start: date, end: date) -> tuple[str | None, str | None, list[tuple[date, date]]]:
@@ -148,9 +94,9 @@ class TallyRepository(_Repo):
         rows = await self.db.fetchall(
             "SELECT r.village_id, r.service, r.occurred_on, SUM(r.count) FROM reports r "
             f"WHERE {_villages_clause(scope_kind)} AND r.voided_at IS NULL "
-            "AND r.occurred_on BETWEEN ? AND ? AND r.service <> ? "
+            "AND r.occurred_on BETWEEN ? AND ? AND r.count > 0 "
             "GROUP BY r.village_id, r.service, r.occurred_on",
-            (scope_id, start.isoformat(), end.isoformat(), NONE_SERVICE),
+            (scope_id, start.isoformat(), end.isoformat()),
         )
         return [DayTotal(r[0], r[1], date.fromisoformat(r[2]), int(r[3])) for r in rows]
 

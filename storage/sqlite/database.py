@@ -48,7 +48,6 @@ WAL_LONG_FRAMES = 2_500  # ~10 MB: past this, the next checkpoint comes soon and
 CHECKPOINT_SOON_S = 0.05
 SNAPSHOT_BUSY_MS = 5000  # a read snapshot waits this long for a lock (only while the WAL is being reset)
 
-Statement = tuple[str, Any, bool]  # (sql, parameters or rows, executemany?)
 
 
 def in_db_thread(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]) -> Awaitable[T]:
@@ -61,40 +60,18 @@ def in_db_thread(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], 
     return conn._execute(fn, conn._conn)
 
 
-def _run_all(raw: sqlite3.Connection, statements: list[Statement]) -> None:
-    if not raw.in_transaction:
-        raw.execute("BEGIN IMMEDIATE")
-    for sql, params, many in statements:
-        if many:
-            raw.executemany(sql, params)
-        else:
-            raw.execute(sql, params)
-
-
 class _SqliteExecutor:
-    """Runs a unit of work's statements in aiosqlite's thread.
-
-    Each awaited call is one round trip, the hot path's main cost. Writes whose result
-    nobody reads (``defer``) wait and ride along with the next trip, in order, so a unit
-    of work that claims an update, records a report and saves its conversation makes two
-    trips: the claim, then the writes and the commit together.
-    """
+    """Runs a unit of work's statements in aiosqlite's thread (``async with db.uow()``):
+    each awaited call is one round trip. The hot path does not come here: it runs wholly
+    in the database thread (:meth:`SqliteDatabase.run`, :class:`_DirectExecutor`)."""
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
-        self._pending: list[Statement] = []
-
-    def defer(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self._pending.append((sql, params, False))
-
-    def defer_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        self._pending.append((sql, list(rows), True))
 
     def _trip(self, fn: Callable[[sqlite3.Cursor], T], sql: str, params: Any, many: bool = False) -> Awaitable[T]:
-        pending, self._pending = self._pending, []
-
         def work(raw: sqlite3.Connection) -> T:
-            _run_all(raw, pending)
+            if not raw.in_transaction:
+                raw.execute("BEGIN IMMEDIATE")
             cursor = raw.executemany(sql, params) if many else raw.execute(sql, params)
             try:
                 return fn(cursor)
@@ -106,10 +83,10 @@ class _SqliteExecutor:
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         return await self._trip(lambda c: c.rowcount, sql, params)
 
-    async def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
-        rowid = await self._trip(lambda c: c.lastrowid, sql, params)
-        assert rowid is not None
-        return rowid
+    async def new_id(self, sql: str, params: Sequence[Any] = ()) -> int:
+        row = await self._trip(lambda c: c.fetchone(), sql, params)
+        assert row is not None, "INSERT ... RETURNING id gave no row"
+        return int(row[0])
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         await self._trip(lambda c: None, sql, list(rows), many=True)
@@ -121,14 +98,11 @@ class _SqliteExecutor:
         return await self._trip(lambda c: c.fetchone(), sql, params)
 
     async def finish(self, commit: bool) -> None:
-        """Send what is still deferred and commit, in one trip; roll back on any error."""
-        pending, self._pending = self._pending, []
+        """Commit (or roll back), in one trip; roll back on any error."""
 
         def work(raw: sqlite3.Connection) -> None:
             try:
                 if commit:
-                    if pending:
-                        _run_all(raw, pending)
                     raw.commit()
                     return
             except BaseException:
@@ -146,25 +120,22 @@ class _DirectExecutor:
     def __init__(self, raw: sqlite3.Connection) -> None:
         self._raw = raw
 
-    def defer(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self._raw.execute(sql, params).close()
-
-    def defer_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        self._raw.executemany(sql, rows).close()
-
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         cursor = self._raw.execute(sql, params)
         cursor.close()
         return cursor.rowcount
 
-    async def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
+    async def new_id(self, sql: str, params: Sequence[Any] = ()) -> int:
         cursor = self._raw.execute(sql, params)
-        cursor.close()
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
+        try:
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        assert row is not None, "INSERT ... RETURNING id gave no row"
+        return int(row[0])
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        self.defer_many(sql, rows)
+        self._raw.executemany(sql, rows).close()
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self._raw.execute(sql, params).fetchall()
@@ -213,7 +184,7 @@ def _settle_group(futures: list[asyncio.Future[Any]], trip: asyncio.Future[list[
             future.set_exception(value)
 
 
-class UnitOfWork:
+class SqliteUnitOfWork:
     """One transaction. Commits when the block ends normally, rolls back on error."""
 
     def __init__(self, db: SqliteDatabase, executor: _SqliteExecutor | _DirectExecutor | None = None) -> None:
@@ -235,7 +206,7 @@ class UnitOfWork:
         """Where heavy reads go instead of this unit of work (:class:`SnapshotSource`)."""
         return SnapshotSource(self._db.path)
 
-    async def __aenter__(self) -> UnitOfWork:
+    async def __aenter__(self) -> SqliteUnitOfWork:
         await self._db.lock.acquire()
         return self
 
@@ -266,9 +237,9 @@ class ReadSnapshot:
 
     def __init__(self, db: SqliteDatabase, raw: sqlite3.Connection) -> None:
         self._raw = raw
-        self._uow = UnitOfWork(db, _DirectExecutor(raw))
+        self._uow = SqliteUnitOfWork(db, _DirectExecutor(raw))
 
-    def run(self, work: Callable[[UnitOfWork], Coroutine[Any, Any, T]]) -> T:
+    def run(self, work: Callable[[SqliteUnitOfWork], Coroutine[Any, Any, T]]) -> T:
         """``work(uow)`` over the snapshot, synchronously (it may await repositories only)."""
         return _drive(work(self._uow))
 
@@ -304,12 +275,15 @@ class SnapshotSource:
             raw.close()
 
 
+_Work = Callable[["SqliteUnitOfWork"], Coroutine[Any, Any, Any]]
+
+
 class SqliteDatabase:
     def __init__(self, path: str) -> None:
         self.path = path
         self.lock = asyncio.Lock()
         self._trips: set[asyncio.Future[Any]] = set()
-        self._queued: list[tuple[Callable[[UnitOfWork], Coroutine[Any, Any, Any]], asyncio.Future[Any], bool]] = []
+        self._queued: list[tuple[_Work, asyncio.Future[Any], bool]] = []  # (work, its result, durable)
         self._conn: aiosqlite.Connection | None = None
         self._open_lock: int | None = None  # the shared lock of storage.sqlite.lock, while open
         self._closing, self._wake, self._wal_copied = asyncio.Event(), asyncio.Event(), asyncio.Event()
@@ -431,11 +405,11 @@ class SqliteDatabase:
         thread: a new read-only connection, one read transaction, closed at the end."""
         return SnapshotSource(self.path)()
 
-    def uow(self) -> UnitOfWork:
+    def uow(self) -> SqliteUnitOfWork:
         """``async with db.uow() as uow``: a transaction whose statements each make a round trip."""
-        return UnitOfWork(self)
+        return SqliteUnitOfWork(self)
 
-    async def run(self, work: Callable[[UnitOfWork], Coroutine[Any, Any, T]], durable: bool = False) -> T:
+    async def run(self, work: Callable[[SqliteUnitOfWork], Coroutine[Any, Any, T]], durable: bool = False) -> T:
         """Run ``work(uow)`` as one unit of work wholly in the database thread.
 
         The hot path of every inbound message. ``work`` may await the repositories, whose
@@ -473,7 +447,7 @@ class SqliteDatabase:
                     raise
         return await future
 
-    def _run_group(self, works: list[Callable[[UnitOfWork], Coroutine[Any, Any, Any]]], durable: bool,
+    def _run_group(self, works: list[Callable[[SqliteUnitOfWork], Coroutine[Any, Any, Any]]], durable: bool,
                    raw: sqlite3.Connection) -> list[tuple[bool, Any]]:
         """In the database thread: run each unit (in a savepoint when grouped), then commit once."""
         if durable:
@@ -484,7 +458,7 @@ class SqliteDatabase:
             if durable:
                 raw.execute("PRAGMA synchronous = NORMAL")
 
-    def _run_units(self, works: list[Callable[[UnitOfWork], Coroutine[Any, Any, Any]]],
+    def _run_units(self, works: list[Callable[[SqliteUnitOfWork], Coroutine[Any, Any, Any]]],
                    raw: sqlite3.Connection) -> list[tuple[bool, Any]]:
         grouped = len(works) > 1
         outcomes: list[tuple[bool, Any]] = []
@@ -495,7 +469,7 @@ class SqliteDatabase:
                 if grouped:
                     raw.execute("SAVEPOINT unit_of_work")
                 try:
-                    value = _drive(work(UnitOfWork(self, _DirectExecutor(raw))))
+                    value = _drive(work(SqliteUnitOfWork(self, _DirectExecutor(raw))))
                 except Exception as exc:
                     if not grouped:
                         raise
@@ -511,6 +485,13 @@ class SqliteDatabase:
             raw.rollback()
             raise
         return outcomes
+
+    async def backup(self, destination: str) -> None:
+        """A consistent copy of the database file, taken while the bot runs (online backup)."""
+        from storage.sqlite.backup import copy
+
+        Path(destination).parent.mkdir(parents=True, exist_ok=True)
+        await copy(self.path, destination)
 
     async def schema_version(self) -> int:
         await self.conn.execute(

@@ -19,18 +19,20 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from storage.contract import DatabaseInUse
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not POSIX
     fcntl = None  # type: ignore[assignment]
+
+__all__ = ["DatabaseInUse", "exclusive", "hold_shared", "release"]
 
 log = logging.getLogger(__name__)
 SUFFIX = ".lock"
 POLL_SECONDS = 0.2
 
 
-class DatabaseInUse(RuntimeError):
-    """Another process has the database open."""
 
 
 def lock_path(db_path: str) -> str:

@@ -1,0 +1,226 @@
+"""The tally model: households helped per village and service in a period, the change
+against the previous period, coverage against targets; and how its figures are written.
+Pure: built by ``bot.services.tallies.build_tally`` from storage."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.domain.periods import DEFAULT_CUTOFF_DAY, Period, month, week_of
+from storage.models import DayTotal, Target, Unit
+
+BAR_WIDTH = 10
+
+
+BAR_FULL, BAR_EMPTY = "▓", "░"
+
+
+class TallySettings(BaseModel):
+    """``content/tally.yaml``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    default_cutoff_day: int = Field(default=DEFAULT_CUTOFF_DAY, ge=2, le=28)
+    cutoff_day_by_commune: dict[str, Annotated[int, Field(ge=2, le=28)]] = Field(default_factory=dict)
+    max_message_chars: int = Field(default=3500, ge=500, le=4096)
+    current_words: tuple[str, ...] = ()
+    previous_words: tuple[str, ...] = ()
+    kind_words: dict[str, Literal["week", "month", "quarter", "year", "cutoff"]] = Field(default_factory=dict)
+    unit_words: tuple[str, ...] = ()
+
+    def cutoff_day(self, commune_code: str | None) -> int:
+        return self.cutoff_day_by_commune.get(commune_code or "", self.default_cutoff_day)
+
+
+@dataclass
+class VillageTally:
+    unit: Unit
+    current: dict[str, int] = field(default_factory=dict)  # service -> households (catalogue codes only)
+    previous: dict[str, int] = field(default_factory=dict)
+    year_to_date: dict[str, int] = field(default_factory=dict)  # since 1 January, to the period's end
+    targets: dict[str, Target] = field(default_factory=dict)
+    reports: int = 0  # live report rows in the period, explicit zero reports included
+    zero_reports: int = 0
+
+    @property
+    def reported(self) -> bool:
+        """An explicit zero report counts as reported; silence does not."""
+        return self.reports > 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.current.values())
+
+    @property
+    def previous_total(self) -> int:
+        return sum(self.previous.values())
+
+
+@dataclass(frozen=True)
+class Coverage:
+    service: str
+    helped: int  # households helped this year, to the period's end, in villages with a target
+    target: int  # the target in households, summed over those villages
+    denominator: int  # households of those villages
+    villages: int
+
+    @property
+    def ratio(self) -> float:
+        return self.helped / self.target if self.target else 0.0
+
+    @property
+    def percent_of_target(self) -> int:
+        return round(100 * self.ratio)
+
+    @property
+    def target_percent_of_households(self) -> int | None:
+        return round(100 * self.target / self.denominator) if self.denominator else None
+
+
+@dataclass
+class Tally:
+    scope: Unit
+    period: Period
+    services: tuple[str, ...]
+    villages: list[VillageTally]
+    generated_at: datetime
+    scope_targets: dict[str, Target] = field(default_factory=dict)  # targets set on the commune itself
+
+    def service_total(self, service: str) -> int:
+        return sum(v.current.get(service, 0) for v in self.villages)
+
+    def service_previous(self, service: str) -> int:
+        return sum(v.previous.get(service, 0) for v in self.villages)
+
+    @property
+    def total(self) -> int:
+        return sum(v.total for v in self.villages)
+
+    @property
+    def previous_total(self) -> int:
+        return sum(v.previous_total for v in self.villages)
+
+    @property
+    def missing(self) -> list[Unit]:
+        return [v.unit for v in self.villages if not v.reported]
+
+    def coverage(self, service: str, villages: list[VillageTally] | None = None) -> Coverage | None:
+        """Coverage over the villages that have a target for ``service`` (None if none has).
+
+        A target set on the commune itself (not per village) covers all its villages."""
+        whole = self.scope_targets.get(service)
+        if villages is None and whole is not None:
+            households = sum(v.unit.households or 0 for v in self.villages)
+            goal = whole.households(households, sum(v.unit.adults or 0 for v in self.villages))
+            if goal is not None:
+                helped_all = sum(v.year_to_date.get(service, 0) for v in self.villages)
+                return Coverage(service, helped_all, goal, households, len(self.villages))
+        helped = target = denominator = count = 0
+        for village in self.villages if villages is None else villages:
+            goal = village.targets.get(service)
+            households = goal.households(village.unit.households, village.unit.adults) if goal else None
+            if goal is None or households is None:
+                continue
+            helped += village.year_to_date.get(service, 0)
+            target += households
+            denominator += village.unit.households or 0
+            count += 1
+        if not count:
+            return None
+        return Coverage(service, helped, target, denominator, count)
+
+
+_TARGET = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*(%?)\s*$")
+
+
+def parse_target(text: str) -> tuple[str, float] | None:
+    """``"80%"`` -> ("percent", 80.0); ``"120"`` -> ("absolute", 120.0); None if neither."""
+    match = _TARGET.match(text or "")
+    if not match:
+        return None
+    value = float(match.group(1).replace(",", "."))
+    if match.group(2):
+        return ("percent", value) if 0 < value <= 100 else None
+    return ("absolute", value) if value > 0 and value.is_integer() else None
+
+
+def bar(ratio: float, width: int = BAR_WIDTH) -> str:
+    filled = max(0, min(width, round(ratio * width)))
+    return BAR_FULL * filled + BAR_EMPTY * (width - filled)
+
+
+# Time buckets for "over time" views -------------------------------------------------------
+@dataclass(frozen=True)
+class Bucket:
+    start: date
+    end: date
+    kind: str  # day | week | month
+
+
+def buckets(period: Period) -> list[Bucket]:
+    """The period cut in days (a week), weeks (a month or cut-off month) or months (longer)."""
+    if period.kind == "week":
+        return [Bucket(d, d, "day") for d in (period.start + timedelta(days=i) for i in range(period.days))]
+    out: list[Bucket] = []
+    if period.kind in ("month", "cutoff"):
+        day = period.start
+        while day <= period.end:
+            end = min(week_of(day).end, period.end)
+            out.append(Bucket(day, end, "week"))
+            day = end + timedelta(days=1)
+        return out
+    day = period.start
+    while day <= period.end:
+        span = month(day.year, day.month)
+        out.append(Bucket(day, min(span.end, period.end), "month"))
+        day = span.end + timedelta(days=1)
+    return out
+
+
+def bucketed(days: list[DayTotal], parts: list[Bucket]) -> dict[tuple[int, str, int], int]:
+    """(village id, service, bucket index) -> households."""
+    out: dict[tuple[int, str, int], int] = {}
+    for row in days:
+        for index, part in enumerate(parts):
+            if part.start <= row.day <= part.end:
+                key = (row.village_id, row.service, index)
+                out[key] = out.get(key, 0) + row.households
+                break
+    return out
+
+
+# Presentation helpers shared by the chat answer, the chart and the export ------------------
+def number(value: int) -> str:
+    """Vietnamese thousands separator: 1234567 -> "1.234.567"."""
+    return f"{value:,}".replace(",", ".")
+
+
+def short_day(day: date) -> str:
+    return day.strftime("%d/%m")
+
+
+def long_day(day: date) -> str:
+    return day.strftime("%d/%m/%Y")
+
+
+def period_label(texts: Any, period: Period) -> str:
+    """``tháng 11/2026``, ``tuần 16/11–22/11/2026``, ``kỳ tháng 11/2026 (15/10–14/11)``..."""
+    end = period.end
+    if period.kind == "week":
+        return texts("tally.period.week", start=short_day(period.start), end=long_day(end))
+    if period.kind == "month":
+        return texts("tally.period.month", month=end.month, year=end.year)
+    if period.kind == "quarter":
+        return texts("tally.period.quarter", number=(end.month - 1) // 3 + 1, year=end.year)
+    if period.kind == "half":
+        part = texts("tally.period.half_first" if end.month <= 6 else "tally.period.half_second")
+        return texts("tally.period.half", part=part, year=end.year)
+    if period.kind == "cutoff":
+        return texts("tally.period.cutoff", month=end.month, year=end.year,
+                     start=short_day(period.start), end=short_day(end))
+    return texts("tally.period.year", year=end.year)

@@ -1,0 +1,151 @@
+"""The bot's one start/stop sequence: channels, the reminder scheduler and the outbox sender.
+
+``tcns run`` (long polling) uses :class:`BotProcess`; a webhook server starts the same
+process with ``poll=False`` and feeds the channels' inboxes itself. ``tcns reminders run``
+and the terminal chat take the outbox deliveries from here too, so no entry point wires
+channels on its own.
+
+Stopping (SIGTERM, Ctrl-C): nothing new is fetched; the outbox sender and every channel
+get :data:`STOP_GRACE_SECONDS` at the same time for the work in hand (docker stop waits
+10 s); what was fetched and not handled yet stays in the inbox for the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from bot.domain.clock import Clock
+from bot.handlers import telegram_outbox, zalo, zalo_outbox
+from bot.handlers.telegram import build_application
+from bot.handlers.telegram_polling import TelegramPolling
+from bot.handlers.terminal_outbox import terminal_inbox
+from bot.runtime.core import Runtime
+from bot.runtime.scheduler import ReminderScheduler
+from bot.services.announcements import summary_followup
+from bot.services.outbox import Deliver, OutboxSender
+
+log = logging.getLogger(__name__)
+
+STOP_GRACE_SECONDS = 6.0
+
+
+class ChannelRefused(Exception):
+    """A channel refused the bot at start (Zalo: the token); ``str()`` says what it answered."""
+
+
+def stop_on_signals() -> asyncio.Event:
+    """An event set by SIGTERM or SIGINT (``kill``, systemd, docker stop, Ctrl-C): the graceful stop."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+class BotProcess:
+    """Every channel with a token, the scheduler and the sender, on this event loop."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.telegram: TelegramPolling | None = None
+        self.zalo: zalo.ZaloAdapter | None = None
+        self.scheduler: ReminderScheduler | None = None
+        self._stack = contextlib.AsyncExitStack()
+        self._stop = asyncio.Event()
+        self._zalo_polling: asyncio.Task[None] | None = None
+
+    async def start(self, poll: bool = True) -> None:
+        """Start the channels (Zalo's token is checked first), then reminders.
+
+        Raises :class:`ChannelRefused` before anything runs if Zalo refuses the token.
+        """
+        settings, runtime = self.runtime.settings, self.runtime
+        deliveries: dict[str, Deliver] = {}
+        if settings.zalo_bot_token:
+            client = await self._stack.enter_async_context(zalo.ZaloClient(settings.zalo_bot_token,
+                                                                           settings.zalo_api_base_url))
+            self.zalo = zalo.ZaloAdapter(runtime.engine, runtime.content, client)
+            try:
+                account = await self.zalo.start()
+            except (zalo.ZaloError, zalo.ZaloNetworkError) as exc:
+                await self._stack.aclose()
+                raise ChannelRefused(str(exc)) from exc
+            log.info("Zalo bot %s is ready", account.get("account_name") or account.get("id"))
+            deliveries[zalo.CHANNEL] = zalo_outbox.zalo_delivery(self.zalo)
+        if settings.telegram_bot_token:
+            application = build_application(settings.telegram_bot_token, runtime.engine, runtime.content,
+                                            base_url=settings.telegram_api_base_url,
+                                            base_file_url=settings.file_base_url)
+            self.telegram = TelegramPolling(application)
+            await self.telegram.start(poll=poll)
+            log.info("Telegram bot @%s is ready", application.bot.username)
+            deliveries[telegram_outbox.CHANNEL] = telegram_outbox.telegram_delivery(application.bot, runtime.content)
+        if poll and self.zalo is not None:
+            self._zalo_polling = asyncio.create_task(self.zalo.run(self._stop))
+        self.scheduler = start_reminders(runtime, deliveries)
+
+    async def stop(self) -> None:
+        """Fetch nothing more; everyone settles the work in hand at once, within the grace."""
+        log.info("stopping: no new updates are fetched; those not handled yet stay stored for the next start")
+        self._stop.set()
+        stopping: list[Awaitable[None]] = []
+        if self.scheduler is not None:
+            stopping.append(self.scheduler.stop())
+        if self.zalo is not None:
+            stopping.append(self._stop_zalo())
+        if self.telegram is not None:
+            stopping.append(self.telegram.stop(STOP_GRACE_SECONDS))
+        await asyncio.gather(*stopping)
+        await self._stack.aclose()  # the channels' HTTP clients, once nothing uses them
+
+    async def _stop_zalo(self) -> None:
+        assert self.zalo is not None
+        if self._zalo_polling is not None:
+            await self._zalo_polling  # returns at once once the stop is set: the poll in flight is abandoned
+        await self.zalo.stop(STOP_GRACE_SECONDS)
+
+
+def start_reminders(runtime: Runtime, deliveries: dict[str, Deliver]) -> ReminderScheduler:
+    """The scheduler (decides what is due, enqueues) and the outbox sender (sends), on this loop."""
+    planner = runtime.content.planner(runtime.settings.tz)
+    sender = OutboxSender(runtime.db, deliveries, runtime.clock, is_quiet=planner.is_quiet,
+                          rate=runtime.settings.outbox_rate, stop_grace=STOP_GRACE_SECONDS,
+                          followups=summary_followup(runtime.db, runtime.content))
+    scheduler = ReminderScheduler(runtime.db, runtime.content, runtime.clock, planner, sender)
+    scheduler.start()
+    return scheduler
+
+
+async def deliveries_for(runtime: Runtime, stack: contextlib.AsyncExitStack) -> dict[str, Deliver]:
+    """A send-only delivery for every channel with a token (``tcns reminders run``); their
+    HTTP clients close with ``stack``."""
+    from telegram import Bot
+
+    settings = runtime.settings
+    deliveries: dict[str, Deliver] = {}
+    if settings.telegram_bot_token:
+        bot = await stack.enter_async_context(Bot(settings.telegram_bot_token, base_url=settings.telegram_api_base_url,
+                                                  base_file_url=settings.file_base_url))
+        deliveries[telegram_outbox.CHANNEL] = telegram_outbox.telegram_delivery(bot, runtime.content)
+    if settings.zalo_bot_token:
+        client = await stack.enter_async_context(zalo.ZaloClient(settings.zalo_bot_token, settings.zalo_api_base_url))
+        deliveries[zalo.CHANNEL] = zalo_outbox.zalo_delivery(zalo.ZaloAdapter(runtime.engine, runtime.content, client))
+    return deliveries
+
+
+def sender_at(runtime: Runtime, deliveries: dict[str, Deliver], clock: Clock) -> OutboxSender:
+    """An outbox sender for one drain (``tcns reminders run --now``), under the same rules."""
+    planner = runtime.content.planner(runtime.settings.tz)
+    return OutboxSender(runtime.db, deliveries, clock, is_quiet=planner.is_quiet, rate=runtime.settings.outbox_rate)
+
+
+def terminal_messages(runtime: Runtime, user: str) -> Callable[[], Awaitable[list[str]]]:
+    """What the outbox holds for a terminal user, delivered when the chat asks (no push there)."""
+    planner = runtime.content.planner(runtime.settings.tz)
+    followups: Callable[[datetime], Awaitable[int]] = summary_followup(runtime.db, runtime.content)
+    return terminal_inbox(runtime.db, runtime.clock, planner, user, followups)
