@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -142,10 +143,8 @@ def test_missed_steps_are_due_until_they_expire(planner: Planner):
 
 
 def test_invalid_rules_are_refused_with_the_field_named(tmp_path: Path):
-    source = Path(load_content().directory)
-    for name in source.iterdir():
-        (tmp_path / name.name).write_bytes(name.read_bytes()) if name.is_file() else None
-    rules = yaml.safe_load((source / "deadlines.yaml").read_text(encoding="utf-8"))
+    shutil.copytree(load_content().directory, tmp_path, dirs_exist_ok=True)  # texts/ included
+    rules = yaml.safe_load((tmp_path / "deadlines.yaml").read_text(encoding="utf-8"))
     rules["ladder"]["due_time"] = "22:00"
     (tmp_path / "deadlines.yaml").write_text(yaml.safe_dump(rules), encoding="utf-8")
     with pytest.raises(ContentError, match=r"deadlines\.yaml.*quiet hours"):
@@ -167,9 +166,7 @@ def test_rule_model_bounds():
 def test_a_cutoff_rule_follows_the_communes_own_cutoff_day(tmp_path: Path):
     """A commune that moves its cut-off day (tally.yaml, what /ky counts) moves its cut-off
     deadline's period with it; a rule that names its own day keeps it."""
-    source = load_content().directory
-    for name in source.iterdir():
-        (tmp_path / name.name).write_bytes(name.read_bytes()) if name.is_file() else None
+    shutil.copytree(load_content().directory, tmp_path, dirs_exist_ok=True)  # texts/ included
     tally = yaml.safe_load((tmp_path / "tally.yaml").read_text(encoding="utf-8"))
     tally["cutoff_day_by_commune"] = {"XA-20": 20}
     (tmp_path / "tally.yaml").write_text(yaml.safe_dump(tally, allow_unicode=True), encoding="utf-8")
