@@ -6,8 +6,20 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 
+class Dialect(Protocol):
+    """The few SQL functions whose spelling differs between backends (each returns SQL text)."""
+
+    def json_array(self, *exprs: str) -> str:
+        """A JSON array of the expressions, as text the driver hands back as a ``str``."""
+
+    def group_concat(self, expr: str, separator: str) -> str:
+        """An aggregate joining ``expr`` over the group with ``separator`` (a plain literal)."""
+
+
 class Executor(Protocol):
     """A tiny async SQL interface with ``?`` placeholders, inside one transaction."""
+
+    dialect: Dialect
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run a statement; return the number of rows changed."""

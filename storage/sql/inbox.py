@@ -119,12 +119,13 @@ class InboxRepository(_Repo):
         terminal chat) is recorded as processed. An update processed before returns no row
         (the upsert's ``WHERE`` fails), hence ``(False, None, ...)``.
         """
+        json_array = self.db.dialect.json_array
         row = await self.db.fetchone(
             _CLAIM + "RETURNING "
-            "(SELECT json_array(m.id, m.name, m.role, m.unit_id, m.status) "
+            f"(SELECT {json_array('m.id', 'm.name', 'm.role', 'm.unit_id', 'm.status')} "
             " FROM identities i JOIN members m ON m.id = i.member_id "
             " WHERE i.channel = ? AND i.external_id = ?), "
-            "(SELECT json_array(flow, step, data, version) FROM conversations "
+            f"(SELECT {json_array('flow', 'step', 'data', 'version')} FROM conversations "
             " WHERE channel = ? AND chat_id = ?)",
             (channel, update_key, ts(now), ts(now), channel, user_id, channel, chat_id),
         )

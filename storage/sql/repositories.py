@@ -137,7 +137,7 @@ class MemberRepository(_Repo):
             where, params = "WHERE u.id = ? OR u.parent_id = ?", (commune_id, commune_id)
         return await self.db.fetchall(
             "SELECT m.id, m.name, m.role, u.code, u.name, m.status, m.created_at, "
-            " (SELECT GROUP_CONCAT(i.channel, ' ') FROM identities i WHERE i.member_id = m.id), "
+            f" (SELECT {self.db.dialect.group_concat('i.channel', ' ')} FROM identities i WHERE i.member_id = m.id), "
             " (SELECT MAX(r.occurred_on) FROM reports r WHERE r.member_id = m.id AND r.voided_at IS NULL) "
             f"FROM members m JOIN units u ON u.id = m.unit_id {where} ORDER BY u.code, m.id",
             params,
@@ -159,10 +159,11 @@ class MemberRepository(_Repo):
                 return []
             units, after_id = units[units.index(row[0]):], after
         rows: list[tuple[Any, ...]] = []
+        channels = self.db.dialect.group_concat("i.channel", " ")
         for unit_id in units:
             rows += await self.db.fetchall(
                 "SELECT m.id, m.name, m.role, m.unit_id, m.status, "
-                " (SELECT GROUP_CONCAT(i.channel, ' ') FROM identities i WHERE i.member_id = m.id), "
+                f" (SELECT {channels} FROM identities i WHERE i.member_id = m.id), "
                 " (SELECT MAX(r.occurred_on) FROM reports r WHERE r.member_id = m.id AND r.voided_at IS NULL) "
                 "FROM members m WHERE m.unit_id = ? AND m.id > ? AND m.status <> 'forgotten' ORDER BY m.id LIMIT ?",
                 (unit_id, after_id, limit - len(rows)),

@@ -50,6 +50,19 @@ SNAPSHOT_BUSY_MS = 5000  # a read snapshot waits this long for a lock (only whil
 
 
 
+class SqliteDialect:
+    """SQLite's spelling of the functions that differ (:class:`~storage.sql.executor.Dialect`)."""
+
+    def json_array(self, *exprs: str) -> str:
+        return f"json_array({', '.join(exprs)})"
+
+    def group_concat(self, expr: str, separator: str) -> str:
+        return f"GROUP_CONCAT({expr}, '{separator}')"
+
+
+SQLITE = SqliteDialect()
+
+
 def in_db_thread(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]) -> Awaitable[T]:
     """Run ``fn(sqlite3_connection)`` in aiosqlite's database thread: one round trip.
 
@@ -64,6 +77,8 @@ class _SqliteExecutor:
     """Runs a unit of work's statements in aiosqlite's thread (``async with db.uow()``):
     each awaited call is one round trip. The hot path does not come here: it runs wholly
     in the database thread (:meth:`SqliteDatabase.run`, :class:`_DirectExecutor`)."""
+
+    dialect = SQLITE
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
@@ -116,6 +131,8 @@ class _SqliteExecutor:
 class _DirectExecutor:
     """Runs statements at once on the raw connection: for units of work that run wholly in
     the database thread (:meth:`SqliteDatabase.run`), where an await never suspends."""
+
+    dialect = SQLITE
 
     def __init__(self, raw: sqlite3.Connection) -> None:
         self._raw = raw

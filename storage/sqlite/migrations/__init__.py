@@ -1,24 +1,7 @@
-"""Versioned schema migrations: ``NNNN_name.sql`` files applied in order, once each."""
+"""SQLite's versioned schema migrations: ``NNNN_name.sql`` files applied in order, once each."""
 
 from __future__ import annotations
 
-import re
-from importlib import resources
+from storage.migrations import load
 
-_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
-
-
-def _load() -> list[tuple[int, str]]:
-    found = []
-    for entry in resources.files(__name__).iterdir():
-        match = _NAME.match(entry.name)
-        if match:
-            found.append((int(match.group(1)), entry.read_text(encoding="utf-8")))
-    found.sort()
-    versions = [v for v, _ in found]
-    if len(set(versions)) != len(versions) or not versions or versions[0] != 1:
-        raise RuntimeError(f"migration versions must be unique and start at 1, found {versions}")
-    return found
-
-
-MIGRATIONS: list[tuple[int, str]] = _load()
+MIGRATIONS: list[tuple[int, str]] = load(__name__)
