@@ -1,7 +1,7 @@
 """Crash benchmark: kill the real ``tcns run`` in the middle of a burst, restart it, count.
 
 3,600 text reports (``vneid 1`` … ``vneid 12`` from each of 300 members) are queued at the
-local fake Bot API (tests/fakebotapi.py), which honours ``getUpdates`` offsets as Telegram
+local fake Bot API (tests/support/fakebotapi.py), which honours ``getUpdates`` offsets as Telegram
 does: an update below a confirmed offset is gone for good. The real ``tcns run`` process
 serves them (Telegram's rate limits apply: about 30 replies a second). In each case it is
 stopped after some replies, then started again and left to finish:
@@ -41,7 +41,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # tests/ holds support.fakebotapi
 
 TOKEN = "123:CRASH"
 FIRST_USER = 20_000
@@ -177,7 +177,7 @@ def recorded(kind: str, db: Path) -> dict[tuple[int, int], int]:
 
 
 async def run_case(kind: str, case: Case, members: int, per_member: int) -> Outcome:
-    from fakebotapi import FakeBotApi
+    from support.fakebotapi import FakeBotApi
 
     outcome = Outcome()
     started = time.monotonic()

@@ -1,6 +1,6 @@
 """Fan-out benchmark: 10,000 recipients with a due reminder, sent through the production
 planner, outbox and sender (rate limiter at --rate msgs/s) to the local fake Bot API
-server (tests/fakebotapi.py), by a sender in its own process. Three scenarios:
+server (tests/support/fakebotapi.py), by a sender in its own process. Three scenarios:
 
 * **straight**: one process drains the outbox;
 * **SIGTERM halfway**: the process is stopped the way ``kill``, systemd and ``docker stop``
@@ -35,7 +35,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # tests/ holds support.fakebotapi
 
 from bot.content import load_content  # noqa: E402
 from bot.domain.clock import FixedClock  # noqa: E402
@@ -84,8 +84,8 @@ async def child(args: argparse.Namespace) -> None:
     from telegram import Bot
     from telegram.request import HTTPXRequest
 
-    from bot.runtime.serve import stop_on_signals
     from bot.handlers.telegram_outbox import telegram_delivery
+    from bot.runtime.serve import stop_on_signals
     from bot.services.outbox import OutboxSender
 
     content = load_content()
@@ -137,7 +137,7 @@ def tally(server, recipients: int, db: str) -> tuple[int, int, int]:  # type: ig
 
 
 async def bench(args: argparse.Namespace) -> None:
-    from fakebotapi import FakeBotApi
+    from support.fakebotapi import FakeBotApi
 
     logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)  # a request cut by SIGKILL is expected
     print(f"fan-out: {args.recipients} recipients, limit {args.rate:.0f} msgs/s, concurrency {args.concurrency}")

@@ -1,0 +1,61 @@
+"""`tcns reminders plan|run|status` as an operator runs them, on the demo commune."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from support.cli import demo_codes, tcns
+
+
+@pytest.fixture
+def demo_with_a_member(tmp_path: Path) -> Path:
+    """The demo commune with one member (Lan) in Ấp Mỹ Thạnh; nobody has reported."""
+    codes = demo_codes(tcns(tmp_path, "demo", "--no-chat").stdout)
+    joined = tcns(tmp_path, "chat", "--user", "Lan", stdin=f"/start {codes['Ấp Mỹ Thạnh']}\n/thoat\n")
+    assert joined.returncode == 0 and "Ấp Mỹ Thạnh" in joined.stdout, joined.stderr
+    return tmp_path
+
+
+def plan_lines(output: str) -> dict[tuple[str, str, str], str]:
+    """``(day, time, step + rule)`` -> recipients, from the plan's table."""
+    rows = re.findall(r"^\S+ (\d\d/\d\d/\d{4}) (\d\d:\d\d)\s+(\w+)\s+(\w+)\s+\S+\s+(.*)$", output, re.MULTILINE)
+    return {(day, at, f"{step} {rule}"): who for day, at, step, rule, who in rows}
+
+
+def test_plan_shows_the_december_ladder_on_working_days_with_recipients(demo_with_a_member: Path):
+    done = tcns(demo_with_a_member, "reminders", "plan", "--from", "2026-12-01", "--to", "2026-12-31")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Lịch nhắc Xã Mỹ Hiệp từ 01/12/2026 đến 31/12/2026")
+    plan = plan_lines(done.stdout)
+    # The monthly report is due on the 20th, a Sunday in December 2026: the ladder moves to
+    # Friday 18/12, and T-3 / T-1 count working days back from there.
+    assert ("18/12/2026", "07:30", "due thang") in plan
+    assert plan[("15/12/2026", "08:00", "before thang")] == "1: Lan"  # the member who owes the report
+    assert plan[("17/12/2026", "08:00", "eve thang")] == "1: Lan"
+    assert "Cán bộ" in plan[("18/12/2026", "07:30", "due thang")]  # staff get the list of villages
+    assert not any(day.startswith("20/12") for day, _, _ in plan)
+    # The digest goes out on Mondays at 07:30.
+    digests = sorted(day for day, at, what in plan if what == "digest digest")
+    assert digests == ["07/12/2026", "14/12/2026", "21/12/2026", "28/12/2026"]
+
+
+def test_a_run_enqueues_each_step_once_and_status_counts_it(demo_with_a_member: Path):
+    first = tcns(demo_with_a_member, "reminders", "run", "--now", "2026-12-15 08:00")
+    assert first.returncode == 0, first.stderr
+    added = int(re.search(r"thêm (\d+) tin", first.stdout).group(1))  # type: ignore[union-attr]
+    assert added >= 2  # at least Lan's T-3 reminder and the staff's due-day list for the year
+    again = tcns(demo_with_a_member, "reminders", "run", "--now", "2026-12-15 08:00")
+    assert "thêm 0 tin" in again.stdout  # planning twice sends nothing twice
+    status = tcns(demo_with_a_member, "reminders", "status")
+    assert f"pending: {added}" in status.stdout
+
+
+def test_bad_arguments_get_a_clear_answer_and_change_nothing(demo_with_a_member: Path):
+    bad_time = tcns(demo_with_a_member, "reminders", "run", "--now", "15/12/2026 8h")
+    assert bad_time.returncode == 2 and "YYYY-MM-DD HH:MM" in bad_time.stdout
+    unknown = tcns(demo_with_a_member, "reminders", "plan", "--commune", "XA-KHONG-CO")
+    assert unknown.returncode == 2 and "XA-KHONG-CO" in unknown.stdout
+    status = tcns(demo_with_a_member, "reminders", "status")
+    assert "pending" not in status.stdout

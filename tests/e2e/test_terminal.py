@@ -1,0 +1,78 @@
+"""The command line and the terminal chat, driven as subprocesses the way a newcomer uses them."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from support import peek
+from support.cli import demo_codes, tcns
+
+
+def test_demo_seeds_once_and_prints_codes(tmp_path: Path):
+    first = tcns(tmp_path, "demo", "--no-chat")
+    assert first.returncode == 0, first.stderr
+    codes = demo_codes(first.stdout)
+    assert len(codes) >= 5 and "Ấp Mỹ Thạnh" in codes
+    again = tcns(tmp_path, "demo", "--no-chat")
+    assert demo_codes(again.stdout) == codes  # the same commune, the same codes
+    assert peek.file_count(tmp_path / "tcns.db", "units", "kind = 'commune'") == 1
+    assert peek.file_count(tmp_path / "tcns.db", "units", "kind = 'village'") == len(codes)
+
+
+def test_newcomer_joins_and_reports_in_the_demo_chat(tmp_path: Path):
+    codes = demo_codes(tcns(tmp_path, "demo", "--no-chat").stdout)
+    code = codes["Ấp Mỹ Phú"]
+    script = f"/start {code}\nvneid 5 cks 2\n/baocao\n3\n4\n1\n1\n/cuatoi\n/thoat\n"
+    chat = tcns(tmp_path, "demo", stdin=script)
+    assert chat.returncode == 0, chat.stderr
+    out = chat.stdout
+    assert "Ấp Mỹ Phú" in out and "Đã ghi nhận" in out
+    assert "[1] VNeID" in out and "[huy] ✖ Hủy" in out  # options rendered as numbered lines
+    assert "<b>" not in out
+    assert re.search(r"Tuần này \([^)]*\): 11 hộ", out)
+    rows = peek.file_rows(tmp_path / "tcns.db", "reports", "service, count, source", where="voided_at IS NULL",
+                          order="id")
+    assert rows == [("vneid", 5, "text"), ("chu_ky_so", 2, "text"), ("thanh_toan", 4, "buttons")]
+
+
+def test_chat_as_a_named_user_resumes(tmp_path: Path):
+    codes = demo_codes(tcns(tmp_path, "demo", "--no-chat").stdout)
+    tcns(tmp_path, "chat", "--user", "hoa", stdin=f"/start {codes['Ấp An Bình']}\n")
+    later = tcns(tmp_path, "chat", "--user", "hoa", stdin="ssk 2\n")
+    assert "Đã ghi nhận" in later.stdout
+    staff = tcns(tmp_path, "chat", "--user", "canbo", stdin="/help\n")
+    assert "Cán bộ xã" in staff.stdout
+
+
+def test_run_without_token_says_what_is_missing(tmp_path: Path):
+    run = tcns(tmp_path, "run")
+    assert run.returncode == 2 and "TELEGRAM_BOT_TOKEN" in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "items", "day", "has_error"),
+    [
+        ("vneid 5 cks 2", [{"service": "vneid", "count": 5}, {"service": "chu_ky_so", "count": 2}], None, False),
+        ("hôm qua thanh toán 3", [{"service": "thanh_toan", "count": 3}], "2026-11-21", False),
+        ("xin chào", [], None, False),
+        ("vneid -3", [], None, True),
+        ("vneid 2.5", [], None, True),
+        ("vneid 501", [], None, True),
+    ],
+)
+def test_parse_command_prints_the_bots_reading(tmp_path: Path, text, items, day, has_error):
+    run = tcns(tmp_path, "parse", text, "--today", "2026-11-22")
+    assert run.returncode == 0
+    result = json.loads(run.stdout)
+    assert set(result) == {"items", "date", "errors"}
+    assert result["items"] == items and result["date"] == day
+    assert bool(result["errors"]) is has_error
+    assert not (tmp_path / "tcns.db").exists()  # parsing touches no database
+
+
+def test_bad_configuration_is_named(tmp_path: Path):
+    run = tcns(tmp_path, "demo", "--no-chat", extra_env={"TCNS_TIMEZONE": "Mars/Base"})
+    assert run.returncode == 3 and "TCNS_TIMEZONE" in run.stderr and "Mars/Base" in run.stderr

@@ -1,0 +1,260 @@
+"""End to end on Zalo: the Zalo adapter long-polling a local fake Zalo Bot API over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from support import peek
+from support.fakezaloapi import FakeZaloApi, FakeZaloUser
+from support.helpers import TZ
+
+from bot.content import Content
+from bot.domain.clock import FixedClock
+from bot.flows.engine import Engine
+from bot.handlers.zalo import ZaloAdapter, ZaloClient
+from bot.handlers.zalo_outbox import zalo_delivery
+from bot.runtime.backend import database_from_url
+from bot.services.demo import Demo
+from bot.services.invites import create_invite
+from bot.services.outbox import OutboxSender
+
+TOKEN = "987654321:ZALO"
+
+
+class Bot:
+    """One running Zalo bot: its own database connection, engine, client and polling task."""
+
+    def __init__(self, server: FakeZaloApi, db_path: Path, content: Content, clock: FixedClock) -> None:
+        self.server, self.db_path, self.content, self.clock = server, db_path, content, clock
+
+    async def start(self) -> Bot:
+        self.db = await database_from_url(str(self.db_path)).open()
+        self.engine = Engine(self.db, self.content, self.clock, TZ)
+        self.client = ZaloClient(TOKEN, self.server.base_url, timeout=3.0)
+        self.adapter = ZaloAdapter(self.engine, self.content, self.client, poll_seconds=1)
+        await self.adapter.start()
+        self.stop_event = asyncio.Event()
+        self.polling = asyncio.create_task(self.adapter.run(self.stop_event))
+        return self
+
+    async def stop(self) -> None:
+        self.stop_event.set()
+        await asyncio.wait_for(self.polling, 10)
+        await self.adapter.stop()
+        await self.client.close()
+        await self.db.close()
+
+    async def live_reports(self) -> list[tuple]:
+        return await peek.live_reports(self.db, "service, count, source")
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[FakeZaloApi]:
+    async with FakeZaloApi() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def bot(server: FakeZaloApi, db_path: Path, content: Content, clock: FixedClock, seeded: Demo):
+    running = await Bot(server, db_path, content, clock).start()
+    yield running
+    await running.stop()
+
+
+async def say(user: FakeZaloUser, text: str) -> str:
+    """Send one message and return everything the bot answered, as one text."""
+    await user.send(text)
+    first = await user.next_reply()
+    rest = await user.replies_until_quiet(quiet=0.3)
+    return "\n".join(m.text or "" for m in [first, *rest])
+
+
+async def staff_code(bot: Bot, demo: Demo, clock: FixedClock) -> str:
+    async with bot.db.uow() as uow:
+        return (await create_invite(uow, demo.commune.id, "staff", clock.now())).code
+
+
+async def join(user: FakeZaloUser, code: str) -> str:
+    answer = await say(user, f"/start {code}")
+    assert "Chào mừng" in answer
+    return answer
+
+
+async def test_join_then_report_in_one_line_then_undo_by_typing(bot: Bot, server: FakeZaloApi, seeded: Demo):
+    lan = server.user("z-501", "Lan")
+    await join(lan, seeded.villages[0].member_code)
+    recorded = await say(lan, "hom qua vneid 5, cks 2")
+    assert "Đã ghi nhận" in recorded and "VNeID: 5 hộ" in recorded
+    assert "[huy] ↩ Hoàn tác" in recorded and "Gõ số hoặc chữ trong [ngoặc]" in recorded  # no buttons on Zalo
+    assert "<b>" not in recorded  # plain text, no Telegram HTML
+    assert await bot.live_reports() == [("vneid", 5, "text"), ("chu_ky_so", 2, "text")]
+    member = await peek.rows(bot.db, "members m JOIN identities i ON i.member_id = m.id",
+                             "m.name, i.channel, i.external_id", where="i.channel = 'zalo'")
+    assert member == [("Lan", "zalo", "z-501")]
+    assert "Đã hủy báo cáo" in await say(lan, "huy")  # typing the key is tapping "↩ Hoàn tác"
+    assert await bot.live_reports() == []
+
+
+async def test_report_by_typed_choices(bot: Bot, server: FakeZaloApi, seeded: Demo):
+    ba = server.user("z-502", "Ba")
+    await join(ba, seeded.villages[1].member_code)
+    assert "[1] VNeID" in await say(ba, "/baocao")
+    assert "bao nhiêu hộ" in await say(ba, "1")
+    assert "ngày nào" in await say(ba, "4")
+    confirm = await say(ba, "1")  # today
+    assert "VNeID: 4 hộ" in confirm and "Ghi nhận?" in confirm
+    assert "Đã ghi nhận" in await say(ba, "1")
+    assert await bot.live_reports() == [("vneid", 4, "buttons")]
+
+
+async def test_a_redelivered_message_changes_nothing_and_gets_no_second_answer(bot: Bot, server: FakeZaloApi,
+                                                                             seeded: Demo):
+    an = server.user("z-503", "An")
+    await join(an, seeded.villages[2].member_code)
+    await say(an, "vneid 3")
+    server.redeliver_last()
+    await server.wait_until_delivered()
+    assert await an.replies_until_quiet(quiet=0.5) == []
+    assert await bot.live_reports() == [("vneid", 3, "text")]
+
+
+async def test_photos_get_a_text_only_answer_and_nothing_is_kept(bot: Bot, server: FakeZaloApi, seeded: Demo):
+    chi = server.user("z-504", "Chi")
+    await join(chi, seeded.villages[0].member_code)
+    await chi.send_photo("https://f.zalo.example/cccd-nguyen-van-a.jpg", caption="CCCD 0123456789")
+    answer = await chi.next_reply()
+    assert "chỉ đọc tin nhắn chữ" in (answer.text or "")
+    await chi.send_sticker()
+    assert "chỉ đọc tin nhắn chữ" in ((await chi.next_reply()).text or "")
+    dump = ""
+    for table in ("conversations", "inbox", "audit", "reports", "outbox"):
+        dump += "\n".join(str(r) for r in await peek.rows(bot.db, table))
+    assert "cccd" not in dump.lower() and "0123456789" not in dump
+
+
+async def test_group_messages_are_ignored(bot: Bot, server: FakeZaloApi, seeded: Demo):
+    lan = server.user("z-505", "Lan")
+    await lan.send_in_group("g-1", f"/start {seeded.villages[0].member_code}")
+    await server.wait_until_delivered()
+    assert await lan.replies_until_quiet(quiet=0.5) == []
+    assert server.messages("g-1") == []
+    assert await peek.count(bot.db, "identities", "channel = 'zalo'") == 0
+
+
+async def test_files_are_replaced_by_a_clear_line(bot: Bot, server: FakeZaloApi, seeded: Demo, clock: FixedClock):
+    staff = server.user("z-506", "Cán bộ")
+    await join(staff, await staff_code(bot, seeded, clock))
+    answer = await say(staff, "/xuat")  # the XLSX report
+    assert "Zalo chưa nhận được tệp" in answer
+    assert server.calls_to("sendPhoto") == [] and server.unknown_methods == []
+
+
+async def test_a_user_who_blocked_the_bot_is_marked_unreachable(bot: Bot, server: FakeZaloApi, seeded: Demo):
+    lan = server.user("z-507", "Lan")
+    await join(lan, seeded.villages[0].member_code)
+    server.block_user("z-507")
+    await lan.send("vneid 2")
+    await server.wait_until(lambda: any(e[1] == 403 for e in server.errors), what="the refused reply")
+    await bot.adapter.drain()  # the adapter has finished with the message
+    assert await peek.rows(bot.db, "identities", "active", where="external_id = 'z-507'") == [(0,)]
+    assert await bot.live_reports() == [("vneid", 2, "text")]  # the report stands; only the answer was lost
+
+
+async def test_flood_limits_and_server_errors_are_retried_but_a_lost_answer_is_not_resent(
+        bot: Bot, server: FakeZaloApi, seeded: Demo):
+    lan = server.user("z-508", "Lan")
+    await join(lan, seeded.villages[0].member_code)
+    server.flood("z-508")
+    server.fail_next("sendMessage", status=502)
+    assert "VNeID: 1 hộ" in await say(lan, "vneid 1")
+    server.lose_answer("sendMessage", hold=4.0)  # carried out, but the answer comes after the client's timeout
+    await lan.send("cks 1")
+    reply = await lan.next_reply()
+    assert "Chữ ký số: 1 hộ" in (reply.text or "")
+    await asyncio.sleep(4.5)
+    assert await lan.replies_until_quiet(quiet=0.3) == []  # not sent a second time
+    assert await bot.live_reports() == [("vneid", 1, "text"), ("chu_ky_so", 1, "text")]
+
+
+async def test_an_announcement_reaches_zalo_members_through_the_outbox(bot: Bot, server: FakeZaloApi, seeded: Demo,
+                                                                      clock: FixedClock):
+    staff = server.user("z-510", "Cán bộ")
+    await join(staff, await staff_code(bot, seeded, clock))
+    members = [server.user(f"z-51{n}", f"Thành viên {n}") for n in (1, 2, 3)]
+    for n, member in enumerate(members):
+        await join(member, seeded.villages[n].member_code)
+    server.block_user("z-513")
+    confirm = await say(staff, "/thongbao all Họp tổ công nghệ số lúc 8h sáng thứ Hai")
+    assert "Gửi thông báo tới 4 người" in confirm and "[1]" in confirm  # 3 members and the author
+    assert "Đang gửi thông báo số" in await say(staff, "1")
+    sender = OutboxSender(bot.db, {"zalo": zalo_delivery(bot.adapter)}, clock, rate=1000)
+    await sender.drain()
+    for member in members[:2]:
+        texts = [m.text or "" for m in member.messages]
+        assert sum("Họp tổ công nghệ số lúc 8h" in t for t in texts) == 1
+    assert not any("Họp tổ" in (m.text or "") for m in members[2].messages)
+    statuses = await peek.rows(bot.db, "outbox", "chat_id, status", where="rule = 'announce'", order="chat_id")
+    assert ("z-513", "blocked") in statuses and ("z-511", "sent") in statuses
+
+
+async def test_tcns_run_serves_zalo_and_stops_cleanly_on_sigterm(server: FakeZaloApi, tmp_path: Path,
+                                                                seeded: Demo, db_path: Path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TCNS_", "TELEGRAM_", "ZALO_"))}
+    env.update(TCNS_DB=str(db_path), ZALO_BOT_TOKEN=TOKEN, ZALO_API_BASE_URL=server.base_url)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "run", env=env, cwd=tmp_path,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    try:
+        lan = server.user("z-520", "Lan")
+        await lan.send(f"/start {seeded.villages[0].member_code}")
+        assert "Chào mừng" in ((await lan.next_reply(timeout=30)).text or "")
+        await lan.replies_until_quiet()
+        assert "Đã ghi nhận" in await say(lan, "vneid 6")
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), 20)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 0, stderr.decode()
+    assert server.token_seen == TOKEN
+
+
+async def test_tcns_run_says_clearly_when_zalo_refuses_the_token(server: FakeZaloApi, tmp_path: Path):
+    server.fail_next("getMe", status=401)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TCNS_", "TELEGRAM_", "ZALO_"))}
+    env.update(TCNS_DB=str(tmp_path / "x.db"), ZALO_BOT_TOKEN="bad", ZALO_API_BASE_URL=server.base_url)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "run", env=env, cwd=tmp_path,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 2
+    assert "Zalo không nhận ZALO_BOT_TOKEN" in stderr.decode()
+
+
+async def test_a_webhook_left_set_is_deleted_so_that_polling_works(server: FakeZaloApi, db_path: Path,
+                                                                   content: Content, clock: FixedClock, seeded: Demo):
+    async with ZaloClient(TOKEN, server.base_url) as client:
+        await client.call("setWebhook", {"url": "https://old.example/hook", "secret_token": "s" * 16})
+    running = await Bot(server, db_path, content, clock).start()
+    try:
+        lan = server.user("z-530", "Lan")
+        await join(lan, seeded.villages[0].member_code)
+        assert server.calls_to("deleteWebhook")
+    finally:
+        await running.stop()
+
+
+async def test_a_name_with_half_an_emoji_joins_and_reports(bot: Bot, server: FakeZaloApi, seeded: Demo):
+    """A lone surrogate in a display name (a broken emoji) goes through the inbox and is cleaned."""
+    lan = server.user("z-599", "Lan\ud83d")
+    await join(lan, seeded.villages[0].member_code)
+    assert "VNeID" in await say(lan, "vneid 2")
+    assert await peek.rows(bot.db, "members", "name", where="name LIKE 'Lan%'") == [("Lan",)]
+    assert await peek.count(bot.db, "inbox", "processed_at IS NULL") == 0

@@ -1,0 +1,350 @@
+"""Reminders end to end in-process: planner -> outbox -> sender, driven by a fixed clock."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import pytest
+from support import peek
+from support.helpers import TZ, ChatUser
+
+from bot.content import Content
+from bot.domain.clock import FixedClock
+from bot.domain.deadlines import Planner
+from bot.domain.messages import plain_text
+from bot.flows.engine import Engine
+from bot.handlers.terminal import TerminalChat
+from bot.handlers.terminal_outbox import terminal_inbox
+from bot.services.demo import Demo
+from bot.services.outbox import BLOCKED, SENT, TRANSIENT, Delivery, OutboxSender
+from bot.services.reminders import scheduling_pass
+from storage import Database
+from storage.models import NewReport, OutboxMessage
+
+
+def at(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=TZ)
+
+
+class Inbox:
+    """A channel that records what it was asked to deliver; can fail on demand."""
+
+    def __init__(self) -> None:
+        self.delivered: list[OutboxMessage] = []
+        self.blocked: set[str] = set()
+        self.flaky: dict[str, int] = {}
+        self.crash_after: int | None = None
+
+    async def __call__(self, message: OutboxMessage) -> Delivery:
+        if message.chat_id in self.blocked:
+            return Delivery(BLOCKED, "Forbidden: bot was blocked by the user")
+        if self.flaky.get(message.chat_id):
+            self.flaky[message.chat_id] -= 1
+            return Delivery(TRANSIENT, "NetworkError")
+        self.delivered.append(message)
+        if self.crash_after is not None and len(self.delivered) >= self.crash_after:
+            raise Crash()  # the process dies after the HTTP call, before marking the row sent
+        return Delivery(SENT)
+
+    def texts(self, chat_id: str) -> list[str]:
+        return [plain_text(m.payload["text"]) for m in self.delivered if m.chat_id == chat_id]
+
+
+class Crash(BaseException):
+    pass
+
+
+@pytest.fixture
+def planner(content: Content) -> Planner:
+    return Planner(content.deadlines, TZ)
+
+
+def sender(db: Database, clock: FixedClock, planner: Planner, inbox: Inbox, **kw) -> OutboxSender:
+    return OutboxSender(db, {"telegram": inbox}, clock, is_quiet=planner.is_quiet, rate=1000, per_chat_interval=0,
+                        **kw)
+
+
+async def team(engine: Engine, demo: Demo) -> dict[str, ChatUser]:
+    """Two members and a leader in village 0, a member in village 1, a leader in village 2."""
+    users = {
+        "an": ChatUser(engine, "2001", "An"), "binh": ChatUser(engine, "2002", "Bình"),
+        "leader0": ChatUser(engine, "2003", "Tổ trưởng Cường"), "dung": ChatUser(engine, "2004", "Dũng"),
+        "leader2": ChatUser(engine, "2005", "Tổ trưởng Giang"),
+    }
+    codes = [(demo.villages[0].member_code), demo.villages[0].member_code, demo.villages[0].leader_code,
+             demo.villages[1].member_code, demo.villages[2].leader_code]
+    for user, code in zip(users.values(), codes, strict=True):
+        assert "Chào mừng" in await user.send(f"/start {code}")
+    return users
+
+
+async def report(db: Database, demo: Demo, village: int, day: date, count: int = 2,
+                 service: str = "vneid") -> None:
+    async with db.uow() as uow:
+        member = (await uow.members.in_unit(demo.villages[village].village.id))[0]
+        await uow.reports.add_batch(f"b{village}{day}{service}", member.id, demo.villages[village].village.id,
+                                    [NewReport(service, count)], day, "text", datetime(2026, 1, 1, tzinfo=TZ))
+
+
+async def rows(db: Database) -> list[tuple]:
+    return await peek.rows(db, "outbox", "rule, period, step, chat_id, status", order="id")
+
+
+async def test_t_minus_3_goes_only_to_villages_that_have_not_reported(
+        engine: Engine, demo: Demo, db: Database, content: Content, planner: Planner):
+    users = await team(engine, demo)
+    await report(db, demo, 1, date(2026, 11, 1), count=0, service="none")  # an explicit zero counts
+    clock = FixedClock(at("2026-11-17 08:00"))  # T−3 of the monthly report (due Fri 20/11)
+    result = await scheduling_pass(db, content, TZ, clock.now())
+    assert result.added == 4  # village 0: An, Bình, leader; village 2: its leader; not village 1
+    again = await scheduling_pass(db, content, TZ, clock.now())
+    assert again.added == 0  # the outbox key: planning twice sends nothing twice
+    inbox = Inbox()
+    drained = await sender(db, clock, planner, inbox).drain()
+    assert drained.sent == 4
+    text = inbox.texts(users["an"].user_id)[0]
+    assert "Báo cáo tháng" in text and "tháng 11/2026" in text and "20/11/2026" in text and "Ấp Mỹ Thạnh" in text
+    assert inbox.texts(users["dung"].user_id) == []
+    assert await sender(db, clock, planner, inbox).drain() == type(drained)()  # nothing left
+
+
+async def test_the_whole_ladder_escalates_and_drops_villages_as_they_report(
+        engine: Engine, demo: Demo, db: Database, content: Content, planner: Planner):
+    users = await team(engine, demo)
+    staff = "canbo"  # the demo's commune staff, on the terminal channel
+    inbox, terminal = Inbox(), Inbox()
+    clock = FixedClock(at("2026-11-17 08:00"))
+
+    async def step(when: str) -> None:
+        clock.set(at(when))
+        await scheduling_pass(db, content, TZ, clock.now())
+        await OutboxSender(db, {"telegram": inbox, "terminal": terminal}, clock, is_quiet=planner.is_quiet,
+                           rate=1000, per_chat_interval=0).drain()
+
+    await step("2026-11-17 08:00")  # T−3 of the monthly report (due Fri 20/11)
+    assert len(inbox.texts(users["dung"].user_id)) == 1
+    await report(db, demo, 1, date(2026, 11, 18))  # village 1 reports
+    await step("2026-11-19 08:00")  # T−1: again, only the missing villages; leaders get their own text
+    assert len(inbox.texts(users["dung"].user_id)) == 1
+    assert "Tổ trưởng lưu ý" in inbox.texts(users["leader0"].user_id)[-1]
+    assert "Sắp hết hạn" in inbox.texts(users["an"].user_id)[-1]
+    await step("2026-11-20 07:30")  # due day: staff get the list of villages still missing, with a button
+    due = terminal.delivered[-1]
+    assert due.chat_id == staff and "Ấp Mỹ Thạnh" in due.payload["text"] and "Ấp Mỹ Phú" not in due.payload["text"]
+    assert "(chưa ai dùng bot)" in plain_text(due.payload["text"])  # villages with nobody on the bot
+    assert due.payload["options"][0][0]["data"] == "g:remind:thang:2026-11"
+    await report(db, demo, 0, date(2026, 11, 20))  # village 0 reports on the day
+    before = len(inbox.delivered)
+    await step("2026-11-23 08:00")  # T+1 (Monday): overdue to leaders of villages still missing, and staff
+    new = inbox.delivered[before:]
+    assert [m.chat_id for m in new if m.rule == "thang"] == [users["leader2"].user_id]
+    overdue = [m for m in terminal.delivered if m.step == "overdue"]
+    assert len(overdue) == 1 and "Ấp Mỹ Thạnh" not in overdue[0].payload["text"]
+    assert "Ấp Bình Hàng Trung" in overdue[0].payload["text"]
+
+
+async def test_crash_mid_batch_then_restart_no_loss_no_duplicate(
+        engine: Engine, demo: Demo, db: Database, content: Content, planner: Planner):
+    await team(engine, demo)
+    clock = FixedClock(at("2026-11-17 08:00"))
+    await scheduling_pass(db, content, TZ, clock.now())
+    inbox = Inbox()
+    inbox.crash_after = 2
+    with pytest.raises(Crash):
+        await sender(db, clock, planner, inbox, concurrency=1, lease_seconds=30).drain()
+    assert len(inbox.delivered) == 2
+    statuses = [r[4] for r in await rows(db)]
+    assert statuses.count("sent") == 1 and statuses.count("sending") == 1  # the 2nd: delivered, not marked
+    # A new process starts at once: the in-flight row is still leased, everything else goes out once.
+    inbox.crash_after = None
+    await sender(db, clock, planner, inbox).drain()
+    assert len(inbox.delivered) == 5
+    clock.advance(seconds=31)  # the lease runs out: the ambiguous row is settled, not resent
+    result = await sender(db, clock, planner, inbox).drain()
+    assert result.uncertain == 1 and len(inbox.delivered) == 5
+    keys = [(m.rule, m.period, m.step, m.recipient) for m in inbox.delivered]
+    assert len(keys) == len(set(keys))  # no duplicate
+    assert sorted(r[4] for r in await rows(db)) == ["sent"] * 4 + ["uncertain"]
+
+
+async def test_blocked_recipient_is_marked_inactive_and_never_retried(
+        engine: Engine, demo: Demo, db: Database, content: Content, planner: Planner):
+    users = await team(engine, demo)
+    clock = FixedClock(at("2026-11-17 08:00"))
+    await scheduling_pass(db, content, TZ, clock.now())
+    inbox = Inbox()
+    inbox.blocked.add(users["an"].user_id)
+    inbox.flaky[users["binh"].user_id] = 1  # one network error, then fine
+    result = await sender(db, clock, planner, inbox).drain()
+    assert (result.sent, result.blocked, result.retried) == (3, 1, 1)
+    clock.advance(seconds=3)  # after the first backoff
+    assert (await sender(db, clock, planner, inbox).drain()).sent == 1
+    active = await peek.rows(db, "identities", "active", where="external_id = ?", params=(users["an"].user_id,))
+    assert [r[0] for r in active] == [0]
+    clock.set(at("2026-11-19 08:00"))  # T−1: An is no longer reachable, so nothing is planned for An
+    await scheduling_pass(db, content, TZ, clock.now())
+    await sender(db, clock, planner, inbox).drain()
+    assert inbox.texts(users["an"].user_id) == [] and len(inbox.texts(users["binh"].user_id)) == 2
+
+
+async def test_quiet_hours_hold_ad_hoc_reminders_until_morning(
+        engine: Engine, demo: Demo, db: Database, content: Content, planner: Planner, clock: FixedClock):
+    users = await team(engine, demo)
+    staff = ChatUser(engine, "canbo", channel="terminal")
+    clock.set(at("2026-11-20 22:10"))
+    answer = await staff.tap_data("g:remind:thang:2026-11")
+    assert "Đã gửi nhắc tới 5 người ở 3 thôn" in answer and "07:00" in answer
+    assert "đã nhắc" in await staff.tap_data("g:remind:thang:2026-11")  # a double tap: once a day
+    inbox = Inbox()
+    assert (await sender(db, clock, planner, inbox).drain()).sent == 0  # 22:10: nothing goes out
+    clock.set(at("2026-11-21 06:59"))
+    assert (await sender(db, clock, planner, inbox).drain()).sent == 0
+    clock.set(at("2026-11-21 07:00"))
+    assert (await sender(db, clock, planner, inbox).drain()).sent == 5
+    assert "Cán bộ xã nhắc" in inbox.texts(users["dung"].user_id)[0]
+    member = users["an"]
+    assert "không dùng được" in await member.tap_data("g:remind:thang:2026-11")
+
+
+async def test_a_village_that_reports_before_the_send_is_skipped(
+        engine: Engine, demo: Demo, db: Database, content: Content, planner: Planner):
+    users = await team(engine, demo)
+    clock = FixedClock(at("2026-11-17 08:00"))
+    await scheduling_pass(db, content, TZ, clock.now())
+    await report(db, demo, 0, date(2026, 11, 17))
+    inbox = Inbox()
+    result = await sender(db, clock, planner, inbox).drain()
+    assert result.skipped == 3
+    assert sorted(m.chat_id for m in inbox.delivered) == [users["dung"].user_id, users["leader2"].user_id]
+
+
+async def test_weekly_digest_matches_the_week_and_can_be_turned_off(
+        engine: Engine, demo: Demo, db: Database, content: Content, planner: Planner):
+    users = await team(engine, demo)
+    await report(db, demo, 0, date(2026, 11, 16), 5)
+    await report(db, demo, 0, date(2026, 11, 18), 2, "chu_ky_so")
+    await report(db, demo, 2, date(2026, 11, 22), 9)
+    await report(db, demo, 1, date(2026, 11, 23), 40)  # next week: not in this digest
+    clock = FixedClock(at("2026-11-23 07:30"))
+    inbox, terminal = Inbox(), Inbox()
+    await scheduling_pass(db, content, TZ, clock.now())
+    await OutboxSender(db, {"telegram": inbox, "terminal": terminal}, clock, rate=1000, per_chat_interval=0).drain()
+    staff = plain_text(terminal.delivered[0].payload["text"])
+    assert "16/11–22/11/2026" in staff and ": 16 hộ" in staff
+    assert "VNeID: 14" in staff and "Chữ ký số: 2" in staff
+    assert "1. Ấp Bình Hàng Trung: 9 hộ" in staff and "2. Ấp Mỹ Thạnh: 7 hộ" in staff
+    assert "Ấp Mỹ Phú" in staff.split("Chưa báo cáo tuần qua:")[1].split("\n")[0]
+    leader = inbox.texts(users["leader0"].user_id)[0]
+    assert "Ấp Mỹ Thạnh: 7 hộ" in leader and "1 thành viên đã báo cáo" in leader
+    assert inbox.texts(users["an"].user_id) == []  # members get no digest
+    # Turning the digest off stops the digest, not the deadline reminders.
+    assert "Đã tắt bản tin tuần" in await users["leader2"].send("/tatnhacnho")
+    assert "đang tắt" in await users["leader2"].send("/tatnhacnho")
+    clock.set(at("2026-11-30 07:30"))
+    await scheduling_pass(db, content, TZ, clock.now())
+    steps = [(r[0], r[3]) for r in await rows(db) if r[1] == "2026-W48"]
+    assert ("digest", users["leader2"].user_id) not in steps and ("digest", users["leader0"].user_id) in steps
+    clock.set(at("2026-12-17 08:00"))  # T−1 of December's monthly report
+    await scheduling_pass(db, content, TZ, clock.now())
+    assert any(r[3] == users["leader2"].user_id and r[2] == "eve" for r in await rows(db))
+    assert "Đã bật" in await users["leader2"].send("/batnhacnho")
+
+
+async def test_a_whole_year_of_passes_sends_each_step_once_on_time(
+        engine: Engine, demo: Demo, db: Database, content: Content, planner: Planner):
+    """Every cron firing of 2026, plus restarts at odd hours: each step enqueued once, at its time."""
+    await team(engine, demo)
+    moments = []
+    day = date(2026, 1, 1)
+    while day.year == 2026:
+        moments += [datetime.combine(day, t, tzinfo=TZ) for t in planner.cron_times]
+        if day.day == 9:  # a restart late in the evening and one in the night
+            moments += [datetime.combine(day, t, tzinfo=TZ) for t in (datetime.min.time().replace(hour=22),)]
+        day += timedelta(days=1)
+    for moment in moments:
+        await scheduling_pass(db, content, TZ, moment)
+    found = await peek.rows(db, "outbox", "rule, period, step, MIN(due_at), COUNT(*), COUNT(DISTINCT recipient)",
+                            where="rule != 'digest'", group="rule, period, step")
+    expected = {(s.deadline.rule, s.deadline.key, s.step): s.at
+                for s in planner.steps_between("x", at("2026-01-01 00:00"), at("2027-01-01 00:00"))}
+    got = {(r[0], r[1], r[2]): datetime.fromisoformat(r[3]) for r in found}
+    assert got == expected  # every step of the year, each at its own time (nobody reports: all are sent)
+    for *_key, due_at, count, distinct in found:
+        local = datetime.fromisoformat(due_at).astimezone(TZ)
+        assert count == distinct and planner.work.is_working(local.date()) and not planner.is_quiet(local)
+    digests = await peek.rows(db, "outbox", "period, COUNT(*)", where="rule = 'digest' AND step = 'staff'",
+                              group="period")
+    assert len(digests) == 52 and all(r[1] == 1 for r in digests)
+
+
+async def test_hanchot_shows_status_and_staff_add_a_one_off_deadline(
+        engine: Engine, demo: Demo, db: Database, clock: FixedClock):
+    users = await team(engine, demo)
+    an = users["an"]
+    answer = await an.send("/hanchot")
+    assert "Báo cáo quý" in answer and "10/12/2026" in answer and "Ấp Mỹ Thạnh chưa báo cáo" in answer
+    assert "20/12/2026" in answer and "dời" not in answer
+    await an.send("vneid 3")
+    assert "Ấp Mỹ Thạnh đã báo cáo" in await an.send("/hanchot")
+    assert "Chỉ cán bộ xã" in await an.send('/hanchot them 30/11 "Chiến dịch"')
+    staff = ChatUser(engine, "canbo", channel="terminal")
+    assert "Đã báo cáo: 1/6" in await staff.send("/hanchot")
+    for bad, expected in [("/hanchot them 31/2 \"X\"", "chưa đúng"), ("/hanchot them 30/11", "Thiếu tên"),
+                          ("/hanchot them 1/1/2020 \"X\"", "từ hôm nay"), ("/hanchot them", "Cách thêm")]:
+        assert expected in await staff.send(bad)
+    added = await staff.send('/hanchot them 30/11 "Chiến dịch VNeID"')
+    assert "Đã thêm hạn Chiến dịch VNeID: 30/11/2026" in added and "25/11/2026" in added
+    assert "Đã có hạn" in await staff.send("/hanchot them 30/11 “Chiến dịch VNeID”")
+    assert "Chiến dịch VNeID" in await an.send("/hanchot")
+    assert await peek.count(db, "custom_deadlines") == 1
+    assert "(demo): thêm hạn báo cáo (custom_deadline:1)" in await staff.send("/nhatky")  # the commune's audit trail
+
+
+async def test_terminal_chat_shows_due_reminders(
+        engine: Engine, demo: Demo, db: Database, content: Content, planner: Planner, clock: FixedClock):
+    await team(engine, demo)
+    clock.set(at("2026-12-10 07:30"))  # due day of the quarterly report
+    await scheduling_pass(db, content, TZ, clock.now())
+    import io
+
+    out = io.StringIO()
+    chat = TerminalChat(engine, content, "canbo", stdout=out, inbox=terminal_inbox(db, clock, planner, "canbo"))
+    await chat.send("/trogiup")
+    text = out.getvalue()
+    assert "Báo cáo quý" in text and "Chưa báo cáo" in text and "[/nhaclai quy 2026-Q4] 🔔 Nhắc lại" in text
+    out.seek(0)
+    out.truncate(0)
+    await chat.send("/nhaclai quy 2026-Q4")
+    assert "Đã gửi nhắc tới 5 người ở 3 thôn" in out.getvalue()
+    assert "nhắc lại các thôn chưa báo cáo" in await ChatUser(engine, "canbo", channel="terminal").send("/nhatky")
+    out.seek(0)
+    out.truncate(0)
+    await chat.send("/trogiup")
+    assert "Báo cáo quý" not in out.getvalue()  # shown once
+
+
+async def test_scheduler_runs_a_pass_on_start_and_has_deliberate_misfire_settings(
+        engine: Engine, demo: Demo, db: Database, content: Content, planner: Planner):
+    """After downtime the start-up pass enqueues the step still due; cron jobs coalesce and forgive misfires."""
+    import asyncio
+
+    from bot.runtime.scheduler import MISFIRE_GRACE_SECONDS, ReminderScheduler
+
+    await team(engine, demo)
+    clock = FixedClock(at("2026-11-19 10:00"))  # down since Monday: T−3 missed, T−1 (08:00) missed
+    inbox = Inbox()
+    scheduler = ReminderScheduler(db, content, clock, planner, sender(db, clock, planner, inbox))
+    scheduler.start()
+    try:
+        for _ in range(200):
+            if len(inbox.delivered) >= 5:
+                break
+            await asyncio.sleep(0.01)
+        jobs = {job.id: job for job in scheduler.scheduler.get_jobs()}  # type: ignore[union-attr]
+    finally:
+        await scheduler.stop()
+    assert sorted({m.step for m in inbox.delivered}) == ["eve"]  # the T−3 step is superseded, sent never
+    assert len(inbox.delivered) == 5
+    cron = [job for name, job in jobs.items() if name.startswith("pass-") and name != "pass-start"]
+    assert {f"{j.trigger.fields[5]}:{j.trigger.fields[6]}" for j in cron} >= {"8:0", "7:30"}
+    assert all(j.coalesce and j.misfire_grace_time == MISFIRE_GRACE_SECONDS for j in cron)

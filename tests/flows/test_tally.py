@@ -1,0 +1,421 @@
+"""Tallies, explicit zero reports, targets, the chart and the XLSX export (issue 3)."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+from support import peek
+from support.helpers import ChatUser, text_of
+
+from bot.content import Content
+from bot.domain.messages import plain_text
+from bot.domain.periods import cutoff_month, from_key, month, quarter, week_of, year_of
+from bot.flows.engine import Engine
+from bot.flows.tally import BadArgument, parse_period
+from bot.handlers.terminal import TerminalChat
+from bot.services.demo import Demo
+from bot.services.tallies import build_tally
+from bot.services.targets import import_targets
+from storage import Database
+from storage.models import NewReport
+
+TODAY = date(2026, 11, 22)  # helpers.NOW
+
+
+# Helpers --------------------------------------------------------------------------------------
+async def joined(engine: Engine, demo: Demo, index: int, user_id: str, leader: bool = False) -> ChatUser:
+    user = ChatUser(engine, user_id, f"Người {user_id}")
+    village = demo.villages[index]
+    assert "Chào mừng" in await user.send(f"/start {village.leader_code if leader else village.member_code}")
+    return user
+
+
+def staff(engine: Engine, demo: Demo) -> ChatUser:
+    return ChatUser(engine, demo.staff_user, channel="terminal")
+
+
+async def member_id(db: Database, user: ChatUser) -> int:
+    async with db.uow() as uow:
+        member = await uow.members.by_identity(user.channel, user.user_id)
+    assert member is not None
+    return member.id
+
+
+async def insert(db: Database, member: int, village: int, day: date, clock, **counts: int) -> str:
+    """Reports written straight to storage (for days the chat would refuse as too old)."""
+    batch = f"b{day.isoformat()}{len(counts)}{sum(counts.values())}{village}"
+    async with db.uow() as uow:
+        await uow.reports.add_batch(batch, member, village, [NewReport(s, c) for s, c in counts.items()],
+                                    day, "text", clock.now())
+    return batch
+
+
+async def live_rows(db: Database) -> list[tuple]:
+    return await peek.live_reports(db, "service, count, occurred_on")
+
+
+def line_with(answer: str, start: str) -> str:
+    return next(line for line in answer.splitlines() if line.strip().startswith(start))
+
+
+# Explicit zero reports -------------------------------------------------------------------------
+@pytest.mark.parametrize("text", ["không có", "khong co", "0 hộ", "hôm nay không có hộ nào cần hỗ trợ"])
+async def test_zero_report_by_text_is_recorded_as_a_count_zero(engine, demo, db, text):
+    user = await joined(engine, demo, 0, "z1")
+    answer = await user.send(text)
+    assert "không có hộ nào" in answer and "22/11/2026" in answer
+    assert await live_rows(db) == [("none", 0, "2026-11-22")]
+    assert "Đã hủy" in await user.tap("↩ Hoàn tác")  # undone like any report
+    assert await live_rows(db) == []
+
+
+async def test_zero_report_keeps_its_day(engine, demo, db):
+    user = await joined(engine, demo, 0, "z2")
+    await user.send("hôm qua không có")
+    assert await live_rows(db) == [("none", 0, "2026-11-21")]
+
+
+async def test_zero_report_from_the_button_flow(engine, demo, db):
+    user = await joined(engine, demo, 0, "z3")
+    await user.send("/baocao")
+    summary = await user.tap("🚫 Không có hộ nào")
+    assert "Không có hộ nào" in summary and "22/11/2026" in summary
+    assert await live_rows(db) == []  # nothing until confirmed
+    assert "Đã ghi nhận" in await user.tap("✔ Ghi nhận")
+    assert await live_rows(db) == [("none", 0, "2026-11-22")]
+
+
+async def test_zero_typed_at_the_service_step(engine, demo, db):
+    user = await joined(engine, demo, 0, "z4", leader=True)
+    await user.send("/baocao")
+    await user.send("không có")
+    await user.send("1")  # ✔ Ghi nhận, by its key
+    assert await live_rows(db) == [("none", 0, "2026-11-22")]
+
+
+async def test_staff_cannot_send_a_zero_report(engine, demo, db):
+    assert "Chỉ thành viên" in await staff(engine, demo).send("không có")
+    assert await live_rows(db) == []
+
+
+# The staff tally --------------------------------------------------------------------------------
+@pytest.fixture
+async def november(engine: Engine, demo: Demo, db: Database, clock) -> dict[str, ChatUser]:
+    """Mỹ Thạnh reports, Mỹ Phú says "nothing", the others are silent; one report voided;
+    one typed today for a day in October."""
+    thanh = await joined(engine, demo, 0, "t1")
+    phu = await joined(engine, demo, 1, "t2")
+    await thanh.send("vneid 5 cks 2")
+    await thanh.send("02/11 vneid 40")
+    await thanh.send("31/10 vneid 9 ssk 1")  # typed in November, counts in October
+    await thanh.send("thanh toán 30")
+    await thanh.tap("↩ Hoàn tác")  # voided: never counts
+    await phu.send("không có")
+    return {"thanh": thanh, "phu": phu}
+
+
+async def test_staff_month_tally(engine, demo, november):
+    replies = await staff(engine, demo).engine.handle(staff(engine, demo)._inbound(text="/thang"))
+    summary = plain_text(replies[0].text)
+    assert "Xã Mỹ Hiệp – tháng 11/2026" in summary
+    assert "Tổng: 47 hộ (+37 so với kỳ trước)" in summary  # October: 9 + 1
+    assert line_with(summary, "• VNeID:") == "• VNeID: 45 (+36)"
+    assert line_with(summary, "• Chữ ký số:") == "• Chữ ký số: 2 (+2)"
+    assert line_with(summary, "• Sổ sức khỏe:") == "• Sổ sức khỏe: 0 (−1)"
+    assert "Thanh toán: 30" not in summary
+    missing = line_with(summary, "⚠ Chưa báo cáo")
+    assert missing == "⚠ Chưa báo cáo (4): Ấp An Bình, Ấp Bình Hàng Trung, Ấp Hòa Long, Ấp Tân Thuận"
+    assert "Báo không có hộ nào: Ấp Mỹ Phú" in summary
+    villages = text_of(replies[1:])
+    assert "Ấp Mỹ Thạnh: 47 hộ (+37)" in villages and "VNeID 45, Chữ ký số 2" in villages
+    assert "Ấp Mỹ Phú: 0 hộ – đã báo không có" in villages
+    assert "Ấp An Bình: ⚠ chưa báo cáo" in villages
+
+
+async def test_coverage_against_demo_targets(engine, demo, november):
+    answer = await staff(engine, demo).send("/thang")
+    # VNeID target 80% of each hamlet's households (2,387 in all -> 1,910); helped this year: 54.
+    assert "Tiến độ năm 2026 so với mục tiêu:" in answer
+    assert line_with(answer, "• VNeID: 54/") == "• VNeID: 54/1.910 hộ ░░░░░░░░░░ 3%"
+    member_view = await november["thanh"].send("/thang")
+    assert line_with(member_view, "• VNeID: 54/") == "• VNeID: 54/330 hộ ▓▓░░░░░░░░ 16%"  # 80% of 412
+
+
+async def test_previous_periods_and_arguments(engine, demo, november):
+    user = staff(engine, demo)
+    october = await user.send("/thang truoc")
+    assert "tháng 10/2026" in october and "Tổng: 10 hộ" in october
+    assert "tháng 10/2026" in await user.send("/thang 10")
+    assert "Tổng: 10 hộ" in await user.send("/thang 10/2026")
+    quarter_answer = await user.send("/quy")
+    assert "quý 4/2026" in quarter_answer and "Tổng: 57 hộ" in quarter_answer
+    assert "quý 3/2026" in await user.send("/quy 3")
+    assert "Tổng: 57 hộ" in await user.send("/nam")
+    assert "năm 2025" in await user.send("/nam 2025")
+    week = await user.send("/tuan")
+    assert "tuần 16/11–22/11/2026" in week and "Tổng: 7 hộ" in week
+    assert "tuần 09/11–15/11/2026" in await user.send("/tuan truoc")
+    assert "tháng 12/2025" in await user.send("/thang 12")  # December 2026 has not started
+
+
+async def test_staff_may_name_one_of_their_villages(engine, demo, november):
+    answer = await staff(engine, demo).send("/thang mỹ thạnh")
+    assert "Ấp Mỹ Thạnh – tháng 11/2026" in answer and "Tổng: 47 hộ" in answer
+    assert "Ấp Mỹ Phú" not in answer
+
+
+async def test_member_sees_only_their_village(engine, demo, november):
+    phu = november["phu"]
+    answer = await phu.send("/thang")
+    assert "Ấp Mỹ Phú – tháng 11/2026" in answer and "Tổng: 0 hộ" in answer
+    assert "đã báo: không có hộ nào" in answer
+    assert "Mỹ Thạnh" not in answer
+    refused = await phu.send("/thang ấp mỹ thạnh")
+    assert "Không tìm thấy" in refused and "47" not in refused
+    assert "Không tìm thấy" in await phu.send("/thang XA-MY-HIEP")
+
+
+async def test_nobody_sees_another_commune(engine, demo, db, clock):
+    async with db.uow() as uow:
+        other = await uow.units.add("commune", "XA-KHAC", "Xã Khác", demo.commune.parent_id)
+        village = await uow.units.add("village", "AP-KHAC", "Ấp Khác", other.id, 100, 300)
+        admin = await uow.members.add("Quản trị", "admin", demo.commune.parent_id or 0, clock.now())
+        await uow.members.link_identity(admin.id, "telegram", "adm", "adm", clock.now())
+        reporter = await uow.members.add("Tư", "member", village.id, clock.now())
+    await insert(db, reporter.id, village.id, TODAY, clock, vneid=77)
+    refused = await staff(engine, demo).send("/thang XA-KHAC")
+    assert "Không tìm thấy" in refused and "77" not in refused
+    assert "Không tìm thấy" in await staff(engine, demo).send("/thang ấp khác")
+    admin_user = ChatUser(engine, "adm")
+    assert "Gõ thêm mã xã" in await admin_user.send("/thang")  # a province admin names a commune
+    answer = await admin_user.send("/thang XA-KHAC")
+    assert "Xã Khác – tháng 11/2026" in answer and "Tổng: 77 hộ" in answer
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("/thang 13", "Chưa hiểu kỳ"),
+        ("/thang abc", "Chưa hiểu kỳ"),
+        ("/quy 5", "Chưa hiểu kỳ"),
+        ("/nam 20x5", "Chưa hiểu kỳ"),
+        ("/tuan 31/02", "Chưa hiểu kỳ"),
+        ("/thang 12/2026", "chưa bắt đầu"),
+        ("/nam 2027", "chưa bắt đầu"),
+        ("/thang thôn 99", "Không tìm thấy"),
+    ],
+)
+async def test_bad_arguments_are_answered_politely(engine, demo, db, november, text, expected):
+    before = await live_rows(db)
+    answer = await staff(engine, demo).send(text)
+    assert expected in answer and "Tổng:" not in answer
+    assert await live_rows(db) == before
+
+
+async def test_long_tallies_are_split_for_the_phone(engine, db, content, clock):
+    async with db.uow() as uow:
+        province = await uow.units.add("province", "BIG", "Tỉnh Lớn")
+        commune = await uow.units.add("commune", "XA-LON", "Xã Rất Lớn", province.id)
+        reporter = None
+        for n in range(80):
+            village = await uow.units.add("village", f"T{n:02d}", f"Thôn Số Rất Dài Tên {n:02d}", commune.id, 300, 900)
+            if reporter is None:
+                reporter = await uow.members.add("Tư", "member", village.id, clock.now())
+            await uow.reports.add_batch(f"big{n}", reporter.id, village.id,
+                                        [NewReport(code, n + 1) for code in content.catalogue.codes],
+                                        TODAY, "text", clock.now())
+        boss = await uow.members.add("Cán bộ", "staff", commune.id, clock.now())
+        await uow.members.link_identity(boss.id, "telegram", "boss", "boss", clock.now())
+    replies = await ChatUser(engine, "boss").engine.handle(ChatUser(engine, "boss")._inbound(text="/thang"))
+    assert len(replies) >= 3
+    assert all(len(plain_text(r.text)) <= content.tally.max_message_chars for r in replies)
+    villages_text = text_of(replies[1:])
+    assert all(f"Thôn Số Rất Dài Tên {n:02d}" in villages_text for n in range(80))
+    assert "Tổng: 19.440 hộ" in plain_text(replies[0].text)  # 6 services x (1 + ... + 80)
+
+
+# Period edges --------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("kind", "text", "expected"),
+    [
+        ("week", "", week_of(TODAY)),
+        ("week", "truoc", week_of(date(2026, 11, 15))),
+        ("week", "trước", week_of(date(2026, 11, 15))),
+        ("week", "1/1/2027", None),
+        ("week", "31/12/2026", week_of(date(2026, 12, 31))),
+        ("week", "29/02/2028", week_of(date(2028, 2, 29))),
+        ("month", "10", month(2026, 10)),
+        ("month", "12", month(2025, 12)),
+        ("month", "2/2028", month(2028, 2)),
+        ("month", "2026-10", month(2026, 10)),
+        ("quarter", "3", quarter(2026, 3)),
+        ("quarter", "truoc", quarter(2026, 3)),
+        ("year", "2025", year_of(date(2025, 1, 1))),
+        ("year", "truoc", year_of(date(2025, 1, 1))),
+        ("cutoff", "", cutoff_month(2026, 12, 15)),
+        ("cutoff", "11", cutoff_month(2026, 11, 15)),
+        ("any", "2026-Q4", quarter(2026, 4)),
+    ],
+)
+def test_period_arguments(content: Content, kind, text, expected):
+    if expected is None:
+        assert week_of(date(2027, 1, 1)).start == date(2026, 12, 28)  # the ISO week spans the year end
+        assert parse_period(kind, text, TODAY, 15, content.tally) == week_of(date(2026, 12, 28))
+        return
+    assert parse_period(kind, text, TODAY, 15, content.tally) == expected
+
+
+def test_bad_period_arguments(content: Content):
+    for kind, text in [("month", "0"), ("month", "13/2026"), ("quarter", "0"), ("week", "32/1"), ("year", "99")]:
+        with pytest.raises(BadArgument):
+            parse_period(kind, text, TODAY, 15, content.tally)
+
+
+async def test_periods_at_their_edges(db, demo, clock, content):
+    """A report counts in the period of its day: 14th vs 15th for cut-off months, year end, leap day."""
+    village = demo.villages[0].village
+    async with db.uow() as uow:
+        reporter = await uow.members.add("Tư", "member", village.id, clock.now())
+    days = {date(2026, 10, 14): 1, date(2026, 10, 15): 2, date(2025, 12, 31): 4, date(2026, 1, 1): 8,
+            date(2028, 2, 29): 16, date(2028, 3, 1): 32}
+    for day, count in days.items():
+        await insert(db, reporter.id, village.id, day, clock, vneid=count)
+
+    async def total(period) -> int:
+        async with db.uow() as uow:
+            return (await build_tally(uow, demo.commune, period, content.catalogue.codes, clock.now())).total
+
+    assert await total(cutoff_month(2026, 10)) == 1  # 15/9–14/10
+    assert await total(cutoff_month(2026, 11)) == 2  # 15/10–14/11
+    assert await total(month(2026, 10)) == 3
+    assert await total(year_of(date(2025, 6, 1))) == 4
+    assert await total(year_of(date(2026, 6, 1))) == 11
+    assert await total(week_of(date(2025, 12, 31))) == 12  # Monday 29/12/2025 – Sunday 4/1/2026
+    assert await total(quarter(2026, 1)) == 8
+    assert await total(month(2028, 2)) == 16
+    assert await total(from_key("2028-W09")) == 48  # 28/2–5/3/2028
+
+
+async def test_cutoff_day_per_commune(engine, demo, db, clock, content, monkeypatch):
+    monkeypatch.setitem(content.tally.cutoff_day_by_commune, demo.commune.code, 20)
+    answer = await staff(engine, demo).send("/ky")
+    assert "kỳ tháng 12/2026 (20/11–19/12)" in answer
+
+
+# Targets import ---------------------------------------------------------------------------------------
+async def test_targets_import_all_or_nothing(db, demo, content, clock):
+    bad = (
+        "commune,village,service,year,target\n"
+        "XA-MY-HIEP,AP-MY-THANH,vneid,2026,90%\n"
+        "XA-MY-HIEP,AP-NOWHERE,vneid,2026,90%\n"
+        "XA-MY-HIEP,AP-MY-PHU,banh mi,2026,90%\n"
+        "XA-MY-HIEP,AP-MY-PHU,cks,20x6,90%\n"
+        "XA-MY-HIEP,AP-MY-PHU,cks,2026,150%\n"
+        "XA-MY-HIEP,AP-MY-THANH,vneid,2026,80%\n"
+        "XA-NOPE,AP-MY-PHU,cks,2026,10\n"
+    )
+    async with db.uow() as uow:
+        result = await import_targets(uow, content, bad, clock.now())
+    lines = [int(re.match(r"dòng (\d+)", e).group(1)) for e in result.errors]
+    assert result.imported == 0 and lines == [3, 4, 5, 6, 7, 8]
+    assert "trùng với dòng 2" in result.errors[4]
+    rows = await peek.rows(db, "targets", "kind, value", where="unit_id = ? AND service = 'vneid'",
+                           params=(demo.villages[0].village.id,))
+    assert rows == [("percent", 80.0)]  # the demo's, untouched
+    good = "\ufeffcommune;village;service;year;target\nxa-my-hiep;AP-MY-THANH;cks;2026;120\n"
+    async with db.uow() as uow:
+        result = await import_targets(uow, content, good, clock.now())
+    assert result.imported == 1 and not result.errors
+    rows = await peek.rows(db, "targets", "kind, value", where="unit_id = ? AND service = 'chu_ky_so'",
+                           params=(demo.villages[0].village.id,))
+    assert rows == [("absolute", 120.0)]
+
+
+async def test_demo_seeding_keeps_imported_targets(db, demo, content, clock):
+    from bot.services.demo import seed_demo
+
+    async with db.uow() as uow:
+        await uow.targets.set(demo.villages[0].village.id, "vneid", 2026, "absolute", 5, clock.now())
+    await seed_demo(db, content, clock.now())
+    assert (await peek.count(db, "targets"), await peek.count(db, "targets", "kind = 'absolute'")) == (6 * 4, 1)
+
+
+# XLSX and chart ---------------------------------------------------------------------------------------------
+async def test_xlsx_has_the_same_figures_as_the_chat(engine, demo, november):
+    user = staff(engine, demo)
+    chat = await user.send("/thang")
+    replies = await user.engine.handle(user._inbound(text="/xuat"))
+    assert len(replies) == 1 and replies[0].attachment is not None
+    file = replies[0].attachment
+    assert file.kind == "document" and file.filename == "baocao_XA-MY-HIEP_2026-11.xlsx"
+    book = load_workbook(io.BytesIO(file.data))
+    assert book.sheetnames[0] == "Tổng hợp" and book.sheetnames[-1] == "Chi tiết" and "VNeID" in book.sheetnames
+    summary = book["Tổng hợp"]
+    assert summary["A2"].value == "Đơn vị: Xã Mỹ Hiệp"
+    assert "tháng 11/2026 (01/11/2026 – 30/11/2026)" in summary["A3"].value
+    assert summary["A4"].value == "Lập lúc: 09:30 22/11/2026"
+    assert summary.freeze_panes == "B7"
+    header = [c.value for c in summary[6]]
+    rows = {r[0]: dict(zip(header, r, strict=True)) for r in summary.iter_rows(min_row=7, values_only=True)}
+    assert rows["Ấp Mỹ Thạnh"]["VNeID"] == 45 and rows["Ấp Mỹ Thạnh"]["Tổng cộng"] == 47
+    assert rows["Ấp Mỹ Phú"]["Đã báo cáo"] == "Có (không có hộ nào)"
+    assert rows["Ấp An Bình"]["Đã báo cáo"] == "Chưa"
+    total = rows["Toàn xã"]
+    assert total["Tổng cộng"] == 47 and total["Kỳ trước"] == 10 and total["Thanh toán"] == 0
+    assert "Tổng: 47 hộ" in chat
+    assert total["Mục tiêu năm VNeID (hộ)"] == 1910 and total["Đã hỗ trợ năm VNeID (hộ)"] == 54
+    assert f"{total['Đạt VNeID (%)']}%" in line_with(chat, "• VNeID: 54/")
+    vneid = book["VNeID"]
+    weeks = [c.value for c in vneid[6]]
+    assert weeks[0] == "Thôn, ấp" and weeks[-1] == "Tổng cộng" and "Tuần 02/11–08/11" in weeks
+    by_village = {r[0]: r for r in vneid.iter_rows(min_row=7, values_only=True)}
+    assert by_village["Ấp Mỹ Thạnh"][weeks.index("Tuần 02/11–08/11")] == 40
+    assert by_village["Toàn xã"][-1] == 45
+    detail = book["Chi tiết"]
+    records = list(detail.iter_rows(min_row=7, values_only=True))
+    voided = [r for r in records if r[5] == "Đã hủy"]
+    assert [(r[2], r[3]) for r in voided] == [("Thanh toán", 30)]
+    assert ("Ấp Mỹ Phú", "Không có hộ nào", 0) in [(r[1], r[2], r[3]) for r in records]
+    assert all(isinstance(r[3], int) for r in records) and isinstance(records[0][0], datetime)
+    assert {r[7] for r in records} == {"Người t1", "Người t2"}
+    assert all(d.date() >= date(2026, 11, 1) for d in (r[0] for r in records))  # 31/10 is October's
+
+
+async def test_members_cannot_export(engine, demo, november):
+    assert "không dùng được" in await november["thanh"].send("/xuat")
+
+
+async def test_chart_is_a_png_photo(engine, demo, november):
+    user = staff(engine, demo)
+    replies = await user.engine.handle(user._inbound(text="/bieudo"))
+    file = replies[0].attachment
+    assert file is not None and file.kind == "photo" and file.data.startswith(b"\x89PNG")
+    assert "Xã Mỹ Hiệp – tháng 11/2026: 47 hộ" in plain_text(replies[0].text)
+    own = await november["thanh"].engine.handle(november["thanh"]._inbound(text="/bieudo tuan"))
+    assert own[0].attachment is not None and "Ấp Mỹ Thạnh – tuần 16/11–22/11/2026: 7 hộ" in plain_text(own[0].text)
+    assert "Chưa có số liệu" in await user.send("/bieudo thang 9")
+
+
+async def test_terminal_chat_saves_files_and_prints_the_path(engine, demo, content, november, tmp_path: Path):
+    out = io.StringIO()
+    chat = TerminalChat(engine, content, demo.staff_user, stdout=out, output_dir=tmp_path / "files")
+    await chat.send("/xuat thang 11")
+    await chat.send("/xuat thang 11")
+    printed = out.getvalue()
+    paths = re.findall(r"Đã lưu tệp: (.+)", printed)
+    assert [Path(p).name for p in paths] == ["baocao_XA-MY-HIEP_2026-11.xlsx", "baocao_XA-MY-HIEP_2026-11-2.xlsx"]
+    assert load_workbook(paths[0])["Tổng hợp"]["A2"].value == "Đơn vị: Xã Mỹ Hiệp"
+
+
+async def test_voided_report_leaves_the_tally(engine, demo, db, november):
+    user = staff(engine, demo)
+    assert "Tổng: 10 hộ" in await user.send("/thang 10")
+    assert "31/10/2026" in await november["thanh"].send("/huy")  # the last batch typed: October's
+    await november["thanh"].tap("Hủy báo cáo này")
+    assert "Tổng: 0 hộ" in await user.send("/thang 10")
+    assert "Tổng: 47 hộ (+47 so với kỳ trước)" in await user.send("/thang")

@@ -1,0 +1,58 @@
+"""A bot on Telegram as the end-to-end tests run it: the real PTB Application polling the fake Bot API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from telegram.ext import Application
+
+from bot.content import Content
+from bot.domain.clock import FixedClock
+from bot.flows.engine import Engine
+from bot.handlers.telegram import build_application
+from bot.handlers.telegram_polling import TelegramPolling
+from bot.runtime.backend import database_from_url
+from storage import Database
+from support import peek
+from support.fakebotapi import FakeBotApi, FakeUser
+from support.helpers import TZ
+
+TOKEN = "123:TEST"
+
+
+class Bot:
+    """One running bot process-equivalent: its own database connection, engine and PTB app."""
+
+    def __init__(self, server: FakeBotApi, db_path: Path, content: Content, clock: FixedClock) -> None:
+        self.server, self.db_path, self.content, self.clock = server, db_path, content, clock
+        self.db: Database | None = None
+        self.app: Application | None = None
+
+    async def start(self) -> Bot:
+        self.db = await database_from_url(str(self.db_path)).open()
+        engine = Engine(self.db, self.content, self.clock, TZ)
+        self.app = build_application(
+            TOKEN, engine, self.content, base_url=self.server.base_url, base_file_url=self.server.base_file_url
+        )
+        self.polling = TelegramPolling(self.app, poll_seconds=1)
+        await self.polling.start()
+        return self
+
+    async def stop(self) -> None:
+        if self.app is not None:
+            await self.polling.stop()
+            self.app = None
+        if self.db is not None:
+            await self.db.close()
+            self.db = None
+
+    async def live_reports(self) -> list[tuple]:
+        assert self.db is not None
+        return await peek.live_reports(self.db, "service, count, source")
+
+
+async def join(user: FakeUser, code: str) -> None:
+    await user.send(f"/start {code}")
+    welcome = await user.next_reply()
+    assert "Chào mừng" in welcome.plain_text
+    await user.next_reply()  # first steps
