@@ -13,6 +13,7 @@ from bot.domain.messages import Markup, Reply
 from bot.domain.textutil import fold
 from bot.flows.commands import STAFF, Command
 from bot.flows.context import Context
+from bot.flows.feature import Feature
 from bot.flows.paging import PAGE_LINES, fit, more_action, on_more, page
 from bot.flows.report import day_text
 from bot.services.invites import create_invite
@@ -274,15 +275,19 @@ async def audit(ctx: Context, args: str) -> list[Reply]:
     return [ctx.reply(Markup.lines([ctx.t("admin.audit_header", n=len(lines)), *lines]))]
 
 
-COMMANDS = [
-    Command(("moi", "invite"), invite, STAFF),
-    Command(("maimoi", "invites"), invites, STAFF),
-    Command(("thuhoi", "revoke"), revoke, STAFF),
-    Command(("thanhvien", "members"), members, STAFF),
-    Command(("vaitro", "role"), set_role, STAFF),
-    Command(("khoa", "disable"), disable, STAFF),
-    Command(("mokhoa", "enable"), enable, STAFF),
-    Command(("nhatky", "audit"), audit, STAFF),
-]
-# "Xem tiếp" under a page of /thanhvien or /maimoi (bot/flows/paging.py).
-GLOBAL_ACTIONS = {"tv": on_more(STAFF, members_page), "mm": on_more(STAFF, invites_page, text_cursor=True)}
+FEATURE = Feature(
+    name="admin",
+    texts="texts/admin.yaml",
+    commands=(
+        Command(("moi", "invite"), invite, STAFF),
+        Command(("maimoi", "invites"), invites, STAFF),
+        Command(("thuhoi", "revoke"), revoke, STAFF),
+        Command(("thanhvien", "members"), members, STAFF),
+        Command(("vaitro", "role"), set_role, STAFF),
+        Command(("khoa", "disable"), disable, STAFF),
+        Command(("mokhoa", "enable"), enable, STAFF),
+        Command(("nhatky", "audit"), audit, STAFF),
+    ),
+    # "Xem tiếp" under a page of /thanhvien or /maimoi (bot/flows/paging.py).
+    global_actions={"tv": on_more(STAFF, members_page), "mm": on_more(STAFF, invites_page, text_cursor=True)},
+)

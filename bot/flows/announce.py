@@ -12,6 +12,7 @@ from bot.domain.textutil import fold
 from bot.flows.admin import commune_ids, find_village, villages_in_scope
 from bot.flows.commands import STAFF, Command
 from bot.flows.context import Context
+from bot.flows.feature import Feature, Flow
 from bot.flows.free_text import refuse_personal_data
 from bot.services.announcements import queue_chunk
 from storage.models import FanOut
@@ -99,4 +100,9 @@ async def on_text(ctx: Context, text: str) -> list[Reply] | None:
     return None if answer is None else await on_choice(ctx, "send" if answer else "cancel")
 
 
-COMMANDS = [Command(("thongbao", "announce"), start, STAFF)]
+FEATURE = Feature(
+    name="announce",
+    texts="texts/announce.yaml",
+    commands=(Command(("thongbao", "announce"), start, STAFF),),
+    flow=Flow(FLOW, ("confirm",), on_choice, on_text, prompt),
+)

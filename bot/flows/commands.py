@@ -1,6 +1,6 @@
 """Chat commands and who may use them: the one permission table.
 
-Each feature module declares ``COMMANDS``; the engine collects them. A command names
+Each feature declares its commands in its ``FEATURE``; ``bot.flows.registry`` collects them. A command names
 the roles allowed to run it (``guest`` is a user who has not joined yet); anyone else
 gets a short answer and nothing happens.
 """

@@ -20,6 +20,7 @@ from bot.domain.report_parser import parse_report
 from bot.flows.admin import narrow, tell_member, villages_in_scope
 from bot.flows.commands import Command
 from bot.flows.context import Context
+from bot.flows.feature import Feature
 from bot.flows.free_text import refuse_personal_data
 from bot.flows.paging import fit, more_action, on_more, page
 from bot.flows.report import ZERO, check_day, day_text, issue_text, items_text
@@ -181,11 +182,15 @@ async def on_behalf(ctx: Context, args: str) -> list[Reply]:
                     day=day_text(day))]
 
 
-COMMANDS = [
-    Command(("gannhat", "recent"), recent, CORRECTORS),
-    Command(("xoabc", "void"), void, CORRECTORS),
-    Command(("suabc", "correct"), correct, CORRECTORS),
-    Command(("baothay", "proxy"), on_behalf, CORRECTORS),
-]
-# "Xem tiếp" under a page of /gannhat (bot/flows/paging.py).
-GLOBAL_ACTIONS = {"gn": on_more(CORRECTORS, recent_page)}
+FEATURE = Feature(
+    name="corrections",
+    texts="texts/corrections.yaml",
+    commands=(
+        Command(("gannhat", "recent"), recent, CORRECTORS),
+        Command(("xoabc", "void"), void, CORRECTORS),
+        Command(("suabc", "correct"), correct, CORRECTORS),
+        Command(("baothay", "proxy"), on_behalf, CORRECTORS),
+    ),
+    # "Xem tiếp" under a page of /gannhat (bot/flows/paging.py).
+    global_actions={"gn": on_more(CORRECTORS, recent_page)},
+)

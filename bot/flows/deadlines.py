@@ -14,6 +14,7 @@ from bot.domain.messages import Markup, Reply
 from bot.domain.textutil import fold
 from bot.flows.commands import REGISTERED, STAFF, Command
 from bot.flows.context import Context
+from bot.flows.feature import Feature
 from bot.flows.free_text import refuse_personal_data
 from bot.services.reminders import (
     campaign_of,
@@ -201,10 +202,15 @@ async def on_remind_button(ctx: Context, data: str) -> list[Reply]:
     return await remind_again(ctx, f"{rule} {key}")
 
 
-COMMANDS = [
-    Command(("hanchot", "han", "deadline"), hanchot, REGISTERED),
-    Command(("tatnhacnho", "tatbantin"), digest_off, REGISTERED),
-    Command(("batnhacnho", "batbantin"), digest_on, REGISTERED),
-    Command(("nhaclai",), remind_again, STAFF),
-]
-GLOBAL_ACTIONS = {"remind": on_remind_button}
+FEATURE = Feature(
+    name="deadlines",
+    texts="texts/deadlines.yaml",
+    commands=(
+        Command(("hanchot", "han", "deadline"), hanchot, REGISTERED),
+        Command(("tatnhacnho", "tatbantin"), digest_off, REGISTERED),
+        Command(("batnhacnho", "batbantin"), digest_on, REGISTERED),
+        Command(("nhaclai",), remind_again, STAFF),
+    ),
+    # "🔔 Nhắc lại" under the due-day message to staff (bot/services/reminders.py).
+    global_actions={"remind": on_remind_button},
+)

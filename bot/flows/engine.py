@@ -4,7 +4,8 @@ For every update the engine, inside a single unit of work run wholly in the data
 thread (one round trip, see ``Database.run``):
 1. records (channel, update key); a redelivered update stops here and changes nothing;
 2. loads the member and the stored conversation;
-3. routes to a command, a button, a flow step or the text-report parser;
+3. routes to a command, a button, a flow step or the text-report parser (the tables of
+   ``bot.flows.registry``, built from each feature's declaration);
 4. stores the new conversation state with the effects (reports, voids, joins).
 Replies are returned only after the commit, so what the user is told is what is stored;
 files (charts, spreadsheets) are built from the data read, after the commit.
@@ -15,35 +16,21 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime
-from types import ModuleType
 from zoneinfo import ZoneInfo
 
 from bot.content import Content, answer_key
 from bot.domain.clock import Clock
 from bot.domain.messages import Inbound, Reply, build_attachments
 from bot.domain.textutil import clean, fold
-from bot.flows import admin, announce, corrections, deadlines, join, mine, report, undo, villages
-from bot.flows import help as help_flow
-from bot.flows import tally as tally_flow
-from bot.flows.commands import Command, role_of
+from bot.flows import join, report, undo
+from bot.flows.commands import role_of
 from bot.flows.context import GLOBAL_PREFIX, KEYS_FIELD, MAX_KEY_CHARS, Context
+from bot.flows.feature import Flow
+from bot.flows.registry import COMMANDS, FLOWS, GLOBAL_ACTIONS, MENU  # the channels read COMMANDS, MENU here
 from storage import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
 _SYMBOLS = re.compile(r"[^\w\s]")
-
-# Feature modules: each may declare COMMANDS (a list of Command) and FLOW + on_choice/on_text.
-FEATURES: tuple[ModuleType, ...] = (
-    join, help_flow, report, undo, mine, tally_flow, deadlines, admin, announce, corrections, villages,
-)
-
-COMMANDS: dict[str, Command] = {name: cmd for feature in FEATURES for cmd in getattr(feature, "COMMANDS", ())
-                                for name in cmd.names}
-# Buttons that stay valid whatever the chat does next: "g:<name>:<data>" -> handler(ctx, data).
-GLOBAL_ACTIONS = {name: fn for feature in FEATURES for name, fn in getattr(feature, "GLOBAL_ACTIONS", {}).items()}
-FLOWS: dict[str, ModuleType] = {feature.FLOW: feature for feature in FEATURES if hasattr(feature, "FLOW")}
-# Menu buttons (persistent keyboard) send their label as text: label key -> command.
-MENU = {"menu.report": "baocao", "menu.mine": "cuatoi", "menu.help": "help"}
 
 
 def split_command(text: str) -> tuple[str, str] | None:
@@ -129,7 +116,7 @@ class Engine:
         ctx.end()
         return await report.from_text(ctx, text)
 
-    async def _ask_again(self, ctx: Context, flow: ModuleType) -> list[Reply]:
+    async def _ask_again(self, ctx: Context, flow: Flow) -> list[Reply]:
         """A line the pending step cannot take: the same question again, with its options
         (the buttons already on screen keep working)."""
         ctx.reoffer()

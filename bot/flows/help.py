@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.domain.messages import Reply
 from bot.flows.commands import EVERYONE, Command
 from bot.flows.context import Context
+from bot.flows.feature import Feature
 
 
 async def show(ctx: Context, args: str = "") -> list[Reply]:
@@ -14,4 +15,8 @@ async def show(ctx: Context, args: str = "") -> list[Reply]:
     return [ctx.reply(ctx.t(f"help.{ctx.member.role}"), menu=True, commands_for=ctx.member.role)]
 
 
-COMMANDS = [Command(("help", "trogiup", "menu"), show, EVERYONE)]
+FEATURE = Feature(
+    name="help",
+    texts="texts/help.yaml",
+    commands=(Command(("help", "trogiup", "menu"), show, EVERYONE),),
+)

@@ -9,6 +9,7 @@ from bot.domain.cleantext import clean_line
 from bot.domain.messages import Reply
 from bot.flows.commands import EVERYONE, Command
 from bot.flows.context import Context
+from bot.flows.feature import Feature, Flow
 
 FLOW = "join"
 MAX_NAME = 64
@@ -76,4 +77,9 @@ async def use_code(ctx: Context, text: str) -> list[Reply]:
     return [welcome, ctx.say("help.first_steps")]
 
 
-COMMANDS = [Command(("start",), start, EVERYONE)]
+FEATURE = Feature(
+    name="join",
+    texts="texts/join.yaml",
+    commands=(Command(("start",), start, EVERYONE),),
+    flow=Flow(FLOW, ("code",), on_choice, on_text, prompt),
+)

@@ -6,6 +6,7 @@ from bot.domain.messages import Markup, Reply
 from bot.domain.periods import month_of, week_of
 from bot.flows.commands import REGISTERED, Command
 from bot.flows.context import Context
+from bot.flows.feature import Feature
 from bot.flows.report import day_text
 
 
@@ -26,4 +27,8 @@ async def show(ctx: Context, args: str = "") -> list[Reply]:
     return [ctx.reply(Markup("\n\n".join(sections)), menu=True)]
 
 
-COMMANDS = [Command(("cuatoi", "toi", "mine"), show, REGISTERED)]
+FEATURE = Feature(
+    name="mine",
+    texts="texts/mine.yaml",
+    commands=(Command(("cuatoi", "toi", "mine"), show, REGISTERED),),
+)

@@ -56,7 +56,7 @@ def more_action(name: str, filter_id: int, page_number: int, cursor: int | str) 
 
 
 def on_more(roles: frozenset[str], handler: PageHandler, text_cursor: bool = False):  # type: ignore[no-untyped-def]
-    """A ``GLOBAL_ACTIONS`` entry for a list: parses the option's data, checks the role as the
+    """A global action (``Feature.global_actions``) for a list: parses the option's data, checks the role as the
     command does, leaves any flow as a command does, and shows the page after the cursor."""
 
     async def action(ctx: Context, rest: str) -> list[Reply]:

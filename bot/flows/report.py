@@ -19,6 +19,7 @@ from bot.domain.reports import NONE_SERVICE
 from bot.domain.textutil import clean, fold, reorders
 from bot.flows.commands import MEMBERS, REGISTERED, Command
 from bot.flows.context import Context
+from bot.flows.feature import Feature, Flow
 from storage.models import NewReport
 
 FLOW = "report"
@@ -349,5 +350,10 @@ async def prompt(ctx: Context) -> Reply | None:
         return None
 
 
-# Staff may type /baocao too: they are told who reports instead of "not allowed".
-COMMANDS = [Command(("baocao", "bc", "report"), start, REGISTERED)]
+FEATURE = Feature(
+    name="report",
+    texts="texts/report.yaml",
+    # Staff may type /baocao too: they are told who reports instead of "not allowed".
+    commands=(Command(("baocao", "bc", "report"), start, REGISTERED),),
+    flow=Flow(FLOW, ("service", "count", "day", "confirm", "repeat"), on_choice, on_text, prompt),
+)

@@ -18,6 +18,7 @@ from bot.domain.tally import Tally, bar, number, period_label
 from bot.domain.textutil import fold
 from bot.flows.commands import REGISTERED, STAFF, Command
 from bot.flows.context import Context
+from bot.flows.feature import Feature
 from bot.services.tallies import build_tally
 from storage.models import Unit
 
@@ -330,12 +331,16 @@ async def export(ctx: Context, args: str = "") -> list[Reply]:
     return [Reply(caption, attachment=PendingAttachment("document", xlsx, export_filename(tally, "xlsx"), XLSX_MIME))]
 
 
-COMMANDS = [
-    Command(("tuan", "week"), _tally_command("week"), REGISTERED),
-    Command(("thang", "month"), _tally_command("month"), REGISTERED),
-    Command(("quy", "quarter"), _tally_command("quarter"), REGISTERED),
-    Command(("nam", "year"), _tally_command("year"), REGISTERED),
-    Command(("ky", "cutoff"), _tally_command("cutoff"), REGISTERED),
-    Command(("bieudo", "chart"), chart, REGISTERED),
-    Command(("xuat", "export"), export, STAFF),
-]
+FEATURE = Feature(
+    name="tally",
+    texts="texts/tally.yaml",
+    commands=(
+        Command(("tuan", "week"), _tally_command("week"), REGISTERED),
+        Command(("thang", "month"), _tally_command("month"), REGISTERED),
+        Command(("quy", "quarter"), _tally_command("quarter"), REGISTERED),
+        Command(("nam", "year"), _tally_command("year"), REGISTERED),
+        Command(("ky", "cutoff"), _tally_command("cutoff"), REGISTERED),
+        Command(("bieudo", "chart"), chart, REGISTERED),
+        Command(("xuat", "export"), export, STAFF),
+    ),
+)

@@ -10,6 +10,7 @@ from datetime import timedelta
 from bot.domain.messages import Reply
 from bot.flows.commands import REGISTERED, Command
 from bot.flows.context import Context
+from bot.flows.feature import Feature, Flow
 from bot.flows.report import UNDO_LAST as UNDO_LAST  # re-exported for the engine
 from bot.flows.report import day_text, items_text
 from storage.models import NewReport, Report
@@ -88,4 +89,9 @@ async def void_last(ctx: Context) -> list[Reply]:
     return await void(ctx, batch[0].batch_id)
 
 
-COMMANDS = [Command(("huy", "undo"), start, REGISTERED, keeps_flow=True)]
+FEATURE = Feature(
+    name="undo",
+    texts="texts/undo.yaml",
+    commands=(Command(("huy", "undo"), start, REGISTERED, keeps_flow=True),),
+    flow=Flow(FLOW, ("confirm",), on_choice, on_text, prompt),
+)

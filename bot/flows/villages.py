@@ -20,6 +20,7 @@ from bot.domain.textutil import fold
 from bot.flows.admin import commune_ids
 from bot.flows.commands import STAFF, Command
 from bot.flows.context import Context
+from bot.flows.feature import Feature
 from bot.flows.free_text import refuse_personal_data
 from bot.flows.paging import PAGE_LINES, fit, more_action, on_more, page
 from storage.models import Unit
@@ -159,9 +160,13 @@ def _service(ctx: Context, text: str) -> str | None:
     return result.items[0].service if len(result.items) == 1 else None
 
 
-COMMANDS = [
-    Command(("thon", "villages"), villages, STAFF),
-    Command(("chitieu", "target"), target, STAFF),
-]
-# "Xem tiếp" under a page of /thon (bot/flows/paging.py).
-GLOBAL_ACTIONS = {"th": on_more(STAFF, listing)}
+FEATURE = Feature(
+    name="villages",
+    texts="texts/villages.yaml",
+    commands=(
+        Command(("thon", "villages"), villages, STAFF),
+        Command(("chitieu", "target"), target, STAFF),
+    ),
+    # "Xem tiếp" under a page of /thon (bot/flows/paging.py).
+    global_actions={"th": on_more(STAFF, listing)},
+)
