@@ -1,22 +1,29 @@
 """Load and validate the files in ``content/``.
 
-Content is data: the service catalogue, user-facing Vietnamese texts, limits and
-the demo commune. Every file is validated with pydantic at start-up; a broken file
-raises :class:`ContentError` naming the file and the field.
+Content is data: the service catalogue, user-facing Vietnamese texts (``texts/``: one file
+per feature and ``shared.yaml``), the words people type, limits and the demo commune. Every
+file is validated with pydantic at start-up; a broken file raises :class:`ContentError`
+naming the file and the field.
+
+The shipped content is the package data of ``tcns_content`` (the top-level ``content/``
+folder, mapped in ``pyproject.toml``), so a normal install carries it; ``TCNS_CONTENT_DIR``
+points a deployment at its own copy, which must still hold every text the code asks for.
 """
 
 from __future__ import annotations
 
 import html
+import importlib.resources
 import re
+import string
 from collections.abc import Iterator
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bot.domain.catalogue import Catalogue
 from bot.domain.deadlines import DeadlineConfig, Planner
@@ -25,11 +32,28 @@ from bot.domain.report_parser import ParserLexicon
 from bot.domain.tally import TallySettings
 from bot.domain.textutil import fold
 
-DEFAULT_CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
+
+def _shipped_content_dir() -> Path:
+    """Where the content shipped with this copy of tcns is: the package ``tcns_content``
+    (installed, or mapped onto ``content/`` by an editable install); in a source tree that was
+    never installed, the ``content/`` folder next to ``bot/``."""
+    try:
+        found = importlib.resources.files("tcns_content")
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent / "content"
+    if not isinstance(found, Path):  # e.g. inside a zip: the loader reads plain files
+        raise ContentError(f"the shipped content ({found}) is not a folder on disk; set TCNS_CONTENT_DIR")
+    return found.resolve()
+
+
+TEXTS_DIR = "texts"  # content/texts/<feature>.yaml and shared.yaml
 
 
 class ContentError(Exception):
     """A content file is missing or invalid; the message names the file and field."""
+
+
+DEFAULT_CONTENT_DIR = _shipped_content_dir()
 
 
 class _Strict(BaseModel):
@@ -117,6 +141,56 @@ class Answers:
         return any(phrase in folded for phrase in self.echo)
 
 
+def _a_word(word: str) -> str:
+    if not re.search(r"[^\W_]", fold(word)):
+        raise ValueError(f"{word!r} has no letter or digit")
+    return word
+
+
+Word = Annotated[str, AfterValidator(_a_word)]
+Words = Annotated[tuple[Word, ...], Field(min_length=1)]
+
+
+class RoleWords(_Strict):
+    member: Words
+    leader: Words
+    staff: Words
+
+    @model_validator(mode="after")
+    def _one_role_a_word(self) -> RoleWords:
+        seen: dict[str, str] = {}
+        for role in ("member", "leader", "staff"):
+            for word in getattr(self, role):
+                if seen.setdefault(fold(word), role) != role:
+                    raise ValueError(f"{word!r} names both {seen[fold(word)]} and {role}")
+        return self
+
+
+class VocabularyWords(_Strict):
+    """``content/vocabulary.yaml``: words people type inside a command's arguments."""
+
+    roles: RoleWords  # /moi THÔN totruong, /vaitro SỐ canbo
+    whole_commune: Words  # /thongbao all ...
+    commune: Words  # /chitieu xa ...
+    of_adults: Words  # /chitieu ... 80% người
+    count_units: Words  # "5 hộ" in the /baocao count step
+
+
+class Vocabulary:
+    """The words of ``vocabulary.yaml``, folded for matching what is typed."""
+
+    def __init__(self, words: VocabularyWords) -> None:
+        self.roles = {fold(w): role for role in ("member", "leader", "staff") for w in getattr(words.roles, role)}
+        self.whole_commune = frozenset(fold(w) for w in words.whole_commune)
+        self.commune = frozenset(fold(w) for w in words.commune)
+        self.of_adults = frozenset(fold(w) for w in words.of_adults)
+        self.count_units = tuple(fold(w) for w in words.count_units)
+
+    def role(self, word: str) -> str | None:
+        """The role a typed word names ("totruong" -> "leader"), or None."""
+        return self.roles.get(fold(word))
+
+
 def escape(value: Any) -> str:
     """Escape a value for a template: user text is escaped, rendered Markup is kept."""
     if isinstance(value, Markup):
@@ -131,21 +205,13 @@ class Texts:
 
     Templates are Telegram-HTML (``<b>``, ``<i>``); parameters are escaped, so a
     member's name or echoed input can never inject markup. Text-only channels strip
-    the tags when rendering.
+    the tags when rendering. Every key is defined in exactly one file of ``texts/``
+    (:meth:`file_of`): its feature's, or ``shared.yaml``.
     """
 
-    def __init__(self, data: dict[str, Any], source: str) -> None:
-        self._flat: dict[str, str] = {}
-        self._flatten("", data, source)
-
-    def _flatten(self, prefix: str, node: Any, source: str) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                self._flatten(f"{prefix}{key}.", value, source)
-        elif isinstance(node, str):
-            self._flat[prefix[:-1]] = node
-        else:
-            raise ContentError(f"{source}: field {prefix[:-1]!r} must be text")
+    def __init__(self, flat: dict[str, str], files: dict[str, Path]) -> None:
+        self._flat = flat
+        self._files = files
 
     def __call__(self, key: str, /, **params: Any) -> Markup:
         template = self._flat[key]
@@ -159,6 +225,26 @@ class Texts:
     def __iter__(self) -> Iterator[str]:
         return iter(self._flat)
 
+    def file_of(self, key: str) -> Path:
+        """The file that defines ``key``."""
+        return self._files[key]
+
+    def placeholders(self, key: str) -> frozenset[str]:
+        """The names the template of ``key`` is filled with (``{items}``, ``{day}``)."""
+        return placeholders(self._flat[key])
+
+
+def placeholders(template: str) -> frozenset[str]:
+    """``"Ngày {day}: {count:>3}"`` -> ``{"day", "count"}``; ValueError for a broken template."""
+    names = set()
+    for _, field, _, _ in string.Formatter().parse(template):
+        if field is not None:
+            name = re.split(r"[.\[]", field, maxsplit=1)[0]
+            if not name.isidentifier():
+                raise ValueError(f"{{{field}}} is not a named placeholder")
+            names.add(name)
+    return frozenset(names)
+
 
 class Content:
     """Everything loaded from the content directory, validated."""
@@ -169,12 +255,10 @@ class Content:
         self.limits: Limits = _load_model(directory / "limits.yaml", Limits)
         self.demo: DemoCommune = _load_model(directory / "demo.yaml", DemoCommune)
         self.answers = Answers(_load_model(directory / "answers.yaml", AnswerWords))
+        self.vocabulary = Vocabulary(_load_model(directory / "vocabulary.yaml", VocabularyWords))
         self.texts = _load_texts(directory)
         if directory.resolve() != DEFAULT_CONTENT_DIR:
-            # A deployment's own content must still say everything the code asks for.
-            missing = sorted(set(_load_texts(DEFAULT_CONTENT_DIR)) - set(self.texts))
-            if missing:
-                raise ContentError(f"{directory / 'texts.yaml'} (or texts_*.yaml): missing text field {missing[0]!r}")
+            _check_against_shipped(directory, self.texts)
 
     @cached_property
     def tally(self) -> TallySettings:
@@ -194,18 +278,62 @@ class Content:
 
 
 def _load_texts(directory: Path) -> Texts:
-    """``texts.yaml`` plus any ``texts_*.yaml`` (one per feature); a key defined twice is an error."""
-    merged: dict[str, Any] = {}
-    files = [directory / "texts.yaml", *sorted(directory.glob("texts_*.yaml"))]
-    for path in files:
+    """Every ``texts/*.yaml`` (one file per feature, and ``shared.yaml``) merged by key: a key
+    defined in two files, or a text in one file and a section in another, is an error."""
+    folder = directory / TEXTS_DIR
+    paths = sorted(folder.glob("*.yaml"))
+    if not paths:
+        older = (directory / "texts.yaml").exists()
+        raise ContentError(f"{folder}: no texts files" + (" (texts.yaml and texts_*.yaml are now texts/<feature>.yaml)"
+                                                           if older else ""))
+    flat: dict[str, str] = {}
+    files: dict[str, Path] = {}
+    for path in paths:
         data = _read_yaml(path)
         if not isinstance(data, dict):
             raise ContentError(f"{path}: expected a mapping of sections")
-        for section, body in data.items():
-            if section in merged:
-                raise ContentError(f"{path}: section {section!r} is already defined in another texts file")
-            merged[section] = body
-    return Texts(merged, ", ".join(str(f) for f in files))
+        for key, text in _flatten(path, "", data):
+            if key in flat:
+                raise ContentError(f"{path}: field {key!r} is already defined in {files[key]}")
+            flat[key], files[key] = text, path
+    for key in flat:
+        section = key
+        while "." in section:
+            section = section.rpartition(".")[0]
+            if section in flat:
+                raise ContentError(f"{files[key]}: field {key!r} makes {section!r} a section, "
+                                   f"but {files[section]} defines it as a text")
+    return Texts(flat, files)
+
+
+def _flatten(path: Path, prefix: str, node: Any) -> Iterator[tuple[str, str]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _flatten(path, f"{prefix}{key}.", value)
+        return
+    key = prefix[:-1]
+    if not isinstance(node, str):
+        raise ContentError(f"{path}: field {key!r} must be text")
+    try:
+        placeholders(node)
+    except ValueError as exc:
+        raise ContentError(f"{path}: field {key!r}: {exc}") from exc
+    yield key, node
+
+
+def _check_against_shipped(directory: Path, texts: Texts) -> None:
+    """A deployment's own content must still say everything the code asks for, and fill its
+    templates only with what the code passes."""
+    shipped = _load_texts(DEFAULT_CONTENT_DIR)
+    for key in shipped:
+        if key not in texts:
+            where = directory / shipped.file_of(key).relative_to(DEFAULT_CONTENT_DIR)
+            raise ContentError(f"{where}: missing text field {key!r}")
+        unknown = texts.placeholders(key) - shipped.placeholders(key)
+        if unknown:
+            known = ", ".join(f"{{{name}}}" for name in sorted(shipped.placeholders(key))) or "nothing"
+            raise ContentError(f"{texts.file_of(key)}: field {key!r}: {{{min(unknown)}}} is not filled in "
+                               f"(the code fills {known})")
 
 
 def _read_yaml(path: Path) -> Any:
@@ -230,3 +358,9 @@ def _load_model(path: Path, model: type[BaseModel]) -> Any:
 
 def load_content(directory: Path | None = None) -> Content:
     return Content(directory or DEFAULT_CONTENT_DIR)
+
+
+@lru_cache(maxsize=1)
+def shipped_vocabulary() -> Vocabulary:
+    """The vocabulary shipped with tcns, for a caller that has no :class:`Content` at hand."""
+    return Vocabulary(_load_model(DEFAULT_CONTENT_DIR / "vocabulary.yaml", VocabularyWords))

@@ -22,11 +22,6 @@ from storage.models import Member, NewMessage, Unit
 
 INVITE_DAYS = 7
 INVITE_USES = {"member": 5, "leader": 1, "staff": 1}
-ROLE_WORDS = {
-    "thanhvien": "member", "thanh vien": "member", "tv": "member", "member": "member",
-    "totruong": "leader", "to truong": "leader", "leader": "leader",
-    "canbo": "staff", "can bo": "staff", "cb": "staff", "staff": "staff",
-}
 MAX_LIST = 30
 
 
@@ -100,8 +95,10 @@ async def invite(ctx: Context, args: str) -> list[Reply]:
     assert ctx.member is not None
     words = args.split()
     role = "member"
-    if words and fold(words[-1]) in ROLE_WORDS:
-        role = ROLE_WORDS[fold(words.pop())]
+    named = ctx.content.vocabulary.role(words[-1]) if words else None  # content/vocabulary.yaml
+    if named is not None:
+        role = named
+        words.pop()
     communes = await commune_ids(ctx)
     if role == "staff":
         if len(communes) != 1:
@@ -212,13 +209,13 @@ def day_text_iso(iso_day: str) -> str:
 async def set_role(ctx: Context, args: str) -> list[Reply]:
     assert ctx.member is not None
     words = args.split()
-    if len(words) != 2 or fold(words[1]) not in ROLE_WORDS:
+    role = ctx.content.vocabulary.role(words[1]) if len(words) == 2 else None
+    if role is None:
         return [ctx.say("admin.role_usage")]
     found = await member_in_scope(ctx, words[0])
     if found is None:
         return [ctx.say("admin.no_such_member")]
     target, unit = found
-    role = ROLE_WORDS[fold(words[1])]
     if target.id == ctx.member.id or target.role == "admin":
         return [ctx.say("admin.cannot_change")]
     if (role == "staff") != (unit.kind == "commune"):

@@ -18,7 +18,6 @@ from bot.services.announcements import queue_chunk
 from storage.models import FanOut
 
 FLOW = "announce"
-ALL_WORDS = {"all", "tatca", "tat ca", "ca xa", "caxa", "toanxa", "toan xa"}
 MAX_TEXT = 1000
 MAX_VILLAGE_WORDS = 5
 
@@ -36,7 +35,7 @@ async def start(ctx: Context, args: str) -> list[Reply]:
         return [ctx.say("announce.usage")]
     villages = await villages_in_scope(ctx)
     target, rest = None, None
-    if fold(words[0]) in ALL_WORDS:
+    if fold(words[0]) in ctx.content.vocabulary.whole_commune:
         rest = words[1:]
     else:
         for size in range(min(MAX_VILLAGE_WORDS, len(words) - 1), 0, -1):

@@ -17,6 +17,7 @@ from bot.flows.context import Context
 from bot.flows.feature import Feature
 from bot.flows.free_text import refuse_personal_data
 from bot.services.reminders import (
+    REMIND_ACTION,
     campaign_of,
     commune_deadlines,
     day_text,
@@ -212,5 +213,5 @@ FEATURE = Feature(
         Command(("nhaclai",), remind_again, STAFF),
     ),
     # "🔔 Nhắc lại" under the due-day message to staff (bot/services/reminders.py).
-    global_actions={"remind": on_remind_button},
+    global_actions={REMIND_ACTION: on_remind_button},
 )

@@ -12,7 +12,9 @@ import re
 import secrets
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 
+from bot.content import shipped_vocabulary
 from bot.domain.messages import Markup, Reply
 from bot.domain.report_parser import LONG_DIGITS, ParseIssue, ParseResult, parse_report
 from bot.domain.reports import NONE_SERVICE
@@ -28,8 +30,6 @@ QUICK_COUNTS = (1, 2, 3, 4, 5)
 UNDO_LAST = "undo-last"  # typed "huy" right after a text report: take back the member's last report
 MAX_REMEMBERED = 5  # recent reports a chat remembers to recognise a repeat
 ZERO = NewReport(NONE_SERVICE, 0)  # an explicit "no household this time" report (stored with count 0)
-# A typed count: ASCII digits only (clean() has turned every other decimal digit into 0-9).
-_COUNT = re.compile(r"^\s*(-?[0-9]+(?:[.,][0-9]+)?)\s*(?:ho|hgd|ho gia dinh)?\s*$")
 
 
 def can_report(ctx: Context) -> bool:
@@ -273,16 +273,27 @@ def _says_nothing(ctx: Context, text: str) -> bool:
     return result.nothing and result.date is None
 
 
-def count_issue(text: str, max_count: int) -> tuple[int | None, str | None]:
+@lru_cache(maxsize=8)
+def _count_pattern(units: tuple[str, ...]) -> re.Pattern[str]:
+    """A typed count, folded, with an optional unit after it ("5 hộ"). ASCII digits only: clean()
+    has turned every other decimal digit into 0-9."""
+    words = "|".join(re.escape(unit) for unit in sorted(units, key=len, reverse=True))
+    return re.compile(rf"^\s*(-?[0-9]+(?:[.,][0-9]+)?)\s*(?:{words})?\s*$")
+
+
+def count_issue(text: str, max_count: int, units: tuple[str, ...] | None = None) -> tuple[int | None, str | None]:
     """A typed number of households: (count, None) or (None, parse error code).
 
     Read like a count in a one-line report: any Unicode decimal digit is a digit, invisible
     characters are ignored, "1e9"/"0x10" are not numbers, a long digit run is too large.
+    ``units``: the folded words that may follow the number (``vocabulary.count_units``; by
+    default those of the shipped content).
     """
     cleaned = clean(text)
     if reorders(cleaned):
         return None, "reordered"
-    match = _COUNT.match(fold(cleaned.translate({0x2212: "-", 0x2013: "-", 0x2014: "-"})))  # minus, dashes
+    pattern = _count_pattern(units if units is not None else shipped_vocabulary().count_units)
+    match = pattern.match(fold(cleaned.translate({0x2212: "-", 0x2013: "-", 0x2014: "-"})))  # minus, dashes
     if not match:
         return None, "not_a_number"
     raw = match.group(1)
@@ -314,7 +325,7 @@ async def on_text(ctx: Context, text: str) -> list[Reply] | None:
         return None
     if step == "count":
         max_count = ctx.content.limits.max_count_per_report
-        value, code = count_issue(text, max_count)
+        value, code = count_issue(text, max_count, ctx.content.vocabulary.count_units)
         if value is not None:
             return _set_count(ctx, value)
         if code == "not_a_number" and reads_as_report(ctx, text):

@@ -28,9 +28,7 @@ from storage.models import Unit
 CODE = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
 MAX_NAME = 80
 MAX_FIGURE = 10_000_000
-COMMUNE_WORDS = {"xa", "ca xa", "toan xa", "commune"}
 TARGET = re.compile(r"^(\d+(?:[.,]\d+)?)(%?)$")
-ADULT_WORDS = {"nguoi", "nguoi lon", "adults", "nl"}
 
 
 async def _commune(ctx: Context) -> Unit | None:
@@ -66,19 +64,25 @@ async def villages(ctx: Context, args: str) -> list[Reply]:
         if not rest:
             return [ctx.say("villages.usage")]
         village = await ctx.uow.units.add("village", code, name, commune.id, 0, 0)
-        return await _done(ctx, commune, village, "village_add", "villages.added")
+        return await _done(ctx, commune, village, "village_add",
+                           ctx.say("villages.added", name=village.name, code=village.code))
     if village is None:
         return [ctx.say("villages.no_such", code=code)]
     if action == "doiten" and rest:
         await ctx.uow.units.update(village.id, name, village.households, village.adults)
-        return await _done(ctx, commune, village, "village_rename", "villages.renamed", new=name)
+        return await _done(ctx, commune, village, "village_rename",
+                           ctx.say("villages.renamed", code=village.code, new=name), new=name)
     if action == "so" and len(rest) == 2 and all(w.isdigit() and int(w) <= MAX_FIGURE for w in rest):
         await ctx.uow.units.update(village.id, village.name, int(rest[0]), int(rest[1]))
-        return await _done(ctx, commune, village, "village_figures", "villages.figures",
-                           households=int(rest[0]), adults=int(rest[1]))
+        households, adults = int(rest[0]), int(rest[1])
+        return await _done(ctx, commune, village, "village_figures",
+                           ctx.say("villages.figures", name=village.name, households=households, adults=adults),
+                           households=households, adults=adults)
     if action in ("an", "hien") and not rest:
-        await ctx.uow.units.set_active(village.id, action == "hien")
-        return await _done(ctx, commune, village, "village_" + action, f"villages.{action}")
+        shown = action == "hien"
+        await ctx.uow.units.set_active(village.id, shown)
+        return await _done(ctx, commune, village, "village_hien" if shown else "village_an",
+                           ctx.say("villages.hien" if shown else "villages.an", name=village.name))
     return [ctx.say("villages.usage")]
 
 
@@ -112,11 +116,13 @@ async def listing(ctx: Context, _filter: int, number: int, after: int | None) ->
     return [page(ctx, ctx.t("paging.villages_next", commune=commune.name, page=number), lines[:shown], more)]
 
 
-async def _done(ctx: Context, commune: Unit, village: Unit, action: str, key: str, **params: object) -> list[Reply]:
+async def _done(ctx: Context, commune: Unit, village: Unit, action: str, reply: Reply,
+                **details: object) -> list[Reply]:
+    """The change is audited (with ``details``) and ``reply`` says it is done."""
     assert ctx.member is not None
     await ctx.uow.audit.add(ctx.member.id, action, f"unit:{village.id}", ctx.now,
-                            {k: str(v) for k, v in params.items()} or None, unit_id=commune.id)
-    return [ctx.say(key, name=village.name, code=village.code, **params)]
+                            {k: str(v) for k, v in details.items()} or None, unit_id=commune.id)
+    return [reply]
 
 
 async def target(ctx: Context, args: str) -> list[Reply]:
@@ -125,13 +131,14 @@ async def target(ctx: Context, args: str) -> list[Reply]:
     words = args.split()
     if commune is None or len(words) < 4:
         return [ctx.say("chat_targets.usage")]
-    of_adults = fold(words[-1]) in ADULT_WORDS  # "80% người": a share of the adults
+    vocabulary = ctx.content.vocabulary
+    of_adults = fold(words[-1]) in vocabulary.of_adults  # "80% người": a share of the adults
     if of_adults:
         words = words[:-1]
     if len(words) < 4:
         return [ctx.say("chat_targets.usage")]
     value_word, year_word, service_words, unit_word = words[-1], words[-2], words[1:-2], words[0]
-    unit = commune if fold(unit_word) in COMMUNE_WORDS else await _village(ctx, commune, unit_word)
+    unit = commune if fold(unit_word) in vocabulary.commune else await _village(ctx, commune, unit_word)
     if unit is None:
         return [ctx.say("villages.no_such", code=unit_word.upper())]
     service = _service(ctx, " ".join(service_words))

@@ -53,7 +53,7 @@ def _broken_copy(tmp_path: Path, name: str, old: str, new: str) -> Path:
         ("limits.yaml", "max_count_per_report: 500", "max_count_per_report: -1", "max_count_per_report"),
         ("services.yaml", "short: VNeID", "short: ''", "services.0.short"),
         ("demo.yaml", "households: 412", "households: many", "villages.0.households"),
-        ("texts.yaml", "ask_code: ", "ask_code:\n    nested: ", "join.ask_code"),
+        ("texts/join.yaml", "ask_code: ", "ask_code:\n    nested: ", "join.ask_code"),
     ],
 )
 def test_a_broken_file_is_named_with_its_field(tmp_path: Path, name, old, new, field):
