@@ -41,7 +41,7 @@ from bot.content import load_content  # noqa: E402
 from bot.domain.clock import FixedClock  # noqa: E402
 from bot.domain.deadlines import Planner  # noqa: E402
 from bot.services.reminders import scheduling_pass  # noqa: E402
-from storage import SqliteDatabase  # noqa: E402
+from storage.sqlite.database import SqliteDatabase  # noqa: E402 - the bench seeds SQLite directly
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 TOKEN = "123:BENCH"

@@ -68,7 +68,7 @@ from bot.flows.engine import Engine  # noqa: E402
 from bot.services.announcements import fan_out  # noqa: E402
 from bot.services.outbox import SENT, Delivery, OutboxSender  # noqa: E402
 from bot.services.reminders import scheduling_pass  # noqa: E402
-from storage import SqliteDatabase  # noqa: E402
+from storage.sqlite.database import SqliteDatabase  # noqa: E402 - the bench seeds SQLite directly
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 NOW = datetime(2026, 12, 16, 8, 0, tzinfo=TZ)  # Wednesday 08:00: T−3 of the campaigns due Monday 21/12

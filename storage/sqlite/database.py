@@ -68,7 +68,7 @@ def in_db_thread(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], 
 
     aiosqlite runs every call of its public API this way (``Connection._execute``); using it
     directly lets a unit of work send several statements in one trip. Should a future
-    aiosqlite drop it, ``tests/test_storage.py`` fails on the first call.
+    aiosqlite drop it, ``tests/storage/test_sqlite_backend.py`` says so first.
     """
     return conn._execute(fn, conn._conn)
 

@@ -8,12 +8,8 @@ import signal
 import sys
 from pathlib import Path
 
-import pytest
 from support import peek
 from support.cli import tcns
-
-from storage.sqlite import lock as dblock
-from storage.sqlite.database import SqliteDatabase
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
@@ -81,18 +77,3 @@ async def test_a_process_killed_with_the_database_open_leaves_no_stale_lock(tmp_
     code, err = await _tcns(tmp_path, "restore", "copy.db", "--yes")
     assert code == 0, err
     assert await _communes(tmp_path) == ["XA-MY-HIEP"]
-
-
-async def test_opening_the_database_waits_while_a_restore_holds_it(tmp_path: Path):
-    path = str(tmp_path / "tcns.db")
-    await (await SqliteDatabase(path).open()).close()
-    with dblock.exclusive(path):
-        opening = asyncio.create_task(SqliteDatabase(path).open())
-        await asyncio.sleep(3 * dblock.POLL_SECONDS)
-        assert not opening.done()
-    db = await asyncio.wait_for(opening, 10)
-    with pytest.raises(dblock.DatabaseInUse), dblock.exclusive(path):
-        pass
-    await db.close()
-    with dblock.exclusive(path):  # closed: free again
-        pass

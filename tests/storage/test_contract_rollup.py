@@ -1,4 +1,5 @@
-"""The monthly roll-up agrees with the report rows through inserts and voids, for any period."""
+"""The storage contract, every backend: the monthly roll-up agrees with the report rows through
+inserts and voids, for any period."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ import pytest
 from support import peek
 from support.helpers import NOW
 
+from storage import Database
 from storage.models import NewReport
 from storage.sql.tallies import _split_months
-from storage.sqlite.database import SqliteDatabase
 
 SERVICES = ("vneid", "chu_ky_so", "thanh_toan", "none")
 
@@ -34,9 +35,9 @@ def test_split_months(start, end, months, days):
     assert (first, last) == months and parts == days
 
 
-async def test_rollup_matches_rows_through_inserts_and_voids(db: SqliteDatabase):
+async def test_rollup_matches_rows_through_inserts_and_voids(backend: Database):
     rng = random.Random(57)
-    async with db.uow() as uow:
+    async with backend.uow() as uow:
         commune = await uow.units.add("commune", "C", "Xã C")
         villages = [await uow.units.add("village", f"V{i}", f"Thôn {i}", commune.id, 100, 200) for i in range(4)]
         member = await uow.members.add("M", "member", villages[0].id, NOW)
@@ -49,7 +50,7 @@ async def test_rollup_matches_rows_through_inserts_and_voids(db: SqliteDatabase)
             batches.append(f"b{n}")
         for batch in rng.sample(batches, 120):
             await uow.reports.void_batch(batch, member.id, "test", NOW)
-    live = await peek.live_reports(db, "village_id, service, count, occurred_on")
+    live = await peek.live_reports(backend, "village_id, service, count, occurred_on")
     for _ in range(40):
         start = date(2026, 1, 1) + timedelta(days=rng.randrange(365))
         end = start + timedelta(days=rng.randrange(200))
@@ -58,17 +59,17 @@ async def test_rollup_matches_rows_through_inserts_and_voids(db: SqliteDatabase)
             if start.isoformat() <= occurred_on <= end.isoformat():
                 expected[(village_id, service)][0] += count
                 expected[(village_id, service)][1] += 1
-        async with db.uow() as uow:
+        async with backend.uow() as uow:
             got = await uow.tallies.totals("commune", commune.id, start, end)
         assert {(t.village_id, t.service): [t.households, t.reports] for t in got} == dict(expected), (start, end)
 
 
-async def test_year_to_date_in_tallies_matches_a_direct_sum(db: SqliteDatabase, content):
+async def test_year_to_date_in_tallies_matches_a_direct_sum(backend: Database, content):
     from bot.domain.periods import period_of
     from bot.services.tallies import build_tally
 
     rng = random.Random(9)
-    async with db.uow() as uow:
+    async with backend.uow() as uow:
         commune = await uow.units.add("commune", "C", "Xã C")
         villages = [await uow.units.add("village", f"V{i}", f"Thôn {i}", commune.id, 100, 200) for i in range(3)]
         member = await uow.members.add("M", "member", villages[0].id, NOW)
@@ -83,7 +84,7 @@ async def test_year_to_date_in_tallies_matches_a_direct_sum(db: SqliteDatabase, 
     for kind in ("week", "month", "quarter", "year", "cutoff"):
         for day in (date(2026, 1, 2), date(2026, 3, 17), date(2026, 12, 30), date(2027, 1, 2)):
             period = period_of(kind, day)
-            async with db.uow() as uow:
+            async with backend.uow() as uow:
                 tally = await build_tally(uow, commune, period, codes, NOW)
                 direct = await uow.tallies.totals("commune", commune.id, date(period.end.year, 1, 1), period.end)
             expected = {(t.village_id, t.service): t.households for t in direct if t.households}

@@ -1,0 +1,167 @@
+"""What only the SQLite backend has: its migrations files and the `tcns db upgrade` command,
+its PRAGMAs (WAL, foreign keys, synchronous), units of work run wholly in aiosqlite's thread
+(UnitOfWorkSuspended), the WAL checkpointer, and the lock file that `tcns restore` respects.
+Everything a backend must do is in the contract suite (tests/storage/test_contract_*.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections.abc import AsyncIterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from support.helpers import NOW
+
+import storage.sqlite.database as sqlite_module
+from bot.runtime.backend import database_from_url
+from storage.sqlite import lock as dblock
+from storage.sqlite.database import SqliteDatabase, UnitOfWorkSuspended, in_db_thread
+from storage.sqlite.migrations import MIGRATIONS
+
+
+@pytest.fixture
+async def sqlite_db(db_path: Path) -> AsyncIterator[SqliteDatabase]:
+    db = await SqliteDatabase(str(db_path)).open()
+    try:
+        yield db
+    finally:
+        await db.close()
+
+
+async def test_migrations_apply_once_and_record_the_version(db_path: Path):
+    db = await SqliteDatabase(str(db_path)).open(migrate=False)
+    try:
+        assert await db.schema_version() == 0
+        assert await db.upgrade() == [v for v, _ in MIGRATIONS]
+        assert await db.upgrade() == []
+        assert await db.schema_version() == MIGRATIONS[-1][0]
+        tables = {r[0] for r in await db.conn.execute_fetchall("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert {"units", "members", "identities", "invites", "reports", "conversations",
+                "inbox", "audit"} <= tables
+        mode = await db.conn.execute_fetchall("PRAGMA journal_mode")
+        assert mode[0][0] == "wal"
+    finally:
+        await db.close()
+
+
+async def test_audit_rows_written_without_their_commune_get_it_on_upgrade(db_path: Path, monkeypatch):
+    """Migration 0011: rows of /hanchot them, /nhaclai and member forget written before the fix."""
+    monkeypatch.setattr("storage.sqlite.database.MIGRATIONS", [m for m in MIGRATIONS if m[0] <= 10])
+    db = await SqliteDatabase(str(db_path)).open()
+    try:
+        async with db.uow() as uow:
+            commune = await uow.units.add("commune", "XA", "Xã A")
+            village = await uow.units.add("village", "T1", "Thôn 1", commune.id)
+            staff = await uow.members.add("Cán bộ", "staff", commune.id, NOW)
+            lan = await uow.members.add("Lan", "member", village.id, NOW)
+            custom = await uow.reminders.add_deadline(commune.id, "Chiến dịch", date(2026, 11, 1),
+                                                      date(2026, 11, 30), staff.id, NOW)
+            assert custom is not None
+            await uow.audit.add(staff.id, "deadline.add", f"custom_deadline:{custom.id}", NOW)
+            await uow.audit.add(staff.id, "reminder.adhoc", "quy:2026-Q4", NOW)
+            await uow.audit.add(None, "member_forget", f"member:{lan.id}", NOW)
+            await uow.audit.add(staff.id, "invite", "unit:1", NOW)  # not one of them: left alone
+        monkeypatch.setattr("storage.sqlite.database.MIGRATIONS", MIGRATIONS)
+        assert 11 in await db.upgrade()
+        rows = await db.conn.execute_fetchall("SELECT action, unit_id FROM audit ORDER BY id")
+        assert [tuple(r) for r in rows] == [("deadline.add", commune.id), ("reminder.adhoc", commune.id),
+                                            ("member_forget", commune.id), ("invite", None)]
+    finally:
+        await db.close()
+
+
+def test_db_upgrade_command(tmp_path: Path):
+    env = {"TCNS_DB": str(tmp_path / "x.db"), "PATH": "/usr/bin:/bin"}
+    run = subprocess.run([sys.executable, "-m", "bot.cli", "db", "upgrade"], capture_output=True, text=True,
+                         env=env, check=True, cwd=tmp_path)
+    assert f"schema version {MIGRATIONS[-1][0]}" in run.stdout
+    again = subprocess.run([sys.executable, "-m", "bot.cli", "db", "upgrade"], capture_output=True, text=True,
+                           env=env, check=True, cwd=tmp_path)
+    assert "applied nothing" in again.stdout
+
+
+def test_a_backend_is_chosen_by_the_url():
+    assert type(database_from_url("postgresql://localhost/tcns")).__name__ == "PostgresDatabase"
+    assert type(database_from_url("sqlite:///x.db")).__name__ == "SqliteDatabase"
+    assert type(database_from_url("plain.db")).__name__ == "SqliteDatabase"
+
+
+async def test_the_connection_pragmas_and_a_durable_commit_that_syncs_fully(sqlite_db: SqliteDatabase):
+    async def pragma(name: str) -> int:
+        return (await sqlite_db.conn.execute_fetchall(f"PRAGMA {name}"))[0][0]
+
+    assert (await pragma("foreign_keys"), await pragma("synchronous"), await pragma("temp_store")) == (1, 1, 2)
+
+    async def synchronous(uow):  # type: ignore[no-untyped-def]
+        return (await uow.units.db.fetchone("PRAGMA synchronous"))[0]
+
+    assert await sqlite_db.run(synchronous, durable=True) == 2  # FULL for this commit
+    assert await sqlite_db.run(synchronous) == 1  # NORMAL again for the others
+    assert await pragma("synchronous") == 1
+
+
+async def test_a_round_trip_runs_in_aiosqlites_own_thread_on_the_raw_connection(sqlite_db: SqliteDatabase):
+    """``in_db_thread`` leans on aiosqlite's private ``Connection._execute``: this fails first if it goes."""
+    def where(raw: sqlite3.Connection) -> tuple[int, tuple]:
+        return threading.get_ident(), raw.execute("SELECT 40 + 2").fetchone()
+
+    ident, row = await in_db_thread(sqlite_db.conn, where)
+    assert ident != threading.get_ident() and row == (42,)
+
+
+async def test_a_unit_of_work_that_awaits_something_else_is_refused_and_leaves_nothing(sqlite_db: SqliteDatabase):
+    async def suspending(uow):  # type: ignore[no-untyped-def]
+        await uow.units.add("commune", "C4", "Xã Bốn")
+        await asyncio.sleep(0)  # not the database: a bug in a flow
+
+    with pytest.raises(UnitOfWorkSuspended):
+        await sqlite_db.run(suspending)
+    async with sqlite_db.uow() as uow:  # the lock was released
+        assert await uow.units.by_code("commune", "C4") is None
+
+
+async def test_the_wal_is_copied_back_beside_the_writer_and_starts_afresh(db_path, monkeypatch):
+    """A bulk writer that pauses between chunks keeps the WAL short: the checkpointer copies it
+    back and the next chunk starts it afresh, instead of it growing to the writer's own threshold."""
+    monkeypatch.setattr(sqlite_module, "WAL_LONG_FRAMES", 20)
+    monkeypatch.setattr(sqlite_module, "CHECKPOINT_INTERVAL_S", 0.01)
+    monkeypatch.setattr(sqlite_module, "CHECKPOINT_SOON_S", 0.01)
+    db = await SqliteDatabase(str(db_path)).open()
+    try:
+        await db.conn.execute("PRAGMA wal_autocheckpoint = 0")  # only the checkpointer copies it back
+        await db.conn.execute("CREATE TABLE bulk (id INTEGER PRIMARY KEY, body TEXT)")
+        longest = 0
+        for chunk in range(40):
+            async def write(uow, chunk=chunk):  # type: ignore[no-untyped-def]
+                for _n in range(20):
+                    await uow.outbox.db.execute("INSERT INTO bulk (body) VALUES (?)", ("x" * 3000,))
+            await db.run(write)
+            await db.bulk_pause()
+            await asyncio.sleep(0.005)
+            longest = max(longest, db._wal_frames)
+        rows = (await db.conn.execute_fetchall("SELECT COUNT(*) FROM bulk"))[0][0]
+        assert rows == 800
+        # 800 rows of 3 kB are ~600 pages: never in the WAL at once.
+        assert 0 < longest < 300
+    finally:
+        await db.close()
+
+
+async def test_opening_the_database_waits_while_a_restore_holds_it(tmp_path: Path):
+    path = str(tmp_path / "tcns.db")
+    await (await SqliteDatabase(path).open()).close()
+    with dblock.exclusive(path):
+        opening = asyncio.create_task(SqliteDatabase(path).open())
+        await asyncio.sleep(3 * dblock.POLL_SECONDS)
+        assert not opening.done()
+    db = await asyncio.wait_for(opening, 10)
+    with pytest.raises(dblock.DatabaseInUse), dblock.exclusive(path):
+        pass
+    await db.close()
+    with dblock.exclusive(path):  # closed: free again
+        pass
