@@ -2,6 +2,9 @@
 
 Everything else speaks the storage contract (``storage.Database``); only this module names
 a backend. ``./tcns test`` checks it (import-linter, "Only the runtime opens a backend").
+``TCNS_DB`` is a SQLite file path (or ``sqlite:///path``), or a PostgreSQL URL
+(``postgresql://user:password@host:5432/tcns``; ``postgres://`` too; a unix socket as
+``postgresql://user@/tcns?host=/run/postgresql``).
 """
 
 from __future__ import annotations
@@ -9,20 +12,33 @@ from __future__ import annotations
 from pathlib import Path
 
 from storage import Database
+from storage.postgres.backup import BackupFailed, BackupToolMissing
+from storage.postgres.database import PostgresDatabase
 from storage.sqlite import backup
 from storage.sqlite.database import SqliteDatabase
 
+__all__ = ["BackupFailed", "BackupToolMissing", "check_unused", "database_file", "database_from_url",
+           "is_backup", "is_postgres", "restore"]
+_POSTGRES = ("postgresql://", "postgres://")
+
+
+def is_postgres(url: str) -> bool:
+    """Whether ``TCNS_DB`` names a PostgreSQL database (rather than a SQLite file)."""
+    return url.startswith(_POSTGRES)
+
 
 def database_from_url(url: str) -> Database:
-    """The backend for ``TCNS_DB``: a SQLite path (or ``sqlite:///path``) today."""
-    if url.startswith(("postgresql://", "postgres://")):
-        raise NotImplementedError("PostgreSQL is not supported yet: set TCNS_DB to a SQLite file path")
+    """The backend for ``TCNS_DB``: PostgreSQL for a ``postgresql://`` URL, else a SQLite file."""
+    if is_postgres(url):
+        return PostgresDatabase(url)
     if url.startswith("sqlite:///"):
         url = url[len("sqlite:///"):]
     return SqliteDatabase(url)
 
 
 def _file(url: str) -> str:
+    if is_postgres(url):
+        raise NotImplementedError("a PostgreSQL database is no file: restore it with pg_restore")
     return url[len("sqlite:///"):] if url.startswith("sqlite:///") else url
 
 

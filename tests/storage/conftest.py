@@ -15,12 +15,13 @@ from pathlib import Path
 
 import pytest
 from support.helpers import NOW
+from support.postgres import postgres_server, postgres_url  # noqa: F401 - fixtures
 
 from bot.runtime.backend import database_from_url
 from storage import Database
 from storage.models import Member, Unit
 
-BACKENDS = ["sqlite"]
+BACKENDS = ["sqlite", "postgres"]
 
 
 @pytest.fixture(params=BACKENDS)

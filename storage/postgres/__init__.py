@@ -1,0 +1,1 @@
+"""The PostgreSQL backend (asyncpg): named only by ``bot.runtime.backend``."""

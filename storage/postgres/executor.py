@@ -1,0 +1,83 @@
+"""The repositories' :class:`~storage.sql.executor.Executor` over one asyncpg connection.
+
+The repositories write ``?`` placeholders (the SQL both backends speak); PostgreSQL numbers
+them (``$1``, ``$2``...). :func:`numbered` translates a statement once (cached), leaving
+a ``?`` inside a quoted literal, a quoted name or a comment alone. asyncpg prepares each
+statement on first use and keeps it per connection, so the translation and the parse are
+paid once per statement text, not per call.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from typing import Any
+
+import asyncpg
+
+# A quoted literal ('it''s'), a quoted name ("a""b"), a line comment, or a placeholder.
+_TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|\?")
+
+
+class PostgresDialect:
+    """PostgreSQL's spelling of the functions that differ (:class:`~storage.sql.executor.Dialect`)."""
+
+    def json_array(self, *exprs: str) -> str:
+        return f"json_build_array({', '.join(exprs)})"  # json comes back from asyncpg as text
+
+    def group_concat(self, expr: str, separator: str) -> str:
+        return f"string_agg({expr}, '{separator}')"
+
+
+POSTGRES = PostgresDialect()
+
+
+@lru_cache(maxsize=4096)
+def numbered(sql: str) -> str:
+    """``sql`` with its ``?`` placeholders as ``$1``, ``$2``... (quoted text and comments untouched)."""
+    count = 0
+
+    def number(match: re.Match[str]) -> str:
+        nonlocal count
+        if match.group() != "?":
+            return match.group()
+        count += 1
+        return f"${count}"
+
+    return _TOKENS.sub(number, sql)
+
+
+def rowcount(status: str) -> int:
+    """The rows a statement changed, from asyncpg's command tag ("UPDATE 3", "INSERT 0 1")."""
+    tail = status.rpartition(" ")[2]
+    return int(tail) if tail.isdigit() else 0
+
+
+class PostgresExecutor:
+    """Runs a unit of work's statements on its connection, inside its transaction."""
+
+    dialect = POSTGRES
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return rowcount(await self._conn.execute(numbered(sql), *params))
+
+    async def new_id(self, sql: str, params: Sequence[Any] = ()) -> int:
+        value = await self._conn.fetchval(numbered(sql), *params)
+        assert value is not None, "INSERT ... RETURNING id gave no row"
+        return int(value)
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        rows = list(rows)
+        if rows:
+            await self._conn.executemany(numbered(sql), rows)
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in await self._conn.fetch(numbered(sql), *params)]
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        row = await self._conn.fetchrow(numbered(sql), *params)
+        return None if row is None else tuple(row)
