@@ -3,6 +3,11 @@
 Every command works inside the caller's scope: a commune's staff see and change only
 their commune's villages and members; an admin sees the communes under their unit. A
 number or code outside the scope is answered exactly like one that does not exist.
+
+Commands: /moi /maimoi /thuhoi /thanhvien /vaitro /khoa /mokhoa /nhatky (staff)
+Steps:    none (one message each); pages of /thanhvien and /maimoi by global action
+Tables:   units, members, identities, invites, audit, outbox (a member told of a change)
+Texts:    content/texts/admin.yaml
 """
 
 from __future__ import annotations

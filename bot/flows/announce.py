@@ -2,6 +2,11 @@
 
 Copies go through the rate-limited outbox (one row per recipient, written in the same
 transaction as the announcement), so a restart never sends one twice.
+
+Commands: /thongbao [THÔN|cả xã] NỘI-DUNG (staff)
+Steps:    confirm
+Tables:   announcements, outbox (copies, in chunks), audit
+Texts:    content/texts/announce.yaml
 """
 
 from __future__ import annotations

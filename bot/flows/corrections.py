@@ -8,6 +8,11 @@
 
 Nothing is deleted: a void keeps the row with who, when and why; a proxy report keeps
 who entered it.
+
+Commands: /gannhat /xoabc /suabc /baothay (leaders, staff)
+Steps:    none; pages of /gannhat by global action
+Tables:   reports (void, supersede, proxy), members, audit, outbox (the reporter is told)
+Texts:    content/texts/corrections.yaml
 """
 
 from __future__ import annotations

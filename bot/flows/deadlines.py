@@ -1,6 +1,11 @@
 """Deadlines in the chat: /hanchot (next deadlines, and whether my village has reported),
 /hanchot them (staff add a one-off deadline), /tatnhacnho and /batnhacnho (weekly digest
 off and on) and "nhắc lại" (staff send one more reminder to villages still missing).
+
+Commands: /hanchot [them] /tatnhacnho /batnhacnho (everyone registered), /nhaclai (staff)
+Steps:    none; the "Nhắc lại" button is a global action
+Tables:   custom_deadlines, member_prefs, outbox, audit
+Texts:    content/texts/deadlines.yaml
 """
 
 from __future__ import annotations

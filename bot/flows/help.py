@@ -1,4 +1,10 @@
-"""/help and /trogiup: what this user's role can do."""
+"""/help and /trogiup: what this user's role can do.
+
+Commands: /trogiup /help /menu (everyone)
+Steps:    none
+Tables:   none
+Texts:    content/texts/help.yaml
+"""
 
 from __future__ import annotations
 

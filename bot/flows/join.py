@@ -1,4 +1,10 @@
-"""Joining with an invite code: ``/start CODE`` (also the t.me deep link), or the code typed after /start."""
+"""Joining with an invite code: ``/start CODE`` (also the t.me deep link), or the code typed after /start.
+
+Commands: /start [MÃ] (everyone)
+Steps:    code
+Tables:   invites, members, identities, audit
+Texts:    content/texts/join.yaml
+"""
 
 from __future__ import annotations
 

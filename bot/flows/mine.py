@@ -1,4 +1,10 @@
-"""/cuatoi: the member's own totals this week and this month, per service."""
+"""/cuatoi: the member's own totals this week and this month, per service.
+
+Commands: /cuatoi (registered)
+Steps:    none
+Tables:   reports (read)
+Texts:    content/texts/mine.yaml
+"""
 
 from __future__ import annotations
 

@@ -4,6 +4,11 @@ Buttons: service -> households -> day -> confirm (four taps in the common case),
 cancel at any step. Text: parsed, recorded at once, answered with what was
 understood and an undo button (one tap to take back a misread line, zero taps
 for the usual correct one).
+
+Commands: /baocao (registered), and one-line text reports
+Steps:    service, count, day, confirm, repeat
+Tables:   reports (and report_months, by trigger)
+Texts:    content/texts/report.yaml
 """
 
 from __future__ import annotations

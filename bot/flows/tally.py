@@ -3,6 +3,11 @@
 Scope follows the role: a member or leader sees their own village; commune staff see
 every village of their commune (and may name one of them); an admin may name a commune
 by its code. A place outside the scope is answered "not found", whatever is typed.
+
+Commands: /tuan /thang /quy /nam /ky /bieudo (registered), /xuat (staff)
+Steps:    none
+Tables:   report_months, reports, targets, units (read)
+Texts:    content/texts/tally.yaml
 """
 
 from __future__ import annotations

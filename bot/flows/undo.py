@@ -1,6 +1,11 @@
 """Taking back a report: /huy (with confirmation) or the undo button under a text report.
 
 Nothing is deleted: the batch's rows are marked void with who, when and why.
+
+Commands: /huy (registered), the undo button under a text report
+Steps:    confirm
+Tables:   reports (void)
+Texts:    content/texts/undo.yaml
 """
 
 from __future__ import annotations

@@ -7,6 +7,11 @@
     /thon an MÃ, /thon hien MÃ           deactivate (never deleted; reports stay) / reactivate
     /chitieu THÔN|xa DỊCH-VỤ NĂM GIÁ-TRỊ[%] [người]   a yearly target: percent of households
                                          (or of adults with "người"), or a number
+
+Commands: /thon [them|doiten|so|an|hien] /chitieu (staff)
+Steps:    none; pages of /thon by global action
+Tables:   units, targets, audit
+Texts:    content/texts/villages.yaml
 """
 
 from __future__ import annotations
