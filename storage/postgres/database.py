@@ -31,19 +31,7 @@ import asyncpg
 from storage.models import Conversation, Member
 from storage.postgres.executor import PostgresExecutor
 from storage.postgres.migrations import MIGRATIONS
-from storage.sql.announcements import AnnouncementRepository
-from storage.sql.inbox import InboxRepository
-from storage.sql.outbox import OutboxRepository
-from storage.sql.reminders import ReminderRepository
-from storage.sql.repositories import (
-    AuditRepository,
-    ConversationRepository,
-    InviteRepository,
-    MemberRepository,
-    ReportRepository,
-    UnitRepository,
-)
-from storage.sql.tallies import TallyRepository, TargetRepository
+from storage.sql.repository_set import RepositorySet
 
 T = TypeVar("T")
 POOL_MIN, POOL_MAX = 1, 10  # connections per process; a unit of work waits for a free one
@@ -53,22 +41,13 @@ SNAPSHOT_BEGIN = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 _CONFLICTS = (asyncpg.exceptions.DeadlockDetectedError, asyncpg.exceptions.SerializationError)
 
 
-class PostgresUnitOfWork:
+class PostgresUnitOfWork(RepositorySet):
     """One transaction on one connection, and the repositories that work in it."""
 
     def __init__(self, conn: asyncpg.Connection, source: PostgresSnapshotSource) -> None:
         self._source = source
         executor = PostgresExecutor(conn)
-        self.units = UnitRepository(executor)
-        self.members = MemberRepository(executor)
-        self.invites = InviteRepository(executor)
-        self.reports = ReportRepository(executor)
-        self.conversations = ConversationRepository(executor)
-        self.inbox = InboxRepository(executor)
-        self.audit = AuditRepository(executor)
-        self.outbox, self.reminders = OutboxRepository(executor), ReminderRepository(executor)
-        self.tallies, self.targets = TallyRepository(executor), TargetRepository(executor)
-        self.announcements = AnnouncementRepository(executor)
+        super().__init__(executor)
 
     @property
     def snapshot(self) -> PostgresSnapshotSource:

@@ -25,19 +25,7 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from storage.models import Conversation, Member
-from storage.sql.announcements import AnnouncementRepository
-from storage.sql.inbox import InboxRepository
-from storage.sql.outbox import OutboxRepository
-from storage.sql.reminders import ReminderRepository
-from storage.sql.repositories import (
-    AuditRepository,
-    ConversationRepository,
-    InviteRepository,
-    MemberRepository,
-    ReportRepository,
-    UnitRepository,
-)
-from storage.sql.tallies import TallyRepository, TargetRepository
+from storage.sql.repository_set import RepositorySet
 from storage.sqlite import lock as dblock
 from storage.sqlite.migrations import MIGRATIONS
 
@@ -201,22 +189,13 @@ def _settle_group(futures: list[asyncio.Future[Any]], trip: asyncio.Future[list[
             future.set_exception(value)
 
 
-class SqliteUnitOfWork:
+class SqliteUnitOfWork(RepositorySet):
     """One transaction. Commits when the block ends normally, rolls back on error."""
 
     def __init__(self, db: SqliteDatabase, executor: _SqliteExecutor | _DirectExecutor | None = None) -> None:
         self._db = db
         self._executor = executor = executor or _SqliteExecutor(db.conn)
-        self.units = UnitRepository(executor)
-        self.members = MemberRepository(executor)
-        self.invites = InviteRepository(executor)
-        self.reports = ReportRepository(executor)
-        self.conversations = ConversationRepository(executor)
-        self.inbox = InboxRepository(executor)
-        self.audit = AuditRepository(executor)
-        self.outbox, self.reminders = OutboxRepository(executor), ReminderRepository(executor)
-        self.tallies, self.targets = TallyRepository(executor), TargetRepository(executor)
-        self.announcements = AnnouncementRepository(executor)
+        super().__init__(executor)
 
     @property
     def snapshot(self) -> SnapshotSource:
