@@ -42,11 +42,16 @@ async def _demo(settings: Settings, chat: bool) -> None:
         say(texts, "cli.demo_try", code=demo.villages[0].member_code)
         if chat:
             guest = f"khach-{uuid.uuid4().hex[:6]}"
-            await TerminalChat(runtime.engine, runtime.content, guest, display_name="Khách").run()
+            say(texts, "cli.chat_you", user=guest)
+            await TerminalChat(runtime.engine, runtime.content, guest, display_name="Khách",
+                               inbox=terminal_messages(runtime, guest)).run()
 
 
 async def _chat(settings: Settings, user: str | None) -> None:
     async with await open_runtime(settings) as runtime:
         # --user comes from the shell: bytes that are not UTF-8 arrive as lone surrogates, which cannot be stored.
-        name = clean_line(user, 64) or f"khach-{uuid.uuid4().hex[:6]}"
+        name = clean_line(user, 64)
+        if not name:
+            name = f"khach-{uuid.uuid4().hex[:6]}"
+            say(runtime.content.texts, "cli.chat_you", user=name)
         await TerminalChat(runtime.engine, runtime.content, name, inbox=terminal_messages(runtime, name)).run()

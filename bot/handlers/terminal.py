@@ -17,6 +17,7 @@ from bot.handlers.plain import render_plain, save_attachment
 
 CHANNEL = "terminal"
 QUIT = {"/thoat", "/quit", "/exit"}
+PUSH_POLL_SECONDS = 2.0  # how often a waiting chat looks for pushed messages
 OUTPUT_DIR = "tcns_files"  # charts and exports the terminal chat receives, under the working directory
 
 
@@ -75,6 +76,18 @@ class TerminalChat:
         await self.show_inbox()
         return rendered
 
+    async def _read_line(self) -> str:
+        """The next line typed; while the user thinks, what is pushed to them (a reminder, an
+        announcement, a correction notice) is shown as it falls due."""
+        reading = asyncio.ensure_future(asyncio.to_thread(self.stdin.readline))
+        while True:
+            done, _ = await asyncio.wait({reading}, timeout=PUSH_POLL_SECONDS)
+            if done:
+                return reading.result()
+            if await self.show_inbox():
+                self.stdout.write(self.texts("terminal.prompt"))
+                self.stdout.flush()
+
     async def run(self) -> None:
         self._print(plain_text(self.texts("terminal.banner")))
         self._print(plain_text(self.texts("terminal.hint")))
@@ -82,7 +95,7 @@ class TerminalChat:
         while True:
             self.stdout.write(self.texts("terminal.prompt"))
             self.stdout.flush()
-            line = await asyncio.to_thread(self.stdin.readline)
+            line = await self._read_line()
             if not line:  # end of input
                 self._print("")
                 break

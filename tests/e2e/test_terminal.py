@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import queue
 import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -76,3 +83,60 @@ def test_parse_command_prints_the_bots_reading(tmp_path: Path, text, items, day,
 def test_bad_configuration_is_named(tmp_path: Path):
     run = tcns(tmp_path, "demo", "--no-chat", extra_env={"TCNS_TIMEZONE": "Mars/Base"})
     assert run.returncode == 3 and "TCNS_TIMEZONE" in run.stderr and "Mars/Base" in run.stderr
+
+
+def _never_quiet(tmp_path: Path) -> Path:
+    """The shipped content with no quiet hours, so a push falls due whatever the hour of the run."""
+    from bot.content import DEFAULT_CONTENT_DIR
+
+    content = tmp_path / "content"
+    shutil.copytree(DEFAULT_CONTENT_DIR, content)
+    rules = content / "deadlines.yaml"
+    text = rules.read_text(encoding="utf-8").replace('start: "21:00"\n  end: "07:00"', 'start: "00:00"\n  end: "00:00"')
+    rules.write_text(text, encoding="utf-8")
+    return content
+
+
+def _read_until(process: subprocess.Popen, lines: queue.Queue, needle: str, seconds: float = 30) -> str:
+    seen = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            line = lines.get(timeout=0.5)
+        except queue.Empty:
+            continue
+        seen.append(line)
+        if needle in line:
+            return "".join(seen)
+    raise AssertionError(f"{needle!r} not printed; got:\n{''.join(seen)}")
+
+
+def test_the_demo_chat_shows_a_push_and_prints_the_id_that_reopens_it(tmp_path: Path):
+    env = {"TCNS_CONTENT_DIR": str(_never_quiet(tmp_path))}
+    codes = demo_codes(tcns(tmp_path, "demo", "--no-chat", extra_env=env).stdout)
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("TCNS_", "TELEGRAM_"))}
+    environ.update(env, TCNS_DB=str(tmp_path / "tcns.db"), PYTHONUNBUFFERED="1")
+    demo = subprocess.Popen([sys.executable, "-m", "bot.cli", "demo"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=environ, cwd=tmp_path)
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in demo.stdout], daemon=True).start()
+    try:
+        you = re.search(r"chat với tên (khach-\w+)", _read_until(demo, lines, "chat với tên"))
+        assert you is not None
+        demo.stdin.write(f"/start {codes['Ấp Mỹ Phú']}\n")
+        demo.stdin.flush()
+        _read_until(demo, lines, "Chào mừng")
+        staff = tcns(tmp_path, "chat", "--user", "canbo", stdin="/thongbao all Họp tổ lúc 8 giờ sáng mai\n1\n",
+                     extra_env=env)
+        assert "Đang gửi thông báo" in staff.stdout, staff.stdout
+        # Nothing typed: the waiting demo chat shows the announcement by itself.
+        assert "Họp tổ lúc 8 giờ sáng mai" in _read_until(demo, lines, "Họp tổ lúc 8 giờ")
+        demo.stdin.write("/thoat\n")
+        demo.stdin.flush()
+        assert demo.wait(30) == 0
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+    # The printed name reopens the same conversation: still the member who joined.
+    again = tcns(tmp_path, "chat", "--user", you.group(1), stdin="/cuatoi\n", extra_env=env)
+    assert "Tuần này" in again.stdout, again.stdout  # a stranger would be asked to join first
