@@ -27,6 +27,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from bot.domain.catalogue import Catalogue
 from bot.domain.deadlines import DeadlineConfig, Planner
+from bot.domain.guides import Guide, Guides
 from bot.domain.messages import Markup
 from bot.domain.report_parser import ParserLexicon
 from bot.domain.tally import TallySettings
@@ -47,6 +48,7 @@ def _shipped_content_dir() -> Path:
 
 
 TEXTS_DIR = "texts"  # content/texts/<feature>.yaml and shared.yaml
+GUIDES_DIR = "guides"  # content/guides/<topic>.yaml: /huongdan
 
 
 class ContentError(Exception):
@@ -257,6 +259,7 @@ class Content:
         self.answers = Answers(_load_model(directory / "answers.yaml", AnswerWords))
         self.vocabulary = Vocabulary(_load_model(directory / "vocabulary.yaml", VocabularyWords))
         self.texts = _load_texts(directory)
+        self.guides = _load_guides(directory / GUIDES_DIR)
         if directory.resolve() != DEFAULT_CONTENT_DIR:
             _check_against_shipped(directory, self.texts)
 
@@ -306,6 +309,26 @@ def _load_texts(directory: Path) -> Texts:
     return Texts(flat, files)
 
 
+def _load_guides(folder: Path) -> Guides:
+    """Every ``guides/<topic>.yaml``, the file's name being its topic."""
+    paths = sorted(folder.glob("*.yaml"))
+    if not paths:
+        raise ContentError(f"{folder}: no guides")
+    guides = []
+    for path in paths:
+        data = _read_yaml(path)
+        if not isinstance(data, dict):
+            raise ContentError(f"{path}: expected a mapping")
+        try:
+            guides.append(Guide.model_validate({"topic": path.stem, **data}))
+        except ValidationError as exc:
+            raise ContentError(_validation_message(path, exc)) from exc
+    try:
+        return Guides(guides)
+    except ValueError as exc:
+        raise ContentError(f"{folder}: {exc}") from exc
+
+
 def _flatten(path: Path, prefix: str, node: Any) -> Iterator[tuple[str, str]]:
     if isinstance(node, dict):
         for key, value in node.items():
@@ -351,9 +374,13 @@ def _load_model(path: Path, model: type[BaseModel]) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        raise ContentError(f"{path}: field {field!r}: {first['msg']}") from exc
+        raise ContentError(_validation_message(path, exc)) from exc
+
+
+def _validation_message(path: Path, exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    return f"{path}: field {field!r}: {first['msg']}"
 
 
 def load_content(directory: Path | None = None) -> Content:

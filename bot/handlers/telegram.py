@@ -39,7 +39,7 @@ MAX_RETRY_AFTER = 60.0
 # ``commands.<name>``; a role sees the commands the command registry allows it.
 MENU_ORDER = ("baocao", "cuatoi", "huy", "tuan", "thang", "quy", "nam", "ky", "bieudo", "xuat", "hanchot",
               "gannhat", "suabc", "xoabc", "baothay", "thongbao", "moi", "maimoi", "thuhoi", "thanhvien", "vaitro",
-              "khoa", "mokhoa", "thon", "chitieu", "nhatky", "tatnhacnho", "batnhacnho", "help")
+              "khoa", "mokhoa", "thon", "chitieu", "nhatky", "tatnhacnho", "batnhacnho", "huongdan", "help")
 # Every private chat sees the members' menu (and /start) unless its own is set.
 DEFAULT_MENU_ROLE = "member"
 
