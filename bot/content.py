@@ -16,7 +16,7 @@ import html
 import importlib.resources
 import re
 import string
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -176,6 +176,7 @@ class VocabularyWords(_Strict):
     commune: Words  # /chitieu xa ...
     of_adults: Words  # /chitieu ... 80% người
     count_units: Words  # "5 hộ" in the /baocao count step
+    place_prefixes: Words  # "Ấp Mỹ Phú" named "Mỹ Phú" (bot/flows/resolve.py)
 
 
 class Vocabulary:
@@ -187,10 +188,22 @@ class Vocabulary:
         self.commune = frozenset(fold(w) for w in words.commune)
         self.of_adults = frozenset(fold(w) for w in words.of_adults)
         self.count_units = tuple(fold(w) for w in words.count_units)
+        self.place_prefixes = words.place_prefixes  # as written: "ấp" is how a commune names its villages
+        self.roles.update({word.replace(" ", ""): role for word, role in list(self.roles.items())})
+        self.whole_commune = self.whole_commune | {w.replace(" ", "") for w in self.whole_commune}
+        self.commune = self.commune | {w.replace(" ", "") for w in self.commune}
 
     def role(self, word: str) -> str | None:
-        """The role a typed word names ("totruong" -> "leader"), or None."""
-        return self.roles.get(fold(word))
+        """The role typed words name ("tổ trưởng", "totruong" -> "leader"), or None."""
+        return self.roles.get(fold(word)) or self.roles.get(fold(word).replace(" ", ""))
+
+    def lead(self, words: Sequence[str], table: frozenset[str], longest: int = 3) -> int:
+        """How many of the first ``words`` make one entry of ``table`` ("cả xã", "caxa"); 0 if none."""
+        for n in range(min(longest, len(words)), 0, -1):
+            folded = fold(" ".join(words[:n]))
+            if folded in table or folded.replace(" ", "") in table:
+                return n
+        return 0
 
 
 def escape(value: Any) -> str:

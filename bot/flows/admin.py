@@ -15,12 +15,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.domain.messages import Markup, Reply
-from bot.domain.textutil import fold
+from bot.flows import resolve
 from bot.flows.commands import STAFF, Command
 from bot.flows.context import Context
 from bot.flows.feature import Feature
 from bot.flows.paging import PAGE_LINES, fit, more_action, on_more, page
 from bot.flows.report import day_text
+from bot.flows.resolve import Example, commune_ids, scope_of, villages_in_scope
 from bot.services.invites import create_invite
 from bot.services.reminders import payload
 from storage.models import Member, NewMessage, Unit
@@ -30,54 +31,11 @@ INVITE_USES = {"member": 5, "leader": 1, "staff": 1}
 MAX_LIST = 30
 
 
-async def commune_ids(ctx: Context) -> list[int]:
-    """The communes the caller administers."""
-    assert ctx.member is not None
-    unit = await ctx.uow.units.get(ctx.member.unit_id)
-    if unit is None:
-        return []
-    if unit.kind == "commune":
-        return [unit.id]
-    if unit.kind == "province" and ctx.member.role == "admin":
-        return [u.id for u in await ctx.uow.units.children(unit.id) if u.kind == "commune"]
-    return []
-
-
-async def villages_in_scope(ctx: Context) -> list[Unit]:
-    villages: list[Unit] = []
-    for commune_id in await commune_ids(ctx):
-        villages.extend(u for u in await ctx.uow.units.children(commune_id) if u.kind == "village")
-    return villages
-
-
-def find_village(villages: list[Unit], text: str) -> Unit | None:
-    wanted = fold(text)
-    for village in villages:
-        if wanted in (fold(village.code), fold(village.name)):
-            return village
-    matches = [v for v in villages if wanted and wanted in fold(v.name)]
-    return matches[0] if len(matches) == 1 else None
-
-
-def narrow(villages: list[Unit], args: str) -> list[Unit] | None:
-    """All of ``villages``, or the one ``args`` names; None if it names none of them."""
-    if not args.strip():
-        return villages
-    village = find_village(villages, args)
-    return [village] if village is not None else None
-
-
-async def member_in_scope(ctx: Context, text: str) -> tuple[Member, Unit] | None:
-    number = text.strip().lstrip("#")
-    if not number.isdigit():
-        return None
-    member = await ctx.uow.members.get(int(number))
-    if member is None or member.status == "forgotten":
-        return None
-    communes = await commune_ids(ctx)
-    unit = await ctx.uow.units.get(member.unit_id)
-    if unit is None or (unit.id not in communes and unit.parent_id not in communes):
-        return None
+async def member_in_scope(ctx: Context, text: str, example: Example) -> tuple[Member, Unit]:
+    """A member of the caller's communes (by number or name) and their unit; Refusal if none."""
+    scope = await scope_of(ctx)
+    member = await resolve.find_member(ctx, scope.units, text, example)
+    unit = next(u for u in scope.units if u.id == member.unit_id)
     return member, unit
 
 
@@ -98,23 +56,19 @@ async def tell_member(ctx: Context, commune_id: int, member_id: int, key: tuple[
 # /moi -------------------------------------------------------------------------
 async def invite(ctx: Context, args: str) -> list[Reply]:
     assert ctx.member is not None
-    words = args.split()
-    role = "member"
-    named = ctx.content.vocabulary.role(words[-1]) if words else None  # content/vocabulary.yaml
-    if named is not None:
-        role = named
-        words.pop()
+    named, words = resolve.take_role(ctx, args.split())  # "tổ trưởng", "totruong" (content/vocabulary.yaml)
+    role = named or "member"
     communes = await commune_ids(ctx)
+    villages = await villages_in_scope(ctx)
+    usage = ctx.say("admin.invite_usage", example=ctx.t("admin.examples.moi", place=resolve.sample(ctx, villages)))
     if role == "staff":
         if len(communes) != 1:
-            return [ctx.say("admin.invite_usage")]
+            return [usage]
         unit = await ctx.uow.units.get(communes[0])
+    elif not words:
+        return [usage, ctx.say("admin.villages", names=resolve.names_of(villages, MAX_LIST))]
     else:
-        villages = await villages_in_scope(ctx)
-        unit = find_village(villages, " ".join(words)) if words else None
-        if unit is None:
-            names = ", ".join(f"{v.name} ({v.code})" for v in villages[:MAX_LIST])
-            return [ctx.say("admin.invite_usage"), ctx.say("admin.villages", names=names or "—")]
+        unit = resolve.find(ctx, villages, " ".join(words), lambda place: ctx.t("admin.examples.moi", place=place))
     assert unit is not None
     created = await create_invite(ctx.uow, unit.id, role, ctx.now, timedelta(days=INVITE_DAYS), INVITE_USES[role],
                                   created_by=ctx.member.id)
@@ -168,10 +122,11 @@ async def revoke(ctx: Context, args: str) -> list[Reply]:
 
 # Members ----------------------------------------------------------------------
 async def members(ctx: Context, args: str) -> list[Reply]:
-    villages = narrow(await villages_in_scope(ctx), args)
-    if villages is None:
-        return [ctx.say("admin.no_such_village")]
-    return await members_page(ctx, villages[0].id if args.strip() else 0, 1, None)
+    village_id = 0
+    if args.strip():
+        village_id = resolve.find(ctx, await villages_in_scope(ctx), args,
+                                  lambda place: ctx.t("admin.examples.thanhvien", place=place)).id
+    return await members_page(ctx, village_id, 1, None)
 
 
 async def _roster_units(ctx: Context, village_id: int) -> list[Unit] | None:
@@ -200,11 +155,21 @@ async def members_page(ctx: Context, village_id: int, number: int, after: int | 
     for member_id, name, role, unit_id, status, channels, last in rows:
         key = "admin.member_line_disabled" if status == "disabled" else "admin.member_line"
         lines.append(ctx.t(key, id=member_id, name=name or "—", role=ctx.t(f"roles.{role}"), unit=names[unit_id],
-                           channels=channels or "—", last=day_text_iso(last) if last else ctx.t("admin.never")))
+                           channels=_channel_names(ctx, channels),
+                           last=day_text_iso(last) if last else ctx.t("admin.never")))
     shown = fit(lines)
     more = more_action("tv", village_id, number + 1, rows[shown - 1][0]) if shown < len(rows) else None
     header = ctx.t("paging.members") if number == 1 else ctx.t("paging.members_next", page=number)
     return [page(ctx, header, lines[:shown], more)]
+
+
+CHANNELS = ("telegram", "zalo", "terminal")
+
+
+def _channel_names(ctx: Context, channels: str | None) -> str:
+    """"telegram terminal" -> "Telegram, trò chuyện thử": how a member can be reached, in words."""
+    names = [str(ctx.t(f"admin.channel_names.{c}")) for c in dict.fromkeys((channels or "").split()) if c in CHANNELS]
+    return ", ".join(names) or str(ctx.t("admin.no_channel"))
 
 
 def day_text_iso(iso_day: str) -> str:
@@ -214,13 +179,14 @@ def day_text_iso(iso_day: str) -> str:
 async def set_role(ctx: Context, args: str) -> list[Reply]:
     assert ctx.member is not None
     words = args.split()
-    role = ctx.content.vocabulary.role(words[1]) if len(words) == 2 else None
+    role = resolve.role_of_words(ctx, words[1:]) if len(words) >= 2 else None
     if role is None:
-        return [ctx.say("admin.role_usage")]
-    found = await member_in_scope(ctx, words[0])
-    if found is None:
-        return [ctx.say("admin.no_such_member")]
-    target, unit = found
+        shown = words[0].lstrip("#") if words and words[0].lstrip("#").isdigit() else \
+            await resolve.some_member(ctx, (await scope_of(ctx)).units)
+        return [ctx.say("admin.role_usage", example=ctx.t("admin.examples.vaitro", member=shown),
+                        roles=resolve.role_names(ctx))]
+    target, unit = await member_in_scope(ctx, words[0],
+                                         lambda member: ctx.t("admin.examples.vaitro", member=member))
     if target.id == ctx.member.id or target.role == "admin":
         return [ctx.say("admin.cannot_change")]
     if (role == "staff") != (unit.kind == "commune"):
@@ -237,10 +203,8 @@ async def set_role(ctx: Context, args: str) -> list[Reply]:
 
 async def _set_status(ctx: Context, args: str, status: str) -> list[Reply]:
     assert ctx.member is not None
-    found = await member_in_scope(ctx, args)
-    if found is None:
-        return [ctx.say("admin.no_such_member")]
-    target, unit = found
+    command = "khoa" if status == "disabled" else "mokhoa"
+    target, unit = await member_in_scope(ctx, args, lambda member: f"/{command} {member}")
     if target.id == ctx.member.id or target.role == "admin":
         return [ctx.say("admin.cannot_change")]
     if target.status == status:

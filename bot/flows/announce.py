@@ -13,18 +13,17 @@ from __future__ import annotations
 
 from bot.domain.cleantext import clean_line
 from bot.domain.messages import Reply
-from bot.domain.textutil import fold
-from bot.flows.admin import commune_ids, find_village, villages_in_scope
+from bot.flows import resolve
 from bot.flows.commands import STAFF, Command
 from bot.flows.context import Context
 from bot.flows.feature import Feature, Flow
 from bot.flows.free_text import refuse_personal_data
+from bot.flows.resolve import commune_ids, villages_in_scope
 from bot.services.announcements import queue_chunk
-from storage.models import FanOut
+from storage.models import FanOut, Unit
 
 FLOW = "announce"
 MAX_TEXT = 1000
-MAX_VILLAGE_WORDS = 5
 
 
 async def _recipients(ctx: Context, commune_id: int, village_id: int | None) -> list:
@@ -36,23 +35,27 @@ async def _recipients(ctx: Context, commune_id: int, village_id: int | None) -> 
 async def start(ctx: Context, args: str) -> list[Reply]:
     words = args.split()
     communes = await commune_ids(ctx)
-    if len(words) < 2 or len(communes) != 1:
-        return [ctx.say("announce.usage")]
     villages = await villages_in_scope(ctx)
-    target, rest = None, None
-    if fold(words[0]) in ctx.content.vocabulary.whole_commune:
-        rest = words[1:]
+
+    def usage() -> Reply:
+        return ctx.say("announce.usage", example=ctx.t("announce.example", place=resolve.sample(ctx, villages)))
+
+    if len(words) < 2 or len(communes) != 1:
+        return [usage()]
+    target: Unit | None = None
+    whole = ctx.content.vocabulary.lead(words, ctx.content.vocabulary.whole_commune)  # "cả xã", "tất cả"
+    if whole:
+        rest = words[whole:]
     else:
-        for size in range(min(MAX_VILLAGE_WORDS, len(words) - 1), 0, -1):
-            village = find_village(villages, " ".join(words[:size]))
-            if village is not None and fold(" ".join(words[:size])) in (fold(village.code), fold(village.name)):
-                target, rest = village, words[size:]
-                break
-    if rest is None:
-        return [ctx.say("announce.usage")]
+        # A village by its code or name (or the start of it: the confirmation names it before anything is sent).
+        target, rest = resolve.take(ctx, villages, words[:-1],
+                                    lambda place: ctx.t("announce.example", place=place))
+        rest = [*rest, words[-1]]
+        if target is None:
+            return [usage()]
     text = clean_line(" ".join(rest), None)
     if not text:
-        return [ctx.say("announce.usage")]
+        return [usage()]
     if len(text) > MAX_TEXT:
         return [ctx.say("announce.too_long", max=MAX_TEXT)]
     refused = refuse_personal_data(ctx, text)

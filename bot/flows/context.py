@@ -23,6 +23,16 @@ MEMORY_FIELD = "_recent"  # kept across flows: the chat's recent reports, to rec
 MAX_KEY_CHARS = 40  # longer typed text is never a key or a menu label
 
 
+class Refusal(Exception):
+    """A command cannot do what was asked: ``replies`` say why and what to type instead.
+
+    Raised before any effect (nothing is written first); the engine answers with the replies."""
+
+    def __init__(self, *replies: Reply) -> None:
+        super().__init__(*(r.text for r in replies))
+        self.replies = list(replies)
+
+
 @dataclass
 class Context:
     uow: UnitOfWork

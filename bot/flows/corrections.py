@@ -22,7 +22,8 @@ import secrets
 from bot.domain.cleantext import clean_line
 from bot.domain.messages import Markup, Reply
 from bot.domain.report_parser import parse_report
-from bot.flows.admin import narrow, tell_member, villages_in_scope
+from bot.flows import resolve
+from bot.flows.admin import tell_member
 from bot.flows.commands import Command
 from bot.flows.context import Context
 from bot.flows.feature import Feature
@@ -32,24 +33,30 @@ from bot.flows.report import ZERO, check_day, day_text, issue_text, items_text
 from storage.models import Member, NewReport, Unit
 
 CORRECTORS = frozenset({"leader", "staff", "admin"})
+REPORTERS = frozenset({"member", "leader"})
 RECENT = 15
 MIN_REASON = 3
 MAX_REASON = 200
 
 
 async def scope_villages(ctx: Context) -> list[Unit]:
-    assert ctx.member is not None
-    if ctx.member.role == "leader":
-        village = await ctx.uow.units.get(ctx.member.unit_id)
-        return [village] if village else []
-    return await villages_in_scope(ctx)
+    """A leader's own village; the villages of a staff member's communes."""
+    return list((await resolve.scope_of(ctx)).villages)
 
 
 async def recent(ctx: Context, args: str) -> list[Reply]:
-    villages = narrow(await scope_villages(ctx), args)
-    if villages is None:
-        return [ctx.say("admin.no_such_village")]
-    return await recent_page(ctx, villages[0].id if args.strip() else 0, 1, None)
+    assert ctx.member is not None
+    villages = await scope_villages(ctx)
+    village_id = 0
+    if args.strip():
+        if ctx.member.role == "leader":  # a leader sees their own village: one answer, whatever is typed
+            match = resolve.index(ctx, villages).match(args)
+            if match.found is None:
+                return [ctx.say("corrections.leader_own", value=args.strip(),
+                                village=villages[0].name if villages else "")]
+        village_id = resolve.find(ctx, villages, args,
+                                  lambda place: ctx.t("corrections.examples.gannhat", place=place)).id
+    return await recent_page(ctx, village_id, 1, None)
 
 
 async def recent_page(ctx: Context, village_id: int, number: int, before: int | None) -> list[Reply]:
@@ -150,7 +157,7 @@ async def _member_in_villages(ctx: Context, text: str, villages: dict[int, Unit]
     if not number.isdigit():
         return None
     member = await ctx.uow.members.get(int(number))
-    if member is None or member.unit_id not in villages or member.role not in ("member", "leader"):
+    if member is None or member.unit_id not in villages or member.role not in REPORTERS:
         return None
     return member
 
@@ -159,11 +166,15 @@ async def on_behalf(ctx: Context, args: str) -> list[Reply]:
     assert ctx.member is not None
     number, _, text = args.strip().partition(" ")
     villages = {v.id: v for v in await scope_villages(ctx)}
-    member = await _member_in_villages(ctx, number, villages)
+    def example(member: str) -> str:
+        return ctx.t("corrections.examples.baothay", member=member)
     if not text.strip():
-        return [ctx.say("corrections.proxy_usage")]
-    if member is None:
-        return [ctx.say("admin.no_such_member")]
+        shown = number.lstrip("#") if number.lstrip("#").isdigit() else \
+            await resolve.some_member(ctx, list(villages.values()), REPORTERS)
+        return [ctx.say("corrections.proxy_usage", example=example(shown))]
+    member = await _member_in_villages(ctx, number, villages)
+    if member is None:  # a name, or a number outside the scope: the resolver answers
+        member = await resolve.find_member(ctx, list(villages.values()), number, example, REPORTERS)
     if member.status == "forgotten":  # erased on request: nothing more is recorded in their name
         return [ctx.say("bad_input.proxy_forgotten", id=member.id)]
     if not member.active:  # disabled by staff (/khoa): they cannot report, so nobody reports for them
@@ -173,7 +184,7 @@ async def on_behalf(ctx: Context, args: str) -> list[Reply]:
     if result.issues:
         return [ctx.reply(Markup.lines([issue_text(ctx, i) for i in result.issues]))]
     if not result.is_report:
-        return [ctx.say("corrections.proxy_usage")]
+        return [ctx.say("corrections.proxy_usage", example=example(str(member.id)))]
     day = result.date or ctx.today
     problem = check_day(ctx, day)
     if problem:

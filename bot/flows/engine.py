@@ -24,7 +24,7 @@ from bot.domain.messages import Inbound, Reply, build_attachments
 from bot.domain.textutil import clean, fold
 from bot.flows import join, report, undo
 from bot.flows.commands import role_of
-from bot.flows.context import GLOBAL_PREFIX, KEYS_FIELD, MAX_KEY_CHARS, Context
+from bot.flows.context import GLOBAL_PREFIX, KEYS_FIELD, MAX_KEY_CHARS, Context, Refusal
 from bot.flows.feature import Flow
 from bot.flows.registry import COMMANDS, FLOWS, GLOBAL_ACTIONS, MENU  # the channels read COMMANDS, MENU here
 from storage import Database, UnitOfWork
@@ -69,7 +69,10 @@ class Engine:
             return []
         loaded = (conv.flow, conv.step, dict(conv.data))
         ctx = Context(uow, self.content, now, self.tz, inbound, member, conv)
-        replies = await self._route(ctx)
+        try:
+            replies = await self._route(ctx)
+        except Refusal as refused:  # raised before any effect: only the answer goes out
+            replies = refused.replies
         new = ctx.finish(loaded)
         if (new.flow, new.step, new.data) != loaded:
             await uow.conversations.save(inbound.channel, inbound.chat_id, new, now)

@@ -21,8 +21,9 @@ from bot.domain.messages import Markup, PendingAttachment, Reply
 from bot.domain.periods import Period, cutoff_month, from_key, month, period_of, quarter, week_of, year_of
 from bot.domain.tally import Tally, bar, number, period_label
 from bot.domain.textutil import fold
+from bot.flows import resolve
 from bot.flows.commands import REGISTERED, STAFF, Command
-from bot.flows.context import Context
+from bot.flows.context import Context, Refusal
 from bot.flows.feature import Feature
 from bot.services.tallies import build_tally
 from storage.models import Unit
@@ -104,99 +105,106 @@ def _day_in(today: date, day: int, month_number: int, year: str | None) -> date:
 
 
 # Scope ------------------------------------------------------------------------------------------
-def _unit_names(unit: Unit, unit_words: tuple[str, ...]) -> list[str]:
-    """The folded ways to name a unit: its name, its code, its name without "Ấp"/"Thôn"."""
-    name = fold(unit.name)
-    names = [name, fold(unit.code)]
-    for word in sorted((fold(w) for w in unit_words), key=len, reverse=True):
-        if name.startswith(word + " "):
-            names.append(name[len(word) + 1:])
-            break
-    return names
-
-
-def _take(text: str, phrase: str) -> str | None:
-    """``text`` without the whole-word ``phrase``; None if it is not there."""
-    found = re.search(rf"(?<![\w-]){re.escape(phrase)}(?![\w-])", text)
-    if not found or not phrase:
-        return None
-    return (text[: found.start()] + " " + text[found.end():]).strip()
-
-
-async def _resolve(ctx: Context, kind: str, args: str) -> Request:
+async def _resolve(ctx: Context, kind: str, args: str, command: str) -> Request:
+    """The place and the period the arguments name: a place (by code or name, at the start or
+    the end) in the caller's scope, and the period in what is left."""
     assert ctx.member is not None
     settings = ctx.content.tally
-    text = fold(args)
     home = await ctx.uow.units.get(ctx.member.unit_id)
     assert home is not None
-    scope: Unit = home
-    if ctx.member.role == "admin":
-        for token in args.split():
-            commune = await ctx.uow.units.by_code("commune", token.upper())
-            if commune is not None:
-                scope, text = commune, _take(text, fold(token)) or ""
+    scope = await resolve.scope_of(ctx)
+
+    def example(place: str) -> str:
+        return ctx.t("tally.place_example", command=command, place=place)
+
+    words = args.split()
+    place: Unit | None = None
+    ambiguous: Refusal | None = None
+    if words and not _is_period(ctx, kind, " ".join(words)):
+        # The place at the start or the end, by code or whole name first, then by a start of its
+        # name; the first reading whose other words are a period (or nothing) wins.
+        for loose, from_end in ((False, False), (False, True), (True, False), (True, True)):
+            try:
+                found, rest = resolve.take(ctx, scope.units, words, example, from_end=from_end, loose=loose)
+            except Refusal as refused:
+                ambiguous = ambiguous or refused
+                continue
+            if found is not None and (not rest or _is_period(ctx, kind, " ".join(rest))):
+                place, words = found, rest
                 break
-    if scope.kind == "commune":
-        villages = [u for u in await ctx.uow.units.children(scope.id) if u.kind == "village"]
-        candidates = sorted(
-            ((name, v) for v in villages for name in _unit_names(v, settings.unit_words)),
-            key=lambda pair: len(pair[0]), reverse=True,
-        )
-        for name, village in candidates:
-            rest = _take(text, name)
-            if rest is not None:
-                scope, text = village, rest
-                break
-    elif scope.kind == "village":
-        for name in _unit_names(scope, settings.unit_words):
-            rest = _take(text, name)
-            if rest is not None:
-                text = rest
-                break
-    if scope.kind == "province":
+        if place is None and ambiguous is not None:
+            raise ambiguous
+    target = place or home
+    if target.kind == "province":
         raise BadArgument("tally.admin_pick_commune", "")
-    commune = scope if scope.kind == "commune" else await ctx.uow.units.get(scope.parent_id or 0)
+    commune = target if target.kind == "commune" else await ctx.uow.units.get(target.parent_id or 0)
     cutoff_day = settings.cutoff_day(commune.code if commune else None)
-    if kind == "any":
-        head, _, rest = text.partition(" ")
-        kinds = {fold(word): value for word, value in settings.kind_words.items()}
-        if head in kinds:
-            kind, text = kinds[head], rest
+    kind, text = _kind_and_text(ctx, kind, fold(" ".join(words)))
     try:
         period = parse_period(kind, text, ctx.today, cutoff_day, settings)
     except BadArgument:
-        if _names_a_place(text, settings.unit_words):
-            raise BadArgument("tally.not_in_scope", args.strip()) from None
-        raise
+        typed = " ".join(words)
+        if place is None and ctx.member.role in ("member", "leader") and words and (
+                _names_a_place(ctx, typed) or not any(ch.isdigit() for ch in typed)):
+            raise BadArgument("tally.not_in_scope", typed) from None  # a member sees their own village
+        if place is None and words and _names_a_place(ctx, typed):
+            raise resolve.refusal(ctx, resolve.index(ctx, scope.units).match(" ".join(words)), " ".join(words),
+                                  scope.units, example) from None
+        raise BadArgument("tally.bad_period", " ".join(words)) from None
     if period.start > ctx.today:
         raise BadArgument("tally.future", period_label(ctx.t, period))
-    return Request(scope, period, commune)
+    return Request(target, period, commune)
 
 
-def _names_a_place(text: str, unit_words: tuple[str, ...]) -> bool:
+def _kind_and_text(ctx: Context, kind: str, folded: str) -> tuple[str, str]:
+    """For /bieudo and /xuat (``any``): the kind named first ("quy 3"), and the rest."""
+    if kind != "any":
+        return kind, folded
+    head, _, rest = folded.partition(" ")
+    kinds = {fold(word): value for word, value in ctx.content.tally.kind_words.items()}
+    return (kinds[head], rest) if head in kinds else (kind, folded)
+
+
+def _is_period(ctx: Context, kind: str, text: str) -> bool:
+    settings = ctx.content.tally
+    try:
+        parse_period(*_kind_and_text(ctx, kind, fold(text)), ctx.today, settings.default_cutoff_day, settings)
+    except BadArgument:
+        return False
+    return True
+
+
+def _names_a_place(ctx: Context, text: str) -> bool:
     """Does an argument that is not a period look like the name or code of a place?"""
-    return bool(_CODE_LIKE.search(text)) or any(_take(text, fold(w)) is not None for w in unit_words)
+    folded = fold(text)
+    return bool(_CODE_LIKE.search(folded)) or any(folded == fold(w) or folded.startswith(fold(w) + " ")
+                                                  for w in ctx.content.vocabulary.place_prefixes)
 
 
-def _refusal(ctx: Context, kind: str, error: BadArgument, scope_name: str) -> Reply:
+async def _refusal(ctx: Context, command: str, error: BadArgument) -> Reply:
+    assert ctx.member is not None
+    scope = await resolve.scope_of(ctx)
     if error.key == "tally.bad_period":
-        command = next((name for name, value in COMMAND_KINDS.items() if value == kind), "thang")
-        examples = ctx.t(f"tally.examples.{command}")
-        return ctx.say("tally.bad_period", value=error.value, examples=examples)
+        places = ctx.t("tally.or_place", example=ctx.t(
+            "tally.place_example", command=command, place=resolve.sample(ctx, scope.villages))) \
+            if len(scope.villages) > 1 else ""
+        return ctx.say("tally.bad_period", value=error.value, examples=ctx.t(f"tally.examples.{command}"),
+                       places=places)
     if error.key == "tally.future":
         return ctx.say("tally.future", period=error.value)
     if error.key == "tally.admin_pick_commune":
-        return ctx.say("tally.admin_pick_commune", example="XA-MY-HIEP")
-    return ctx.say("tally.not_in_scope", value=error.value, unit=scope_name)
+        return ctx.say("tally.admin_pick_commune", example=ctx.t(
+            "tally.place_example", command=command, place=resolve.sample(ctx, scope.communes)))
+    home = await ctx.uow.units.get(ctx.member.unit_id)
+    return ctx.say("tally.not_in_scope", value=error.value, unit=home.name if home else "",
+                   examples=ctx.t(f"tally.examples.{command}"))
 
 
-async def _request(ctx: Context, kind: str, args: str) -> Request | Reply:
+async def _request(ctx: Context, kind: str, args: str, command: str) -> Request | Reply:
     try:
-        return await _resolve(ctx, kind, args)
+        return await _resolve(ctx, kind, args, command)
     except BadArgument as error:
-        assert ctx.member is not None
-        home = await ctx.uow.units.get(ctx.member.unit_id)
-        return _refusal(ctx, kind, error, home.name if home else "")
+        return await _refusal(ctx, command, error)
 
 
 async def tally_for(ctx: Context, request: Request) -> Tally:
@@ -295,7 +303,10 @@ def _village_pages(ctx: Context, tally: Tally, label: str) -> list[Reply]:
 
 def _tally_command(kind: str):  # type: ignore[no-untyped-def]
     async def handler(ctx: Context, args: str = "") -> list[Reply]:
-        request = await _request(ctx, kind, args)
+        for command, of in COMMAND_KINDS.items():  # noqa: B007 (the command's own name, for its examples)
+            if of == kind:
+                break
+        request = await _request(ctx, kind, args, command)
         if isinstance(request, Reply):
             return [request]
         return render(ctx, await tally_for(ctx, request))
@@ -307,7 +318,7 @@ def _tally_command(kind: str):  # type: ignore[no-untyped-def]
 async def chart(ctx: Context, args: str = "") -> list[Reply]:
     from bot.services.chart import render_chart
 
-    request = await _request(ctx, "any", args)
+    request = await _request(ctx, "any", args, "bieudo")
     if isinstance(request, Reply):
         return [request]
     tally = await tally_for(ctx, request)
@@ -326,7 +337,7 @@ async def chart(ctx: Context, args: str = "") -> list[Reply]:
 async def export(ctx: Context, args: str = "") -> list[Reply]:
     from bot.services.export import export_filename, gather, to_xlsx
 
-    request = await _request(ctx, "any", args)
+    request = await _request(ctx, "any", args, "xuat")
     if isinstance(request, Reply):
         return [request]
     tally = await tally_for(ctx, request)

@@ -21,13 +21,15 @@ import re
 from bot.domain.cleantext import clean_line
 from bot.domain.messages import Reply
 from bot.domain.report_parser import parse_report
+from bot.domain.tally import number as thousands
 from bot.domain.textutil import fold
-from bot.flows.admin import commune_ids
+from bot.flows import resolve
 from bot.flows.commands import STAFF, Command
 from bot.flows.context import Context
 from bot.flows.feature import Feature
 from bot.flows.free_text import refuse_personal_data
 from bot.flows.paging import PAGE_LINES, fit, more_action, on_more, page
+from bot.flows.resolve import commune_ids
 from storage.models import Unit
 
 CODE = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
@@ -54,25 +56,29 @@ async def villages(ctx: Context, args: str) -> list[Reply]:
     action = fold(words[0]) if words else ""
     if not words:
         return await listing(ctx, 0, 1, None)
-    if len(words) < 2 or not CODE.match(words[1]):
-        return [ctx.say("villages.usage")]
-    code, rest = words[1].upper(), words[2:]
-    village = await _village(ctx, commune, code)
+    if action == "them":
+        return await _add(ctx, commune, words[1:])
+    known = [u for u in await ctx.uow.units.children(commune.id) if u.kind == "village"]
+    if action not in ("doiten", "so", "an", "hien") or len(words) < (3 if action == "doiten" else 2):
+        return [_usage(ctx, known)]
+
+    def example(place: str) -> str:
+        return ctx.t(f"villages.examples.{action}", place=place)
+
+    if action == "so":  # /thon so TÊN HỘ NGƯỜI: the figures are the last two words
+        village, rest = resolve.find(ctx, known, " ".join(words[1:-2]) or words[1], example), words[-2:]
+    elif action == "doiten":  # /thon doiten TÊN TÊN-MỚI: the longest start that names a village
+        village, rest = resolve.take(ctx, known, words[1:-1], example)
+        rest = [*rest, words[-1]]
+        if village is None:
+            village = resolve.find(ctx, known, words[1], example)
+    else:
+        village, rest = resolve.find(ctx, known, " ".join(words[1:]), example), []
     name = clean_line(" ".join(rest), MAX_NAME)
-    if action in ("them", "doiten") and rest:
-        refused = _bad_name(ctx, code, name)
+    if action == "doiten" and rest:
+        refused = _bad_name(ctx, village.code, name)
         if refused is not None:
             return [refused]
-    if action == "them":
-        if village is not None:
-            return [ctx.say("villages.exists", code=code)]
-        if not rest:
-            return [ctx.say("villages.usage")]
-        village = await ctx.uow.units.add("village", code, name, commune.id, 0, 0)
-        return await _done(ctx, commune, village, "village_add",
-                           ctx.say("villages.added", name=village.name, code=village.code))
-    if village is None:
-        return [ctx.say("villages.no_such", code=code)]
     if action == "doiten" and rest:
         await ctx.uow.units.update(village.id, name, village.households, village.adults)
         return await _done(ctx, commune, village, "village_rename",
@@ -81,14 +87,35 @@ async def villages(ctx: Context, args: str) -> list[Reply]:
         await ctx.uow.units.update(village.id, village.name, int(rest[0]), int(rest[1]))
         households, adults = int(rest[0]), int(rest[1])
         return await _done(ctx, commune, village, "village_figures",
-                           ctx.say("villages.figures", name=village.name, households=households, adults=adults),
+                           ctx.say("villages.figures", name=village.name, households=thousands(households),
+                                   adults=thousands(adults)),
                            households=households, adults=adults)
     if action in ("an", "hien") and not rest:
         shown = action == "hien"
         await ctx.uow.units.set_active(village.id, shown)
         return await _done(ctx, commune, village, "village_hien" if shown else "village_an",
                            ctx.say("villages.hien" if shown else "villages.an", name=village.name))
-    return [ctx.say("villages.usage")]
+    return [_usage(ctx, known)]
+
+
+def _usage(ctx: Context, villages: list[Unit]) -> Reply:
+    return ctx.say("villages.usage", place=resolve.sample(ctx, villages))
+
+
+async def _add(ctx: Context, commune: Unit, words: list[str]) -> list[Reply]:
+    """/thon them MÃ TÊN: a new village, by the code it will be known by."""
+    if len(words) < 2 or not CODE.match(words[0]):
+        return [ctx.say("villages.add_usage")]
+    code, rest = words[0].upper(), words[1:]
+    name = clean_line(" ".join(rest), MAX_NAME)
+    refused = _bad_name(ctx, code, name)
+    if refused is not None:
+        return [refused]
+    if await _village(ctx, commune, code) is not None:
+        return [ctx.say("villages.exists", code=code)]
+    village = await ctx.uow.units.add("village", code, name, commune.id, 0, 0)
+    return await _done(ctx, commune, village, "village_add",
+                       ctx.say("villages.added", name=village.name, code=village.code))
 
 
 def _bad_name(ctx: Context, code: str, name: str) -> Reply | None:
@@ -112,12 +139,13 @@ async def listing(ctx: Context, _filter: int, number: int, after: int | None) ->
         if not units:
             return [ctx.say("paging.end")]
     lines = [ctx.t("villages.line" if u.active else "villages.line_hidden", code=u.code, name=u.name,
-                   households=u.households or 0, adults=u.adults or 0) for u in units[:PAGE_LINES + 1]]
+                   households=thousands(u.households or 0), adults=thousands(u.adults or 0))
+             for u in units[:PAGE_LINES + 1]]
     shown = fit(lines)
     more = more_action("th", 0, number + 1, units[shown - 1].id) if shown < len(units) else None
     if number == 1:
         return [page(ctx, ctx.t("villages.header", commune=commune.name), lines[:shown], more,
-                     footer=ctx.t("villages.usage"))]
+                     footer=ctx.t("villages.usage", place=resolve.sample(ctx, units)))]
     return [page(ctx, ctx.t("paging.villages_next", commune=commune.name, page=number), lines[:shown], more)]
 
 
@@ -134,18 +162,24 @@ async def target(ctx: Context, args: str) -> list[Reply]:
     assert ctx.member is not None
     commune = await _commune(ctx)
     words = args.split()
-    if commune is None or len(words) < 4:
-        return [ctx.say("chat_targets.usage")]
     vocabulary = ctx.content.vocabulary
-    of_adults = fold(words[-1]) in vocabulary.of_adults  # "80% người": a share of the adults
+    of_adults = bool(words) and fold(words[-1]) in vocabulary.of_adults  # "80% người": a share of the adults
     if of_adults:
         words = words[:-1]
-    if len(words) < 4:
+    if commune is None or len(words) < 4:
         return [ctx.say("chat_targets.usage")]
-    value_word, year_word, service_words, unit_word = words[-1], words[-2], words[1:-2], words[0]
-    unit = commune if fold(unit_word) in vocabulary.commune else await _village(ctx, commune, unit_word)
+    value_word, year_word, head = words[-1], words[-2], words[:-2]
+    known = [u for u in await ctx.uow.units.children(commune.id) if u.kind == "village"]
+    whole = vocabulary.lead(head[:-1], vocabulary.commune)  # "xã", "cả xã"
+    if whole:
+        unit, service_words = commune, head[whole:]
+    else:  # a village (or the commune itself) by code or name; the service is what follows
+        unit, service_words = resolve.take(ctx, [commune, *known], head[:-1],
+                                           lambda place: ctx.t("chat_targets.example", place=place))
+        service_words = [*service_words, head[-1]]
     if unit is None:
-        return [ctx.say("villages.no_such", code=unit_word.upper())]
+        raise resolve.refusal(ctx, resolve.index(ctx, known).match(head[0]), head[0], known,
+                              lambda place: ctx.t("chat_targets.example", place=place))
     service = _service(ctx, " ".join(service_words))
     match = TARGET.match(value_word.replace(",", "."))
     if service is None or not year_word.isdigit() or not 2020 <= int(year_word) <= 2100 or match is None:
@@ -157,8 +191,15 @@ async def target(ctx: Context, args: str) -> list[Reply]:
     await ctx.uow.targets.set(unit.id, service, int(year_word), kind, value, ctx.now)
     await ctx.uow.audit.add(ctx.member.id, "target", f"unit:{unit.id}", ctx.now,
                             {"service": service, "year": year_word, "value": value_word}, unit_id=commune.id)
-    label = ctx.content.catalogue.get(service).short  # type: ignore[union-attr]
-    shown = ctx.t("chat_targets.of_adults", value=value_word) if of_adults else value_word
+    found = ctx.content.catalogue.get(service)
+    assert found is not None
+    label = found.short
+    if of_adults:
+        shown = ctx.t("chat_targets.of_adults", value=value_word)
+    elif percent:
+        shown = ctx.t("chat_targets.of_households", value=value_word)
+    else:  # a number: with the unit the service counts in (hộ, người, lượt)
+        shown = ctx.t("chat_targets.absolute", value=thousands(int(value)))
     return [ctx.say("chat_targets.set", unit=unit.name, service=label, year=year_word, value=shown)]
 
 

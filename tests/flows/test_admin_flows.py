@@ -76,7 +76,7 @@ async def test_members_roles_and_disable(staff: ChatUser, engine: Engine, demo: 
     lan = await join(engine, "7201", demo.villages[0].member_code, "Lan")
     await lan.send("vneid 3")
     listing = await staff.send("/thanhvien my thanh")
-    number = re.search(r"#(\d+) Lan – thành viên, Ấp Mỹ Thạnh – telegram – báo cáo gần nhất: 22/11/2026",
+    number = re.search(r"#(\d+) Lan – thành viên, Ấp Mỹ Thạnh – Telegram – báo cáo gần nhất: 22/11/2026",
                        listing).group(1)
     assert "tổ trưởng" in await staff.send(f"/vaitro {number} totruong")
     assert "Tổ trưởng có thể" in await lan.send("/help")
@@ -106,7 +106,7 @@ async def test_no_leak_between_communes(staff: ChatUser, other_commune, db: Data
     assert "Thôn Bí Mật" not in await staff.send("/thanhvien")
     assert "Người B" not in await staff.send("/thanhvien")
     for command in (f"/khoa {secret_id}", f"/vaitro {secret_id} totruong", f"/mokhoa {secret_id}"):
-        assert "Không tìm thấy thành viên số này" in await staff.send(command)
+        assert f"Không có thành viên «{secret_id}»" in await staff.send(command)
     assert "Không tìm thấy" in await staff.send("/thanhvien Thôn Bí Mật")
     assert "Không tìm thấy thôn" not in await other.send("/thanhvien Thôn Bí Mật")
     code = re.search(r"Mã mời (\w+)", await other.send("/moi thon bi mat")).group(1)

@@ -52,8 +52,8 @@ async def test_one_village_only(staff, demo, db, clock):
 
 async def test_bad_use_changes_nothing(staff, engine, demo, db, clock):
     await add_members(db, demo, clock, 3)
-    assert "Cách dùng" in await staff.send("/thongbao")
-    assert "Cách dùng" in await staff.send("/thongbao Thôn Không Có nội dung")
+    assert "Gõ /thongbao cả xã" in await staff.send("/thongbao")
+    assert "Gõ /thongbao cả xã" in await staff.send("/thongbao Thôn Không Có nội dung")
     assert "quá dài" in await staff.send("/thongbao all " + "x" * 1200)
     member = ChatUser(engine, "50000")
     assert "Vai trò của bạn" in await member.send("/thongbao all xin chào")

@@ -43,7 +43,7 @@ async def test_leader_cannot_touch_another_village(engine: Engine, demo: Demo, d
     assert "Ấp Mỹ Phú" not in await leader.send("/gannhat")
     assert "Không tìm thấy báo cáo" in await leader.send(f"/xoabc {report_id} sai")
     ba_id = (await peek.rows(db, "members", "id", where="name = 'Ba'"))[0][0]
-    assert "Không tìm thấy thành viên" in await leader.send(f"/baothay {ba_id} vneid 3")
+    assert f"Không có thành viên «{ba_id}»" in await leader.send(f"/baothay {ba_id} vneid 3")
     assert await peek.rows(db, "reports", "count, voided_at") == [(2, None)]
 
 
@@ -58,7 +58,7 @@ async def test_staff_reports_on_behalf_of_a_member_without_a_phone(engine: Engin
     assert await peek.rows(db, "reports", "member_id, service, count, source, entered_by", order="id") == [
         (member.id, "vneid", 3, "proxy", staff_id), (member.id, "chu_ky_so", 1, "proxy", staff_id)]
     assert "âm" in await staff.send(f"/baothay {member.id} vneid -3")
-    assert "Cách dùng" in await staff.send(f"/baothay {member.id}")
+    assert f"ví dụ /baothay {member.id} vneid 3" in await staff.send(f"/baothay {member.id}")
     assert len(await peek.rows(db, "reports", "id")) == 2
     assert "báo thay" in await staff.send("/gannhat")
 

@@ -176,8 +176,8 @@ async def test_member_sees_only_their_village(engine, demo, november):
     assert "đã báo: không có hộ nào" in answer
     assert "Mỹ Thạnh" not in answer
     refused = await phu.send("/thang ấp mỹ thạnh")
-    assert "Không tìm thấy" in refused and "47" not in refused
-    assert "Không tìm thấy" in await phu.send("/thang XA-MY-HIEP")
+    assert "không xem được «ấp mỹ thạnh»" in refused and "47" not in refused
+    assert "không xem được «XA-MY-HIEP»" in await phu.send("/thang XA-MY-HIEP")
 
 
 async def test_nobody_sees_another_commune(engine, demo, db, clock):
@@ -192,7 +192,7 @@ async def test_nobody_sees_another_commune(engine, demo, db, clock):
     assert "Không tìm thấy" in refused and "77" not in refused
     assert "Không tìm thấy" in await staff(engine, demo).send("/thang ấp khác")
     admin_user = ChatUser(engine, "adm")
-    assert "Gõ thêm mã xã" in await admin_user.send("/thang")  # a province admin names a commune
+    assert "Gõ thêm tên hoặc mã xã" in await admin_user.send("/thang")  # a province admin names a commune
     answer = await admin_user.send("/thang XA-KHAC")
     assert "Xã Khác – tháng 11/2026" in answer and "Tổng: 77 hộ" in answer
 

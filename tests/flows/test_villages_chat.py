@@ -12,7 +12,7 @@ from storage import Database
 
 async def test_add_rename_figures_hide(engine: Engine, demo: Demo, db: Database):
     staff = ChatUser(engine, demo.staff_user, channel="terminal")
-    assert "AP-MY-THANH – Ấp Mỹ Thạnh – 412 hộ – 1093 người" in await staff.send("/thon")
+    assert "AP-MY-THANH – Ấp Mỹ Thạnh – 412 hộ – 1.093 người" in await staff.send("/thon")
     assert "Đã thêm Ấp Mới" in await staff.send("/thon them AP-MOI Ấp Mới")
     assert "Đã có thôn" in await staff.send("/thon them AP-MOI Trùng")
     assert "Ấp Mới Phát" in await staff.send("/thon doiten ap-moi Ấp Mới Phát")
@@ -22,7 +22,7 @@ async def test_add_rename_figures_hide(engine: Engine, demo: Demo, db: Database)
     assert "đã ẩn" in await staff.send("/thon")
     assert await peek.rows(db, "units", "name, households, adults, active", where="code = 'AP-MOI'") == [
         ("Ấp Mới Phát", 210, 540, 0)]
-    assert "Không có thôn mã" in await staff.send("/thon an KHONG-CO")
+    assert "Không tìm thấy «KHONG-CO»" in await staff.send("/thon an KHONG-CO")
     assert "thêm thôn" in await staff.send("/nhatky")
 
 
@@ -33,7 +33,7 @@ async def test_targets(engine: Engine, demo: Demo, db: Database):
     assert "30% số người lớn" in await staff.send("/chitieu AP-MY-PHU kns 2026 30% người")
     assert "phần trăm" in await staff.send("/chitieu AP-MY-PHU kns 2026 30 người")  # adults: a share only
     assert "phần trăm" in await staff.send("/chitieu AP-MY-PHU vneid 2026 180%")
-    assert "Cách dùng" in await staff.send("/chitieu AP-MY-PHU bánh 2026 5")
+    assert "Gõ /chitieu" in await staff.send("/chitieu AP-MY-PHU bánh 2026 5")
     got = await peek.rows(db, "targets t JOIN units u ON u.id = t.unit_id",
                           "u.code, t.service, t.year, t.kind, t.value", where="t.year = 2026")
     assert ("AP-MY-PHU", "vneid", 2026, "percent", 80.0) in got

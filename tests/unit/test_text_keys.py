@@ -32,7 +32,6 @@ from bot.domain import pii
 from bot.domain.report_parser import ISSUE_CODES
 from bot.flows.commands import REGISTERED
 from bot.flows.registry import FEATURE_MODULES, FEATURES, SHARED_TEXTS
-from bot.flows.tally import COMMAND_KINDS
 from bot.handlers.telegram import MENU_ORDER
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,8 +59,9 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "roles.{}": tuple(sorted(REGISTERED)),
     "help.{}": tuple(sorted(REGISTERED)),
     "bad_input.kinds.{}": (pii.ID_NUMBER, pii.PHONE),
-    "tally.examples.{}": tuple(COMMAND_KINDS),
     "commands.{}": (*MENU_ORDER, "start"),
+    "villages.examples.{}": ("doiten", "so", "an", "hien"),  # bot/flows/villages.py, /thon
+    "admin.channel_names.{}": ("telegram", "zalo", "terminal"),
     "corrections.sources.{}": ("text", "buttons", "proxy"),  # reports.source
     "reminders.{}": ("before", "eve", "eve_leader"),  # the members' steps of the ladder
     "bad_input.cli_{}": ("bad_code", "no_name", "name_too_long", "personal_data"),  # bot/cli/admin.py
