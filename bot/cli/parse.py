@@ -43,7 +43,9 @@ def parse_text(text: str, today: date | None, settings: Settings) -> int:
             value=issue.value or "", max=limits.max_count_per_report,
         )))
     output = {
-        "items": [{"service": item.service, "count": item.count} for item in result.items],
+        # Each item has the day it was done (a line may name several: "hôm qua vneid 3 hôm nay cks 2").
+        "items": [{"service": item.service, "count": item.count, "date": item.date.isoformat() if item.date else None}
+                  for item in result.items],
         "date": result.date.isoformat() if result.date else None,
         "errors": errors,
     }

@@ -40,6 +40,7 @@ class Inbound:
     text: str | None = None  # a typed message
     choice: str | None = None  # the data of a tapped button
     invite_link: str | None = None  # where the channel has deep links: the prefix an invite code completes
+    media: bool = False  # a photo, file or voice came with it (never kept); ``text`` is then its caption
 
 
 @dataclass(frozen=True)

@@ -96,8 +96,18 @@ How a line is read
    days after today (so ``28/12`` typed on 5 January means last December); a date
    after today is ``future_date``. Two-digit years are 20yy. ``ngày N`` is the N-th of
    this month, or of the previous month when N is after today's day. No day named:
-   ``date`` is ``None``. Only the first day named counts (``20/11 vneid 5, 21/11
-   vneid 3`` is vneid 8 on 20/11).
+   ``date`` is ``None``. A line may name several days: each applies to what follows it,
+   and what comes before the first day takes the first day (``hôm qua vneid 3 hôm nay cks
+   2``: vneid on yesterday, cks today); a line that opens with a service names its days
+   after them (``vneid 3 hôm qua, cks 2 hôm nay``). A day named after a service begins a
+   new part. Each item carries its day (``ParsedItem.date``); ``date`` is the first day
+   named. The same service on the same day adds up.
+
+7b. **Numbers in words** (``spoken_numbers`` in the lexicon: một…chín, mười/mươi, mốt, tư,
+   lăm, linh/lẻ, trăm; up to 999) are counts only where a count is expected: right after a
+   service or right before a household word (``ssk ba hộ``, ``hai mươi lăm hộ cài định
+   danh``, ``vneid năm``). Elsewhere they stay words (``chị Ba``, ``năm nay``, ``sau đó``);
+   a lone digit word before a ``not_after`` word or a 4-digit year is no number.
 
 8. **Nothing to report** (``nothing=True``): no count and no service other than
    explicitly-none ones, at least one ``nothing_phrases`` phrase or lone ``0`` (or a
@@ -179,6 +189,28 @@ _PREPARE = str.maketrans(
 # --------------------------------------------------------------------------- public types
 
 
+class SpokenNumbers(BaseModel):
+    """Numbers written as words (``content/parser.yaml``, ``spoken_numbers``): "ba hộ",
+    "hai mươi lăm hộ", "một trăm linh năm". Read as counts only where a count is expected."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    digits: dict[str, int] = {}  # một 1 … chín 9
+    after_tens: dict[str, int] = {}  # the forms of 1, 4, 5 after a ten: hai mươi mốt, tư, lăm
+    ten: tuple[str, ...] = ()  # mười (10) and mươi (tens: hai mươi)
+    hundred: tuple[str, ...] = ()  # trăm
+    zero_tens: tuple[str, ...] = ()  # linh, lẻ: một trăm linh năm
+    not_after: tuple[str, ...] = ()  # "năm nay": a word after which a lone digit word is no number
+
+    @field_validator("digits", "after_tens")
+    @classmethod
+    def _digit_values(cls, value: dict[str, int]) -> dict[str, int]:
+        for word, number in value.items():
+            if not 0 <= number <= 9 or len(_WORD.findall(fold(word))) != 1:
+                raise ValueError(f"{word!r}: {number}: one word for one digit")
+        return value
+
+
 class ParserLexicon(BaseModel):
     """The words of ``content/parser.yaml`` (see the comments in that file)."""
 
@@ -199,6 +231,7 @@ class ParserLexicon(BaseModel):
     conjunctions: tuple[str, ...] = ()
     negations: tuple[str, ...] = ()
     nothing_phrases: tuple[str, ...] = ()
+    spoken_numbers: SpokenNumbers = SpokenNumbers()
 
     @field_validator(
         "today",
@@ -245,6 +278,7 @@ class ParserLexicon(BaseModel):
 class ParsedItem:
     service: str
     count: int
+    date: datetime.date | None = None  # the day named before it (or the line's first day); None: not named
 
 
 @dataclass(frozen=True)
@@ -293,10 +327,19 @@ _COUNT_KINDS = frozenset({"int", "neg", "dec", "thou"})
 
 
 class _Compiled:
-    __slots__ = ("phrases", "starts", "variants")
+    __slots__ = ("after_tens", "digits", "hundred", "not_after", "number_vocab", "phrases", "starts", "ten",
+                 "variants", "zero_tens")
 
     def __init__(self, catalogue: Catalogue, lexicon: ParserLexicon) -> None:
         self.variants = {fold(k): fold(v) for k, v in lexicon.variants.items()}
+        spoken = lexicon.spoken_numbers
+        self.digits = {fold(k): v for k, v in spoken.digits.items()}
+        self.after_tens = {**self.digits, **{fold(k): v for k, v in spoken.after_tens.items()}}
+        self.ten = frozenset(fold(w) for w in spoken.ten)
+        self.hundred = frozenset(fold(w) for w in spoken.hundred)
+        self.zero_tens = frozenset(fold(w) for w in spoken.zero_tens)
+        self.not_after = frozenset(fold(w) for w in spoken.not_after)
+        self.number_vocab = frozenset(self.after_tens) | self.ten | self.hundred | self.zero_tens
         self.phrases: dict[tuple[str, ...], tuple[str, Any]] = {}
         for kind, field in _KIND_FIELDS:
             marker = "nothing" if field == "nothing_phrases" else None  # a plain negation is not "nothing"
@@ -416,6 +459,72 @@ def _scan(text: str, comp: _Compiled) -> list[_U]:
             units.append(_U("meas" if glued else "word", None, raw, start, end))
             i += 1
     return units
+
+
+def _spoken_tens(words: list[str], comp: _Compiled) -> int | None:
+    """1-99 in words: "ba", "mười", "mười lăm", "hai mươi", "hai mươi mốt"."""
+    digits, ten = comp.digits, comp.ten
+    if len(words) == 1:
+        return digits.get(words[0]) or (10 if words[0] in ten else None)
+    if len(words) == 2 and words[0] in ten:
+        return 10 + comp.after_tens[words[1]] if comp.after_tens.get(words[1]) else None
+    if len(words) in (2, 3) and digits.get(words[0], 0) >= 2 and words[1] in ten:
+        if len(words) == 2:
+            return digits[words[0]] * 10
+        return digits[words[0]] * 10 + comp.after_tens[words[2]] if comp.after_tens.get(words[2]) else None
+    return None
+
+
+def _spoken_value(words: list[str], comp: _Compiled) -> int | None:
+    """A whole number in words, up to 999 ("một trăm linh năm"), or None."""
+    if len(words) >= 2 and comp.digits.get(words[0]) and words[1] in comp.hundred:
+        hundreds, rest = comp.digits[words[0]] * 100, words[2:]
+        if not rest:
+            return hundreds
+        if rest[0] in comp.zero_tens:
+            return hundreds + comp.digits[rest[1]] if len(rest) == 2 and comp.digits.get(rest[1]) else None
+        tens = _spoken_tens(rest, comp)
+        return hundreds + tens if tens is not None else None
+    return _spoken_tens(words, comp)
+
+
+def _read_spoken_numbers(units: list[_U], text: str, comp: _Compiled) -> list[_U]:
+    """Numbers typed (or voice-typed) as words become counts where a count is expected: right
+    after a service or right before a household word ("ssk ba hộ", "hai mươi lăm hộ cài định
+    danh", "vneid năm"). Elsewhere the words stay words ("năm nay", "chị Ba", "sau đó")."""
+    vocab = comp.number_vocab
+    if not vocab or not any(u.raw in vocab for u in units):
+        return units
+    out: list[_U] = []
+    i, n = 0, len(units)
+    while i < n:
+        u = units[i]
+        if u.raw not in vocab or u.kind in ("svc", "hh", "rel", "sep"):
+            out.append(u)
+            i += 1
+            continue
+        j = i + 1  # the run of number words, written apart by spaces only
+        while (j < n and j - i < 7 and units[j].raw in vocab and units[j].kind not in ("svc", "hh", "rel", "sep")
+               and not text[units[j - 1].end : units[j].start].strip()):
+            j += 1
+        words = [units[k].raw for k in range(i, j)]
+        size, value = len(words), None
+        while size and value is None:
+            value = _spoken_value(words[:size], comp)
+            size -= value is None
+        if value is not None:
+            prev = out[-1] if out else None
+            nxt = units[i + size] if i + size < n else None
+            in_slot = (prev is not None and prev.kind == "svc") or (nxt is not None and nxt.kind == "hh")
+            a_year = size == 1 and nxt is not None and (
+                nxt.raw in comp.not_after or (nxt.kind == "num" and nxt.val == "int" and len(nxt.raw) == 4))
+            if in_slot and not a_year:
+                out.append(_U("num", "int", str(value), u.start, units[i + size - 1].end))
+                i += size
+                continue
+        out.append(u)
+        i += 1
+    return out
 
 
 def _classify_numbers(units: list[_U]) -> None:
@@ -589,10 +698,12 @@ def _pair_part(
     weights: list[int],
     text: str,
     max_count: int,
-    totals: dict[str, int],
+    totals: dict[tuple[str, int], int],
     issues: list[ParseIssue],
+    dates_before: dict[int, int],
 ) -> None:
-    """Pair the services and numbers of one part of the message into ``totals`` or ``issues``."""
+    """Pair the services and numbers of one part of the message into ``totals`` (by service and
+    the number of days named before it) or ``issues``."""
     fwd = _read(elems, units, weights, text, True)
     bwd = _read(elems, units, weights, text, False)
     best = fwd if _key(fwd, True) >= _key(bwd, False) else bwd
@@ -601,11 +712,12 @@ def _pair_part(
         if typ != "S":
             continue
         code = units[ui].val
-        totals.setdefault(code, 0)
+        key = (code, dates_before[ui])
+        totals.setdefault(key, 0)
         if e in best.pairs:
             value, issue = _count_issue(units[elems[best.pairs[e]][1]], code, max_count)
             if issue is None:
-                totals[code] += value
+                totals[key] += value
             else:
                 issues.append(issue)
         elif e not in best.none and code not in paired_codes:  # not a repeated mention
@@ -627,22 +739,28 @@ def parse_report(
     units = _scan(prepared, comp)
     if reorders(cleaned) and any(u.kind == "num" for u in units):
         return ParseResult((), None, (ParseIssue("reordered"),), False)
+    units = _read_spoken_numbers(units, prepared, comp)
     _classify_numbers(units)
 
     weights = [0]  # prefix sums: weights[k] is the gap weight of units[:k]
     for u in units:
         weights.append(weights[-1] + _weight(u))
 
-    totals: dict[str, int] = {}  # service code -> count, in order of first appearance
+    totals: dict[tuple[str, int], int] = {}  # (service, days named before it) -> count, in order of appearance
     issues: list[ParseIssue] = []
     has_marker = has_negation = named = blocked = False
-    date_unit: _U | None = None
+    date_units: list[_U] = []  # every day named, in order
+    first_service = -1  # how many days were named before the first service
+    dates_before: dict[int, int] = {}  # unit index of a service -> how many days were named before it
     elems: list[tuple[str, int]] = []  # the current part: ("S" | "N" | "X", unit index)
     has_s = False
     for idx, u in enumerate(units):
         kind = u.kind
         if kind == "svc":
             elems.append(("S", idx))
+            dates_before[idx] = len(date_units)
+            if first_service < 0:
+                first_service = len(date_units)
             has_s = named = True
         elif kind == "num":
             if u.role == "count":
@@ -651,8 +769,11 @@ def parse_report(
                     has_marker = True
                 else:
                     blocked = True
-            elif date_unit is None and u.role in ("date", "day"):
-                date_unit = u
+            elif u.role in ("date", "day"):
+                date_units.append(u)
+                if has_s:  # a day named after a service begins a new part: "hôm qua vneid 3 hôm nay ba hộ cks"
+                    _pair_part(elems, units, weights, prepared, max_count, totals, issues, dates_before)
+                    elems, has_s = [], False
         elif kind == "neg":
             elems.append(("X", idx))
             if u.val == "nothing":
@@ -660,29 +781,50 @@ def parse_report(
             else:
                 has_negation = True
         elif kind == "rel":
-            if date_unit is None:
-                date_unit = u
+            date_units.append(u)
+            if has_s:
+                _pair_part(elems, units, weights, prepared, max_count, totals, issues, dates_before)
+                elems, has_s = [], False
         elif kind in ("sep", "conj"):
             if has_s:
-                _pair_part(elems, units, weights, prepared, max_count, totals, issues)
+                _pair_part(elems, units, weights, prepared, max_count, totals, issues, dates_before)
             elems, has_s = [], False
         elif kind not in _NOTHING_OK:
             blocked = True  # an unknown word or a measure: not a plain "nothing"
     if has_s:
-        _pair_part(elems, units, weights, prepared, max_count, totals, issues)
+        _pair_part(elems, units, weights, prepared, max_count, totals, issues, dates_before)
 
-    day: datetime.date | None = None
-    if date_unit is not None:
-        day, date_issue = _resolve_date(date_unit, today)
+    days: list[datetime.date | None] = []
+    date_issues = []
+    for date_unit in date_units:
+        when, date_issue = _resolve_date(date_unit, today)
+        days.append(when)
         if date_issue is not None:
-            issues.insert(0, date_issue)
+            date_issues.append(date_issue)
+    issues[:0] = date_issues
+    day = days[0] if days else None
 
-    for code, total in totals.items():
+    # Each service's day. "hôm qua vneid 3 hôm nay cks 2": a day applies to what follows it
+    # (and what comes before the first day takes the first day). A line that opens with a
+    # service names its days after them ("vneid 3 hôm qua, cks 2 hôm nay"): a day then applies
+    # to what comes before it, since the previous day.
+    trailing = 0 <= first_service < len(date_units) and first_service == 0
+
+    def day_of(before: int) -> datetime.date | None:
+        if not days:
+            return None
+        return days[min(before, len(days) - 1)] if trailing else days[max(before - 1, 0)]
+
+    by_day: dict[tuple[str, datetime.date | None], int] = {}
+    for (code, before), count in totals.items():
+        key = (code, day_of(before))
+        by_day[key] = by_day.get(key, 0) + count
+    for (code, _), total in by_day.items():
         if total > max_count:  # each number is within the limit but their sum is not
             issues.append(ParseIssue("too_large", code, str(total)))
     if issues:
         return ParseResult((), day, tuple(dict.fromkeys(issues)), False)
-    items = tuple(ParsedItem(code, count) for code, count in totals.items() if count > 0)
+    items = tuple(ParsedItem(code, count, when) for (code, when), count in by_day.items() if count > 0)
     # A bare negation ("không", "ko", "k") answers a question; it is "nothing" only next to a service.
     nothing = not items and not blocked and (has_marker or (has_negation and named))
     return ParseResult(items, day, (), nothing)

@@ -29,7 +29,7 @@ from bot.flows.context import Context
 from bot.flows.feature import Feature
 from bot.flows.free_text import refuse_personal_data
 from bot.flows.paging import fit, more_action, on_more, page
-from bot.flows.report import ZERO, check_day, day_text, issue_text, items_text
+from bot.flows.report import ZERO, check_day, day_groups, day_text, issue_text, items_text
 from storage.models import Member, NewReport, Unit
 
 CORRECTORS = frozenset({"leader", "staff", "admin"})
@@ -185,17 +185,20 @@ async def on_behalf(ctx: Context, args: str) -> list[Reply]:
         return [ctx.reply(Markup.lines([issue_text(ctx, i) for i in result.issues]))]
     if not result.is_report:
         return [ctx.say("corrections.proxy_usage", example=example(str(member.id)))]
-    day = result.date or ctx.today
-    problem = check_day(ctx, day)
-    if problem:
-        return [problem]
-    items = [NewReport(it.service, it.count) for it in result.items]
-    await ctx.uow.reports.add_batch(secrets.token_urlsafe(6), member.id, member.unit_id, items, day, "proxy",
-                                    ctx.now, entered_by=ctx.member.id)
+    groups = day_groups(ctx, result)  # a line may name several days: each item on its own
+    for day, _ in groups:
+        problem = check_day(ctx, day)
+        if problem:
+            return [problem]
+    batch_id = secrets.token_urlsafe(6)
+    for day, day_items in groups:
+        await ctx.uow.reports.add_batch(batch_id, member.id, member.unit_id, day_items, day, "proxy", ctx.now,
+                                        entered_by=ctx.member.id)
+    items = [item for _, day_items in groups for item in day_items]
     await ctx.uow.audit.add(ctx.member.id, "proxy_report", f"member:{member.id}", ctx.now,
                             {"items": len(items)}, unit_id=villages[member.unit_id].parent_id)
     return [ctx.say("corrections.proxy_recorded", name=member.name or f"#{member.id}", items=items_text(ctx, items),
-                    day=day_text(day))]
+                    day=", ".join(day_text(day) for day, _ in groups))]
 
 
 FEATURE = Feature(

@@ -79,6 +79,12 @@ class Engine:
         return replies
 
     async def _route(self, ctx: Context) -> list[Reply]:
+        replies = await self._route_message(ctx)
+        if ctx.inbound.media and clean(ctx.inbound.text or "").strip():  # a caption was read; say the file was not
+            replies.append(ctx.say("errors.media_not_kept"))
+        return replies
+
+    async def _route_message(self, ctx: Context) -> list[Reply]:
         inbound = ctx.inbound
         if ctx.member is not None and not ctx.member.active:
             return [ctx.say("errors.disabled")]

@@ -75,9 +75,10 @@ def check_day(ctx: Context, day: date) -> Reply | None:
     return None
 
 
-async def record(ctx: Context, items: Sequence[NewReport], day: date, source: str) -> str:
+async def record(ctx: Context, items: Sequence[NewReport], day: date, source: str, batch_id: str | None = None) -> str:
+    """Store one report per item for ``day``; the batch id (new unless given) is what undo takes back."""
     assert ctx.member is not None
-    batch_id = secrets.token_urlsafe(6)
+    batch_id = batch_id or secrets.token_urlsafe(6)
     await ctx.uow.reports.add_batch(batch_id, ctx.member.id, ctx.member.unit_id, items, day, source, ctx.now)
     window = timedelta(minutes=ctx.content.limits.repeat_window_minutes)
     if window and list(items) != [ZERO]:  # the chat remembers it for the repeat window
@@ -115,11 +116,14 @@ async def from_text(ctx: Context, text: str) -> list[Reply]:
         return [ctx.say("report.not_understood")]
     if not can_report(ctx):
         return [ctx.say("report.not_allowed")]
-    day = result.date or ctx.today
-    problem = check_day(ctx, day)
-    if problem:
-        return [problem]
-    items = [NewReport(it.service, it.count) for it in result.items] if result.items else [ZERO]
+    groups = day_groups(ctx, result)
+    for day, _ in groups:
+        problem = check_day(ctx, day)
+        if problem:
+            return [problem]
+    if len(groups) > 1:
+        return await _several_days(ctx, groups)
+    ((day, items),) = groups
     earlier = await same_report_earlier(ctx, items, day)
     if earlier is not None and items == [ZERO]:  # "nothing" for a day is recorded once
         return [ctx.say("zero.already", day=day_text(day), time=clock_text(ctx, earlier))]
@@ -128,6 +132,47 @@ async def from_text(ctx: Context, text: str) -> list[Reply]:
                  first=clock_text(ctx, earlier))
         return [_ask_repeat(ctx)]
     return await _record_text(ctx, items, day)
+
+
+def day_groups(ctx: Context, result: ParseResult) -> list[tuple[date, list[NewReport]]]:
+    """The items of a parsed line by the day each was done, in the order the days come; an
+    explicit "nothing" is one zero report for the day named (or today)."""
+    if not result.items:
+        return [(result.date or ctx.today, [ZERO])]
+    groups: dict[date, list[NewReport]] = {}
+    for item in result.items:
+        groups.setdefault(item.date or result.date or ctx.today, []).append(NewReport(item.service, item.count))
+    return list(groups.items())
+
+
+async def _several_days(ctx: Context, groups: list[tuple[date, list[NewReport]]]) -> list[Reply]:
+    """A line naming several days: recorded as one batch (one undo takes it all back); a resend of
+    the whole line is asked about, as a single-day repeat is."""
+    earlier = [await same_report_earlier(ctx, items, day) for day, items in groups]
+    if all(when is not None for when in earlier):
+        ctx.goto(FLOW, "repeat", groups=[[day.isoformat(), [[it.service, it.count] for it in items]]
+                                         for day, items in groups],
+                 first=clock_text(ctx, max(when for when in earlier if when is not None)))
+        return [_ask_repeat(ctx)]
+    return await _record_days(ctx, groups)
+
+
+def _days_text(ctx: Context, groups: Sequence[tuple[date, Sequence[NewReport]]]) -> Markup:
+    return Markup.lines([ctx.t("report.day_block", day=day_text(day), items=items_text(ctx, items))
+                         for day, items in groups])
+
+
+async def _record_days(ctx: Context, groups: list[tuple[date, list[NewReport]]]) -> list[Reply]:
+    batch_id = secrets.token_urlsafe(6)
+    for day, items in groups:
+        await record(ctx, items, day, "text", batch_id)
+    undo = ctx.global_option(ctx.t("buttons.undo"), f"undo:{batch_id}", "huy", key_action=UNDO_LAST)
+    return [ctx.reply(ctx.t("report.recorded_days", days=_days_text(ctx, groups)), [[undo]])]
+
+
+def _stored_groups(data: dict) -> list[tuple[date, list[NewReport]]]:
+    return [(date.fromisoformat(day), [NewReport(service, count) for service, count in items])
+            for day, items in data["groups"]]
 
 
 async def _record_text(ctx: Context, items: Sequence[NewReport], day: date) -> list[Reply]:
@@ -237,6 +282,13 @@ async def on_choice(ctx: Context, action: str) -> list[Reply]:
         ctx.end()
         text = ctx.t("report.recorded", items=items_text(ctx, items), day=day_text(day))
         return [ctx.reply(text, menu=True)]
+    if step == "repeat" and "groups" in ctx.conv.data:  # a line that named several days
+        groups, first = _stored_groups(ctx.conv.data), ctx.conv.data["first"]
+        ctx.end()
+        if action != "again":
+            return [ctx.reply(ctx.t("report.repeat_skipped", time=first), menu=True)]
+        problem = next((p for p in (check_day(ctx, day) for day, _ in groups) if p), None)
+        return [problem] if problem else await _record_days(ctx, groups)
     if step == "repeat":
         data = ctx.conv.data
         items = [NewReport(service, count) for service, count in data["items"]]
@@ -251,9 +303,12 @@ async def on_choice(ctx: Context, action: str) -> list[Reply]:
 
 def _ask_repeat(ctx: Context) -> Reply:
     data = ctx.conv.data
-    items = [NewReport(service, count) for service, count in data["items"]]
-    text = ctx.t("report.repeat_ask", time=data["first"], items=items_text(ctx, items),
-                 day=day_text(date.fromisoformat(data["day"])))
+    if "groups" in data:
+        text = ctx.t("report.repeat_ask_days", time=data["first"], days=_days_text(ctx, _stored_groups(data)))
+    else:
+        items = [NewReport(service, count) for service, count in data["items"]]
+        text = ctx.t("report.repeat_ask", time=data["first"], items=items_text(ctx, items),
+                     day=day_text(date.fromisoformat(data["day"])))
     rows = [[ctx.option(ctx.t("buttons.again"), "again", "1"), ctx.option(ctx.t("buttons.not_again"), "skip", "2")]]
     return ctx.reply(text, rows)
 

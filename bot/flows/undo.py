@@ -26,7 +26,8 @@ REASON_MEMBER = "member_undo"
 
 def _summary(ctx: Context, batch: list[Report]) -> dict[str, object]:
     items = [NewReport(r.service, r.count) for r in batch]
-    return {"items": items_text(ctx, items), "day": day_text(batch[0].occurred_on)}
+    days = dict.fromkeys(r.occurred_on for r in batch)  # a line naming several days is one batch
+    return {"items": items_text(ctx, items), "day": ", ".join(day_text(day) for day in days)}
 
 
 def _window_start(ctx: Context):

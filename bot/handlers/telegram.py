@@ -90,7 +90,10 @@ def to_inbound(update: Update, bot_username: str | None = None) -> Inbound | Non
     if update.callback_query is not None:
         return Inbound(**base, choice=update.callback_query.data or "")
     if update.message is not None:
-        return Inbound(**base, text=update.message.text)
+        message = update.message
+        media = message.effective_attachment is not None
+        # A photo captioned "vneid 3": the caption is read as a report; the photo is never fetched or kept.
+        return Inbound(**base, text=message.text if message.text is not None else message.caption, media=media)
     return None
 
 

@@ -408,8 +408,9 @@ class ReportRepository(_Repo):
         wanted = sorted((it.service, it.count) for it in items)
         for batch_id, created_at in candidates:
             rows = await self.db.fetchall(
-                "SELECT service, count FROM reports WHERE member_id = ? AND batch_id = ? AND voided_at IS NULL",
-                (member_id, batch_id),
+                "SELECT service, count FROM reports WHERE member_id = ? AND batch_id = ? AND occurred_on = ? "
+                "AND voided_at IS NULL",  # a line naming several days is one batch: its rows of this day
+                (member_id, batch_id, day.isoformat()),
             )
             if sorted((r[0], r[1]) for r in rows) == wanted:
                 return datetime.fromisoformat(created_at)

@@ -69,6 +69,21 @@ async def test_bad_input_gets_an_answer_and_records_nothing(bot: Bot, server: Fa
     assert await bot.live_reports() == []
 
 
+async def test_a_photo_caption_is_read_as_a_report_and_the_photo_is_not_kept(bot: Bot, server: FakeBotApi,
+                                                                             seeded: Demo):
+    sau = server.user(511, first_name="Sáu")
+    await join(sau, seeded.villages[2].member_code)
+    update = sau.message_update("", photo=[{"file_id": "p9", "file_unique_id": "u9", "width": 90, "height": 90}],
+                                caption="vneid 3")
+    del update["message"]["text"]  # as Telegram sends a captioned photo
+    server.queue_raw_update(update)
+    recorded = (await sau.next_reply()).plain_text
+    assert "Đã ghi nhận" in recorded and "VNeID: 3" in recorded
+    assert "ảnh, tệp không được lưu" in (await sau.next_reply()).plain_text
+    assert await bot.live_reports() == [("vneid", 3, "text")]
+    assert not [call for call in server.calls if call.method.lower() == "getfile"]  # the photo is never fetched
+
+
 async def test_redelivered_update_records_once(bot: Bot, server: FakeBotApi, seeded: Demo):
     nam = server.user(504, first_name="Năm")
     await join(nam, seeded.villages[3].member_code)

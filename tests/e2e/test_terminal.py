@@ -75,7 +75,8 @@ def test_parse_command_prints_the_bots_reading(tmp_path: Path, text, items, day,
     assert run.returncode == 0
     result = json.loads(run.stdout)
     assert set(result) == {"items", "date", "errors"}
-    assert result["items"] == items and result["date"] == day
+    assert [{k: v for k, v in item.items() if k != "date"} for item in result["items"]] == items
+    assert result["date"] == day and all(item["date"] == day for item in result["items"])
     assert bool(result["errors"]) is has_error
     assert not (tmp_path / "tcns.db").exists()  # parsing touches no database
 
@@ -83,6 +84,13 @@ def test_parse_command_prints_the_bots_reading(tmp_path: Path, text, items, day,
 def test_bad_configuration_is_named(tmp_path: Path):
     run = tcns(tmp_path, "demo", "--no-chat", extra_env={"TCNS_TIMEZONE": "Mars/Base"})
     assert run.returncode == 3 and "TCNS_TIMEZONE" in run.stderr and "Mars/Base" in run.stderr
+
+
+def test_parse_gives_each_item_its_own_day(tmp_path: Path):
+    run = tcns(tmp_path, "parse", "hom qua vneid 3 hom nay cks 2", "--today", "2026-11-22")
+    result = json.loads(run.stdout)
+    assert result["items"] == [{"service": "vneid", "count": 3, "date": "2026-11-21"},
+                               {"service": "chu_ky_so", "count": 2, "date": "2026-11-22"}]
 
 
 def _never_quiet(tmp_path: Path) -> Path:

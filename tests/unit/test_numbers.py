@@ -290,9 +290,9 @@ def test_tcns_parse_applies_the_bots_length_limit(
     code, out = _cli_parse(capsys, "x" * 1000)  # exactly the limit is read
     assert code == 0 and out["errors"] == []
     code, out = _cli_parse(capsys, ZWSP * 5000 + "vneid 5")  # invisible characters are not length
-    assert code == 0 and out["items"] == [{"service": "vneid", "count": 5}]
+    assert code == 0 and out["items"] == [{"service": "vneid", "count": 5, "date": None}]
     code, out = _cli_parse(capsys, "vneid 1e9")
     assert code == 0 and out["items"] == [] and out["errors"] == ["Gõ số hộ VNeID bằng chữ số, ví dụ 7."]
     code, out = _cli_parse(capsys, "vneid ５")
-    assert code == 0 and out["items"] == [{"service": "vneid", "count": 5}]
+    assert code == 0 and out["items"] == [{"service": "vneid", "count": 5, "date": None}]
     assert not (tmp_path / "tcns.db").exists()
