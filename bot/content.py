@@ -28,7 +28,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from bot.domain.catalogue import Catalogue
 from bot.domain.deadlines import DeadlineConfig, Planner
 from bot.domain.guides import Guide, Guides
-from bot.domain.messages import Markup
+from bot.domain.messages import Markup, channel_variant
 from bot.domain.report_parser import ParserLexicon
 from bot.domain.tally import TallySettings
 from bot.domain.textutil import fold
@@ -304,14 +304,21 @@ def _load_texts(directory: Path) -> Texts:
                                                            if older else ""))
     flat: dict[str, str] = {}
     files: dict[str, Path] = {}
+    words: dict[str, str] = {}
     for path in paths:
         data = _read_yaml(path)
         if not isinstance(data, dict):
             raise ContentError(f"{path}: expected a mapping of sections")
+        if CHANNEL_WORDS in data:
+            words.update(_channel_words(path, data.pop(CHANNEL_WORDS)))
         for key, text in _flatten(path, "", data):
             if key in flat:
                 raise ContentError(f"{path}: field {key!r} is already defined in {files[key]}")
             flat[key], files[key] = text, path
+    for key, text in flat.items():  # "{tap}": both words, the adapter keeps its own (bot.domain.messages)
+        for name, variant in words.items():
+            text = text.replace(f"{{{name}}}", variant)
+        flat[key] = text
     for key in flat:
         section = key
         while "." in section:
@@ -340,6 +347,22 @@ def _load_guides(folder: Path) -> Guides:
         return Guides(guides)
     except ValueError as exc:
         raise ContentError(f"{folder}: {exc}") from exc
+
+
+CHANNEL_WORDS = "channel_words"
+
+
+def _channel_words(path: Path, node: Any) -> dict[str, str]:
+    """``channel_words: {tap: {buttons: bấm, typed: gõ}}``: placeholder -> both words."""
+    if not isinstance(node, dict):
+        raise ContentError(f"{path}: field {CHANNEL_WORDS!r} must map names to buttons/typed words")
+    found = {}
+    for name, pair in node.items():
+        if not (isinstance(pair, dict) and set(pair) == {"buttons", "typed"}
+                and all(isinstance(w, str) and w for w in pair.values())):
+            raise ContentError(f"{path}: field '{CHANNEL_WORDS}.{name}' needs a 'buttons' and a 'typed' word")
+        found[name] = channel_variant(pair["buttons"], pair["typed"])
+    return found
 
 
 def _flatten(path: Path, prefix: str, node: Any) -> Iterator[tuple[str, str]]:

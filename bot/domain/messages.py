@@ -24,10 +24,31 @@ class Markup(str):
 
 _TAG = re.compile(r"</?(?:b|i|u|s|code|pre)>")
 
+# Words that depend on the channel: "bấm" where there are buttons, "gõ" where people type. A
+# text says ``{tap}`` (content/texts/shared.yaml, ``channel_words``); it is rendered as both
+# words between private-use marks, and each adapter keeps the one that fits it: Telegram
+# ``for_buttons``, text-only channels (terminal, Zalo) ``for_typing`` (``plain_text`` does it).
+_OPEN, _OR, _CLOSE = "\ue000", "\ue001", "\ue002"
+_VARIANT = re.compile(f"{_OPEN}([^{_OR}{_CLOSE}]*){_OR}([^{_CLOSE}]*){_CLOSE}")
+
+
+def channel_variant(buttons: str, typed: str) -> str:
+    """One word for each kind of channel, chosen when the text is rendered."""
+    return f"{_OPEN}{buttons}{_OR}{typed}{_CLOSE}"
+
+
+def for_buttons(text: str) -> str:
+    return _VARIANT.sub(r"\1", text) if _OPEN in text else text
+
+
+def for_typing(text: str) -> str:
+    return _VARIANT.sub(r"\2", text) if _OPEN in text else text
+
 
 def plain_text(markup: str) -> str:
-    """Telegram-HTML to plain text: drop the few tags we use, unescape entities."""
-    return html.unescape(_TAG.sub("", markup))
+    """Telegram-HTML to plain text for a text-only channel: drop the few tags we use, unescape
+    entities, keep the words for typing."""
+    return html.unescape(_TAG.sub("", for_typing(markup)))
 
 
 @dataclass(frozen=True)
@@ -85,6 +106,14 @@ class Reply:
     attachment: Attachment | PendingAttachment | None = None
     # Set the chat's command menu to this role's commands (channels that have one: Telegram).
     commands_for: str | None = None
+
+
+def with_buttons(reply: Reply) -> Reply:
+    """The reply as a channel with buttons shows it: the words for tapping."""
+    if _OPEN not in reply.text and not any(_OPEN in o.label for row in reply.options for o in row):
+        return reply
+    rows = tuple(tuple(replace(o, label=for_buttons(o.label)) for o in row) for row in reply.options)
+    return replace(reply, text=Markup(for_buttons(reply.text)), options=rows)
 
 
 async def build_attachments(replies: Sequence[Reply]) -> list[Reply]:

@@ -21,7 +21,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Contex
 from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.content import Content
-from bot.domain.messages import Inbound, Markup, Reply
+from bot.domain.messages import Inbound, Markup, Reply, with_buttons
 from bot.flows.commands import GUEST
 from bot.flows.engine import COMMANDS, MENU, Engine
 from bot.handlers.plain import split_text, utf16_length
@@ -151,7 +151,9 @@ def text_parts(text: str) -> list[str]:
 def reply_messages(reply: Reply) -> list[Reply]:
     """The messages one reply goes out as. A text over :data:`MAX_TEXT` is split at line ends
     (:func:`bot.handlers.plain.split_text`); the buttons, the menu and the command menu come
-    with the last part. A file whose caption is too long goes after that caption, sent as text."""
+    with the last part. A file whose caption is too long goes after that caption, sent as text.
+    Channel words ("{tap}") are the ones for buttons."""
+    reply = with_buttons(reply)
     if reply.attachment is not None:
         if _fits(reply.text, MAX_CAPTION):
             return [reply]

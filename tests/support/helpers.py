@@ -6,7 +6,7 @@ import itertools
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.domain.messages import Inbound, Option, Reply, plain_text
+from bot.domain.messages import Inbound, Option, Reply, plain_text, with_buttons
 from bot.flows.engine import Engine
 from bot.handlers.telegram_outbox import CHANNEL
 from bot.services.demo import Demo
@@ -18,8 +18,9 @@ NOW = datetime(2026, 11, 22, 9, 30, tzinfo=TZ)
 _update_ids = itertools.count(1)
 
 
-def text_of(replies: list[Reply]) -> str:
-    return "\n".join(plain_text(r.text) for r in replies)
+def text_of(replies: list[Reply], channel: str = "telegram") -> str:
+    """What the user reads: on Telegram the words for buttons ("bấm"), elsewhere for typing ("gõ")."""
+    return "\n".join(plain_text(with_buttons(r).text if channel == "telegram" else r.text) for r in replies)
 
 
 class ChatUser:
@@ -40,7 +41,7 @@ class ChatUser:
 
     async def send(self, text: str) -> str:
         self.last = await self.engine.handle(self._inbound(text=text))
-        return text_of(self.last)
+        return text_of(self.last, self.channel)
 
     async def deliver(self, inbound: Inbound) -> list[Reply]:
         self.last = await self.engine.handle(inbound)
@@ -57,11 +58,11 @@ class ChatUser:
     async def tap(self, label: str, replies: list[Reply] | None = None) -> str:
         option = self.option(label, replies)
         self.last = await self.engine.handle(self._inbound(choice=option.data))
-        return text_of(self.last)
+        return text_of(self.last, self.channel)
 
     async def tap_data(self, data: str) -> str:
         self.last = await self.engine.handle(self._inbound(choice=data))
-        return text_of(self.last)
+        return text_of(self.last, self.channel)
 
 
 async def add_members(db: Database, demo: Demo, clock, count: int, first_id: int = 50_000) -> list[int]:
