@@ -96,6 +96,9 @@ class AnswerWords(_Strict):
     decline: tuple[str, ...] = Field(min_length=1)
     undo: tuple[str, ...] = Field(min_length=1)
     echo: tuple[str, ...] = Field(min_length=1)
+    greeting: tuple[str, ...] = Field(min_length=1)
+    thanks: tuple[str, ...] = Field(min_length=1)
+    help: tuple[str, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _distinct(self) -> AnswerWords:
@@ -122,6 +125,16 @@ class Answers:
         self.no = frozenset(answer_key(w) for w in words.decline)
         self.undo = frozenset(answer_key(w) for w in words.undo)
         self.echo = tuple(fold(w) for w in words.echo)
+        # Small talk: by its letters ("Chào!" = "chao"), or as typed when it has none ("👍", "?").
+        self._talk = {(answer_key(w) or w.strip()): kind for kind in ("greeting", "thanks", "help")
+                      for w in getattr(words, kind)}
+
+    def small_talk(self, text: str) -> str | None:
+        """"greeting", "thanks" or "help" for a whole message that is one, else None."""
+        if len(text) > 40:
+            return None
+        key = answer_key(text) or "".join(text.split()).replace("\ufe0f", "")
+        return self._talk.get(key)
 
     def yes_or_no(self, text: str) -> bool | None:
         """True for a yes, False for a no, None for anything else."""

@@ -106,6 +106,7 @@ class Reply:
     attachment: Attachment | PendingAttachment | None = None
     # Set the chat's command menu to this role's commands (channels that have one: Telegram).
     commands_for: str | None = None
+    menu_role: str | None = None  # whose main menu ``menu`` shows (each role has its own buttons)
 
 
 def with_buttons(reply: Reply) -> Reply:

@@ -98,7 +98,9 @@ class Context:
 
     def reply(self, text: Markup, rows: list[list[Option]] | None = None, menu: bool = False,
               commands_for: str | None = None) -> Reply:
-        return Reply(text, tuple(tuple(row) for row in rows or ()), menu, commands_for=commands_for)
+        role = (self.member.role if self.member is not None else None) if menu else None
+        return Reply(text, tuple(tuple(row) for row in rows or ()), menu, commands_for=commands_for,
+                     menu_role=commands_for or role)
 
     # Conversation state --------------------------------------------------
     def goto(self, flow: str, step: str, **data: Any) -> None:

@@ -22,11 +22,11 @@ from bot.content import Content, answer_key
 from bot.domain.clock import Clock
 from bot.domain.messages import Inbound, Reply, build_attachments
 from bot.domain.textutil import clean, fold
-from bot.flows import join, report, undo
+from bot.flows import join, report, smalltalk, undo
 from bot.flows.commands import role_of
 from bot.flows.context import GLOBAL_PREFIX, KEYS_FIELD, MAX_KEY_CHARS, Context, Refusal
 from bot.flows.feature import Flow
-from bot.flows.registry import COMMANDS, FLOWS, GLOBAL_ACTIONS, MENU  # the channels read COMMANDS, MENU here
+from bot.flows.registry import COMMANDS, FLOWS, GLOBAL_ACTIONS, MENU, MENUS  # noqa: F401 (the channels read COMMANDS, MENUS here)
 from storage import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -120,9 +120,12 @@ class Engine:
                 ctx.end()  # a report typed while a question was pending: handled as what it is
                 return await report.from_text(ctx, text)
             return await self._ask_again(ctx, flow)
+        ctx.end()
+        talk = await smalltalk.answer(ctx, text)  # "chào", "cảm ơn", "help", a lone "5"
+        if talk is not None:
+            return talk
         if ctx.member is None:
             return [ctx.say("join.required")]
-        ctx.end()
         return await report.from_text(ctx, text)
 
     async def _ask_again(self, ctx: Context, flow: Flow) -> list[Reply]:
@@ -139,8 +142,13 @@ class Engine:
         command = COMMANDS.get(name)
         if command is None:
             return [ctx.say("errors.unknown_command")]
-        if role_of(ctx) not in command.roles:
-            return [ctx.say("join.required" if ctx.member is None else "errors.not_allowed")]
+        role = role_of(ctx)
+        if role not in command.roles:
+            if ctx.member is None:
+                return [ctx.say("join.required")]
+            who = ", ".join(str(ctx.t(f"roles.{r}")) for r in ("member", "leader", "staff", "admin")
+                            if r in command.roles)
+            return [ctx.say("errors.command_not_for", command=name, who=who, example=ctx.t(f"errors.try.{role}"))]
         if not command.keeps_flow:
             ctx.end()  # a command leaves whatever flow was going on
         return await command.handler(ctx, args)

@@ -13,6 +13,7 @@ import re
 from bot.domain import pii
 from bot.domain.cleantext import clean_line
 from bot.domain.messages import Reply
+from bot.flows import resolve
 from bot.flows.commands import EVERYONE, Command
 from bot.flows.context import Context
 from bot.flows.feature import Feature, Flow
@@ -80,7 +81,9 @@ async def use_code(ctx: Context, text: str) -> list[Reply]:
     ctx.end()
     role = ctx.t(f"roles.{invite.role}")
     welcome = ctx.reply(ctx.t("join.welcome", unit=unit.name, role=role), menu=True, commands_for=invite.role)
-    return [welcome, ctx.say("help.first_steps")]
+    # What this role does first: the members' report, the leaders' corrections, the staff's tallies.
+    steps = ctx.t(f"join_steps.{invite.role}", village_word=await resolve.home_village_word(ctx))
+    return [welcome, ctx.reply(steps)]
 
 
 FEATURE = Feature(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TypeVar
 
-from bot.flows import admin, announce, corrections, deadlines, guides, join, mine, report, undo, villages
+from bot.flows import admin, announce, corrections, deadlines, guides, join, mine, report, smalltalk, undo, villages
 from bot.flows import help as help_flow
 from bot.flows import tally as tally_flow
 from bot.flows.commands import Command
@@ -20,7 +20,7 @@ from bot.flows.feature import Feature, Flow, GlobalAction
 T = TypeVar("T")
 
 FEATURE_MODULES = (join, help_flow, report, undo, mine, tally_flow, deadlines, admin, announce, corrections, villages,
-                   guides)
+                   guides, smalltalk)
 FEATURES: tuple[Feature, ...] = tuple(module.FEATURE for module in FEATURE_MODULES)
 
 # The text file every key outside a feature's own file lives in: buttons, errors, roles, the menu.
@@ -48,7 +48,19 @@ GLOBAL_ACTIONS: Mapping[str, GlobalAction] = _table(
 # The flow a chat is in (its stored name) -> its steps' handlers.
 FLOWS: Mapping[str, Flow] = _table(
     ((feature.flow.name, feature.flow, feature) for feature in FEATURES if feature.flow is not None), "flow")
-# Menu buttons (persistent keyboard) send their label as text: label key -> command.
-MENU: Mapping[str, str] = {"menu.report": "baocao", "menu.mine": "cuatoi", "menu.help": "help"}
-if not set(MENU.values()) <= set(COMMANDS):
-    raise ValueError(f"a menu button names no command: {sorted(set(MENU.values()) - set(COMMANDS))}")
+# Menu buttons (the persistent keyboard) send their label as text: label key -> command. The
+# engine reads every role's labels; a command checks who runs it.
+MENU: Mapping[str, str] = {"menu.report": "baocao", "menu.mine": "cuatoi", "menu.recent": "gannhat",
+                           "menu.month": "thang", "menu.deadlines": "hanchot", "menu.members": "thanhvien",
+                           "menu.help": "help"}
+# Each role's keyboard, in rows of label keys (each row in the order of MENU).
+MENUS: Mapping[str, tuple[tuple[str, ...], ...]] = {
+    "member": (("menu.report", "menu.mine"), ("menu.help",)),
+    "leader": (("menu.report", "menu.mine"), ("menu.recent", "menu.help")),
+    "staff": (("menu.month", "menu.deadlines"), ("menu.members", "menu.help")),
+    "admin": (("menu.month", "menu.members"), ("menu.help",)),
+}
+for _role, _rows in MENUS.items():
+    for _key in (key for row in _rows for key in row):
+        if _key not in MENU or MENU[_key] not in COMMANDS or _role not in COMMANDS[MENU[_key]].roles:
+            raise ValueError(f"the {_role} menu button {_key} names no command the role can run")

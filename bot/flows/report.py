@@ -1,7 +1,9 @@
 """Reporting households helped: by buttons (/baocao) or in one line of text.
 
-Buttons: service -> households -> day -> confirm (four taps in the common case),
-cancel at any step. Text: parsed, recorded at once, answered with what was
+Buttons: menu -> service -> households -> confirm, four taps from the menu button to the
+stored report; the confirmation is for today, with "ngày khác" beside it for another day (a
+zero report too). A lone number typed ("5") asks which service it is for, then confirms.
+Cancel at any step. Text: parsed, recorded at once, answered with what was
 understood and an undo button (one tap to take back a misread line, zero taps
 for the usual correct one).
 
@@ -34,6 +36,7 @@ REPORTING_ROLES = MEMBERS
 QUICK_COUNTS = (1, 2, 3, 4, 5)
 UNDO_LAST = "undo-last"  # typed "huy" right after a text report: take back the member's last report
 MAX_REMEMBERED = 5  # recent reports a chat remembers to recognise a repeat
+DAY_ISSUES = ("bad_date", "future_date", "tomorrow")
 ZERO = NewReport(NONE_SERVICE, 0)  # an explicit "no household this time" report (stored with count 0)
 
 
@@ -113,9 +116,9 @@ async def from_text(ctx: Context, text: str) -> list[Reply]:
         lines = [issue_text(ctx, issue) for issue in result.issues]
         return [ctx.reply(Markup.lines([*lines, ctx.t("report.text_example")]))]
     if not result.is_report and not result.nothing:
-        return [ctx.say("report.not_understood")]
+        return [ctx.say("report.not_understood" if can_report(ctx) else "report.staff_not_understood")]
     if not can_report(ctx):
-        return [ctx.say("report.not_allowed")]
+        return [not_allowed(ctx)]
     groups = day_groups(ctx, result)
     for day, _ in groups:
         problem = check_day(ctx, day)
@@ -207,10 +210,25 @@ async def same_report_earlier(ctx: Context, items: Sequence[NewReport], day: dat
 
 
 # Button flow ------------------------------------------------------------------
+def not_allowed(ctx: Context) -> Reply:
+    """Someone who does not report (commune staff, an admin) asked to: who does, and what they can do."""
+    if ctx.member is not None and ctx.member.role in ("staff", "admin"):
+        return ctx.say("report.staff_not_reporting")
+    return ctx.say("report.not_allowed")
+
+
 async def start(ctx: Context, args: str = "") -> list[Reply]:
     if not can_report(ctx):
-        return [ctx.say("report.not_allowed")]
+        return [not_allowed(ctx)]
     ctx.goto(FLOW, "service")
+    return [_ask_service(ctx)]
+
+
+async def start_with_count(ctx: Context, count: int) -> list[Reply]:
+    """A lone number typed ("5"): which service was it for? Then the confirmation."""
+    if not can_report(ctx):
+        return [not_allowed(ctx)]
+    ctx.goto(FLOW, "service", count=count)
     return [_ask_service(ctx)]
 
 
@@ -220,6 +238,9 @@ def _ask_service(ctx: Context) -> Reply:
         for index, service in enumerate(ctx.content.catalogue.services, start=1)
     ]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    count = ctx.conv.data.get("count")
+    if count:  # the number came first: only the service is missing
+        return ctx.reply(ctx.t("report.ask_service_for", count=count), [*rows, [ctx.cancel_option()]])
     zero = ctx.option(ctx.t("zero.button"), "zero", "0")
     return ctx.reply(ctx.t("report.ask_service"), [*rows, [zero], [ctx.cancel_option()]])
 
@@ -240,11 +261,15 @@ def _ask_day(ctx: Context) -> Reply:
 
 
 def _ask_confirm(ctx: Context) -> Reply:
+    """The summary, for today unless another day was chosen: one tap records it, "ngày khác"
+    picks another day (a zero report too)."""
     data = ctx.conv.data
     items = [NewReport(data["service"], data["count"])]
     day = date.fromisoformat(data["day"])
-    rows = [[ctx.option(ctx.t("buttons.confirm"), "ok", "1"), ctx.cancel_option()]]
-    text = ctx.t("report.confirm", items=items_text(ctx, items), day=day_text(day))
+    rows = [[ctx.option(ctx.t("buttons.confirm"), "ok", "1"), ctx.option(ctx.t("buttons.other_day"), "day", "2")],
+            [ctx.cancel_option()]]
+    key = "report.confirm_today" if day == ctx.today else "report.confirm"
+    text = ctx.t(key, items=items_text(ctx, items), day=day_text(day))
     return ctx.reply(text, rows)
 
 
@@ -260,8 +285,14 @@ async def on_choice(ctx: Context, action: str) -> list[Reply]:
         code = action[4:]
         if ctx.content.catalogue.get(code) is None:
             return [_ask_service(ctx)]
+        if ctx.conv.data.get("count"):  # "5" typed first: straight to the confirmation
+            ctx.goto(FLOW, "confirm", service=code, day=ctx.today.isoformat())
+            return [_ask_confirm(ctx)]
         ctx.goto(FLOW, "count", service=code)
         return [_ask_count(ctx)]
+    if step == "confirm" and action == "day":
+        ctx.goto(FLOW, "day")
+        return [_ask_day(ctx)]
     if step == "count" and action.startswith("n:"):
         return _set_count(ctx, int(action[2:]))
     if step == "day" and action.startswith("d:"):
@@ -316,8 +347,8 @@ def _ask_repeat(ctx: Context) -> Reply:
 def _set_count(ctx: Context, count: int) -> list[Reply]:
     if not 1 <= count <= ctx.content.limits.max_count_per_report:
         return [_ask_count(ctx)]
-    ctx.goto(FLOW, "day", count=count)
-    return [_ask_day(ctx)]
+    ctx.goto(FLOW, "confirm", count=count, day=ctx.today.isoformat())
+    return [_ask_confirm(ctx)]
 
 
 def _set_day(ctx: Context, day: date) -> list[Reply]:
@@ -396,7 +427,7 @@ async def on_text(ctx: Context, text: str) -> list[Reply] | None:
         result = _parse(ctx, text)
         if result.items:
             return None  # a report line, with its own day if it names one
-        day_issues = [i for i in result.issues if i.code in ("bad_date", "future_date", "tomorrow")]
+        day_issues = [i for i in result.issues if i.code in DAY_ISSUES]
         if day_issues:
             return [ctx.reply(issue_text(ctx, day_issues[0])), _ask_day(ctx)]
         if result.date is None:
@@ -405,6 +436,13 @@ async def on_text(ctx: Context, text: str) -> list[Reply] | None:
     answer = ctx.content.answers.yes_or_no(text)
     if step == "confirm" and answer is not None:
         return await on_choice(ctx, "ok" if answer else "cancel")
+    if step == "confirm":  # a day typed at the confirmation ("hôm qua", "15/11"): the same summary for it
+        result = _parse(ctx, text)
+        day_issues = [i for i in result.issues if i.code in DAY_ISSUES]
+        if day_issues and not result.items:
+            return [ctx.reply(issue_text(ctx, day_issues[0])), _ask_confirm(ctx)]
+        if result.date is not None and not result.items and not result.issues:
+            return _set_day(ctx, result.date)
     if step == "repeat" and answer is not None:
         return await on_choice(ctx, "again" if answer else "skip")
     return None

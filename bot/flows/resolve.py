@@ -100,6 +100,16 @@ def village_word(ctx: Context, villages: Sequence[Unit]) -> str:
     return str(ctx.t("places.village_word"))
 
 
+async def home_village_word(ctx: Context) -> str:
+    """What the caller's commune calls its villages ("ấp", "thôn"), for the help and welcome texts."""
+    if ctx.member is None:
+        return str(ctx.t("places.village_word"))
+    unit = await ctx.uow.units.get(ctx.member.unit_id)
+    commune_id = unit.parent_id if unit is not None and unit.kind == "village" else ctx.member.unit_id
+    villages = [u for u in await ctx.uow.units.children(commune_id or 0) if u.kind == "village"]
+    return village_word(ctx, villages)
+
+
 def sample(ctx: Context, units: Sequence[Unit]) -> str:
     """A real name to show in an example (the first village's, without its prefix)."""
     return short_name(ctx, units[0]) if units else str(ctx.t("places.sample"))

@@ -39,6 +39,8 @@ async def start(ctx: Context, args: str = "") -> list[Reply]:
         ctx.end()
         return [ctx.reply(ctx.t("report.cancelled"), menu=True)]
     assert ctx.member is not None
+    if ctx.member.role in ("staff", "admin"):  # they never report: what they can take back is a team's report
+        return [ctx.say("undo.staff")]
     batch = await ctx.uow.reports.last_live_batch(ctx.member.id, _window_start(ctx))
     if not batch:
         return [ctx.say("undo.nothing", hours=ctx.content.limits.undo_window_hours)]

@@ -23,7 +23,7 @@ from telegram.request import BaseRequest, HTTPXRequest
 from bot.content import Content
 from bot.domain.messages import Inbound, Markup, Reply, with_buttons
 from bot.flows.commands import GUEST
-from bot.flows.engine import COMMANDS, MENU, Engine
+from bot.flows.engine import COMMANDS, MENU, MENUS, Engine
 from bot.handlers.plain import split_text, utf16_length
 from bot.services.inbox import Delivered, Dispatcher, Inbox, handle_with_retries
 
@@ -109,9 +109,10 @@ def reply_markup(reply: Reply, menu: str | None = None) -> str | None:
     return menu if reply.menu else None
 
 
-def menu_markup(content: Content) -> str:
-    """The persistent main-menu keyboard (menu buttons send their label as text)."""
-    keyboard = {"keyboard": [[{"text": content.texts(key)} for key in MENU]],
+def menu_markup(content: Content, role: str = DEFAULT_MENU_ROLE) -> str:
+    """The persistent main-menu keyboard of ``role`` (menu buttons send their label as text)."""
+    rows = MENUS.get(role, MENUS[DEFAULT_MENU_ROLE])
+    keyboard = {"keyboard": [[{"text": content.texts(key)} for key in MENU if key in row] for row in rows],
                 "resize_keyboard": True, "is_persistent": True}
     return json.dumps(keyboard, ensure_ascii=False, separators=(",", ":"))
 
@@ -173,7 +174,7 @@ class TelegramAdapter:
     def __init__(self, engine: Engine, content: Content) -> None:
         self.engine = engine
         self.content = content
-        self.menu = menu_markup(content)
+        self.menus = {role: menu_markup(content, role) for role in MENUS}
         self.inbox = Inbox(engine.db, engine.clock, CHANNEL, Dispatcher(self._process), chat_of)
         self.application: Application | None = None  # type: ignore[type-arg]
 
@@ -241,7 +242,8 @@ class TelegramAdapter:
 
     async def _send_once(self, bot, chat_id: int, reply: Reply) -> None:  # type: ignore[no-untyped-def]
         """One message: a text, or a file with its caption (already within Telegram's limits)."""
-        markup = reply_markup(reply, self.menu)
+        menu = self.menus.get(reply.menu_role or DEFAULT_MENU_ROLE, self.menus[DEFAULT_MENU_ROLE])
+        markup = reply_markup(reply, menu)
         file = reply.attachment
         if file is None:
             await send_text(bot, chat_id, reply.text, markup)

@@ -12,7 +12,7 @@ from support import peek
 from support.fakebotapi import FakeBotApi
 from support.telegram import TOKEN, Bot, join
 
-from bot.flows.engine import MENU
+from bot.flows.engine import MENUS
 from bot.services.demo import Demo
 
 
@@ -30,18 +30,50 @@ async def test_join_and_report_by_buttons(bot: Bot, server: FakeBotApi, seeded: 
     count = await lan.next_reply()
     await server.wait_until(lambda: ask.buttons == [], what="used buttons removed")
     await lan.tap(count, count.data_for("4"))
-    day = await lan.next_reply()
-    await lan.tap(day, day.data_for("Hôm nay"))
     confirm = await lan.next_reply()
     assert "VNeID" in confirm.plain_text and "4" in confirm.plain_text
     await lan.tap(confirm, confirm.data_for("✔ Ghi nhận"))
     done = await lan.next_reply()
     assert "Đã ghi nhận" in done.plain_text
     # The persistent menu comes back, one row of the menu labels, kept on screen.
-    assert done.keyboard == [[bot.content.texts(key) for key in MENU]]
+    assert done.keyboard == [[bot.content.texts(key) for key in row] for row in MENUS["member"]]
     assert done.reply_markup is not None and done.reply_markup["is_persistent"] is True
     assert await bot.live_reports() == [("vneid", 4, "buttons")]
-    assert len(server.callback_answers) == 4
+    assert len(server.callback_answers) == 3
+
+
+async def test_the_common_button_report_takes_four_taps(bot: Bot, server: FakeBotApi, seeded: Demo):
+    """Counted from the menu button to the stored report: menu, service, count, confirm."""
+    hoa = server.user(509, first_name="Hoa")
+    await join(hoa, seeded.villages[4].member_code)
+    taps = 0
+    await hoa.send(bot.content.texts("menu.report"))  # 1: the keyboard's "📝 Báo cáo" button sends its label
+    taps += 1
+    services = await hoa.next_reply()
+    await hoa.tap(services, services.data_for("Chữ ký số"))  # 2
+    taps += 1
+    counts = await hoa.next_reply()
+    await hoa.tap(counts, counts.data_for("2"))  # 3
+    taps += 1
+    confirm = await hoa.next_reply()
+    assert "Hôm nay, 22/11/2026" in confirm.plain_text and confirm.data_for("📅 Ngày khác")
+    await hoa.tap(confirm, confirm.data_for("✔ Ghi nhận"))  # 4
+    taps += 1
+    assert "Đã ghi nhận" in (await hoa.next_reply()).plain_text
+    assert await bot.live_reports() == [("chu_ky_so", 2, "buttons")] and taps == 4
+    # A zero report can take another day: menu, zero, another day, yesterday, confirm.
+    await hoa.send(bot.content.texts("menu.report"))
+    services = await hoa.next_reply()
+    await hoa.tap(services, services.data_for("🚫 Không có hộ nào"))
+    confirm = await hoa.next_reply()
+    await hoa.tap(confirm, confirm.data_for("📅 Ngày khác"))
+    day = await hoa.next_reply()
+    await hoa.tap(day, day.data_for("Hôm qua"))
+    confirm = await hoa.next_reply()
+    assert "21/11/2026" in confirm.plain_text
+    await hoa.tap(confirm, confirm.data_for("✔ Ghi nhận"))
+    assert "Đã ghi nhận" in (await hoa.next_reply()).plain_text
+    assert await bot.live_reports() == [("chu_ky_so", 2, "buttons"), ("none", 0, "buttons")]
 
 
 async def test_report_by_text_then_undo(bot: Bot, server: FakeBotApi, seeded: Demo):

@@ -106,9 +106,8 @@ async def test_report_by_typed_choices(bot: Bot, server: FakeZaloApi, seeded: De
     await join(ba, seeded.villages[1].member_code)
     assert "[1] VNeID" in await say(ba, "/baocao")
     assert "bao nhiêu hộ" in await say(ba, "1")
-    assert "ngày nào" in await say(ba, "4")
-    confirm = await say(ba, "1")  # today
-    assert "VNeID: 4 hộ" in confirm and "Ghi nhận?" in confirm
+    confirm = await say(ba, "4")  # for today, another day one key away
+    assert "VNeID: 4 hộ" in confirm and "Ghi nhận?" in confirm and "[2] 📅 Ngày khác" in confirm
     assert "Đã ghi nhận" in await say(ba, "1")
     assert await bot.live_reports() == [("vneid", 4, "buttons")]
 

@@ -125,7 +125,7 @@ async def test_members_and_guests_cannot_use_staff_commands(command, engine: Eng
     member = await join(engine, "7301", demo.villages[1].member_code, "Ba")
     leader = await join(engine, "7302", demo.villages[1].leader_code, "Tư")
     before = await peek.count(db, "invites")
-    assert "Vai trò của bạn" in await member.send(f"/{command} 1")
-    assert "Vai trò của bạn" in await leader.send(f"/{command} 1")
+    assert "dành cho cán bộ xã" in await member.send(f"/{command} 1")
+    assert "dành cho cán bộ xã" in await leader.send(f"/{command} 1")
     assert "chưa tham gia" in await ChatUser(engine, "7303").send(f"/{command} 1")
     assert await peek.count(db, "invites") == before

@@ -77,7 +77,7 @@ async def test_leader_corrects_a_count_the_old_row_stays_and_the_reporter_is_tol
     assert "số nguyên từ 1 đến 500" in await leader.send(f"/suabc {old_id} 5,5 gõ nhầm")
     assert "đã là 50 hộ" in await leader.send(f"/suabc {old_id} 50 gõ nhầm")
     assert "Không tìm thấy báo cáo" in await other.send(f"/suabc {old_id} 5 gõ nhầm")  # another village
-    assert "Vai trò của bạn không dùng được" in await lan.send(f"/suabc {old_id} 5 gõ nhầm")
+    assert "Lệnh /suabc dành cho tổ trưởng" in await lan.send(f"/suabc {old_id} 5 gõ nhầm")
     assert await peek.rows(db, "reports", order="id") == before  # nothing changed so far
 
     answer = await leader.send(f"/suabc {old_id} 5 gõ nhầm 50")

@@ -77,12 +77,28 @@ async def test_report_by_buttons_in_four_taps(user: ChatUser, demo: Demo, db: Da
     await joined(user, demo)
     await user.send("/baocao")
     assert "VNeID" in await user.tap("VNeID")
-    assert "ngày nào" in await user.tap("3")
-    summary = await user.tap("Hôm qua")
-    assert "VNeID: 3 hộ" in summary and "21/11/2026" in summary
+    summary = await user.tap("3")  # the confirmation, for today
+    assert "VNeID: 3 hộ" in summary and "Hôm nay, 22/11/2026" in summary
     assert await live_reports(db) == []  # nothing until confirmed
     assert "Đã ghi nhận" in await user.tap("✔ Ghi nhận")
-    assert await live_reports(db) == [("vneid", 3, "2026-11-21", "buttons")]
+    assert await live_reports(db) == [("vneid", 3, "2026-11-22", "buttons")]
+
+
+async def test_another_day_is_one_tap_away(user: ChatUser, demo: Demo, db: Database):
+    await joined(user, demo)
+    await user.send("/baocao")
+    await user.tap("VNeID")
+    await user.tap("3")
+    assert "ngày nào" in await user.tap("📅 Ngày khác")
+    summary = await user.tap("Hôm qua")
+    assert "VNeID: 3 hộ" in summary and "Ngày 21/11/2026" in summary
+    assert "Đã ghi nhận" in await user.tap("✔ Ghi nhận")
+    await user.send("/baocao")  # a zero report for another day, too
+    await user.tap("🚫 Không có hộ nào")
+    await user.tap("📅 Ngày khác")
+    assert "20/11/2026" in await user.send("20/11")
+    await user.tap("✔ Ghi nhận")
+    assert await live_reports(db) == [("vneid", 3, "2026-11-21", "buttons"), ("none", 0, "2026-11-20", "buttons")]
 
 
 async def test_report_by_keys_on_a_text_only_channel(engine: Engine, demo: Demo, db: Database):
@@ -98,7 +114,7 @@ async def test_report_by_keys_on_a_text_only_channel(engine: Engine, demo: Demo,
 
 async def test_cancel_at_any_step_records_nothing(user: ChatUser, demo: Demo, db: Database):
     await joined(user, demo)
-    for taps in ([], ["VNeID"], ["VNeID", "2"], ["VNeID", "2", "Hôm nay"]):
+    for taps in ([], ["VNeID"], ["VNeID", "2"], ["VNeID", "2", "📅 Ngày khác"]):
         await user.send("/baocao")
         for label in taps:
             await user.tap(label)
@@ -116,9 +132,8 @@ async def test_bad_count_in_button_flow_reasks(user: ChatUser, demo: Demo, db: D
     assert "quá lớn" in await user.send("100000")
     assert "chữ số" in await user.send("nhiều")
     await user.send("6")
-    assert "Hôm nay" in str(user.last[0].options)
+    assert "Ngày khác" in str(user.last[0].options)
     assert "chưa tới" in await user.send("30/11")
-    await user.tap("Hôm nay")
     await user.tap("✔ Ghi nhận")
     assert await live_reports(db) == [("thanh_toan", 6, "2026-11-22", "buttons")]
 
@@ -128,7 +143,6 @@ async def test_double_tap_on_confirm_records_once(user: ChatUser, demo: Demo, db
     await user.send("/baocao")
     await user.tap("Sổ sức khỏe")
     await user.tap("4")
-    await user.tap("Hôm nay")
     confirm = user.option("✔ Ghi nhận")
     await user.tap_data(confirm.data)
     assert "đã dùng" in await user.tap_data(confirm.data)
@@ -147,7 +161,6 @@ async def test_restart_mid_conversation_continues(db_path, content, clock, demo:
     try:
         second = ChatUser(Engine(db2, content, clock, TZ), "3001")
         await second.tap("5", count_prompt)
-        await second.tap("Hôm nay")
         await second.tap("✔ Ghi nhận")
         assert await live_reports(db2) == [("vneid", 5, "2026-11-22", "buttons")]
     finally:
@@ -200,8 +213,8 @@ async def test_report_older_than_window_refused(user: ChatUser, demo: Demo, db: 
 
 async def test_staff_cannot_report(engine: Engine, demo: Demo, db: Database):
     staff = ChatUser(engine, demo.staff_user, channel="terminal")
-    assert "Chỉ thành viên" in await staff.send("vneid 5")
-    assert "Chỉ thành viên" in await staff.send("/baocao")
+    assert "Cán bộ xã không tự gửi báo cáo" in await staff.send("vneid 5")
+    assert "Cán bộ xã không tự gửi báo cáo" in await staff.send("/baocao")
     assert await live_reports(db) == []
 
 

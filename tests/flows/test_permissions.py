@@ -11,7 +11,7 @@ from bot.services.demo import Demo
 from storage import Database
 
 ROLES = (GUEST, "member", "leader", "staff", "admin")
-REFUSALS = ("Vai trò của bạn không dùng được lệnh này", "Bạn chưa tham gia")
+REFUSALS = ("Vai trò của bạn không dùng được lệnh này", "Bạn chưa tham gia", "Các lệnh của bạn: /trogiup, ví dụ")
 
 
 async def user_with_role(role: str, engine: Engine, demo: Demo, db: Database, clock) -> ChatUser:

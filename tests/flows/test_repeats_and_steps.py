@@ -141,9 +141,10 @@ async def test_every_step_of_the_button_report_asks_again_and_takes_a_report_lin
     assert ("1", "VNeID") in [(o.key, o.label) for row in user.last[-1].options for o in row]
     await user.send("1")  # VNeID
     await user.send("4")
+    assert "Chưa hiểu" in await user.send("hmm")  # the confirmation again
+    await user.send("2")  # another day
     assert "ngày nào" in await user.send("abc")  # the day question again
     await user.send("hôm nay")
-    assert "Chưa hiểu" in await user.send("hmm")  # the confirmation again
     assert "Đã ghi nhận" in await user.send("ok")
     await user.send("/baocao")
     await user.tap("Thanh toán")

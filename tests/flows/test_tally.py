@@ -99,7 +99,7 @@ async def test_zero_typed_at_the_service_step(engine, demo, db):
 
 
 async def test_staff_cannot_send_a_zero_report(engine, demo, db):
-    assert "Chỉ thành viên" in await staff(engine, demo).send("không có")
+    assert "Cán bộ xã không tự gửi báo cáo" in await staff(engine, demo).send("không có")
     assert await live_rows(db) == []
 
 
@@ -387,7 +387,7 @@ async def test_xlsx_has_the_same_figures_as_the_chat(engine, demo, november):
 
 
 async def test_members_cannot_export(engine, demo, november):
-    assert "không dùng được" in await november["thanh"].send("/xuat")
+    assert "Lệnh /xuat dành cho cán bộ xã" in await november["thanh"].send("/xuat")
 
 
 async def test_chart_is_a_png_photo(engine, demo, november):

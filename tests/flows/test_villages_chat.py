@@ -53,6 +53,6 @@ def test_target_numbers():
 async def test_members_cannot_manage_villages(engine: Engine, demo: Demo, db: Database):
     member = ChatUser(engine, "9301")
     await member.send(f"/start {demo.villages[0].leader_code}")
-    assert "Vai trò của bạn" in await member.send("/thon them X Thôn X")
-    assert "Vai trò của bạn" in await member.send("/chitieu xa vneid 2026 5")
+    assert "dành cho cán bộ xã" in await member.send("/thon them X Thôn X")
+    assert "dành cho cán bộ xã" in await member.send("/chitieu xa vneid 2026 5")
     assert await peek.count(db, "units", "code = 'X'") == 0

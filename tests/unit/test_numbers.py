@@ -201,13 +201,11 @@ async def test_count_step_takes_full_width_digits_like_the_line(user: ChatUser, 
     await _joined(user, demo)
     await user.send("/baocao")
     await user.tap("VNeID")
-    assert "ngày nào" in await user.send("５")
-    await user.tap("Hôm nay")
+    assert "Ghi nhận?" in await user.send("５")
     assert "VNeID: 5 hộ" in await user.tap("✔ Ghi nhận")
     await user.send("/baocao")
     await user.tap("Chữ ký số")
-    assert "ngày nào" in await user.send("１２")  # not a quick-choice key: read as a count
-    await user.tap("Hôm nay")
+    assert "Ghi nhận?" in await user.send("１２")  # not a quick-choice key: read as a count
     assert "Chữ ký số: 12 hộ" in await user.tap("✔ Ghi nhận")
     assert "Đã ghi nhận" in await user.send("ssk ５")
     assert await _reports(db) == [("vneid", 5), ("chu_ky_so", 12), ("so_suc_khoe", 5)]
@@ -221,8 +219,7 @@ async def test_count_step_refuses_shapes_that_are_not_counts(user: ChatUser, dem
     assert "chữ số" in await user.send("0x10")
     assert "quá lớn" in await user.send("99999999999999999999")
     assert "sai thứ tự" in await user.send(f"{RLO}51")
-    assert "ngày nào" in await user.send(f"1{LRM}00")  # looks like 100, is 100
-    await user.tap("Hôm nay")
+    assert "Thanh toán: 100 hộ" in await user.send(f"1{LRM}00")  # looks like 100, is 100
     await user.tap("✔ Ghi nhận")
     assert await _reports(db) == [("thanh_toan", 100)]
 

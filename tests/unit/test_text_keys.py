@@ -61,6 +61,9 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "bad_input.kinds.{}": (pii.ID_NUMBER, pii.PHONE),
     "commands.{}": (*MENU_ORDER, "start"),
     "villages.examples.{}": ("doiten", "so", "an", "hien"),  # bot/flows/villages.py, /thon
+    "errors.try.{}": tuple(sorted(REGISTERED)),
+    "join_steps.{}": tuple(sorted(REGISTERED)),
+    "smalltalk.next.{}": ("guest", *sorted(REGISTERED)),
     "admin.channel_names.{}": ("telegram", "zalo", "terminal"),
     "corrections.sources.{}": ("text", "buttons", "proxy"),  # reports.source
     "reminders.{}": ("before", "eve", "eve_leader"),  # the members' steps of the ladder
