@@ -139,8 +139,6 @@ async def test_restart_mid_conversation(bot: Bot, server: FakeBotApi, seeded: De
     await bot.stop()
     await bot.start()  # a new process: new connection, new engine, new PTB application
     await sau.tap(count, count.data_for("2"))
-    day = await sau.next_reply()
-    await sau.tap(day, day.data_for("Hôm qua"))
     confirm = await sau.next_reply()
     await sau.tap(confirm, confirm.data_for("✔ Ghi nhận"))
     assert "Đã ghi nhận" in (await sau.next_reply()).plain_text
