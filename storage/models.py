@@ -128,7 +128,12 @@ class DetailRow:
     created_at: datetime
     voided_at: datetime | None
     void_reason: str | None
-    member_name: str | None
+    member_name: str | None  # the member the report is for (a proxy report: not who typed it)
+    entered_by_name: str | None = None  # who typed a proxy report or a correction (None: the member)
+    voided_by_name: str | None = None
+    supersedes: int | None = None  # a correction: the report it replaces
+    entered_by: int | None = None
+    member_id: int | None = None
 
 
 @dataclass(frozen=True)

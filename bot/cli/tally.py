@@ -1,6 +1,6 @@
 """Command line for tallies (issue 3).
 
-    tcns export --commune CODE --period 2026-11 [--format xlsx|csv] [-o FILE]
+    tcns export --commune CODE --period 2026-11 [--format xlsx|docx|csv] [-o FILE]
     tcns targets import FILE.csv
 """
 
@@ -18,16 +18,16 @@ from bot.domain.messages import plain_text
 from bot.domain.periods import from_key
 from bot.runtime.core import open_runtime
 from bot.runtime.settings import Settings
-from bot.services.export import export_filename, gather, to_csv, to_xlsx
+from bot.services.export import export_filename, gather, to_file
 from bot.services.tallies import build_tally
 from bot.services.targets import import_targets
 
 
 def register(sub: argparse._SubParsersAction) -> dict[str, Handler]:  # type: ignore[type-arg]
-    export = sub.add_parser("export", help="the commune report of a period as XLSX (or the summary as CSV)")
+    export = sub.add_parser("export", help="the commune report of a period as XLSX, Word (docx) or CSV")
     export.add_argument("--commune", required=True, help="commune code, e.g. XA-MY-HIEP")
     export.add_argument("--period", required=True, help="2026-11, 2026-W47, 2026-Q4, 2026-H2, 2026 or 2026-11k15")
-    export.add_argument("--format", choices=("xlsx", "csv"), default="xlsx")
+    export.add_argument("--format", choices=("xlsx", "docx", "csv"), default="xlsx")
     export.add_argument("-o", "--output", type=Path, default=None, help="file to write (default: a name in .)")
     targets = sub.add_parser("targets", help="yearly targets").add_subparsers(dest="action", required=True)
     imp = targets.add_parser("import", help="import targets from CSV: commune,village,service,year,target")
@@ -56,7 +56,7 @@ async def _export(args: argparse.Namespace, settings: Settings) -> int:
                 return 2
             tally = await build_tally(uow, commune, period, content.catalogue.codes, runtime.clock.now())
             data = await gather(uow, tally)
-        body = to_xlsx(data, content, settings.tz) if args.format == "xlsx" else to_csv(data, content)
+        body = await asyncio.to_thread(to_file, data, content, settings.tz, args.format)
         output: Path = args.output or Path(export_filename(tally, args.format))
         output.write_bytes(body)
     print(output)

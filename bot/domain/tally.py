@@ -4,6 +4,7 @@ Pure: built by ``bot.services.tallies.build_tally`` from storage."""
 
 from __future__ import annotations
 
+import calendar
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -11,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.domain.periods import DEFAULT_CUTOFF_DAY, Period, month, week_of
+from bot.domain.periods import DEFAULT_CUTOFF_DAY, Period, month
 from storage.models import DayTotal, Target, Unit
 
 BAR_WIDTH = 10
@@ -32,6 +33,7 @@ class TallySettings(BaseModel):
     previous_words: tuple[str, ...] = ()
     kind_words: dict[str, Literal["week", "month", "quarter", "year", "cutoff"]] = Field(default_factory=dict)
     unit_words: tuple[str, ...] = ()
+    format_words: dict[str, Literal["xlsx", "docx", "csv"]] = Field(default_factory=dict)  # /xuat ... word
 
     def cutoff_day(self, commune_code: str | None) -> int:
         return self.cutoff_day_by_commune.get(commune_code or "", self.default_cutoff_day)
@@ -163,23 +165,43 @@ class Bucket:
 
 
 def buckets(period: Period) -> list[Bucket]:
-    """The period cut in days (a week), weeks (a month or cut-off month) or months (longer)."""
-    if period.kind == "week":
+    """The period cut in days (a week), weeks (a month, calendar or cut-off) or months (longer).
+
+    Weeks and months run from the period's own first day (a cut-off quarter's months are
+    15/09–14/10, 15/10–14/11...), so no column is shorter than its kind: the days left at the
+    end, fewer than a week or a month, go to the last column (a 31-day month: 7, 7, 7, 10 days)."""
+    if period.kind == "week" or period.days <= 7:
         return [Bucket(d, d, "day") for d in (period.start + timedelta(days=i) for i in range(period.days))]
-    out: list[Bucket] = []
-    if period.kind in ("month", "cutoff"):
-        day = period.start
-        while day <= period.end:
-            end = min(week_of(day).end, period.end)
-            out.append(Bucket(day, end, "week"))
-            day = end + timedelta(days=1)
-        return out
-    day = period.start
-    while day <= period.end:
-        span = month(day.year, day.month)
-        out.append(Bucket(day, min(span.end, period.end), "month"))
-        day = span.end + timedelta(days=1)
-    return out
+    kind = "week" if period.days <= 31 else "month"
+
+    def start_of(step: int) -> date:
+        return period.start + timedelta(weeks=step) if kind == "week" else _months_after(period.start, step)
+
+    starts = [start_of(0)]
+    while start_of(len(starts)) <= period.end:
+        starts.append(start_of(len(starts)))
+    if len(starts) > 1 and start_of(len(starts)) - timedelta(days=1) > period.end:
+        starts.pop()  # the last column would be short: its days go to the one before
+    ends = [later - timedelta(days=1) for later in starts[1:]] + [period.end]
+    return [Bucket(first, last, kind) for first, last in zip(starts, ends, strict=True)]
+
+
+def _months_after(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    year, month_index = divmod(index, 12)
+    return date(year, month_index + 1, min(day.day, calendar.monthrange(year, month_index + 1)[1]))
+
+
+def bucket_label(texts: Any, part: Bucket) -> str:
+    """What a column or a bar covers: ``02/12``, ``Tuần 01/12–07/12``, ``Th11/2026``, ``15/10–14/11``."""
+    if part.kind == "day":
+        return texts("chart.day_label", day=short_day(part.start))
+    if part.kind == "week":
+        return texts("chart.week_label", start=short_day(part.start), end=short_day(part.end))
+    if part.start == month(part.start.year, part.start.month).start and part.end == month(
+            part.start.year, part.start.month).end:
+        return texts("chart.month_label", month=part.start.month, year=part.start.year)
+    return texts("chart.span_label", start=short_day(part.start), end=short_day(part.end))
 
 
 def bucketed(days: list[DayTotal], parts: list[Bucket]) -> dict[tuple[int, str, int], int]:

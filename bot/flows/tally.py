@@ -28,7 +28,6 @@ from bot.flows.feature import Feature
 from bot.services.tallies import build_tally
 from storage.models import Unit
 
-XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 COMMAND_KINDS = {"tuan": "week", "thang": "month", "quy": "quarter", "nam": "year", "ky": "cutoff"}
 _ONE_OR_TWO = re.compile(r"^(\d{1,2})(?:\s*[/.-]\s*(\d{4}))?$")
 _DAY = re.compile(r"^(\d{1,2})/(\d{1,2})(?:/(\d{4}))?$")
@@ -334,17 +333,29 @@ async def chart(ctx: Context, args: str = "") -> list[Reply]:
     return [Reply(caption, attachment=PendingAttachment("photo", png, filename, "image/png"))]
 
 
-async def export(ctx: Context, args: str = "") -> list[Reply]:
-    from bot.services.export import export_filename, gather, to_xlsx
+def _file_kind(ctx: Context, args: str) -> tuple[str, str]:
+    """The file's kind named among the words (``/xuat quy 3 word``) and the words left."""
+    formats = {fold(word): kind for word, kind in ctx.content.tally.format_words.items()}
+    words = args.split()
+    for index, word in enumerate(words):
+        if fold(word) in formats:
+            return formats[fold(word)], " ".join(words[:index] + words[index + 1:])
+    return "xlsx", args
 
+
+
+async def export(ctx: Context, args: str = "") -> list[Reply]:
+    from bot.services.export import MIME, export_filename, gather, to_file
+
+    kind, args = _file_kind(ctx, args)
     request = await _request(ctx, "any", args, "xuat")
     if isinstance(request, Reply):
         return [request]
     tally = await tally_for(ctx, request)
     data = await gather(ctx.uow, tally)
-    xlsx = partial(to_xlsx, data, ctx.content, ctx.tz)
+    body = partial(to_file, data, ctx.content, ctx.tz, kind)
     caption = ctx.t("export.caption", unit=tally.scope.name, period=period_label(ctx.t, tally.period))
-    return [Reply(caption, attachment=PendingAttachment("document", xlsx, export_filename(tally, "xlsx"), XLSX_MIME))]
+    return [Reply(caption, attachment=PendingAttachment("document", body, export_filename(tally, kind), MIME[kind]))]
 
 
 FEATURE = Feature(

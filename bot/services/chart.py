@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 
 from bot.content import Content
 from bot.domain.messages import plain_text
-from bot.domain.tally import Tally, bucketed, buckets, number, period_label, short_day
+from bot.domain.tally import Tally, bucket_label, bucketed, buckets, number, period_label
 from storage.models import DayTotal
 
 # One colour per service, in catalogue order (colour-blind friendly "tab10" picks).
@@ -72,7 +72,7 @@ def _over_time(tally: Tally, days: list[DayTotal], content: Content, labels: lis
     parts = buckets(tally.period)
     by_bucket = bucketed(days, parts)
     village = tally.villages[0].unit.id
-    ticks = [short_day(p.start) if p.kind != "month" else f"{p.start.month}/{p.start.year}" for p in parts]
+    ticks = [plain_text(bucket_label(content.texts, p)) for p in parts]
     figure = Figure(figsize=(WIDTH_INCHES, 5.0))
     axes = figure.subplots()
     bottom = [0] * len(parts)

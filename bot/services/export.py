@@ -1,8 +1,10 @@
-"""The commune report as XLSX (openpyxl) or CSV, from the same :class:`Tally` as the chat.
+"""The commune report as XLSX (openpyxl), Word (python-docx) or CSV, from the same tally as the chat.
 
-Sheets: a summary (villages x services, totals, previous period, reported or not,
-targets and coverage), one sheet per service over time (days, weeks or months of the
-period), and the detail of every report row (voided ones marked). No resident data
+The XLSX opens on "Báo cáo", the report as it is filed (``export_report``: heading, indicator
+table, villages, team figures, signatures); then one sheet per service over time (days, weeks
+or months of the period), the targets per village, and the detail of every report row
+(voided ones marked, proxy reports with who entered them). The Word document is the same
+report, to sign and file; the CSV is its indicator and village tables. No resident data
 exists to export: reports are counts.
 
 At scale (issue 11: a year of 1M reports) the file is built without holding the database
@@ -17,7 +19,7 @@ transaction, so the WAL is checkpointed as usual while the file is built (a repo
 meanwhile shows as voided in the detail). openpyxl costs about 0.2 ms of Python per detail
 row, so a file of more than :data:`ISOLATED_ROWS` rows is built in a process of its own
 (spawned): minutes of CPU there (a year of 1M rows) do not take the interpreter lock from the bot.
-The writer itself is ``bot/export_xlsx.py``, imported when a file is built: importing openpyxl
+The writers (``export_xlsx.py``, ``export_docx.py``) are imported when a file is built: importing openpyxl
 takes ~300 ms, which the first ``/xuat`` after a start spent inside its unit of work, in the
 database thread (bench/heavy.py: a member's message waited for it).
 """
@@ -33,7 +35,8 @@ from zoneinfo import ZoneInfo
 
 from bot.content import Content, load_content
 from bot.domain.tally import Tally
-from bot.services.export_rows import ExportData, summary_rows
+from bot.services.export_report import filed_report
+from bot.services.export_rows import ExportData, read_filed
 from storage import UnitOfWork
 
 ISOLATED_ROWS = 20_000  # a file with more report rows is built in a process of its own (a few seconds here)
@@ -67,11 +70,39 @@ def write_xlsx(data: ExportData, content: Content, tz: ZoneInfo) -> bytes:
     return write(data, content, tz)
 
 
-def to_csv(data: ExportData, content: Content) -> bytes:
-    """The summary table as CSV (UTF-8 with BOM, so spreadsheet programs read the diacritics)."""
-    header, rows = summary_rows(data.tally, content)
+def to_docx(data: ExportData, content: Content, tz: ZoneInfo) -> bytes:
+    """The report as a Word document (``bot/services/export_docx.py``), read from one snapshot."""
+    from bot.services.export_docx import write_docx
+
+    return write_docx(data, content, tz)
+
+
+def to_csv(data: ExportData, content: Content, tz: ZoneInfo) -> bytes:
+    """The report's indicator and village tables as CSV (UTF-8 with BOM, so spreadsheet programs
+    read the diacritics), read from one snapshot; a blank line between the tables."""
+    with data.snapshot() as snapshot:
+        filed = read_filed(snapshot, data.tally)
+    report = filed_report(content, filed.tally, filed.team, filed.commune, tz)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(header)
-    writer.writerows(rows)
+    for index, (title, table) in enumerate(report.sections[:2]):
+        if index:
+            writer.writerow([])
+        writer.writerow([title])
+        writer.writerow(table.header)
+        writer.writerows(table.rows)
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+MIME = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "csv": "text/csv"}
+
+
+def to_file(data: ExportData, content: Content, tz: ZoneInfo, kind: str) -> bytes:
+    """The file of ``kind`` (xlsx, docx or csv)."""
+    if kind == "docx":
+        return to_docx(data, content, tz)
+    if kind == "csv":
+        return to_csv(data, content, tz)
+    return to_xlsx(data, content, tz)

@@ -28,9 +28,12 @@ async def villages_of(uow: UnitOfWork, scope: Unit) -> list[Unit]:
 
 
 async def build_tally(
-    uow: UnitOfWork, scope: Unit, period: Period, services: tuple[str, ...], now: datetime
+    uow: UnitOfWork, scope: Unit, period: Period, services: tuple[str, ...], now: datetime,
+    year_to_date: bool = False,
 ) -> Tally:
-    """The tally of ``scope`` (a village, commune or province) for ``period``."""
+    """The tally of ``scope`` (a village, commune or province) for ``period``. The figures
+    since 1 January are read where a target needs them, or always with ``year_to_date``
+    (the filed report's "Lũy kế từ đầu năm")."""
     units = await villages_of(uow, scope)
     by_id = {u.id: VillageTally(u) for u in units}
     known = set(services)
@@ -57,7 +60,7 @@ async def build_tally(
             by_id[target.unit_id].targets[target.service] = target
         elif scope.kind == "commune":
             scope_targets[target.service] = target
-    if targets:
+    if targets or year_to_date:
         first_day = date(year, 1, 1)
         if period.start < first_day:  # a week across New Year: only its days in the new year count
             start, carried = first_day, ()

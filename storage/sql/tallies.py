@@ -107,13 +107,16 @@ class TallyRepository(_Repo):
 
     async def detail(self, scope_kind: str, scope_id: int, start: date, end: date,
                      upto: int | None = None) -> list[DetailRow]:
-        """Every report row of the period, voided ones included, with the reporter's display name;
+        """Every report row of the period, voided ones included, with the display names of the
+        member it is for, of who entered it (a proxy report, a correction) and of who voided it;
         with ``upto``, only rows with an id up to it."""
         # Live rows through reports_live_tally, voided ones through reports_voided (0010).
         select = (
             "SELECT r.id, r.occurred_on, r.village_id, v.name, r.service, r.count, r.source, r.created_at, "
-            "r.voided_at, r.void_reason, m.name FROM reports r "
+            "r.voided_at, r.void_reason, m.name, e.name, x.name, r.supersedes, r.entered_by, r.member_id "
+            "FROM reports r "
             "JOIN units v ON v.id = r.village_id JOIN members m ON m.id = r.member_id "
+            "LEFT JOIN members e ON e.id = r.entered_by LEFT JOIN members x ON x.id = r.voided_by "
             f"WHERE {_villages_clause(scope_kind)} AND r.occurred_on BETWEEN ? AND ? AND r.id <= ? AND r.voided_at IS "
         )
         params = (scope_id, start.isoformat(), end.isoformat(), upto if upto is not None else 1 << 62)
@@ -124,7 +127,7 @@ class TallyRepository(_Repo):
         return [
             DetailRow(
                 r[0], date.fromisoformat(r[1]), r[2], r[3], r[4], int(r[5]), r[6], datetime.fromisoformat(r[7]),
-                datetime.fromisoformat(r[8]) if r[8] else None, r[9], r[10],
+                datetime.fromisoformat(r[8]) if r[8] else None, r[9], r[10], r[11], r[12], r[13], r[14], r[15],
             )
             for r in rows
         ]

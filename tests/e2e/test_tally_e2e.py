@@ -6,6 +6,7 @@ import io
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import docx
 from openpyxl import load_workbook
 from support import peek
 from support.cli import tcns
@@ -37,8 +38,8 @@ async def test_chart_and_export_are_sent_as_photo_and_document(bot: Bot, server:
     document = await officer.next_reply()
     assert document.kind == "document" and document.filename == "baocao_XA-MY-HIEP_2026-11.xlsx"
     book = load_workbook(io.BytesIO(document.file_bytes or b""))
-    summary = {r[0]: r for r in book["Tổng hợp"].iter_rows(min_row=7, values_only=True)}
-    assert summary["Ấp Mỹ Thạnh"][2:4] == (6, 1)
+    summary = {r[1]: r for r in book["Báo cáo"].iter_rows(values_only=True) if isinstance(r[0], int)}
+    assert summary["Ấp Mỹ Thạnh"][3:5] == (6, 1)
     assert not server.errors
 
 
@@ -64,15 +65,23 @@ def test_cli_export_and_targets_import(tmp_path: Path):
     out = tmp_path / "oct.xlsx"
     exported = tcns(tmp_path, "export", "--commune", "XA-MY-HIEP", "--period", "2026-10", "-o", str(out))
     assert exported.returncode == 0, exported.stderr
-    sheet = load_workbook(out)["Tổng hợp"]
-    header = [c.value for c in sheet[6]]
-    rows = {r[0]: dict(zip(header, r, strict=True)) for r in sheet.iter_rows(min_row=7, values_only=True)}
+    book = load_workbook(out)
+    report = [list(r) for r in book["Báo cáo"].iter_rows(values_only=True)]
+    header = next(r for r in report if r[:2] == ["STT", "Thôn, ấp"])
+    rows = {r[1]: dict(zip(header, r, strict=True)) for r in report[report.index(header) + 1:] if r[1]}
     assert rows["Ấp Mỹ Phú"]["Dịch vụ công"] == 12 and rows["Toàn xã"]["Tổng cộng"] == 12
-    assert rows["Ấp Mỹ Phú"]["Mục tiêu năm Dịch vụ công (hộ)"] == 24
-    assert rows["Ấp Mỹ Phú"]["Đạt Dịch vụ công (%)"] == 50
+    targets = {(r[0], r[1]): r for r in book["Chỉ tiêu theo thôn"].iter_rows(min_row=7, values_only=True)}
+    assert targets["Ấp Mỹ Phú", "Dịch vụ công trực tuyến"][3:] == (24, 12, 50)  # target, so far, %
+    word = tmp_path / "oct.docx"
+    assert tcns(tmp_path, "export", "--commune", "XA-MY-HIEP", "--period", "2026-10", "--format", "docx",
+                "-o", str(word)).returncode == 0
+    document = docx.Document(str(word))
+    villages = {r.cells[1].text: [c.text for c in r.cells] for r in document.tables[2].rows}
+    assert villages["Ấp Mỹ Phú"][6] == "12" and villages["Toàn xã"][-2] == "12"
     csv_out = tmp_path / "oct.csv"
     assert tcns(tmp_path, "export", "--commune", "XA-MY-HIEP", "--period", "2026-10", "--format", "csv",
                 "-o", str(csv_out)).returncode == 0
     assert "Ấp Mỹ Phú,368,0,0,0,12" in csv_out.read_text(encoding="utf-8-sig")
+    assert "Dịch vụ công trực tuyến,Hộ," in csv_out.read_text(encoding="utf-8-sig")
     unknown = tcns(tmp_path, "export", "--commune", "XA-NOPE", "--period", "2026-10")
     assert unknown.returncode == 2

@@ -33,6 +33,10 @@ async def member(db: Database, demo: Demo, clock) -> int:
         return (await uow.members.add("Người Một", "member", demo.villages[0].village.id, clock.now())).id
 
 
+# Columns of the detail sheet: number, day, village, service, count, unit, source, reporter, entered by, status...
+DAY, COUNT, STATUS = 1, 4, 9
+
+
 def sheet_rows(book, name: str) -> list[tuple]:
     return list(book[name].iter_rows(min_row=7, values_only=True))
 
@@ -45,10 +49,11 @@ async def test_the_file_shows_one_moment_summary_and_detail_alike(db, demo, memb
         data = await gather(uow, tally)
     await report(db, member, village, date(2026, 11, 4), clock, "b", vneid=2)  # arrives before the file is built
     book = load_workbook(io.BytesIO(await asyncio.to_thread(to_xlsx, data, content, TZ)))
-    summary = {r[0]: r for r in sheet_rows(book, "Tổng hợp")}
-    header = [c.value for c in book["Tổng hợp"][6]]
-    assert summary["Toàn xã"][header.index("VNeID")] == 6  # the file's own moment: both reports
-    assert sorted(r[3] for r in sheet_rows(book, "Chi tiết")) == [2, 4]  # and the detail says the same
+    summary = {r[0]: r for r in sheet_rows(book, "VNeID")}
+    assert summary["Toàn xã"][-1] == 6  # the file's own moment: both reports
+    filed = [r for r in book["Báo cáo"].iter_rows(values_only=True) if r[1] == "VNeID / định danh điện tử"]
+    assert filed[0][4] == 6  # the filed report too
+    assert sorted(r[COUNT] for r in sheet_rows(book, "Chi tiết")) == [2, 4]  # and the detail says the same
 
 
 async def test_a_detail_longer_than_a_sheet_goes_on_in_another(db, demo, member, content, clock, monkeypatch):
@@ -63,7 +68,7 @@ async def test_a_detail_longer_than_a_sheet_goes_on_in_another(db, demo, member,
     names = [n for n in book.sheetnames if n.startswith("Chi tiết")]
     assert names == ["Chi tiết", "Chi tiết (2)", "Chi tiết (3)"]
     rows = [r for n in names for r in sheet_rows(book, n)]
-    assert len(rows) == 25 and [r[0] for r in rows] == sorted(r[0] for r in rows)  # by day, none lost or doubled
+    assert len(rows) == 25 and [r[DAY] for r in rows] == sorted(r[DAY] for r in rows)  # by day, none lost or doubled
     assert all(book[n]["A1"].value == book["Chi tiết"]["A1"].value for n in names)  # each with its title
 
 
@@ -77,7 +82,7 @@ async def test_a_members_own_undo_reads_as_words(engine: Engine, demo: Demo, db,
         data = await gather(uow, tally)
     book = load_workbook(io.BytesIO(to_xlsx(data, content, TZ)))
     [row] = sheet_rows(book, "Chi tiết")
-    assert row[5] == "Đã hủy" and row[6] == "Người báo cáo tự hoàn tác"  # not the internal reason code
+    assert row[STATUS] == "Đã hủy" and row[STATUS + 1] == "Người báo cáo tự hoàn tác"  # not the internal reason code
 
 
 async def test_a_big_file_is_built_in_a_process_of_its_own(db, demo, member, content, clock, monkeypatch):
@@ -89,6 +94,6 @@ async def test_a_big_file_is_built_in_a_process_of_its_own(db, demo, member, con
     here = export.write_xlsx(data, content, TZ)
     monkeypatch.setattr(export, "ISOLATED_ROWS", 0)  # every file is "big"
     there = await asyncio.to_thread(to_xlsx, data, content, TZ)
-    rows = [[sheet_rows(load_workbook(io.BytesIO(body)), name) for name in ("Tổng hợp", "Chi tiết")]
+    rows = [[sheet_rows(load_workbook(io.BytesIO(body)), name) for name in ("Báo cáo", "Chi tiết")]
             for body in (here, there)]
     assert rows[0] == rows[1] and len(rows[1][1]) == 2

@@ -354,36 +354,36 @@ async def test_xlsx_has_the_same_figures_as_the_chat(engine, demo, november):
     file = replies[0].attachment
     assert file.kind == "document" and file.filename == "baocao_XA-MY-HIEP_2026-11.xlsx"
     book = load_workbook(io.BytesIO(file.data))
-    assert book.sheetnames[0] == "Tổng hợp" and book.sheetnames[-1] == "Chi tiết" and "VNeID" in book.sheetnames
-    summary = book["Tổng hợp"]
-    assert summary["A2"].value == "Đơn vị: Xã Mỹ Hiệp"
-    assert "tháng 11/2026 (01/11/2026 – 30/11/2026)" in summary["A3"].value
-    assert summary["A4"].value == "Lập lúc: 09:30 22/11/2026"
-    assert summary.freeze_panes == "B7"
-    header = [c.value for c in summary[6]]
-    rows = {r[0]: dict(zip(header, r, strict=True)) for r in summary.iter_rows(min_row=7, values_only=True)}
+    assert book.sheetnames[0] == "Báo cáo" and book.sheetnames[-1] == "Chi tiết" and "VNeID" in book.sheetnames
+    report = [list(r) for r in book["Báo cáo"].iter_rows(values_only=True)]
+    header = next(r for r in report if r[:2] == ["STT", "Thôn, ấp"])
+    rows = {r[1]: dict(zip(header, r, strict=True)) for r in report[report.index(header) + 1:] if r[1]}
     assert rows["Ấp Mỹ Thạnh"]["VNeID"] == 45 and rows["Ấp Mỹ Thạnh"]["Tổng cộng"] == 47
-    assert rows["Ấp Mỹ Phú"]["Đã báo cáo"] == "Có (không có hộ nào)"
-    assert rows["Ấp An Bình"]["Đã báo cáo"] == "Chưa"
+    assert rows["Ấp Mỹ Phú"]["Tình trạng báo cáo"] == "Báo cáo: không có hộ nào"
+    assert rows["Ấp An Bình"]["Tình trạng báo cáo"] == "Chưa báo cáo"
     total = rows["Toàn xã"]
-    assert total["Tổng cộng"] == 47 and total["Kỳ trước"] == 10 and total["Thanh toán"] == 0
+    assert total["Tổng cộng"] == 47 and total["Thanh toán"] == 0
     assert "Tổng: 47 hộ" in chat
-    assert total["Mục tiêu năm VNeID (hộ)"] == 1910 and total["Đã hỗ trợ năm VNeID (hộ)"] == 54
-    assert f"{total['Đạt VNeID (%)']}%" in line_with(chat, "• VNeID: 54/")
     vneid = book["VNeID"]
+    assert vneid["A2"].value == "Đơn vị: Xã Mỹ Hiệp – VNeID / định danh điện tử (đơn vị tính: hộ)"
+    assert "tháng 11/2026 (01/11/2026 – 30/11/2026)" in vneid["A3"].value
+    assert vneid["A4"].value == "Lập lúc: 09:30 22/11/2026"
+    assert vneid.freeze_panes == "B7"
     weeks = [c.value for c in vneid[6]]
-    assert weeks[0] == "Thôn, ấp" and weeks[-1] == "Tổng cộng" and "Tuần 02/11–08/11" in weeks
+    assert weeks == ["Thôn, ấp", "Tuần 01/11–07/11", "Tuần 08/11–14/11", "Tuần 15/11–21/11", "Tuần 22/11–30/11",
+                     "Tổng cộng"]
     by_village = {r[0]: r for r in vneid.iter_rows(min_row=7, values_only=True)}
-    assert by_village["Ấp Mỹ Thạnh"][weeks.index("Tuần 02/11–08/11")] == 40
+    assert by_village["Ấp Mỹ Thạnh"][1:5] == (40, 0, 0, 5)
     assert by_village["Toàn xã"][-1] == 45
     detail = book["Chi tiết"]
-    records = list(detail.iter_rows(min_row=7, values_only=True))
-    voided = [r for r in records if r[5] == "Đã hủy"]
-    assert [(r[2], r[3]) for r in voided] == [("Thanh toán", 30)]
-    assert ("Ấp Mỹ Phú", "Không có hộ nào", 0) in [(r[1], r[2], r[3]) for r in records]
-    assert all(isinstance(r[3], int) for r in records) and isinstance(records[0][0], datetime)
-    assert {r[7] for r in records} == {"Người t1", "Người t2"}
-    assert all(d.date() >= date(2026, 11, 1) for d in (r[0] for r in records))  # 31/10 is October's
+    head = [c.value for c in detail[6]]
+    records = [dict(zip(head, r, strict=True)) for r in detail.iter_rows(min_row=7, values_only=True)]
+    voided = [r for r in records if r["Trạng thái"] == "Đã hủy"]
+    assert [(r["Dịch vụ"], r["Số lượng"]) for r in voided] == [("Thanh toán", 30)]
+    assert ("Ấp Mỹ Phú", "Không có hộ nào", 0) in [(r["Thôn, ấp"], r["Dịch vụ"], r["Số lượng"]) for r in records]
+    assert all(isinstance(r["Số lượng"], int) for r in records) and isinstance(records[0]["Ngày"], datetime)
+    assert {r["Người báo cáo"] for r in records} == {"Người t1", "Người t2"}
+    assert all(r["Ngày"].date() >= date(2026, 11, 1) for r in records)  # 31/10 is October's
 
 
 async def test_members_cannot_export(engine, demo, november):
@@ -409,7 +409,7 @@ async def test_terminal_chat_saves_files_and_prints_the_path(engine, demo, conte
     printed = out.getvalue()
     paths = re.findall(r"Đã lưu tệp: (.+)", printed)
     assert [Path(p).name for p in paths] == ["baocao_XA-MY-HIEP_2026-11.xlsx", "baocao_XA-MY-HIEP_2026-11-2.xlsx"]
-    assert load_workbook(paths[0])["Tổng hợp"]["A2"].value == "Đơn vị: Xã Mỹ Hiệp"
+    assert load_workbook(paths[0])["Báo cáo"]["A1"].value == "UBND XÃ MỸ HIỆP"
 
 
 async def test_voided_report_leaves_the_tally(engine, demo, db, november):

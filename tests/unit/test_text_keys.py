@@ -33,6 +33,7 @@ from bot.domain.report_parser import ISSUE_CODES
 from bot.flows.commands import REGISTERED
 from bot.flows.registry import FEATURE_MODULES, FEATURES, SHARED_TEXTS
 from bot.handlers.telegram import MENU_ORDER
+from bot.services.export_report import STATUS_CODES
 
 ROOT = Path(__file__).resolve().parents[2]
 BOT = ROOT / "bot"
@@ -44,8 +45,11 @@ OTHER_TEXTS = {
     "bot/services/announcements.py": "texts/announce.yaml",
     "bot/services/reminders.py": "texts/deadlines.yaml",
     "bot/services/chart.py": "texts/tally.yaml",
-    "bot/services/export_rows.py": "texts/tally.yaml",
-    "bot/services/export_xlsx.py": "texts/tally.yaml",
+    "bot/services/export.py": "texts/export.yaml",
+    "bot/services/export_rows.py": "texts/export.yaml",
+    "bot/services/export_report.py": "texts/export.yaml",
+    "bot/services/export_xlsx.py": "texts/export.yaml",
+    "bot/services/export_docx.py": "texts/export.yaml",
     "bot/domain/tally.py": "texts/tally.yaml",
     "bot/services/targets.py": "texts/cli.yaml",  # `tcns targets import`
     "bot/handlers/": "texts/channels.yaml",
@@ -66,6 +70,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "smalltalk.next.{}": ("guest", *sorted(REGISTERED)),
     "admin.channel_names.{}": ("telegram", "zalo", "terminal"),
     "corrections.sources.{}": ("text", "buttons", "proxy"),  # reports.source
+    "export.status.{}": STATUS_CODES,  # a village's line in the filed report
     "reminders.{}": ("before", "eve", "eve_leader"),  # the members' steps of the ladder
     "bad_input.cli_{}": ("bad_code", "no_name", "name_too_long", "personal_data"),  # bot/cli/admin.py
     "bad_input.csv_{}": ("bad_code", "no_name", "name_too_long", "personal_data"),
@@ -469,7 +474,7 @@ def test_the_analysis_sees_the_code() -> None:
     """Guards the analysis itself: it finds the calls of every layer and follows the helpers."""
     found = {(u.module, k) for u in uses() for k in u.keys}
     assert ("bot/flows/report.py", "report.confirm") in found
-    assert ("bot/services/export_xlsx.py", "export.period_line") in found  # through _t(content, key)
+    assert ("bot/services/export_xlsx.py", "export.sheet_period_line") in found  # through _t(content, key)
     assert ("bot/services/targets.py", "targets.errors.header") in found  # through err(key), an f-string
     assert ("bot/cli/admin.py", "admin_cli.backed_up") in found  # through _say -> say -> texts
     assert ("bot/flows/engine.py", "menu.report") in found  # a loop over the registry's MENU
