@@ -11,7 +11,7 @@ from datetime import date
 import docx
 import pytest
 from openpyxl import load_workbook
-from support.helpers import ChatUser, text_of
+from support.helpers import ChatUser, demo_staff, joined_village, text_of
 
 from bot.domain.messages import plain_text
 from bot.domain.periods import cutoff_month, from_key, month, quarter, week_of, year_of
@@ -25,15 +25,7 @@ INTERNAL = re.compile(r"member_undo|\b\d{4}-(?:W\d\d|Q\d|H\d|\d\d)\b|\b(?:unit|r
                       r"\b(?:vneid|chu_ky_so|thanh_toan|dich_vu_cong|so_suc_khoe|ky_nang_so|proxy|buttons|none)\b")
 
 
-async def joined(engine: Engine, demo: Demo, index: int, user_id: str, leader: bool = False) -> ChatUser:
-    user = ChatUser(engine, user_id, f"Người {user_id}")
-    village = demo.villages[index]
-    assert "Chào mừng" in await user.send(f"/start {village.leader_code if leader else village.member_code}")
-    return user
-
-
-def staff(engine: Engine, demo: Demo) -> ChatUser:
-    return ChatUser(engine, demo.staff_user, channel="terminal")
+joined, staff = joined_village, demo_staff
 
 
 @pytest.fixture

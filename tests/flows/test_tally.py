@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 from support import peek
-from support.helpers import ChatUser, text_of
+from support.helpers import ChatUser, demo_staff, joined_village, text_of
 
 from bot.content import Content
 from bot.domain.messages import plain_text
@@ -28,15 +28,7 @@ TODAY = date(2026, 11, 22)  # helpers.NOW
 
 
 # Helpers --------------------------------------------------------------------------------------
-async def joined(engine: Engine, demo: Demo, index: int, user_id: str, leader: bool = False) -> ChatUser:
-    user = ChatUser(engine, user_id, f"Người {user_id}")
-    village = demo.villages[index]
-    assert "Chào mừng" in await user.send(f"/start {village.leader_code if leader else village.member_code}")
-    return user
-
-
-def staff(engine: Engine, demo: Demo) -> ChatUser:
-    return ChatUser(engine, demo.staff_user, channel="terminal")
+joined, staff = joined_village, demo_staff
 
 
 async def member_id(db: Database, user: ChatUser) -> int:

@@ -65,6 +65,19 @@ class ChatUser:
         return text_of(self.last, self.channel)
 
 
+async def joined_village(engine: Engine, demo: Demo, index: int, user_id: str, leader: bool = False) -> ChatUser:
+    """A user who joined the demo's village ``index`` (as its leader with ``leader``), named "Người USER_ID"."""
+    user = ChatUser(engine, user_id, f"Người {user_id}")
+    village = demo.villages[index]
+    assert "Chào mừng" in await user.send(f"/start {village.leader_code if leader else village.member_code}")
+    return user
+
+
+def demo_staff(engine: Engine, demo: Demo) -> ChatUser:
+    """The demo commune's staff member, on the terminal chat."""
+    return ChatUser(engine, demo.staff_user, channel="terminal")
+
+
 async def add_members(db: Database, demo: Demo, clock, count: int, first_id: int = 50_000) -> list[int]:
     """``count`` members over the demo's villages, on Telegram as chats ``first_id`` and on; their chat ids."""
     ids = []
