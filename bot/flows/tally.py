@@ -322,7 +322,7 @@ async def chart(ctx: Context, args: str = "") -> list[Reply]:
         return [request]
     tally = await tally_for(ctx, request)
     label = period_label(ctx.t, tally.period)
-    if tally.total == 0:
+    if not any(v.reported for v in tally.villages):  # a "không có" is drawn: it is not the same as silence
         return [ctx.say("chart.empty", period=label)]
     days = []
     if tally.scope.kind == "village":

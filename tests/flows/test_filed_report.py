@@ -212,3 +212,70 @@ def test_week_columns_are_weeks_from_the_periods_first_day(content):
     labels = [plain_text(bucket_label(content.texts, p)) for p in buckets(quarter(2026, 4))]
     assert labels == ["Th10/2026", "Th11/2026", "Th12/2026"]
 
+
+
+# The chart ---------------------------------------------------------------------------------------------------
+async def chart_of(user: ChatUser, text: str):  # type: ignore[no-untyped-def]
+    """The figure /bieudo draws for ``text`` (the PNG sent is this figure)."""
+    from bot.flows import tally as flow
+    from bot.services import chart
+
+    drawn = []
+    real = chart.build_figure
+
+    def keep(*args, **kwargs):  # type: ignore[no-untyped-def]
+        drawn.append(real(*args, **kwargs))
+        return drawn[-1]
+
+    chart.build_figure = keep
+    try:
+        replies = await user.engine.handle(user._inbound(text=text))
+        assert replies[0].attachment is not None and replies[0].attachment.data.startswith(b"\x89PNG")
+    finally:
+        chart.build_figure = real
+    assert flow is not None and len(drawn) == 1
+    return drawn[0]
+
+
+def texts_of(figure) -> list[str]:  # type: ignore[no-untyped-def]
+    out = [t.get_text() for t in figure.texts]
+    for axes in figure.axes:
+        out += [t.get_text() for t in axes.texts]
+        out += [t.get_text() for t in axes.get_xticklabels() + axes.get_yticklabels()]
+        legend = axes.get_legend()
+        out += [t.get_text() for t in legend.get_texts()] if legend else []
+        out += [axes.get_xlabel(), axes.get_ylabel(), axes.get_title(loc="left")]
+    return out
+
+
+async def test_the_commune_chart_tells_zero_from_silence_and_shows_the_target(engine, demo, november):
+    figure = await chart_of(staff(engine, demo), "/bieudo")
+    bars, progress = figure.axes
+    words = texts_of(figure)
+    assert "Đã báo cáo: không có hộ nào" in words and "Chưa báo cáo" in words  # the legend, in Vietnamese
+    assert "0 – báo không có" in words and words.count("chưa báo cáo") == 4  # Mỹ Phú; the four silent ones
+    assert " 50" in words  # Mỹ Thạnh's total
+    assert bars.get_xlabel() == "Số hộ (01/11/2026 – 30/11/2026)"
+    assert all(float(t).is_integer() for t in bars.get_xticks())  # whole numbers on the axis
+    assert progress.get_title(loc="left") == "Tiến độ năm 2026 so với chỉ tiêu"
+    assert "54/1.910 (3%)" in words and "Chỉ tiêu năm (100%)" in words
+    colours = {t.get_text(): t.get_color() for t in bars.get_yticklabels()}
+    assert colours["Ấp An Bình"] != colours["Ấp Mỹ Thạnh"]  # a silent village's name is greyed
+
+
+async def test_a_villages_chart_labels_each_bar_with_what_it_covers(engine, demo, november):
+    figure = await chart_of(november["thanh"], "/bieudo")
+    ticks = [t.get_text() for t in figure.axes[0].get_xticklabels()]
+    assert ticks == ["Tuần 01/11–07/11", "Tuần 08/11–14/11", "Tuần 15/11–21/11", "Tuần 22/11–30/11"]
+    assert all(float(t).is_integer() for t in figure.axes[0].get_yticks())
+    week = await chart_of(november["thanh"], "/bieudo tuan")
+    assert [t.get_text() for t in week.axes[0].get_xticklabels()][:2] == ["16/11", "17/11"]
+    year = await chart_of(november["thanh"], "/bieudo nam")
+    assert [t.get_text() for t in year.axes[0].get_xticklabels()][10:] == ["Th11/2026", "Th12/2026"]
+
+
+async def test_a_chart_of_only_zero_reports_is_drawn(engine, demo, db, clock):
+    phu = await joined(engine, demo, 1, "z1")
+    await phu.send("không có")
+    figure = await chart_of(staff(engine, demo), "/bieudo")
+    assert "0 – báo không có" in texts_of(figure)
