@@ -18,6 +18,7 @@ from bot.services.reminders import (
     WeekFigures,
     campaign_of,
     load_snapshot,
+    period_text,
     plan_digest,
     plan_step,
     scheduling_pass,
@@ -54,7 +55,8 @@ async def main(args: argparse.Namespace, settings: Settings) -> int:
             async with runtime.db.uow() as uow:
                 counts = await uow.outbox.counts()
             for status, count in sorted(counts.items()):
-                print(f"{status}: {count}")
+                label = t(f"reminders_cli.statuses.{status}") if f"reminders_cli.statuses.{status}" in t else status
+                print(plain_text(t("reminders_cli.status_line", status=label, count=count)))
             return 0
         async with runtime.db.uow() as uow:
             communes = await uow.reminders.communes(args.commune)
@@ -108,26 +110,28 @@ async def _plan(runtime, planner: Planner, communes, args) -> int:  # type: igno
                 reported = frozenset(await uow.reminders.reported_villages(commune.id, period.start, period.end))
                 snap = Snapshot(base.commune, base.villages, base.people, reported, base.digest_off)
                 messages = plan_step(runtime.content, planner, step, snap, step.at)
-                lines.append((step.at, step.step, step.deadline.rule, step.deadline.key, messages, snap))
+                lines.append((step.at, t(f"reminders_cli.steps.{step.step}"), step.deadline.name,
+                              period_text(runtime.content, period), messages, snap))
             day = start
             while day <= end:  # the weekly digests
                 probe = datetime.combine(day, planner.config.digest.time, tzinfo=tz)
                 digest = planner.digest_due(probe)
                 if digest is not None and digest.at == probe:
                     messages = plan_digest(runtime.content, planner, digest, base, WeekFigures({}, {}), digest.at)
-                    lines.append((digest.at, "digest", "digest", digest.week.key, messages, base))
+                    lines.append((digest.at, t("reminders_cli.steps.digest"), t("reminders_cli.digest_name"),
+                                  period_text(runtime.content, digest.week), messages, base))
                 day += timedelta(days=1)
         print(plain_text(t("reminders_cli.plan_header", commune=name, start=start.strftime("%d/%m/%Y"),
                            end=end.strftime("%d/%m/%Y"))))
         if not lines:
             print(plain_text(t("reminders_cli.plan_none")))
         people = {p.member_id: p for p in base.people}
-        for at, step_name, rule, key, messages, _snap in sorted(lines, key=lambda item: item[0]):
+        for at, step_name, rule, period_name, messages, _snap in sorted(lines, key=lambda item: item[0]):
             names = sorted({(people[m.member_id].name or str(m.member_id)) if m.member_id in people
                             else str(m.member_id) for m in messages})
             who = f"{len(messages)}: {', '.join(names[:8])}{' …' if len(names) > 8 else ''}" if messages else "0"
             stamp = f"{weekdays[at.weekday()]:<2} {at:%d/%m/%Y %H:%M}"
             past = " *" if at < now else ""
-            print(plain_text(t("reminders_cli.plan_line", at=stamp, step=step_name, rule=rule, period=key,
-                               who=who)) + past)
+            print(plain_text(t("reminders_cli.plan_line", at=stamp, step=plain_text(step_name), rule=rule,
+                               period=plain_text(period_name), who=who)) + past)
     return 0

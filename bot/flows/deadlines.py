@@ -14,18 +14,22 @@ import re
 from datetime import date, timedelta
 
 from bot.domain.cleantext import clean_line
-from bot.domain.deadlines import DeadlineConfig, Planner
+from bot.domain.deadlines import Deadline, DeadlineConfig, Planner
 from bot.domain.messages import Markup, Reply
+from bot.domain.periods import period_of
+from bot.domain.tally import period_label
 from bot.domain.textutil import fold
 from bot.flows.commands import REGISTERED, STAFF, Command
 from bot.flows.context import Context
 from bot.flows.feature import Feature
 from bot.flows.free_text import refuse_personal_data
+from bot.flows.tally import BadArgument, kind_and_text, parse_period
 from bot.services.reminders import (
     REMIND_ACTION,
     campaign_of,
     commune_deadlines,
     day_text,
+    deadline_label,
     find_deadline,
     load_snapshot,
     period_text,
@@ -171,18 +175,37 @@ async def _set_digest(ctx: Context, on: bool) -> list[Reply]:
 
 
 async def remind_again(ctx: Context, args: str) -> list[Reply]:
-    """/nhaclai RULE PERIOD (what the "🔔 Nhắc lại" button does): remind the villages still missing."""
-    parts = args.split()
-    if len(parts) != 2:
-        return [ctx.say("reminders.adhoc_usage")]
+    """/nhaclai KỲ ("quý 4/2026", "tháng 11", "năm 2026"): remind the villages still missing."""
     assert ctx.member is not None
     commune = await commune_of(ctx)
     if commune is None:
         return [ctx.say("deadlines.no_unit")]
+    example = period_label(ctx.t, period_of("month", ctx.today, ctx.content.tally.cutoff_day(commune.code)))
+    settings = ctx.content.tally
+    try:  # the kind first, as in /bieudo: "quý 4/2026"; a bare "11/2026" is a month
+        period = parse_period(*kind_and_text(ctx, "any", fold(args)), ctx.today, settings.cutoff_day(commune.code),
+                              settings)
+    except BadArgument:
+        period = None
     planner = planner_for(ctx)
-    deadline = await find_deadline(ctx.uow, planner, commune, parts[0].lower(), parts[1], ctx.today)
+    deadlines = await commune_deadlines(ctx.uow, planner, commune, ctx.today - timedelta(days=400),
+                                        ctx.today + timedelta(days=400))
+    wanted = fold(args)  # as the reminder's key shows it ("quý 4/2026", a campaign's name), or a period
+    deadline = next((d for d in deadlines if wanted and wanted in (fold(deadline_label(ctx.content, d)),
+                                                                   fold(d.name), fold(f"{d.rule} {d.key}"))), None)
+    if deadline is not None:
+        return await _remind(ctx, commune, planner, deadline)
+    if not args.strip() or period is None:
+        return [ctx.say("reminders.adhoc_usage", example=example)]
+    deadline = next((d for d in deadlines if d.period.key == period.key), None)
     if deadline is None:
-        return [ctx.say("reminders.adhoc_unknown")]
+        return [ctx.say("reminders.adhoc_unknown", period=period_label(ctx.t, period))]
+    return await _remind(ctx, commune, planner, deadline)
+
+
+async def _remind(ctx: Context, commune: Unit, planner: Planner, deadline: Deadline) -> list[Reply]:
+    """One more reminder of ``deadline`` to the villages still missing (at most once a day)."""
+    assert ctx.member is not None
     snap = await load_snapshot(ctx.uow, commune, deadline.period)
     messages = plan_adhoc(ctx.content, planner, deadline, snap, ctx.now)
     if not snap.missing():
@@ -205,7 +228,14 @@ async def on_remind_button(ctx: Context, data: str) -> list[Reply]:
     if ctx.member is None or ctx.member.role not in STAFF:
         return [ctx.say("errors.not_allowed")]
     rule, _, key = data.partition(":")
-    return await remind_again(ctx, f"{rule} {key}")
+    commune = await commune_of(ctx)
+    if commune is None:
+        return [ctx.say("deadlines.no_unit")]
+    planner = planner_for(ctx)
+    deadline = await find_deadline(ctx.uow, planner, commune, rule, key, ctx.today)
+    if deadline is None:
+        return [ctx.say("reminders.adhoc_gone")]
+    return await _remind(ctx, commune, planner, deadline)
 
 
 FEATURE = Feature(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from bot.domain.messages import Markup, Reply
 from bot.domain.periods import month_of, week_of
+from bot.domain.tally import number
 from bot.flows.commands import REGISTERED, Command
 from bot.flows.context import Context
 from bot.flows.feature import Feature
@@ -23,12 +24,12 @@ async def show(ctx: Context, args: str = "") -> list[Reply]:
         start, end = period.start, period.end
         totals = await ctx.uow.reports.member_totals(ctx.member.id, start, end)
         lines = [
-            ctx.t("mine.line", label=service.short, count=totals[service.code])
+            ctx.t("mine.line", label=service.short, count=number(totals[service.code]))
             for service in ctx.content.catalogue.services
             if totals.get(service.code)
         ]
         body = Markup.lines(lines) if lines else ctx.t("mine.none")
-        header = ctx.t(key, start=day_text(start), end=day_text(end), total=sum(totals.values()))
+        header = ctx.t(key, start=day_text(start), end=day_text(end), total=number(sum(totals.values())))
         sections.append(Markup.lines([header, body]))
     return [ctx.reply(Markup("\n\n".join(sections)), menu=True)]
 

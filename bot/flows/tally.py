@@ -138,7 +138,7 @@ async def _resolve(ctx: Context, kind: str, args: str, command: str) -> Request:
         raise BadArgument("tally.admin_pick_commune", "")
     commune = target if target.kind == "commune" else await ctx.uow.units.get(target.parent_id or 0)
     cutoff_day = settings.cutoff_day(commune.code if commune else None)
-    kind, text = _kind_and_text(ctx, kind, fold(" ".join(words)))
+    kind, text = kind_and_text(ctx, kind, fold(" ".join(words)))
     try:
         period = parse_period(kind, text, ctx.today, cutoff_day, settings)
     except BadArgument:
@@ -155,7 +155,7 @@ async def _resolve(ctx: Context, kind: str, args: str, command: str) -> Request:
     return Request(target, period, commune)
 
 
-def _kind_and_text(ctx: Context, kind: str, folded: str) -> tuple[str, str]:
+def kind_and_text(ctx: Context, kind: str, folded: str) -> tuple[str, str]:
     """For /bieudo and /xuat (``any``): the kind named first ("quy 3"), and the rest."""
     if kind != "any":
         return kind, folded
@@ -167,7 +167,7 @@ def _kind_and_text(ctx: Context, kind: str, folded: str) -> tuple[str, str]:
 def _is_period(ctx: Context, kind: str, text: str) -> bool:
     settings = ctx.content.tally
     try:
-        parse_period(*_kind_and_text(ctx, kind, fold(text)), ctx.today, settings.default_cutoff_day, settings)
+        parse_period(*kind_and_text(ctx, kind, fold(text)), ctx.today, settings.default_cutoff_day, settings)
     except BadArgument:
         return False
     return True
@@ -248,9 +248,9 @@ def render(ctx: Context, tally: Tally) -> list[Reply]:
     if tally.scope.kind == "village":
         village = tally.villages[0]
         if not village.reported:
-            lines.append(ctx.t("tally.village_missing_self"))
+            lines.append(ctx.t("tally.village_missing_self", village=village.unit.name))
         elif village.total == 0:
-            lines.append(ctx.t("tally.village_zero_self"))
+            lines.append(ctx.t("tally.village_zero_self", village=village.unit.name))
     else:
         missing = tally.missing
         if missing:

@@ -23,6 +23,7 @@ from bot.content import Content
 from bot.domain.deadlines import DIGEST_RULE, Campaign, Deadline, DigestStep, Planner, Step
 from bot.domain.messages import Markup, Option, Reply
 from bot.domain.periods import Period
+from bot.domain.tally import period_label
 from storage import Database, UnitOfWork
 from storage import encode_outbox as encode
 from storage.models import CustomDeadline, NewMessage, Person, Unit
@@ -69,11 +70,16 @@ def reply_of(payload: dict[str, Any]) -> Reply:
     return Reply(Markup(payload["text"]), rows, commands_for=payload.get("commands_for"))
 
 
+def deadline_label(content: Content, deadline: Deadline) -> str:
+    """How a deadline is named in "/nhaclai …": its period ("quý 4/2026"), or a campaign's name."""
+    return deadline.name if deadline.period.kind == "once" else period_label(content.texts, deadline.period)
+
+
 def remind_option(content: Content, deadline: Deadline) -> Option:
     return Option(
         content.texts("reminders.remind_button"),
         f"g:{REMIND_ACTION}:{deadline.rule}:{deadline.key}",
-        f"/nhaclai {deadline.rule} {deadline.key}",
+        f"/nhaclai {deadline_label(content, deadline)}",  # what a text-only user types: no internal code
     )
 
 

@@ -19,9 +19,9 @@ def demo_with_a_member(tmp_path: Path) -> Path:
 
 
 def plan_lines(output: str) -> dict[tuple[str, str, str], str]:
-    """``(day, time, step + rule)`` -> recipients, from the plan's table."""
-    rows = re.findall(r"^\S+ (\d\d/\d\d/\d{4}) (\d\d:\d\d)\s+(\w+)\s+(\w+)\s+\S+\s+(.*)$", output, re.MULTILINE)
-    return {(day, at, f"{step} {rule}"): who for day, at, step, rule, who in rows}
+    """``(day, time, "step · deadline")`` -> recipients, from the plan's lines (columns joined by " · ")."""
+    rows = re.findall(r"^\S+ (\d\d/\d\d/\d{4}) (\d\d:\d\d) · ([^·]+) · ([^·]+) · ([^·]+) · (.*)$", output, re.MULTILINE)
+    return {(day, at, f"{step} · {rule}"): who for day, at, step, rule, _period, who in rows}
 
 
 def test_plan_shows_the_december_ladder_on_working_days_with_recipients(demo_with_a_member: Path):
@@ -31,13 +31,14 @@ def test_plan_shows_the_december_ladder_on_working_days_with_recipients(demo_wit
     plan = plan_lines(done.stdout)
     # The monthly report is due on the 20th, a Sunday in December 2026: the ladder moves to
     # Friday 18/12, and T-3 / T-1 count working days back from there.
-    assert ("18/12/2026", "07:30", "due thang") in plan
-    assert plan[("15/12/2026", "08:00", "before thang")] == "1: Lan"  # the member who owes the report
-    assert plan[("17/12/2026", "08:00", "eve thang")] == "1: Lan"
-    assert "Cán bộ" in plan[("18/12/2026", "07:30", "due thang")]  # staff get the list of villages
+    assert ("18/12/2026", "07:30", "đến hạn · Báo cáo tháng") in plan
+    assert plan[("15/12/2026", "08:00", "nhắc trước · Báo cáo tháng")] == "1: Lan"  # the member who owes the report
+    assert plan[("17/12/2026", "08:00", "sát hạn · Báo cáo tháng")] == "1: Lan"
+    assert "Cán bộ" in plan[("18/12/2026", "07:30", "đến hạn · Báo cáo tháng")]  # staff get the list of villages
     assert not any(day.startswith("20/12") for day, _, _ in plan)
+    assert "tháng 12/2026" in done.stdout and "2026-12" not in done.stdout  # periods the Vietnamese way
     # The digest goes out on Mondays at 07:30.
-    digests = sorted(day for day, at, what in plan if what == "digest digest")
+    digests = sorted(day for day, at, what in plan if what == "bản tin · Bản tin tuần")
     assert digests == ["07/12/2026", "14/12/2026", "21/12/2026", "28/12/2026"]
 
 
@@ -49,7 +50,7 @@ def test_a_run_enqueues_each_step_once_and_status_counts_it(demo_with_a_member: 
     again = tcns(demo_with_a_member, "reminders", "run", "--now", "2026-12-15 08:00")
     assert "thêm 0 tin" in again.stdout  # planning twice sends nothing twice
     status = tcns(demo_with_a_member, "reminders", "status")
-    assert f"pending: {added}" in status.stdout
+    assert f"chờ gửi: {added}" in status.stdout
 
 
 def test_bad_arguments_get_a_clear_answer_and_change_nothing(demo_with_a_member: Path):
@@ -58,4 +59,4 @@ def test_bad_arguments_get_a_clear_answer_and_change_nothing(demo_with_a_member:
     unknown = tcns(demo_with_a_member, "reminders", "plan", "--commune", "XA-KHONG-CO")
     assert unknown.returncode == 2 and "XA-KHONG-CO" in unknown.stdout
     status = tcns(demo_with_a_member, "reminders", "status")
-    assert "pending" not in status.stdout
+    assert "chờ gửi" not in status.stdout

@@ -78,7 +78,7 @@ async def test_the_bots_own_confirmation_pasted_back_is_not_a_report(user: ChatU
 async def test_an_explicit_zero_for_a_day_is_recorded_once(user: ChatUser, demo: Demo, db: Database,
                                                           clock: FixedClock):
     await joined(user, demo)
-    assert "không có hộ nào" in await user.send("không có")
+    assert "không giúp hộ nào" in await user.send("không có")
     for _ in range(3):
         assert "Không cần gửi lại" in await user.send("khong co")
     clock.advance(hours=5)  # the same day, later: still once
@@ -87,7 +87,7 @@ async def test_an_explicit_zero_for_a_day_is_recorded_once(user: ChatUser, demo:
     await user.tap("🚫 Không có hộ nào")
     assert "Không cần gửi lại" in await user.tap("✔ Ghi nhận")
     assert await live(db) == [("none", 0)]
-    assert "không có hộ nào" in await user.send("hôm qua không có")  # another day is its own zero
+    assert "không giúp hộ nào" in await user.send("hôm qua không có")  # another day is its own zero
     assert await live(db) == [("none", 0), ("none", 0)]
 
 

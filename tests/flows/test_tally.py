@@ -60,7 +60,7 @@ def line_with(answer: str, start: str) -> str:
 async def test_zero_report_by_text_is_recorded_as_a_count_zero(engine, demo, db, text):
     user = await joined(engine, demo, 0, "z1")
     answer = await user.send(text)
-    assert "không có hộ nào" in answer and "22/11/2026" in answer
+    assert "không giúp hộ nào" in answer and "22/11/2026" in answer
     assert await live_rows(db) == [("none", 0, "2026-11-22")]
     assert "Đã hủy" in await user.tap("↩ Hoàn tác")  # undone like any report
     assert await live_rows(db) == []
@@ -76,7 +76,7 @@ async def test_zero_report_from_the_button_flow(engine, demo, db):
     user = await joined(engine, demo, 0, "z3")
     await user.send("/baocao")
     summary = await user.tap("🚫 Không có hộ nào")
-    assert "Không có hộ nào" in summary and "22/11/2026" in summary
+    assert "Không giúp hộ nào" in summary and "22/11/2026" in summary
     assert await live_rows(db) == []  # nothing until confirmed
     assert "Đã ghi nhận" in await user.tap("✔ Ghi nhận")
     assert await live_rows(db) == [("none", 0, "2026-11-22")]
@@ -165,7 +165,7 @@ async def test_member_sees_only_their_village(engine, demo, november):
     phu = november["phu"]
     answer = await phu.send("/thang")
     assert "Ấp Mỹ Phú – tháng 11/2026" in answer and "Tổng: 0 hộ" in answer
-    assert "đã báo: không có hộ nào" in answer
+    assert "Ấp Mỹ Phú đã báo: kỳ này không giúp hộ nào" in answer
     assert "Mỹ Thạnh" not in answer
     refused = await phu.send("/thang ấp mỹ thạnh")
     assert "không xem được «ấp mỹ thạnh»" in refused and "47" not in refused

@@ -65,6 +65,8 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "bad_input.kinds.{}": (pii.ID_NUMBER, pii.PHONE),
     "commands.{}": (*MENU_ORDER, "start"),
     "villages.examples.{}": ("doiten", "so", "an", "hien"),  # bot/flows/villages.py, /thon
+    "reminders_cli.steps.{}": ("digest", "before", "eve", "due", "overdue"),
+    "reminders_cli.statuses.{}": ("pending", "sending", "sent", "blocked", "expired", "skipped", "uncertain"),
     "errors.try.{}": tuple(sorted(REGISTERED)),
     "join_steps.{}": tuple(sorted(REGISTERED)),
     "smalltalk.next.{}": ("guest", *sorted(REGISTERED)),
