@@ -16,6 +16,7 @@ from typing import Any, Protocol, TypeVar
 
 from storage.models import Conversation, Member
 from storage.sql.announcements import AnnouncementRepository
+from storage.sql.channels import ChannelRepository
 from storage.sql.inbox import InboxRepository
 from storage.sql.outbox import OutboxRepository
 from storage.sql.reminders import ReminderRepository
@@ -51,6 +52,7 @@ class UnitOfWork(Protocol):
     tallies: TallyRepository
     targets: TargetRepository
     announcements: AnnouncementRepository
+    channels: ChannelRepository
 
     async def open_inbound(self, channel: str, update_key: str, user_id: str, chat_id: str,
                            now: datetime) -> tuple[bool, Member | None, Conversation]:

@@ -11,7 +11,7 @@ from bot.cli.common import Handler
 from bot.domain.deadlines import Planner
 from bot.domain.messages import plain_text
 from bot.runtime.core import open_runtime
-from bot.runtime.serve import deliveries_for, sender_at, stop_on_signals
+from bot.runtime.serve import deliveries_for, quotas_of, sender_at, stop_on_signals
 from bot.runtime.settings import Settings
 from bot.services.reminders import (
     Snapshot,
@@ -35,7 +35,9 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Handler]:  # type: ig
     run = rsub.add_parser("run", help="run one scheduling pass as if at --now; with a token, also send")
     run.add_argument("--now", default=None, help='"YYYY-MM-DD HH:MM", local time (default: now)')
     run.add_argument("--commune", default=None)
-    rsub.add_parser("status", help="outbox rows by status")
+    rsub.add_parser("status", help="outbox rows by status; sent, queued and budget left per channel this month")
+    resume = rsub.add_parser("resume", help="push again on a channel paused by its quota (429) or token (401)")
+    resume.add_argument("channel", choices=("zalo", "telegram"))
     return {"reminders": lambda args, settings: asyncio.run(main(args, settings))}
 
 
@@ -52,11 +54,28 @@ async def main(args: argparse.Namespace, settings: Settings) -> int:
         t = runtime.content.texts
         planner = runtime.content.planner(settings.tz)
         if args.reminders_command == "status":
+            quotas = quotas_of(runtime)
             async with runtime.db.uow() as uow:
                 counts = await uow.outbox.counts()
+                standing = await quotas.standing(uow, runtime.clock.now())
             for status, count in sorted(counts.items()):
                 label = t(f"reminders_cli.statuses.{status}") if f"reminders_cli.statuses.{status}" in t else status
                 print(plain_text(t("reminders_cli.status_line", status=label, count=count)))
+            for channel in standing:
+                left = "-" if channel.left is None else channel.left
+                budget = "-" if channel.budget is None else channel.budget
+                name, month = channel.channel.capitalize(), f"{channel.month[5:]}/{channel.month[:4]}"
+                print(plain_text(t("reminders_cli.channel_line", channel=name, month=month,
+                                   sent=channel.sent, queued=channel.queued, left=left, budget=budget)))
+                if channel.paused:
+                    key = "reminders_cli.paused_token" if channel.paused == "token" else "reminders_cli.paused_quota"
+                    print(plain_text(t(key, channel=name, command=channel.channel)))
+            return 0
+        if args.reminders_command == "resume":
+            async with runtime.db.uow() as uow:
+                resumed = await uow.channels.resume(args.channel, runtime.clock.now())
+            print(plain_text(t("reminders_cli.resumed" if resumed else "reminders_cli.not_paused",
+                               channel=args.channel)))
             return 0
         async with runtime.db.uow() as uow:
             communes = await uow.reminders.communes(args.commune)

@@ -1,17 +1,22 @@
-"""Zalo delivery for the outbox: one row -> one ``sendMessage`` (in parts if long), errors classified.
+"""Zalo delivery for the outbox: one row -> one ``sendMessage`` (in parts if long), errors classified
+by Zalo's documented codes.
 
-Like ``telegram_outbox``: 403 = the user blocked the bot, 429 = flood control, another 4xx =
-a request Zalo will never accept, a 5xx or a connection that never opened = try again
-later, and a transport error after the request may have left = uncertain (Zalo has no
-idempotency key either, so trying again could send the message twice).
+403 "Internal server error" and 5xx: a server error, try again later (never "the user blocked
+the bot": Zalo has no such code); 429 "Quota exceeded": the bot's quota is spent, the row waits
+and pushing stops for the channel (``PAUSE``, see bot.services.quota); 401: the token is refused,
+likewise; another 4xx: a request Zalo will never accept; a connection that never opened: try
+again later; a transport error after the request may have left: uncertain (Zalo has no
+idempotency key, so trying again could send the message twice).
 """
 
 from __future__ import annotations
 
-from bot.handlers.zalo import BLOCKED_CODES, RETRY_CODES, ZaloAdapter, ZaloError, ZaloNetworkError, split_text
-from bot.services.outbox import BLOCKED, PERMANENT, RETRY_AFTER, SENT, TRANSIENT, UNCERTAIN, Deliver, Delivery
+from bot.handlers.zalo import QUOTA_EXCEEDED, TOKEN_REFUSED, ZaloAdapter, ZaloError, ZaloNetworkError, split_text
+from bot.services.outbox import PAUSE, PERMANENT, SENT, TRANSIENT, UNCERTAIN, Deliver, Delivery
 from bot.services.reminders import reply_of
 from storage.models import OutboxMessage
+
+PAUSE_REASONS = {QUOTA_EXCEEDED: "quota", TOKEN_REFUSED: "token"}
 
 
 def zalo_delivery(adapter: ZaloAdapter) -> Deliver:
@@ -26,11 +31,9 @@ def zalo_delivery(adapter: ZaloAdapter) -> Deliver:
             except ZaloError as exc:
                 if number > 0:  # the first part is out: sending the row again would repeat it
                     return Delivery(UNCERTAIN, f"part {number + 1}/{len(parts)}: {exc}")
-                if exc.code in BLOCKED_CODES or (exc.code == 400 and "not found" in exc.description.lower()):
-                    return Delivery(BLOCKED, str(exc))  # blocked, or the chat is gone
-                if exc.code in RETRY_CODES:
-                    return Delivery(RETRY_AFTER, str(exc), exc.retry_after or 1.0)
-                if exc.code >= 500:
+                if exc.code in PAUSE_REASONS:
+                    return Delivery(PAUSE, str(exc), reason=PAUSE_REASONS[exc.code])
+                if exc.retryable:
                     return Delivery(TRANSIENT, str(exc))
                 return Delivery(PERMANENT, str(exc))
             except ZaloNetworkError as exc:

@@ -28,6 +28,7 @@ from bot.runtime.core import Runtime
 from bot.runtime.scheduler import ReminderScheduler
 from bot.services.announcements import summary_followup
 from bot.services.outbox import Deliver, OutboxSender
+from bot.services.quota import Quotas
 
 log = logging.getLogger(__name__)
 
@@ -69,13 +70,15 @@ class BotProcess:
         if settings.zalo_bot_token:
             client = await self._stack.enter_async_context(zalo.ZaloClient(settings.zalo_bot_token,
                                                                            settings.zalo_api_base_url))
-            self.zalo = zalo.ZaloAdapter(runtime.engine, runtime.content, client)
+            self.zalo = zalo.ZaloAdapter(runtime.engine, runtime.content, client,
+                                         on_refused=zalo_refused(runtime))
             try:
                 account = await self.zalo.start()
             except (zalo.ZaloError, zalo.ZaloNetworkError) as exc:
                 await self._stack.aclose()
                 raise ChannelRefused(str(exc)) from exc
             log.info("Zalo bot %s is ready", account.get("account_name") or account.get("id"))
+            await quotas_of(runtime).publish(runtime.db, runtime.clock.now())
             deliveries[zalo.CHANNEL] = zalo_outbox.zalo_delivery(self.zalo)
         if settings.telegram_bot_token:
             application = build_application(settings.telegram_bot_token, runtime.engine, runtime.content,
@@ -110,12 +113,31 @@ class BotProcess:
         await self.zalo.stop(STOP_GRACE_SECONDS)
 
 
+def quotas_of(runtime: Runtime) -> Quotas:
+    """The push budgets of the settings (Zalo: ``TCNS_ZALO_MONTHLY_BUDGET``)."""
+    settings = runtime.settings
+    budgets = {zalo.CHANNEL: settings.zalo_monthly_budget} if settings.zalo_monthly_budget is not None else {}
+    return Quotas(settings.tz, budgets, settings.quota_reserve, runtime.content)
+
+
+def zalo_refused(runtime: Runtime) -> zalo.Refused:
+    """A reply Zalo refused with 429 (quota spent) or 401 (token): pushing on Zalo stops too."""
+    quotas = quotas_of(runtime)
+
+    async def refused(code: int, description: str) -> None:
+        now = runtime.clock.now()
+        async with runtime.db.uow() as uow:
+            await quotas.pause(uow, zalo.CHANNEL, "quota" if code == zalo.QUOTA_EXCEEDED else "token", now)
+
+    return refused
+
+
 def start_reminders(runtime: Runtime, deliveries: dict[str, Deliver]) -> ReminderScheduler:
     """The scheduler (decides what is due, enqueues) and the outbox sender (sends), on this loop."""
     planner = runtime.content.planner(runtime.settings.tz)
     sender = OutboxSender(runtime.db, deliveries, runtime.clock, is_quiet=planner.is_quiet,
                           rate=runtime.settings.outbox_rate, stop_grace=STOP_GRACE_SECONDS,
-                          followups=summary_followup(runtime.db, runtime.content))
+                          followups=summary_followup(runtime.db, runtime.content), quota=quotas_of(runtime))
     scheduler = ReminderScheduler(runtime.db, runtime.content, runtime.clock, planner, sender)
     scheduler.start()
     return scheduler
@@ -134,14 +156,16 @@ async def deliveries_for(runtime: Runtime, stack: contextlib.AsyncExitStack) -> 
         deliveries[telegram_outbox.CHANNEL] = telegram_outbox.telegram_delivery(bot, runtime.content)
     if settings.zalo_bot_token:
         client = await stack.enter_async_context(zalo.ZaloClient(settings.zalo_bot_token, settings.zalo_api_base_url))
-        deliveries[zalo.CHANNEL] = zalo_outbox.zalo_delivery(zalo.ZaloAdapter(runtime.engine, runtime.content, client))
+        adapter = zalo.ZaloAdapter(runtime.engine, runtime.content, client, on_refused=zalo_refused(runtime))
+        deliveries[zalo.CHANNEL] = zalo_outbox.zalo_delivery(adapter)
     return deliveries
 
 
 def sender_at(runtime: Runtime, deliveries: dict[str, Deliver], clock: Clock) -> OutboxSender:
     """An outbox sender for one drain (``tcns reminders run --now``), under the same rules."""
     planner = runtime.content.planner(runtime.settings.tz)
-    return OutboxSender(runtime.db, deliveries, clock, is_quiet=planner.is_quiet, rate=runtime.settings.outbox_rate)
+    return OutboxSender(runtime.db, deliveries, clock, is_quiet=planner.is_quiet, rate=runtime.settings.outbox_rate,
+                        quota=quotas_of(runtime))
 
 
 def terminal_messages(runtime: Runtime, user: str) -> Callable[[], Awaitable[list[str]]]:

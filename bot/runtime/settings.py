@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     zalo_api_base_url: str = Field(
         default="https://bot-api.zaloplatforms.com/bot", validation_alias="ZALO_API_BASE_URL"
     )
+    # Pushes the Zalo bot may send a month (its quota); unset: no budget is kept.
+    zalo_monthly_budget: int | None = Field(default=None, ge=0, validation_alias="TCNS_ZALO_MONTHLY_BUDGET")
+    # Share of a budget kept for deadline reminders: below it digests and announcements wait.
+    quota_reserve: float = Field(default=0.1, ge=0, le=1, validation_alias="TCNS_QUOTA_RESERVE")
     outbox_rate: float = Field(default=30.0, gt=0, le=1000, validation_alias="TCNS_OUTBOX_RATE")  # msgs/s overall
 
     @field_validator("timezone")

@@ -48,17 +48,22 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from bot.domain.clock import Clock
+from bot.services.quota import Quotas
 from storage import Database
 from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
 SENT, BLOCKED, RETRY_AFTER, TRANSIENT, PERMANENT = "sent", "blocked", "retry_after", "transient", "permanent"
+# The channel stopped pushing (Zalo: its quota is spent, 429, or its token refused, 401): the row
+# waits, pending, and the channel is paused (bot.services.quota); ``reason``: quota | token.
+PAUSE = "pause"
 # The request may have reached the channel (a read timeout, a connection dropped after
 # sending): resending could duplicate, so it is settled ``uncertain`` like a crash mid-call.
 UNCERTAIN = "uncertain"
@@ -66,9 +71,10 @@ UNCERTAIN = "uncertain"
 
 @dataclass(frozen=True)
 class Delivery:
-    outcome: str  # sent | blocked | retry_after | transient | permanent | uncertain
+    outcome: str  # sent | blocked | retry_after | transient | permanent | uncertain | pause
     error: str = ""
     retry_after: float = 0.0
+    reason: str = ""
 
 
 Deliver = Callable[[OutboxMessage], Awaitable[Delivery]]
@@ -118,7 +124,9 @@ class DrainResult:
     skipped: int = 0
     expired: int = 0
     uncertain: int = 0
+    paused: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
+    paused_channels: set[str] = field(default_factory=set)  # stopped pushing during this drain
 
 
 class OutboxSender:
@@ -140,6 +148,7 @@ class OutboxSender:
         owner: str | None = None,
         followups: Callable[[datetime], Awaitable[int]] | None = None,
         stop_grace: float = 6.0,
+        quota: Quotas | None = None,
     ) -> None:
         self.db = db
         self.deliveries = deliveries
@@ -158,6 +167,8 @@ class OutboxSender:
         self.followups = followups
         # On a stop, how long deliveries already in flight may take to finish (docker stop waits 10 s).
         self.stop_grace = stop_grace
+        # Push budgets and pauses per channel (Zalo's monthly quota); none by default.
+        self.quota = quota or Quotas(ZoneInfo("UTC"))
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -198,14 +209,16 @@ class OutboxSender:
                     break
                 async with self.db.uow() as uow:
                     settled = await uow.outbox.housekeep(now)
-                    rows = await uow.outbox.due(now, self.batch, channel, chat_id)
+                    held = await self.quota.holds(uow, list(self.deliveries), now)
+                    rows = await uow.outbox.due(now, self.batch, channel, chat_id, held)
+                    rooms = {c: await self.quota.room(uow, c, now) for c in {r.channel for r in rows}}
                 result.skipped += settled["skipped"]
                 result.expired += settled["expired"]
                 result.uncertain += settled["uncertain"]
                 if settled["uncertain"]:
                     log.warning("%d outbox rows were in delivery when a sender stopped: marked uncertain, "
                                 "not resent", settled["uncertain"])
-                rows = [r for r in rows if r.channel in self.deliveries]
+                rows = _within(rows, rooms, self.deliveries, inflight.values())
                 if not rows:
                     if inflight:
                         await wait_any()
@@ -224,6 +237,8 @@ class OutboxSender:
                         await wait_any()
                     if stop.is_set():
                         break
+                    if row.channel in result.paused_channels:  # its quota ran out meanwhile: it waits
+                        continue
                     await self.limiter.acquire()
                     if stop.is_set():  # checked right before the claim: nothing is claimed after a stop
                         break
@@ -302,7 +317,13 @@ class OutboxSender:
         async with self.db.uow() as uow:
             if outcome.outcome == SENT:
                 await uow.outbox.mark_sent(row.id, now)
+                await self.quota.counted(uow, row.channel, now)
                 result.sent += 1
+            elif outcome.outcome == PAUSE:
+                await uow.outbox.release(row.id, outcome.error)
+                await self.quota.pause(uow, row.channel, outcome.reason or "quota", now)
+                result.paused += 1
+                result.paused_channels.add(row.channel)
             elif outcome.outcome == BLOCKED:
                 await uow.outbox.mark_final(row.id, "blocked", outcome.error or "blocked")
                 await uow.outbox.drop_pending_for_chat(row.channel, row.chat_id, "recipient blocked the bot")
@@ -335,3 +356,22 @@ class OutboxSender:
             await asyncio.wait(waiters, timeout=poll_seconds, return_when=asyncio.FIRST_COMPLETED)
             for waiter in waiters:
                 waiter.cancel()
+
+
+def _within(rows: list[OutboxMessage], rooms: dict[str, int | None], deliveries: dict[str, Deliver],
+            inflight: Iterable[OutboxMessage]) -> list[OutboxMessage]:
+    """The rows this sender delivers, no more per channel than its budget has room for (counting
+    the deliveries in flight, not counted yet)."""
+    busy: dict[str, int] = {}
+    for row in inflight:
+        busy[row.channel] = busy.get(row.channel, 0) + 1
+    kept, taken = [], dict(busy)
+    for row in rows:
+        if row.channel not in deliveries:
+            continue
+        room = rooms.get(row.channel)
+        if room is not None and taken.get(row.channel, 0) >= room:
+            continue
+        taken[row.channel] = taken.get(row.channel, 0) + 1
+        kept.append(row)
+    return kept

@@ -99,11 +99,21 @@ class OutboxRepository:
         return {"skipped": skipped, "expired": expired, "uncertain": uncertain}
 
     async def due(self, now: datetime, limit: int, channel: str | None = None,
-                  chat_id: str | None = None) -> list[OutboxMessage]:
+                  chat_id: str | None = None, held: dict[str, tuple[str, ...] | None] | None = None,
+                  ) -> list[OutboxMessage]:
         """Pending rows due at ``now``, oldest first; never one past its expiry or of a village
-        that has reported for the period (whether or not :meth:`housekeep` got to it yet)."""
+        that has reported for the period (whether or not :meth:`housekeep` got to it yet), nor
+        one ``held`` (per channel: None = all its rows, a tuple = its rows of those rules)."""
         stamp = _utc(now)
         where, params = "status = 'pending' AND due_at <= ?", [stamp]
+        for held_channel, rules in (held or {}).items():
+            if rules is None:
+                where += " AND channel <> ?"
+                params.append(held_channel)
+            else:
+                marks = ", ".join("?" for _ in rules)
+                where += f" AND NOT (channel = ? AND rule IN ({marks}))"
+                params.extend([held_channel, *rules])
         if channel is not None:
             where += " AND channel = ?"
             params.append(channel)
@@ -144,6 +154,12 @@ class OutboxRepository:
             "UPDATE outbox SET status = 'pending', due_at = ?, last_error = ?, claimed_until = NULL WHERE id = ?",
             (_utc(due_at), error[:500], message_id),
         )
+
+    async def release(self, message_id: int, error: str) -> None:
+        """A row that was not sent because its channel stopped pushing: pending again, as it was."""
+        await self.db.execute(
+            "UPDATE outbox SET status = 'pending', attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, "
+            "last_error = ?, claimed_until = NULL WHERE id = ?", (error[:500], message_id))
 
     async def mark_final(self, message_id: int, status: str, error: str) -> None:
         assert status in ("blocked", "failed")

@@ -185,6 +185,7 @@ class MemberRepository(_Repo):
         for channel, chat_id in chats:
             await self.db.execute("DELETE FROM conversations WHERE channel = ? AND chat_id = ?", (channel, chat_id))
         await self.db.execute("DELETE FROM identities WHERE member_id = ?", (member_id,))
+        await self.db.execute("DELETE FROM link_codes WHERE member_id = ?", (member_id,))
         await self.db.execute("UPDATE members SET name = NULL, status = 'forgotten' WHERE id = ?", (member_id,))
         return chats
 

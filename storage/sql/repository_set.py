@@ -4,6 +4,7 @@ hold. A new repository is added here once, and both backends have it."""
 from __future__ import annotations
 
 from storage.sql.announcements import AnnouncementRepository
+from storage.sql.channels import ChannelRepository
 from storage.sql.executor import Executor
 from storage.sql.inbox import InboxRepository
 from storage.sql.outbox import OutboxRepository
@@ -36,3 +37,4 @@ class RepositorySet:
         self.tallies = TallyRepository(executor)
         self.targets = TargetRepository(executor)
         self.announcements = AnnouncementRepository(executor)
+        self.channels = ChannelRepository(executor)

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from aiohttp import web
 from support.fakezaloapi import FakeZaloApi, SentMessage
 
 TOKEN = "987654321:zalo-test-token"
@@ -43,19 +44,25 @@ async def test_base_url_and_get_me(server: FakeZaloApi, client: httpx.AsyncClien
         "result": {"id": "987654321", "account_name": "bot.tcns", "account_type": "BASIC", "can_join_groups": True},
     }
     assert server.token_seen == TOKEN
-    assert server.calls_to("GETME")[0].method == "getMe"
+    assert server.calls_to("getMe")[0].method == "getMe" and server.calls_to("GETME") == []
 
 
-async def test_method_names_are_case_insensitive_and_bodies_may_be_form_or_empty(
+async def test_method_names_are_case_sensitive_and_bodies_may_be_form_query_or_empty(
     server: FakeZaloApi, client: httpx.AsyncClient
 ) -> None:
     lan = server.user("1001", "Lan")
-    response = await client.post(f"{server.base_url}{TOKEN}/SENDMESSAGE", data={"chat_id": "1001", "text": "chào"})
-    assert response.json()["ok"] is True
-    assert lan.messages[0].text == "chào"
-    empty = await client.post(f"{server.base_url}{TOKEN}/getme")
-    assert empty.json()["ok"] is True
-    assert [c.method for c in server.calls] == ["SENDMESSAGE", "getme"]
+    wrong = await client.post(f"{server.base_url}{TOKEN}/SENDMESSAGE", data={"chat_id": "1001", "text": "chào"})
+    assert wrong.json()["ok"] is False and wrong.json()["error_code"] == 400
+    assert "sendMessage" in wrong.json()["description"]
+    assert (await client.post(f"{server.base_url}{TOKEN}/getme")).json()["error_code"] == 400
+    assert lan.messages == []
+    form = await client.post(f"{server.base_url}{TOKEN}/sendMessage", data={"chat_id": "1001", "text": "chào"})
+    assert form.json()["ok"] is True
+    query = await client.get(f"{server.base_url}{TOKEN}/sendMessage", params={"chat_id": "1001", "text": "hi"})
+    assert query.json()["ok"] is True
+    assert [m.text for m in lan.messages] == ["chào", "hi"]
+    assert (await client.post(f"{server.base_url}{TOKEN}/getMe")).json()["ok"] is True
+    assert server.unknown_methods == ["SENDMESSAGE", "getme"]
 
 
 async def test_text_event_round_trip(server: FakeZaloApi, client: httpx.AsyncClient) -> None:
@@ -130,7 +137,7 @@ async def test_send_message_is_recorded_and_read_with_next_reply(
     assert server.messages("1001") == [reply, photo] == lan.messages
     with pytest.raises(AssertionError, match="timed out"):
         await lan.next_reply(timeout=0.2)
-    assert server.calls_to("sendmessage")[0].params == {"chat_id": "1001", "text": "Xin chào Lan"}
+    assert server.calls_to("sendMessage")[0].params == {"chat_id": "1001", "text": "Xin chào Lan"}
 
 
 async def test_replies_until_quiet_collects_a_burst(server: FakeZaloApi, client: httpx.AsyncClient) -> None:
@@ -164,29 +171,34 @@ async def test_chat_not_found_and_text_checks(server: FakeZaloApi, client: httpx
     assert len(server.messages("1001")) == 1
 
 
-async def test_blocked_user_gets_403(server: FakeZaloApi, client: httpx.AsyncClient) -> None:
+async def test_403_is_an_internal_server_error_and_says_nothing_about_the_user(
+    server: FakeZaloApi, client: httpx.AsyncClient
+) -> None:
     lan = server.user("1001")
-    server.block_user("1001")
-    answer = await call(server, client, "sendMessage", chat_id="1001", text="hi")
-    assert answer == {"ok": False, "error_code": 403, "description": "The user has blocked the bot"}
-    photo = await call(server, client, "sendPhoto", chat_id="1001", photo="https://example.com/a.png")
-    assert photo["error_code"] == 403
-    assert lan.messages == []
-
-
-async def test_flood_gives_429_with_retry_after(server: FakeZaloApi, client: httpx.AsyncClient) -> None:
-    lan = server.user("1001")
-    server.flood("1001", times=2)
+    server.internal_error("sendMessage", times=2)
     for _ in range(2):
         answer = await call(server, client, "sendMessage", chat_id="1001", text="hi")
-        assert answer == {
-            "ok": False,
-            "error_code": 429,
-            "description": "Too many requests",
-            "parameters": {"retry_after": 1},
-        }
+        assert answer == {"ok": False, "error_code": 403, "description": "Internal server error"}
+    assert (await call(server, client, "sendMessage", chat_id="1001", text="hi"))["ok"] is True
+    assert len(lan.messages) == 1  # the same user, reachable as before
+
+
+async def test_429_quota_exceeded_lasts_until_the_quota_resets(server: FakeZaloApi, client: httpx.AsyncClient) -> None:
+    lan = server.user("1001")
+    server.exhaust_quota()
+    for method, params in (("sendMessage", {"text": "hi"}), ("sendPhoto", {"photo": "https://e.x/a.png"})):
+        answer = await call(server, client, method, chat_id="1001", **params)
+        assert answer == {"ok": False, "error_code": 429, "description": "Quota exceeded"}  # no retry_after
+    assert (await call(server, client, "getMe"))["ok"] is True  # only sending is refused
+    server.reset_quota()
     assert (await call(server, client, "sendMessage", chat_id="1001", text="hi"))["ok"] is True
     assert len(lan.messages) == 1
+
+
+async def test_a_revoked_token_gets_401_everywhere(server: FakeZaloApi, client: httpx.AsyncClient) -> None:
+    server.revoke_token()
+    for method in ("getMe", "getUpdates", "sendMessage"):
+        assert (await call(server, client, method, timeout="0"))["error_code"] == 401
 
 
 async def test_fail_next_is_not_carried_out(server: FakeZaloApi, client: httpx.AsyncClient) -> None:
@@ -224,21 +236,56 @@ async def test_redeliver_last_repeats_the_same_message_id(server: FakeZaloApi, c
 
 
 async def test_webhook_blocks_polling_until_deleted(server: FakeZaloApi, client: httpx.AsyncClient) -> None:
-    lan = server.user("1001")
-    assert (await call(server, client, "getWebhookInfo"))["error_code"] == 404
-    hook = await call(server, client, "setWebhook", url="https://example.com/hook", secret_token="s3cret-token")
+    assert (await call(server, client, "getWebhookInfo"))["result"]["url"] == ""
+    short = await call(server, client, "setWebhook", url="https://example.com/hook", secret_token="short")
+    assert short["error_code"] == 400  # 8 to 256 characters
+    hook = await call(server, client, "setWebhook", url="http://127.0.0.1:9/hook", secret_token="s3cret-token")
     assert hook == {"ok": True, "result": True}
-    assert await call(server, client, "getWebhookInfo") == {"ok": True, "result": {"url": "https://example.com/hook"}}
+    assert (await call(server, client, "getWebhookInfo"))["result"]["url"] == "http://127.0.0.1:9/hook"
     assert server.webhook_secret == "s3cret-token"
 
-    message_id = await lan.send("hi")
-    conflict = await call(server, client, "getUpdates", timeout=1)
-    assert conflict["ok"] is False and conflict["error_code"] == 409
+    conflict = await call(server, client, "getUpdates", timeout="1")
+    assert conflict["ok"] is False and conflict["error_code"] == 400
     assert "webhook" in conflict["description"].lower()
 
     assert (await call(server, client, "deleteWebhook"))["result"] is True
-    answer = await call(server, client, "getUpdates", timeout=1)
-    assert answer["result"]["message"]["message_id"] == message_id  # the event waited, not lost
+    lan = server.user("1001")
+    message_id = await lan.send("hi")
+    answer = await call(server, client, "getUpdates", timeout="1")
+    assert answer["result"]["message"]["message_id"] == message_id
+
+
+async def test_events_are_pushed_to_the_webhook_in_both_shapes_with_the_secret(
+    server: FakeZaloApi, client: httpx.AsyncClient
+) -> None:
+    received: list[tuple[str | None, Any]] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append((request.headers.get("X-Bot-Api-Secret-Token"), await request.json()))
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    port = runner.addresses[0][1]
+    try:
+        await call(server, client, "setWebhook", url=f"http://127.0.0.1:{port}/hook", secret_token="s3cret-token")
+        lan = server.user("1001", "Lan")
+        first = await lan.send("một")
+        server.webhook_shape = "bare"
+        second = await lan.send("hai")
+        await server.wait_until_pushed()
+        assert [s for s, _ in received] == ["s3cret-token", "s3cret-token"]
+        wrapped, bare = received[0][1], received[1][1]
+        assert wrapped["ok"] is True and wrapped["result"]["message"]["message_id"] == first
+        assert bare["event_name"] == "message.text.received" and bare["message"]["message_id"] == second
+        assert await server.push(bare, secret="forged-secret") == 200 and received[-1][0] == "forged-secret"
+        assert [status for status, _ in server.webhook_deliveries] == [200, 200, 200]
+        assert server.pending_events == []  # nothing waits for getUpdates
+    finally:
+        await runner.cleanup()
 
 
 async def test_unknown_method_is_404_and_recorded(server: FakeZaloApi, client: httpx.AsyncClient) -> None:
@@ -255,12 +302,23 @@ async def test_photo_and_sticker_events_have_no_text(server: FakeZaloApi, client
     photo, bare, sticker = [(await call(server, client, "getUpdates", timeout=1))["result"] for _ in range(3)]
 
     assert photo["event_name"] == "message.image.received"
-    assert photo["message"]["photo_url"] == "https://example.com/p.jpg"
+    assert photo["message"]["photo"] == "https://example.com/p.jpg"
     assert photo["message"]["caption"] == "Báo cáo"
     assert "text" not in photo["message"]
     assert "caption" not in bare["message"] and "text" not in bare["message"]
     assert sticker["event_name"] == "message.sticker.received"
     assert sticker["message"]["sticker"] == "xyz" and "text" not in sticker["message"]
+
+
+async def test_a_protected_sender_comes_as_an_unsupported_event_without_content(
+    server: FakeZaloApi, client: httpx.AsyncClient
+) -> None:
+    child = server.user("1002", "Bé")
+    message_id = await child.send_protected()
+    event = (await call(server, client, "getUpdates", timeout="1"))["result"]
+    assert event["event_name"] == "message.unsupported.received"
+    assert event["message"]["message_id"] == message_id and event["message"]["from"]["id"] == "1002"
+    assert not {"text", "photo", "caption", "sticker"} & set(event["message"])
 
 
 async def test_group_message_and_reply_to_group(server: FakeZaloApi, client: httpx.AsyncClient) -> None:
@@ -283,6 +341,14 @@ async def test_send_chat_action(server: FakeZaloApi, client: httpx.AsyncClient) 
     server.user("1001")
     assert await call(server, client, "sendChatAction", chat_id="1001", action="typing") == {"ok": True, "result": True}
     assert (await call(server, client, "sendChatAction", chat_id="42", action="typing"))["error_code"] == 400
+
+
+async def test_ids_are_hex_strings(server: FakeZaloApi, client: httpx.AsyncClient) -> None:
+    lan = server.user("1001")
+    message_id = await lan.send("x")
+    sent = (await call(server, client, "sendMessage", chat_id="1001", text="y"))["result"]["message_id"]
+    for value in (message_id, sent):
+        assert isinstance(value, str) and int(value, 16) >= 0
 
 
 async def test_stop_releases_a_pending_long_poll_at_once(client: httpx.AsyncClient) -> None:

@@ -13,45 +13,16 @@ import pytest
 from support import peek
 from support.fakezaloapi import FakeZaloApi, FakeZaloUser
 from support.helpers import TZ
+from support.zalo import TOKEN, Bot, join, say, staff_code
 
 from bot.content import Content
 from bot.domain.clock import FixedClock
-from bot.flows.engine import Engine
-from bot.handlers.zalo import ZaloAdapter, ZaloClient
+from bot.handlers.zalo import ZaloClient
 from bot.handlers.zalo_outbox import zalo_delivery
-from bot.runtime.backend import database_from_url
 from bot.services.demo import Demo
-from bot.services.invites import create_invite
 from bot.services.outbox import OutboxSender
-
-TOKEN = "987654321:ZALO"
-
-
-class Bot:
-    """One running Zalo bot: its own database connection, engine, client and polling task."""
-
-    def __init__(self, server: FakeZaloApi, db_path: Path, content: Content, clock: FixedClock) -> None:
-        self.server, self.db_path, self.content, self.clock = server, db_path, content, clock
-
-    async def start(self) -> Bot:
-        self.db = await database_from_url(str(self.db_path)).open()
-        self.engine = Engine(self.db, self.content, self.clock, TZ)
-        self.client = ZaloClient(TOKEN, self.server.base_url, timeout=3.0)
-        self.adapter = ZaloAdapter(self.engine, self.content, self.client, poll_seconds=1)
-        await self.adapter.start()
-        self.stop_event = asyncio.Event()
-        self.polling = asyncio.create_task(self.adapter.run(self.stop_event))
-        return self
-
-    async def stop(self) -> None:
-        self.stop_event.set()
-        await asyncio.wait_for(self.polling, 10)
-        await self.adapter.stop()
-        await self.client.close()
-        await self.db.close()
-
-    async def live_reports(self) -> list[tuple]:
-        return await peek.live_reports(self.db, "service, count, source")
+from bot.services.quota import Quotas
+from storage.models import NewMessage
 
 
 @pytest.fixture
@@ -65,25 +36,6 @@ async def bot(server: FakeZaloApi, db_path: Path, content: Content, clock: Fixed
     running = await Bot(server, db_path, content, clock).start()
     yield running
     await running.stop()
-
-
-async def say(user: FakeZaloUser, text: str) -> str:
-    """Send one message and return everything the bot answered, as one text."""
-    await user.send(text)
-    first = await user.next_reply()
-    rest = await user.replies_until_quiet(quiet=0.3)
-    return "\n".join(m.text or "" for m in [first, *rest])
-
-
-async def staff_code(bot: Bot, demo: Demo, clock: FixedClock) -> str:
-    async with bot.db.uow() as uow:
-        return (await create_invite(uow, demo.commune.id, "staff", clock.now())).code
-
-
-async def join(user: FakeZaloUser, code: str) -> str:
-    answer = await say(user, f"/start {code}")
-    assert "Chào mừng" in answer
-    return answer
 
 
 async def test_join_then_report_in_one_line_then_undo_by_typing(bot: Bot, server: FakeZaloApi, seeded: Demo):
@@ -123,18 +75,37 @@ async def test_a_redelivered_message_changes_nothing_and_gets_no_second_answer(b
     assert await bot.live_reports() == [("vneid", 3, "text")]
 
 
-async def test_photos_get_a_text_only_answer_and_nothing_is_kept(bot: Bot, server: FakeZaloApi, seeded: Demo):
+async def test_a_photo_is_refused_and_never_stored_its_caption_is_read_as_a_report(bot: Bot, server: FakeZaloApi,
+                                                                                   seeded: Demo):
     chi = server.user("z-504", "Chi")
     await join(chi, seeded.villages[0].member_code)
-    await chi.send_photo("https://f.zalo.example/cccd-nguyen-van-a.jpg", caption="CCCD 0123456789")
-    answer = await chi.next_reply()
-    assert "chỉ đọc tin nhắn chữ" in (answer.text or "")
+    await chi.send_photo("https://f.zalo.example/cccd-nguyen-van-a.jpg", caption="vneid 2")
+    first, *rest = [await chi.next_reply(), *await chi.replies_until_quiet()]
+    assert "Bot không nhận ảnh" in (first.text or "")
+    assert any("Đã ghi nhận" in (m.text or "") for m in rest)
+    assert await bot.live_reports() == [("vneid", 2, "text")]
+    await chi.send_photo("https://f.zalo.example/cccd-2.jpg", caption="CCCD 0123456789")
+    await chi.replies_until_quiet(quiet=0.5)
+    await chi.send_photo("https://f.zalo.example/cccd-3.jpg")
+    assert "chỉ đọc tin nhắn chữ" in ((await chi.next_reply()).text or "")
     await chi.send_sticker()
     assert "chỉ đọc tin nhắn chữ" in ((await chi.next_reply()).text or "")
     dump = ""
     for table in ("conversations", "inbox", "audit", "reports", "outbox"):
         dump += "\n".join(str(r) for r in await peek.rows(bot.db, table))
-    assert "cccd" not in dump.lower() and "0123456789" not in dump
+    assert "cccd" not in dump.lower() and "0123456789" not in dump and "f.zalo.example" not in dump
+
+
+async def test_a_protected_users_message_is_answered_politely_and_nothing_of_it_is_stored(
+        bot: Bot, server: FakeZaloApi, seeded: Demo):
+    child = server.user("z-540", "Bé")
+    before = {t: await peek.count(bot.db, t) for t in ("inbox", "conversations", "identities", "members")}
+    await child.send_protected()
+    answer = (await child.next_reply()).text or ""
+    assert "không đọc được tin nhắn này" in answer and "tổ trưởng" in answer
+    await bot.adapter.drain()
+    after = {t: await peek.count(bot.db, t) for t in before}
+    assert after == before
 
 
 async def test_group_messages_are_ignored(bot: Bot, server: FakeZaloApi, seeded: Demo):
@@ -154,22 +125,22 @@ async def test_files_are_replaced_by_a_clear_line(bot: Bot, server: FakeZaloApi,
     assert server.calls_to("sendPhoto") == [] and server.unknown_methods == []
 
 
-async def test_a_user_who_blocked_the_bot_is_marked_unreachable(bot: Bot, server: FakeZaloApi, seeded: Demo):
+async def test_403_is_a_server_error_retried_and_the_member_stays_reachable(bot: Bot, server: FakeZaloApi,
+                                                                           seeded: Demo):
     lan = server.user("z-507", "Lan")
     await join(lan, seeded.villages[0].member_code)
-    server.block_user("z-507")
-    await lan.send("vneid 2")
-    await server.wait_until(lambda: any(e[1] == 403 for e in server.errors), what="the refused reply")
-    await bot.adapter.drain()  # the adapter has finished with the message
-    assert await peek.rows(bot.db, "identities", "active", where="external_id = 'z-507'") == [(0,)]
-    assert await bot.live_reports() == [("vneid", 2, "text")]  # the report stands; only the answer was lost
+    server.internal_error("sendMessage", times=2)
+    assert "VNeID: 2 hộ" in await say(lan, "vneid 2")
+    assert [e.error_code for e in server.errors] == [403, 403]
+    assert await peek.rows(bot.db, "identities", "active", where="external_id = 'z-507'") == [(1,)]
+    assert await bot.live_reports() == [("vneid", 2, "text")]
 
 
-async def test_flood_limits_and_server_errors_are_retried_but_a_lost_answer_is_not_resent(
-        bot: Bot, server: FakeZaloApi, seeded: Demo):
+async def test_server_errors_are_retried_but_a_lost_answer_is_not_resent(bot: Bot, server: FakeZaloApi,
+                                                                         seeded: Demo):
     lan = server.user("z-508", "Lan")
     await join(lan, seeded.villages[0].member_code)
-    server.flood("z-508")
+    server.internal_error("sendMessage")
     server.fail_next("sendMessage", status=502)
     assert "VNeID: 1 hộ" in await say(lan, "vneid 1")
     server.lose_answer("sendMessage", hold=4.0)  # carried out, but the answer comes after the client's timeout
@@ -181,25 +152,73 @@ async def test_flood_limits_and_server_errors_are_retried_but_a_lost_answer_is_n
     assert await bot.live_reports() == [("vneid", 1, "text"), ("chu_ky_so", 1, "text")]
 
 
-async def test_an_announcement_reaches_zalo_members_through_the_outbox(bot: Bot, server: FakeZaloApi, seeded: Demo,
-                                                                      clock: FixedClock):
+async def announce(bot: Bot, server: FakeZaloApi, seeded: Demo, clock: FixedClock, text: str,
+                   members: list[FakeZaloUser]) -> FakeZaloUser:
     staff = server.user("z-510", "Cán bộ")
     await join(staff, await staff_code(bot, seeded, clock))
-    members = [server.user(f"z-51{n}", f"Thành viên {n}") for n in (1, 2, 3)]
     for n, member in enumerate(members):
         await join(member, seeded.villages[n].member_code)
-    server.block_user("z-513")
-    confirm = await say(staff, "/thongbao all Họp tổ công nghệ số lúc 8h sáng thứ Hai")
-    assert "Gửi thông báo tới 4 người" in confirm and "[1]" in confirm  # 3 members and the author
+    confirm = await say(staff, f"/thongbao all {text}")
+    assert f"Gửi thông báo tới {len(members) + 1} người" in confirm and "[1]" in confirm  # with the author
     assert "Đang gửi thông báo số" in await say(staff, "1")
-    sender = OutboxSender(bot.db, {"zalo": zalo_delivery(bot.adapter)}, clock, rate=1000)
+    return staff
+
+
+async def test_an_announcement_reaches_zalo_members_through_the_outbox(bot: Bot, server: FakeZaloApi, seeded: Demo,
+                                                                      clock: FixedClock):
+    members = [server.user(f"z-51{n}", f"Thành viên {n}") for n in (1, 2, 3)]
+    await announce(bot, server, seeded, clock, "Họp tổ công nghệ số lúc 8h sáng thứ Hai", members)
+    server.internal_error("sendMessage")  # one 403 on the way: tried again later, not a blocked member
+    sender = OutboxSender(bot.db, {"zalo": zalo_delivery(bot.adapter)}, clock, rate=1000, backoff=(0.0,))
     await sender.drain()
-    for member in members[:2]:
+    for member in members:
         texts = [m.text or "" for m in member.messages]
         assert sum("Họp tổ công nghệ số lúc 8h" in t for t in texts) == 1
-    assert not any("Họp tổ" in (m.text or "") for m in members[2].messages)
-    statuses = await peek.rows(bot.db, "outbox", "chat_id, status", where="rule = 'announce'", order="chat_id")
-    assert ("z-513", "blocked") in statuses and ("z-511", "sent") in statuses
+    statuses = await peek.rows(bot.db, "outbox", "status, COUNT(*)", where="rule = 'announce' AND channel = 'zalo'",
+                               group="status")
+    assert statuses == [("sent", 3)]
+    assert await peek.count(bot.db, "identities", "active = 0") == 0
+
+
+async def test_429_stops_pushing_until_resumed_and_the_budget_is_reported(bot: Bot, server: FakeZaloApi, seeded: Demo,
+                                                                          clock: FixedClock):
+    members = [server.user(f"z-52{n}", f"Thành viên {n}") for n in (1, 2)]
+    await announce(bot, server, seeded, clock, "Họp tổ lúc 8h", members)
+    quotas = Quotas(TZ, {"zalo": 100}, content=bot.content)
+    sender = OutboxSender(bot.db, {"zalo": zalo_delivery(bot.adapter)}, clock, rate=1000, concurrency=1,
+                          quota=quotas)
+    server.exhaust_quota()
+    calls = len(server.calls_to("sendMessage"))
+    result = await sender.drain()
+    assert (result.sent, result.paused) == (0, 1)
+    assert len(server.calls_to("sendMessage")) == calls + 1  # nothing retried in a loop
+    async with bot.db.uow() as uow:
+        standing = {s.channel: s for s in await quotas.standing(uow, clock.now())}
+    assert (standing["zalo"].sent, standing["zalo"].queued, standing["zalo"].left) == (0, 2, 100)
+    assert standing["zalo"].paused == "quota"
+    assert (await sender.drain()).sent == 0 and len(server.calls_to("sendMessage")) == calls + 1  # still paused
+    server.reset_quota()
+    async with bot.db.uow() as uow:
+        assert await uow.channels.resume("zalo", clock.now())
+    assert (await sender.drain()).sent == 2
+    async with bot.db.uow() as uow:
+        standing = {s.channel: s for s in await quotas.standing(uow, clock.now())}
+    assert (standing["zalo"].sent, standing["zalo"].queued, standing["zalo"].left) == (2, 0, 98)
+
+
+async def test_a_low_budget_keeps_what_is_left_for_deadline_reminders(bot: Bot, server: FakeZaloApi, seeded: Demo,
+                                                                       clock: FixedClock):
+    members = [server.user(f"z-53{n}", f"Thành viên {n}") for n in (1, 2)]
+    await announce(bot, server, seeded, clock, "Họp tổ lúc 8h", members)
+    async with bot.db.uow() as uow:
+        await uow.outbox.enqueue([NewMessage("monthly", "2026-11", "eve", None, "zalo", "z-531",
+                                             {"text": "Mai là hạn báo cáo tháng"}, clock.now())], clock.now())
+        await uow.channels.count_sent("zalo", Quotas(TZ).month(clock.now()), clock.now(), sent=8)
+    quotas = Quotas(TZ, {"zalo": 10}, reserve=0.2)  # 2 left: the reserve
+    sender = OutboxSender(bot.db, {"zalo": zalo_delivery(bot.adapter)}, clock, rate=1000, quota=quotas)
+    assert (await sender.drain()).sent == 1
+    assert [m.text for m in server.messages("z-531")[-1:]] == ["Mai là hạn báo cáo tháng"]
+    assert await peek.count(bot.db, "outbox", "rule = 'announce' AND channel = 'zalo' AND status = 'pending'") == 2
 
 
 async def test_tcns_run_serves_zalo_and_stops_cleanly_on_sigterm(server: FakeZaloApi, tmp_path: Path,
@@ -243,9 +262,9 @@ async def test_a_webhook_left_set_is_deleted_so_that_polling_works(server: FakeZ
         await client.call("setWebhook", {"url": "https://old.example/hook", "secret_token": "s" * 16})
     running = await Bot(server, db_path, content, clock).start()
     try:
+        await server.wait_until(lambda: server.calls_to("deleteWebhook"), what="the webhook deleted")
         lan = server.user("z-530", "Lan")
         await join(lan, seeded.villages[0].member_code)
-        assert server.calls_to("deleteWebhook")
     finally:
         await running.stop()
 

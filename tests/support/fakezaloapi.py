@@ -1,7 +1,24 @@
-"""A local fake of the Zalo Bot API (Zalo's Telegram-like bot platform) for end-to-end tests.
+"""A local fake of the Zalo Bot API (bot-api.zaloplatforms.com) for end-to-end tests.
 
-:class:`FakeZaloApi` is a small ``aiohttp.web`` server on ``127.0.0.1`` (ephemeral port) speaking the
-Zalo Bot API closely enough for a polling bot to run against it.
+:class:`FakeZaloApi` is a small ``aiohttp.web`` server on ``127.0.0.1`` (ephemeral port) written from the
+Zalo Bot Platform documentation (the method pages and "Bảng mã lỗi"), for a polling or webhook bot:
+
+* ``{base}/bot<TOKEN>/<method>``, GET or POST, query string, form, multipart or JSON; method names are
+  **case-sensitive** (``getMe``, ``getUpdates``, ``setWebhook``, ``deleteWebhook``, ``getWebhookInfo``,
+  ``sendMessage``, ``sendPhoto``, ``sendSticker``, ``sendChatAction``): a known name in the wrong case is
+  refused with 400, an unknown one with 404;
+* ``getUpdates`` (``timeout`` in seconds, a string, default 30) hands out ONE event, the shape a webhook
+  delivers, and is refused while a webhook is set; an idle poll ends with 408;
+* the documented error codes on demand: 401 (a token refused: :meth:`FakeZaloApi.revoke_token`), 403
+  "Internal server error" (:meth:`FakeZaloApi.internal_error`: a server error, NOT a blocked user),
+  429 "Quota exceeded" (:meth:`FakeZaloApi.exhaust_quota`: every send refused until
+  :meth:`FakeZaloApi.reset_quota`, as when the bot's monthly quota is spent);
+* webhooks: with a URL set (``setWebhook {url, secret_token}``, 8-256 characters), each queued event is
+  POSTed there with ``X-Bot-Api-Secret-Token``, as ``{"ok": true, "result": event}`` (the documented
+  shape) or, with ``webhook_shape = "bare"``, the event alone (what clients in the wild also receive);
+* events ``message.text.received``, ``message.image.received`` (``photo`` URL, optional ``caption``),
+  ``message.sticker.received`` and ``message.unsupported.received`` (sent instead of the content when the
+  sender is in a protected group).
 
 Typical use::
 
@@ -13,9 +30,8 @@ Typical use::
         assert "Xin chào" in reply.text
 
 Unlike Telegram: API errors come with HTTP 200 and ``{"ok": false, "error_code": N, ...}`` (only an
-unknown method and :meth:`FakeZaloApi.fail_next` use another status); ids are strings and dates Unix
-*milliseconds*; ``getUpdates`` returns ONE event per call and has no offset: an event handed out is
-consumed, and an idle poll ends with error 408 "Request timeout".
+unknown method and :meth:`FakeZaloApi.fail_next` use another status); ids are strings (hex) and dates
+Unix *milliseconds*; ``getUpdates`` has no offset: an event handed out is consumed.
 
 Every request is listed in :attr:`FakeZaloApi.calls` and every error answer (except the routine 408 of
 an idle long poll) in :attr:`FakeZaloApi.errors`, the first place to look when a test times out.
@@ -26,6 +42,7 @@ The server is not thread-safe: use it only from the event loop it was started on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import time
@@ -34,6 +51,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, NamedTuple
 
+import httpx
 from aiohttp import web
 
 from support.fakeserver import Call, FakeServer
@@ -45,8 +63,13 @@ DEFAULT_BOT_ID = "1234567890"
 MAX_TEXT_LENGTH = 2000
 DEFAULT_LONG_POLL_SECONDS = 30.0
 MAX_LONG_POLL_SECONDS = 50.0
-#: Methods that post a message to a chat (subject to block_user and flood).
-SEND_METHODS = frozenset({"sendmessage", "sendphoto"})
+MIN_SECRET, MAX_SECRET = 8, 256
+SECRET_HEADER = "X-Bot-Api-Secret-Token"
+INTERNAL_ERROR = (403, "Internal server error")
+QUOTA_EXCEEDED = (429, "Quota exceeded")
+UNAUTHORIZED = (401, "Unauthorized")
+TEXT_EVENT, IMAGE_EVENT = "message.text.received", "message.image.received"
+STICKER_EVENT, UNSUPPORTED_EVENT = "message.sticker.received", "message.unsupported.received"
 
 
 class ErrorReply(NamedTuple):
@@ -124,7 +147,7 @@ class FakeZaloUser:
             "from": {"id": self.id, "display_name": self.display_name, "is_bot": False},
             "chat": chat,
             **content,
-            "message_id": self.server._new_id("msg"),
+            "message_id": self.server._new_id(),
             "date": self.server._now_ms(),
         }
         return {"event_name": event_name, "message": message}
@@ -138,22 +161,27 @@ class FakeZaloUser:
         return self._private_event("message.text.received", text=text)
 
     async def send_photo(self, url: str, caption: str | None = None) -> str:
-        """Queue a photo (no ``text``; ``caption`` only if given); returns its ``message_id``."""
-        content: dict[str, Any] = {"photo_url": url}
+        """Queue a photo (``photo`` URL, no ``text``; ``caption`` only if given); returns its ``message_id``."""
+        content: dict[str, Any] = {"photo": url}
         if caption is not None:
             content["caption"] = caption
-        return self._private_event("message.image.received", **content)
+        return self._private_event(IMAGE_EVENT, **content)
 
     async def send_sticker(self, sticker: str = "abc") -> str:
         """Queue a sticker (no ``text``); returns its ``message_id``."""
-        return self._private_event("message.sticker.received", sticker=sticker)
+        return self._private_event(STICKER_EVENT, sticker=sticker)
+
+    async def send_protected(self) -> str:
+        """Queue what Zalo sends instead of the content when the sender is in a protected group
+        (children, people with disabilities, people who cannot read): no text, no content."""
+        return self._private_event(UNSUPPORTED_EVENT)
 
     async def send_in_group(self, group_chat_id: str, text: str) -> str:
         """Queue a text this user posts in a group chat (which becomes known to the server)."""
         group_chat_id = str(group_chat_id)
         self.server._known_chats.add(group_chat_id)
         chat = {"id": group_chat_id, "chat_type": "GROUP"}
-        return self.server.queue_event(self._event("message.text.received", chat, text=text))
+        return self.server.queue_event(self._event(TEXT_EVENT, chat, text=text))
 
     async def next_reply(self, timeout: float = 5.0) -> SentMessage:
         """The next message to the private chat not yet returned here, waiting for it if needed."""
@@ -211,21 +239,31 @@ class FakeZaloApi(FakeServer):
         self._ids = itertools.count(1)
         self._poll_generation = 0
 
-        self._blocked: set[str] = set()
-        self._floods: dict[str, int] = {}  # chat id -> pending 429 answers
+        #: ``"wrapped"``: webhook bodies as documented (``{"ok": true, "result": event}``); ``"bare"``: the event.
+        self.webhook_shape = "wrapped"
+        #: (HTTP status, body sent) of every webhook delivery, in order.
+        self.webhook_deliveries: list[tuple[int, dict[str, Any]]] = []
+        self.quota_exceeded = False
+        self.token_revoked = False
+
+        self._internal_errors: dict[str, int] = {}  # method -> pending 403 "Internal server error" answers
         self._failures: dict[str, list[int]] = {}  # method -> HTTP status of each pending failure
         self._lost_answers: dict[str, list[float]] = {}  # method -> hold seconds of each pending loss
+        self._pushes: set[asyncio.Future[None]] = set()
+        self._last_push: asyncio.Future[None] | None = None
 
         self._methods: dict[str, Callable[[dict[str, Any], web.Request], Any]] = {
-            "getme": self._get_me,
-            "getupdates": self._get_updates,
-            "sendmessage": self._send_message,
-            "sendphoto": self._send_photo,
-            "sendchataction": self._send_chat_action,
-            "setwebhook": self._set_webhook,
-            "deletewebhook": self._delete_webhook,
-            "getwebhookinfo": self._get_webhook_info,
+            "getMe": self._get_me,
+            "getUpdates": self._get_updates,
+            "sendMessage": self._send_message,
+            "sendPhoto": self._send_photo,
+            "sendSticker": self._send_sticker,
+            "sendChatAction": self._send_chat_action,
+            "setWebhook": self._set_webhook,
+            "deleteWebhook": self._delete_webhook,
+            "getWebhookInfo": self._get_webhook_info,
         }
+        self._by_folded = {name.lower(): name for name in self._methods}
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -243,16 +281,57 @@ class FakeZaloApi(FakeServer):
         return self._users[user_id]
 
     def queue_event(self, event: dict[str, Any]) -> str:
-        """Queue any event dict for ``getUpdates``; returns its message id (if any)."""
-        self._queue.append(event)
+        """Queue any event dict: for ``getUpdates``, or POSTed to the webhook if one is set.
+        Returns its message id (if any)."""
+        if self.webhook_url is not None:  # pushed in order, one after the other
+            self._last_delivered = event
+            previous = self._last_push
+            self._last_push = task = asyncio.ensure_future(self._push_after(previous, event, self.webhook_shape))
+            self._pushes.add(task)
+            task.add_done_callback(self._pushes.discard)
+        else:
+            self._queue.append(event)
         self._changed.notify()
         return str(event.get("message", {}).get("message_id", ""))
 
     def redeliver_last(self) -> str:
-        """Queue the last event handed out by ``getUpdates`` again (same message_id); returns that id."""
+        """Deliver the last event handed out (by ``getUpdates`` or the webhook) again, same message_id."""
         if self._last_delivered is None:
             raise RuntimeError("no event has been handed out yet")
         return self.queue_event(self._last_delivered)
+
+    async def _push_after(self, previous: asyncio.Future[Any] | None, event: dict[str, Any], shape: str) -> None:
+        if previous is not None:
+            with contextlib.suppress(BaseException):
+                await previous
+        await self.push(event, shape=shape)
+
+    async def wait_until_pushed(self, timeout: float = 5.0) -> None:
+        """Wait until every event queued while a webhook is set has been POSTed and answered."""
+        await self.wait_until(lambda: not self._pushes, timeout, what="webhook deliveries")
+
+    async def stop(self) -> None:
+        for task in list(self._pushes):
+            task.cancel()
+        await super().stop()
+
+    async def push(self, event: dict[str, Any], *, secret: str | None = None, shape: str | None = None) -> int:
+        """POST one event to the webhook now, as Zalo does; returns the HTTP status the bot answered.
+
+        ``secret`` replaces the registered secret token in the header (a forged delivery);
+        ``shape`` (``"wrapped"`` or ``"bare"``) replaces :attr:`webhook_shape` for this delivery."""
+        if self.webhook_url is None:
+            raise RuntimeError("no webhook is set")
+        body = {"ok": True, "result": event} if (shape or self.webhook_shape) == "wrapped" else event
+        headers = {SECRET_HEADER: secret if secret is not None else (self.webhook_secret or "")}
+        try:
+            async with httpx.AsyncClient(timeout=10) as client:
+                status = (await client.post(self.webhook_url, json=body, headers=headers)).status_code
+        except httpx.TransportError:
+            status = 0
+        self.webhook_deliveries.append((status, body))
+        self._changed.notify()
+        return status
 
     @property
     def pending_events(self) -> list[dict[str, Any]]:
@@ -266,8 +345,8 @@ class FakeZaloApi(FakeServer):
         return list(self._messages.get(str(chat_id), []))
 
     def calls_to(self, method: str) -> list[Call]:
-        """Every call to ``method`` (case-insensitive), in arrival order."""
-        return [call for call in self.calls if call.method.lower() == method.lower()]
+        """Every call to ``method`` (exactly this name: method names are case-sensitive), in arrival order."""
+        return [call for call in self.calls if call.method == method]
 
     async def wait_until_delivered(self, timeout: float = 5.0) -> None:
         """Wait until ``getUpdates`` has handed out every queued event."""
@@ -275,32 +354,37 @@ class FakeZaloApi(FakeServer):
 
     # -- fault injection ----------------------------------------------------------------------
 
-    def block_user(self, user_id: str) -> None:
-        """From now on sends to the user's chat fail with 403 "The user has blocked the bot"."""
-        self._blocked.add(str(user_id))
+    def internal_error(self, method: str = "sendMessage", times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` get 403 "Internal server error" (not carried out): by
+        the documentation a server error, to be tried again; it says nothing about the user."""
+        self._internal_errors[method] = self._internal_errors.get(method, 0) + times
 
-    def unblock_user(self, user_id: str) -> None:
-        self._blocked.discard(str(user_id))
+    def exhaust_quota(self) -> None:
+        """The bot's quota is spent: every send gets 429 "Quota exceeded" until :meth:`reset_quota`."""
+        self.quota_exceeded = True
 
-    def flood(self, chat_id: str, times: int = 1) -> None:
-        """The next ``times`` sends to ``chat_id`` fail with 429 and ``parameters.retry_after`` 1."""
-        self._floods[str(chat_id)] = self._floods.get(str(chat_id), 0) + times
+    def reset_quota(self) -> None:
+        """A new month (or a bigger plan): sends go through again."""
+        self.quota_exceeded = False
+
+    def revoke_token(self) -> None:
+        """Every call from now on gets 401 (the token was revoked or expired)."""
+        self.token_revoked = True
 
     def fail_next(self, method: str, times: int = 1, status: int = 502) -> None:
         """The next ``times`` calls of ``method`` fail with HTTP ``status``, NOT carried out."""
-        self._failures.setdefault(method.lower(), []).extend([status] * times)
+        self._failures.setdefault(method, []).extend([status] * times)
 
     def lose_answer(self, method: str, times: int = 1, hold: float = 5.0) -> None:
         """The next ``times`` calls of ``method`` are carried out and recorded, but the HTTP answer is
         held ``hold`` seconds, so the client's read timeout fires first. Only successful answers are held
         (a ``getUpdates`` ending in 408 does not use one up)."""
-        self._lost_answers.setdefault(method.lower(), []).extend([hold] * times)
+        self._lost_answers.setdefault(method, []).extend([hold] * times)
 
     # -- HTTP plumbing ------------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.Response:
-        method = request.match_info["method"]
-        name = method.lower()
+        method = name = request.match_info["method"]
         self.token_seen = request.match_info["token"]
         call = Call(method, {})
         self.calls.append(call)  # recorded first, so a test can see a long poll still waiting
@@ -309,10 +393,18 @@ class FakeZaloApi(FakeServer):
             handler = self._methods.get(name)
             if handler is None:
                 self.unknown_methods.append(method)
+                if method.lower() in self._by_folded:
+                    raise _ApiError(400, f"Bad Request: unknown method {method} (did you mean "
+                                         f"{self._by_folded[method.lower()]}? method names are case-sensitive)")
                 raise _ApiError(404, "Not Found", http_status=404)
+            if self.token_revoked:
+                raise _ApiError(*UNAUTHORIZED)
             if failures := self._failures.get(name):
                 status = failures.pop(0)
                 raise _ApiError(status, HTTPStatus(status).phrase, http_status=status)
+            if self._internal_errors.get(name, 0) > 0:
+                self._internal_errors[name] -= 1
+                raise _ApiError(*INTERNAL_ERROR)
             result = handler(call.params, request)
             if asyncio.iscoroutine(result):
                 result = await result
@@ -320,7 +412,7 @@ class FakeZaloApi(FakeServer):
                 await self._sleep_unless_stopping(held.pop(0))
             return web.json_response({"ok": True, "result": result})
         except _ApiError as error:
-            if not (name == "getupdates" and error.error_code == 408):
+            if not (name == "getUpdates" and error.error_code == 408):
                 self.errors.append(ErrorReply(method, error.error_code, error.description))
             body: dict[str, Any] = {"ok": False, "error_code": error.error_code, "description": error.description}
             if error.parameters:
@@ -338,8 +430,9 @@ class FakeZaloApi(FakeServer):
     def _now_ms(self) -> int:
         return int(self.clock() * 1000)
 
-    def _new_id(self, prefix: str) -> str:
-        return f"{prefix}{next(self._ids):08d}"
+    def _new_id(self) -> str:
+        """A fresh hex id (Zalo's ids are 20 hex digits)."""
+        return f"{next(self._ids):020x}"
 
     def _chat_id(self, params: dict[str, Any]) -> str:
         chat_id = str(params.get("chat_id") or "")
@@ -359,11 +452,8 @@ class FakeZaloApi(FakeServer):
         return text
 
     def _check_send(self, chat_id: str) -> None:
-        if chat_id in self._blocked:
-            raise _ApiError(403, "The user has blocked the bot")
-        if self._floods.get(chat_id, 0) > 0:
-            self._floods[chat_id] -= 1
-            raise _ApiError(429, "Too many requests", retry_after=1)
+        if self.quota_exceeded:
+            raise _ApiError(*QUOTA_EXCEEDED)
 
     def _record(self, message: SentMessage) -> dict[str, Any]:
         self._messages.setdefault(message.chat_id, []).append(message)
@@ -387,7 +477,7 @@ class FakeZaloApi(FakeServer):
         an event is never handed to a connection already closed, so no event is lost to a dead poll.
         """
         if self.webhook_url is not None:
-            raise _ApiError(409, "Conflict: a webhook is active; call deleteWebhook before getUpdates")
+            raise _ApiError(400, "Bad Request: a webhook is set; call deleteWebhook to use getUpdates")
         try:
             raw_timeout = params.get("timeout")
             timeout = DEFAULT_LONG_POLL_SECONDS if raw_timeout in (None, "") else float(raw_timeout)
@@ -401,7 +491,7 @@ class FakeZaloApi(FakeServer):
         deadline = loop.time() + timeout
         while not self._stopping and generation == self._poll_generation:
             if self.webhook_url is not None:
-                raise _ApiError(409, "Conflict: a webhook is active; call deleteWebhook before getUpdates")
+                raise _ApiError(400, "Bad Request: a webhook is set; call deleteWebhook to use getUpdates")
             transport = request.transport
             if transport is None or transport.is_closing():
                 break
@@ -418,7 +508,7 @@ class FakeZaloApi(FakeServer):
         chat_id = self._chat_id(params)
         self._check_send(chat_id)
         text = self._text(params.get("text"), "text", required=True)
-        return self._record(SentMessage(chat_id, text, self._new_id("bot")))
+        return self._record(SentMessage(chat_id, text, self._new_id()))
 
     def _send_photo(self, params: dict[str, Any], request: web.Request) -> dict[str, Any]:
         chat_id = self._chat_id(params)
@@ -427,7 +517,14 @@ class FakeZaloApi(FakeServer):
         if not isinstance(photo, str) or not photo:
             raise _ApiError(400, "Bad Request: photo (a URL) is required")
         caption = self._text(params.get("caption"), "caption", required=False)
-        return self._record(SentMessage(chat_id, None, self._new_id("bot"), photo=photo, caption=caption))
+        return self._record(SentMessage(chat_id, None, self._new_id(), photo=photo, caption=caption))
+
+    def _send_sticker(self, params: dict[str, Any], request: web.Request) -> dict[str, Any]:
+        chat_id = self._chat_id(params)
+        self._check_send(chat_id)
+        if not params.get("sticker"):
+            raise _ApiError(400, "Bad Request: sticker is required")
+        return self._record(SentMessage(chat_id, None, self._new_id()))
 
     def _send_chat_action(self, params: dict[str, Any], request: web.Request) -> bool:
         self._chat_id(params)
@@ -438,6 +535,9 @@ class FakeZaloApi(FakeServer):
     def _set_webhook(self, params: dict[str, Any], request: web.Request) -> bool:
         if not params.get("url"):
             raise _ApiError(400, "Bad Request: url is required")
+        secret = params.get("secret_token")
+        if not isinstance(secret, str) or not MIN_SECRET <= len(secret) <= MAX_SECRET:
+            raise _ApiError(400, f"Bad Request: secret_token must be {MIN_SECRET}-{MAX_SECRET} characters")
         self.webhook_url = str(params["url"])
         self.webhook_secret = params.get("secret_token")
         return True
@@ -447,6 +547,4 @@ class FakeZaloApi(FakeServer):
         return True
 
     def _get_webhook_info(self, params: dict[str, Any], request: web.Request) -> dict[str, Any]:
-        if self.webhook_url is None:
-            raise _ApiError(404, "Webhook not found")
-        return {"url": self.webhook_url}
+        return {"url": self.webhook_url or "", "updated_at": self._now_ms()}

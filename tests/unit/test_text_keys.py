@@ -53,6 +53,7 @@ OTHER_TEXTS = {
     "bot/domain/tally.py": "texts/tally.yaml",
     "bot/services/targets.py": "texts/cli.yaml",  # `tcns targets import`
     "bot/handlers/": "texts/channels.yaml",
+    "bot/services/quota.py": "texts/channels.yaml",
     "bot/cli/": "texts/cli.yaml",
 }
 

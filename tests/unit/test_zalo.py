@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from bot.handlers.zalo import MAX_TEXT, split_text, to_inbound
+from bot.handlers.zalo import (
+    MAX_TEXT,
+    event_of,
+    is_protected,
+    secret_matches,
+    split_text,
+    stored_form,
+    to_inbound,
+)
 
 
 def event(text: str | None = "vneid 5", *, name: str = "message.text.received", chat_type: str = "PRIVATE",
@@ -22,12 +30,35 @@ def test_a_private_text_message_becomes_an_inbound_keyed_by_its_message_id():
     assert (inbound.text, inbound.display_name, inbound.choice, inbound.invite_link) == ("vneid 5", "Lan", None, None)
 
 
-def test_photos_and_stickers_reach_the_engine_as_no_text_and_keep_nothing_of_the_file():
-    photo = to_inbound(event(None, name="message.image.received", photo_url="https://x/cccd.jpg", caption="CCCD"))
+def test_a_photo_caption_is_read_as_typed_and_the_photo_is_never_kept():
+    photo = event(None, name="message.image.received", photo="https://x/cccd.jpg", caption="vneid 3")
+    inbound = to_inbound(photo)
+    assert inbound is not None and inbound.text == "vneid 3"
+    stored = stored_form(photo)
+    assert "cccd" not in repr(stored).lower() and stored["message"]["caption"] == "vneid 3"
+    assert photo["message"]["photo"] == "https://x/cccd.jpg"  # the event in hand is left as it was
+    bare = to_inbound(event(None, name="message.image.received", photo="https://x/a.jpg"))
     sticker = to_inbound(event(None, name="message.sticker.received", sticker="s1"))
-    assert photo is not None and sticker is not None
-    assert photo.text == "" and sticker.text == ""  # the engine answers "text only, no document photos"
-    assert "cccd" not in repr(photo).lower()
+    assert bare is not None and sticker is not None
+    assert bare.text == "" and sticker.text == ""  # the engine answers "text only, no document photos"
+
+
+def test_a_protected_senders_event_is_no_inbound():
+    unsupported = event(None, name="message.unsupported.received")
+    assert is_protected(unsupported) and to_inbound(unsupported) is None
+
+
+def test_webhook_bodies_of_both_shapes_give_the_same_event():
+    plain = event()
+    assert event_of({"ok": True, "result": plain}) == plain == event_of(plain)
+    for junk in (None, [], "x", {"ok": True}, {"ok": True, "result": {"message": {}}}, {"event_name": "x"}):
+        assert event_of(junk) is None
+
+
+def test_the_webhook_secret_is_compared_exactly():
+    assert secret_matches("s3cret-token", "s3cret-token")
+    assert not secret_matches("s3cret-token", "s3cret-tokem")
+    assert not secret_matches("s3cret-token", None) and not secret_matches("", "")
 
 
 def test_groups_bots_and_malformed_events_are_ignored():

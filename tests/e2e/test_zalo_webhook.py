@@ -1,0 +1,84 @@
+"""End to end on Zalo by webhook: the fake Zalo Bot API POSTs each event to the bot's route.
+
+The route is the stand-in of ``tests/support/zalo.py`` over the adapter's webhook entry
+(:meth:`ZaloAdapter.receive`) until ``tcns serve``'s ``/webhook/zalo`` lands; the parsing,
+the store-first and the handling are the adapter's own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from support import peek
+from support.fakezaloapi import FakeZaloApi
+from support.zalo import Bot, join, say
+
+from bot.content import Content
+from bot.domain.clock import FixedClock
+from bot.services.demo import Demo
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[FakeZaloApi]:
+    async with FakeZaloApi() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def bot(server: FakeZaloApi, db_path: Path, content: Content, clock: FixedClock, seeded: Demo):
+    running = await Bot(server, db_path, content, clock, webhook=True).start()
+    yield running
+    await running.stop()
+
+
+async def test_join_report_and_undo_by_webhook_in_both_body_shapes(bot: Bot, server: FakeZaloApi, seeded: Demo):
+    assert server.webhook_url and server.webhook_secret == bot.secret
+    lan = server.user("z-601", "Lan")
+    await join(lan, seeded.villages[0].member_code)  # {"ok": true, "result": event}, as documented
+    server.webhook_shape = "bare"  # the event alone, as clients in the wild also receive it
+    assert "VNeID: 5 hộ" in await say(lan, "vneid 5")
+    assert await bot.live_reports() == [("vneid", 5, "text")]
+    assert "Đã hủy báo cáo" in await say(lan, "huy")
+    assert await bot.live_reports() == []
+    assert set(bot.answers) == {200} and server.calls_to("getUpdates") == []
+    assert await peek.count(bot.db, "inbox", "processed_at IS NULL") == 0
+
+
+async def test_a_wrong_secret_is_refused_and_nothing_is_stored(bot: Bot, server: FakeZaloApi, seeded: Demo):
+    lan = server.user("z-602", "Lan")
+    await join(lan, seeded.villages[0].member_code)
+    inbox = await peek.count(bot.db, "inbox")
+    event = {"event_name": "message.text.received",
+             "message": {"from": {"id": "z-602", "display_name": "Lan", "is_bot": False},
+                         "chat": {"id": "z-602", "chat_type": "PRIVATE"}, "text": "vneid 9",
+                         "message_id": "ffff0000ffff0000ffff", "date": 1_764_000_000_000}}
+    assert await server.push(event, secret="not-the-secret") == 403
+    assert await server.push(event, secret="") == 403
+    assert await peek.count(bot.db, "inbox") == inbox
+    assert await bot.live_reports() == [] and await lan.replies_until_quiet(quiet=0.5) == []
+
+
+async def test_a_redelivered_event_changes_nothing(bot: Bot, server: FakeZaloApi, seeded: Demo):
+    an = server.user("z-603", "An")
+    await join(an, seeded.villages[1].member_code)
+    await say(an, "vneid 3")
+    server.redeliver_last()
+    await server.wait_until_pushed()
+    assert bot.answers[-1] == 200  # acknowledged, and nothing else
+    assert await an.replies_until_quiet(quiet=0.5) == []
+    assert await bot.live_reports() == [("vneid", 3, "text")]
+
+
+async def test_a_body_that_is_no_event_is_acknowledged_and_ignored(bot: Bot, server: FakeZaloApi):
+    assert await server.push({"hello": "world"}, shape="bare") == 200
+    assert await peek.count(bot.db, "inbox") == 0
+
+
+async def test_a_protected_users_event_by_webhook(bot: Bot, server: FakeZaloApi):
+    child = server.user("z-604", "Bé")
+    await child.send_protected()
+    answer = (await child.next_reply()).text or ""
+    assert "không đọc được tin nhắn này" in answer
+    assert await peek.count(bot.db, "inbox") == 0
