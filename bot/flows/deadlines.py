@@ -24,6 +24,7 @@ from bot.flows.context import Context
 from bot.flows.feature import Feature
 from bot.flows.free_text import refuse_personal_data
 from bot.flows.tally import BadArgument, kind_and_text, parse_period
+from bot.services.quota import ZALO, budget_line
 from bot.services.reminders import (
     REMIND_ACTION,
     campaign_of,
@@ -85,8 +86,10 @@ async def show(ctx: Context) -> list[Reply]:
     upcoming = [d for d in await commune_deadlines(ctx.uow, planner, commune, today - timedelta(days=10),
                                                    today + timedelta(days=SHOW_DAYS + 10))
                 if today <= d.due <= today + timedelta(days=SHOW_DAYS)][:MAX_SHOWN]
+    budget = await budget_line(ctx.uow, ctx.content, ZALO, ctx.now.astimezone(ctx.tz).strftime("%Y-%m")) \
+        if ctx.member.role in STAFF else None  # staff: how many Zalo pushes this month's quota has left
     if not upcoming:
-        return [ctx.say("deadlines.none", days=SHOW_DAYS)]
+        return [ctx.say("deadlines.none", days=SHOW_DAYS), *([ctx.reply(budget)] if budget else [])]
     own = await ctx.uow.units.get(ctx.member.unit_id)
     village = own if own is not None and own.kind == "village" else None
     total = len([v for v in await ctx.uow.units.children(commune.id) if v.kind == "village" and v.active])
@@ -102,6 +105,8 @@ async def show(ctx: Context) -> list[Reply]:
             lines.append(ctx.t(key, village=village.name))
         else:
             lines.append(ctx.t("deadlines.commune_status", done=len(reported), total=total))
+    if budget is not None:
+        lines.append(budget)
     return [ctx.reply(Markup.lines(lines), menu=True)]
 
 

@@ -67,6 +67,8 @@ class Engine:
         if not claimed:
             log.info("skipping redelivered update %s/%s", inbound.channel, inbound.update_key)
             return []
+        if member is not None:  # a member on two channels is pushed to on the one used last
+            await uow.channels.seen_if_linked(inbound.channel, inbound.user_id, now)
         loaded = (conv.flow, conv.step, dict(conv.data))
         ctx = Context(uow, self.content, now, self.tz, inbound, member, conv)
         try:

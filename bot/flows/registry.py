@@ -11,7 +11,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TypeVar
 
-from bot.flows import admin, announce, corrections, deadlines, guides, join, mine, report, smalltalk, undo, villages
+from bot.flows import (
+    admin,
+    announce,
+    corrections,
+    deadlines,
+    guides,
+    join,
+    link,
+    mine,
+    report,
+    smalltalk,
+    undo,
+    villages,
+)
 from bot.flows import help as help_flow
 from bot.flows import tally as tally_flow
 from bot.flows.commands import Command
@@ -20,7 +33,7 @@ from bot.flows.feature import Feature, Flow, GlobalAction
 T = TypeVar("T")
 
 FEATURE_MODULES = (join, help_flow, report, undo, mine, tally_flow, deadlines, admin, announce, corrections, villages,
-                   guides, smalltalk)
+                   guides, smalltalk, link)
 FEATURES: tuple[Feature, ...] = tuple(module.FEATURE for module in FEATURE_MODULES)
 
 # The text file every key outside a feature's own file lives in: buttons, errors, roles, the menu.

@@ -34,6 +34,7 @@ from storage.models import NewMessage
 log = logging.getLogger(__name__)
 
 LOW_PRIORITY = (DIGEST_RULE, ANNOUNCE_RULE)  # wait first when a budget runs low
+ZALO = "zalo"  # the channel with a monthly quota
 NOTICE_RULE = "channel_paused"  # the note to staff on another channel
 DEFAULT_RESERVE = 0.1
 

@@ -15,6 +15,12 @@ from storage.models import CustomDeadline, Person
 from storage.sql.executor import Executor
 from storage.sql.repositories import ts
 
+# A member on several channels is pushed to on the one they used last (``last_seen_at``, else
+# when it was linked): no other reachable identity of theirs was used later.
+LAST_USED = ("NOT EXISTS (SELECT 1 FROM identities o WHERE o.member_id = i.member_id AND o.active = 1 "
+             "AND o.id <> i.id AND (COALESCE(o.last_seen_at, o.created_at) > COALESCE(i.last_seen_at, i.created_at) "
+             "OR (COALESCE(o.last_seen_at, o.created_at) = COALESCE(i.last_seen_at, i.created_at) AND o.id > i.id)))")
+
 
 class ReminderRepository:
     def __init__(self, db: Executor) -> None:
@@ -39,8 +45,8 @@ class ReminderRepository:
         rows = await self.db.fetchall(
             "SELECT m.id, m.name, m.role, m.unit_id, i.channel, i.chat_id FROM members m "
             "JOIN identities i ON i.member_id = m.id JOIN units u ON u.id = m.unit_id "
-            "WHERE m.status = 'active' AND i.active = 1 AND (u.id = ? OR (u.parent_id = ? AND u.kind = 'village' "
-            f"AND u.active = 1)){only} ORDER BY m.id, i.id",
+            f"WHERE m.status = 'active' AND i.active = 1 AND {LAST_USED} AND (u.id = ? OR (u.parent_id = ? "
+            f"AND u.kind = 'village' AND u.active = 1)){only} ORDER BY m.id, i.id",
             params,
         )
         return [Person(*r) for r in rows]
@@ -57,7 +63,8 @@ class ReminderRepository:
         rows = await self.db.fetchall(
             "SELECT m.id, m.name, m.role, m.unit_id, i.channel, i.chat_id FROM members m "
             f"JOIN identities i ON i.member_id = m.id {join}"
-            f"WHERE m.id > ? AND m.status = 'active' AND i.active = 1 AND {scope[0]} ORDER BY m.id, i.id LIMIT ?",
+            f"WHERE m.id > ? AND m.status = 'active' AND i.active = 1 AND {LAST_USED} AND {scope[0]} "
+            "ORDER BY m.id, i.id LIMIT ?",
             (after, *scope[1], limit),
         )
         return [Person(*r) for r in rows]
@@ -68,8 +75,9 @@ class ReminderRepository:
         village = unit_id is not None and unit_id != commune_id
         row = await self.db.fetchone(
             "SELECT COUNT(*) FROM members m JOIN identities i ON i.member_id = m.id JOIN units u ON u.id = m.unit_id "
-            "WHERE m.status = 'active' AND i.active = 1 AND m.id <> ? AND (u.id = ? OR (u.parent_id = ? "
-            "AND u.kind = 'village' AND u.active = 1))" + (" AND m.unit_id = ?" if village else ""),
+            f"WHERE m.status = 'active' AND i.active = 1 AND {LAST_USED} AND m.id <> ? "
+            "AND (u.id = ? OR (u.parent_id = ? AND u.kind = 'village' AND u.active = 1))"
+            + (" AND m.unit_id = ?" if village else ""),
             (besides, commune_id, commune_id, *((unit_id,) if village else ())),
         )
         return int(row[0]) if row else 0
@@ -79,8 +87,8 @@ class ReminderRepository:
         rows = await self.db.fetchall(
             "SELECT m.id, m.name, m.role, m.unit_id, i.channel, i.chat_id FROM members m "
             "JOIN identities i ON i.member_id = m.id JOIN units u ON u.id = m.unit_id "
-            "WHERE m.id = ? AND m.status = 'active' AND i.active = 1 AND (u.id = ? OR (u.parent_id = ? "
-            "AND u.kind = 'village' AND u.active = 1)) ORDER BY i.id",
+            f"WHERE m.id = ? AND m.status = 'active' AND i.active = 1 AND {LAST_USED} "
+            "AND (u.id = ? OR (u.parent_id = ? AND u.kind = 'village' AND u.active = 1)) ORDER BY i.id",
             (member_id, commune_id, commune_id),
         )
         return [Person(*r) for r in rows]

@@ -60,3 +60,32 @@ def test_bad_arguments_get_a_clear_answer_and_change_nothing(demo_with_a_member:
     assert unknown.returncode == 2 and "XA-KHONG-CO" in unknown.stdout
     status = tcns(demo_with_a_member, "reminders", "status")
     assert "chờ gửi" not in status.stdout
+
+
+def test_status_shows_each_channel_this_month_and_resume_lifts_a_pause(demo_with_a_member: Path):
+    import asyncio
+    from datetime import UTC, datetime
+
+    from support.helpers import TZ
+
+    from bot.runtime.backend import database_from_url
+    from bot.services.quota import Quotas
+
+    now = datetime.now(UTC).replace(microsecond=0)
+
+    async def spent() -> None:
+        async with await database_from_url(str(demo_with_a_member / "tcns.db")).open() as db, db.uow() as uow:
+            month = Quotas(TZ).month(now)
+            await uow.channels.count_sent("zalo", month, now, sent=40)
+            await uow.channels.pause("zalo", "quota", month, now)
+
+    asyncio.run(spent())
+    env = {"TCNS_ZALO_MONTHLY_BUDGET": "40"}
+    status = tcns(demo_with_a_member, "reminders", "status", extra_env=env)
+    assert status.returncode == 0, status.stderr
+    line = next(row for row in status.stdout.splitlines() if row.startswith("Zalo tháng"))
+    assert "đã gửi 40" in line and "còn 0/40" in line
+    assert "TẠM DỪNG: hết hạn mức" in status.stdout and "tcns reminders resume zalo" in status.stdout
+    resumed = tcns(demo_with_a_member, "reminders", "resume", "zalo", extra_env=env)
+    assert resumed.returncode == 0 and "Đã mở lại" in resumed.stdout
+    assert "TẠM DỪNG" not in tcns(demo_with_a_member, "reminders", "status", extra_env=env).stdout

@@ -276,3 +276,17 @@ async def test_a_name_with_half_an_emoji_joins_and_reports(bot: Bot, server: Fak
     assert "VNeID" in await say(lan, "vneid 2")
     assert await peek.rows(bot.db, "members", "name", where="name LIKE 'Lan%'") == [("Lan",)]
     assert await peek.count(bot.db, "inbox", "processed_at IS NULL") == 0
+
+
+async def test_staff_see_how_many_zalo_messages_are_left_this_month(bot: Bot, server: FakeZaloApi, seeded: Demo,
+                                                                    clock: FixedClock):
+    quotas = Quotas(TZ, {"zalo": 2000})
+    await quotas.publish(bot.db, clock.now())
+    async with bot.db.uow() as uow:
+        await uow.channels.count_sent("zalo", quotas.month(clock.now()), clock.now(), sent=1500)
+    staff = server.user("z-560", "Cán bộ")
+    await join(staff, await staff_code(bot, seeded, clock))
+    assert "Bot Zalo còn 500/2000 tin nhắn trong tháng này" in await say(staff, "/hanchot")
+    lan = server.user("z-561", "Lan")
+    await join(lan, seeded.villages[0].member_code)
+    assert "tin nhắn trong tháng" not in await say(lan, "/hanchot")  # members are not bothered with it

@@ -81,7 +81,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "admin.actions.{}": ("join", "invite", "invite_revoke", "role", "disable", "enable", "member_forget",
                          "commune_add", "villages_import", "announce", "void", "correct", "proxy_report",
                          "village_add", "village_rename", "village_figures", "village_an", "village_hien",
-                         "target", "deadline.add", "reminder.adhoc"),
+                         "target", "deadline.add", "reminder.adhoc", "link", "unlink"),
 }
 
 # Calls whose keyword arguments come from elsewhere than the call (``**`` of a value the test

@@ -1,0 +1,101 @@
+"""One member on two channels: ``/lienket`` links a Zalo and a Telegram account.
+
+On the channel the member already uses, ``/lienket`` gives a one-time code (8 digits, valid
+:data:`CODE_MINUTES` minutes); sent from the other channel (``/lienket 4829 1375``), it
+links that account to the same member: reports, role and menu are theirs on both, pushes go
+to the channel used last, ``/thanhvien`` shows both. ``/lienket huy`` removes every other
+account (``tcns member forget`` removes them all).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import timedelta
+
+from bot.domain.messages import Reply
+from bot.domain.textutil import fold
+from bot.flows.commands import EVERYONE, Command
+from bot.flows.context import Context
+from bot.flows.feature import Feature
+from storage.models import Member
+
+CODE_MINUTES = 10
+CODE_DIGITS = 8
+UNLINK_WORDS = frozenset({"huy", "go", "bo", "xoa"})
+_NOT_DIGIT = re.compile(r"\D")
+
+
+def _channel_name(ctx: Context, channel: str) -> str:
+    names = {c: ctx.t(f"link.channels.{c}") for c in ("telegram", "zalo", "terminal")}
+    return str(names.get(channel, channel))
+
+
+async def command(ctx: Context, args: str) -> list[Reply]:
+    words = fold(args).split()
+    if ctx.member is None:
+        code = _NOT_DIGIT.sub("", args)
+        if not code:
+            return [ctx.say("link.guest_how")]
+        return await _use(ctx, code)
+    if words and words[0] in UNLINK_WORDS:
+        return await _unlink(ctx)
+    if _NOT_DIGIT.sub("", args):
+        return [ctx.say("link.already_member")]
+    return await _offer(ctx)
+
+
+async def _offer(ctx: Context) -> list[Reply]:
+    assert ctx.member is not None
+    code = "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
+    await ctx.uow.channels.add_link_code(code, ctx.member.id, ctx.inbound.channel,
+                                         ctx.now + timedelta(minutes=CODE_MINUTES), ctx.now)
+    others = [_channel_name(ctx, c) for c, _e, _chat, _a in await ctx.uow.channels.identities(ctx.member.id)
+              if not (c == ctx.inbound.channel and _e == ctx.inbound.user_id)]
+    replies = [ctx.say("link.code", code=f"{code[:4]} {code[4:]}", minutes=CODE_MINUTES)]
+    if others:
+        replies.append(ctx.say("link.linked_now", channels=", ".join(others)))
+    return replies
+
+
+async def _use(ctx: Context, code: str) -> list[Reply]:
+    taken = await ctx.uow.channels.take_link_code(code, ctx.now)
+    if taken is None:
+        return [ctx.say("link.bad_code")]
+    member, channel = taken
+    inbound = ctx.inbound
+    if channel == inbound.channel:
+        return [ctx.say("link.same_channel")]
+    if not member.active:
+        return [ctx.say("errors.disabled")]
+    await ctx.uow.members.link_identity(member.id, inbound.channel, inbound.user_id, inbound.chat_id, ctx.now)
+    await ctx.uow.channels.seen(inbound.channel, inbound.user_id, ctx.now)
+    unit = await ctx.uow.units.get(member.unit_id)
+    await ctx.uow.audit.add(member.id, "link", f"member:{member.id}", ctx.now,
+                            {"channel": inbound.channel, "from": channel}, unit_id=await _commune_of(ctx, member))
+    ctx.member = member
+    ctx.end()
+    return [ctx.reply(ctx.t("link.done", other=_channel_name(ctx, channel), unit=unit.name if unit else ""),
+                      menu=True, commands_for=member.role)]
+
+
+async def _unlink(ctx: Context) -> list[Reply]:
+    assert ctx.member is not None
+    removed = await ctx.uow.channels.unlink(ctx.member.id, ctx.inbound.channel, ctx.inbound.user_id)
+    if not removed:
+        return [ctx.say("link.nothing_to_unlink")]
+    await ctx.uow.audit.add(ctx.member.id, "unlink", f"member:{ctx.member.id}", ctx.now,
+                            {"removed": sorted({c for c, _ in removed})}, unit_id=await _commune_of(ctx, ctx.member))
+    return [ctx.say("link.unlinked", channels=", ".join(sorted({_channel_name(ctx, c) for c, _ in removed})))]
+
+
+async def _commune_of(ctx: Context, member: Member) -> int | None:
+    unit = await ctx.uow.units.get(member.unit_id)
+    return None if unit is None else unit.id if unit.kind == "commune" else unit.parent_id
+
+
+FEATURE = Feature(
+    name="link",
+    texts="texts/link.yaml",
+    commands=(Command(("lienket", "link"), command, EVERYONE),),
+)
