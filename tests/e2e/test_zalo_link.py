@@ -68,7 +68,7 @@ async def test_a_telegram_and_a_zalo_account_act_as_one_member(bots, seeded: Dem
     await join(staff, await staff_code(zalo, seeded, clock))
     roster = await say(staff, "/thanhvien")
     line = next(row for row in roster.splitlines() if "Lan" in row)
-    assert "telegram" in line and "zalo" in line
+    assert "Telegram" in line and "Zalo" in line
 
     # Pushes go to the channel she used last: Zalo now, Telegram after she writes there.
     assert "Gửi thông báo" in await say(staff, "/thongbao all Họp tổ 8h")
