@@ -387,3 +387,14 @@ async def test_an_abandoned_poll_does_not_swallow_an_event(server: FakeZaloApi, 
     assert [e["message"]["message_id"] for e in server.pending_events] == [message_id]
     answer = await call(server, client, "getUpdates", timeout=1)
     assert answer["result"]["message"]["message_id"] == message_id
+
+
+async def test_send_photo_takes_a_url_and_can_fetch_it(server: FakeZaloApi, client: httpx.AsyncClient) -> None:
+    server.user("1001")
+    assert (await call(server, client, "sendPhoto", chat_id="1001", photo="/tmp/a.png"))["error_code"] == 400
+    server.fetch_photos = True
+    unreachable = await call(server, client, "sendPhoto", chat_id="1001", photo="http://127.0.0.1:9/a.png")
+    assert unreachable["error_code"] == 400 and "fetch" in unreachable["description"]
+    own = f"http://127.0.0.1:{server.port}/bot{TOKEN}/getMe"  # any URL that answers 200
+    assert (await call(server, client, "sendPhoto", chat_id="1001", photo=own))["ok"] is True
+    assert server.messages("1001")[-1].photo_bytes is not None

@@ -89,6 +89,7 @@ class SentMessage:
     message_id: str
     photo: str | None = None
     caption: str | None = None
+    photo_bytes: bytes | None = None  # what the photo URL served, when the server fetches photos
 
 
 class _ApiError(Exception):
@@ -245,6 +246,8 @@ class FakeZaloApi(FakeServer):
         self.webhook_deliveries: list[tuple[int, dict[str, Any]]] = []
         self.quota_exceeded = False
         self.token_revoked = False
+        #: ``sendPhoto`` reads the photo from its URL (a 400 if it cannot), as Zalo does.
+        self.fetch_photos = False
 
         self._internal_errors: dict[str, int] = {}  # method -> pending 403 "Internal server error" answers
         self._failures: dict[str, list[int]] = {}  # method -> HTTP status of each pending failure
@@ -510,14 +513,24 @@ class FakeZaloApi(FakeServer):
         text = self._text(params.get("text"), "text", required=True)
         return self._record(SentMessage(chat_id, text, self._new_id()))
 
-    def _send_photo(self, params: dict[str, Any], request: web.Request) -> dict[str, Any]:
+    async def _send_photo(self, params: dict[str, Any], request: web.Request) -> dict[str, Any]:
         chat_id = self._chat_id(params)
         self._check_send(chat_id)
         photo = params.get("photo")
-        if not isinstance(photo, str) or not photo:
+        if not isinstance(photo, str) or not photo.startswith(("http://", "https://")):
             raise _ApiError(400, "Bad Request: photo (a URL) is required")
         caption = self._text(params.get("caption"), "caption", required=False)
-        return self._record(SentMessage(chat_id, None, self._new_id(), photo=photo, caption=caption))
+        data = None
+        if self.fetch_photos:  # as Zalo does: the photo is read from its URL when it is sent
+            try:
+                async with httpx.AsyncClient(timeout=10) as client:
+                    response = await client.get(photo)
+            except httpx.TransportError as exc:
+                raise _ApiError(400, "Bad Request: cannot fetch the photo") from exc
+            if response.status_code != 200:
+                raise _ApiError(400, f"Bad Request: cannot fetch the photo ({response.status_code})")
+            data = response.content
+        return self._record(SentMessage(chat_id, None, self._new_id(), photo=photo, caption=caption, photo_bytes=data))
 
     def _send_sticker(self, params: dict[str, Any], request: web.Request) -> dict[str, Any]:
         chat_id = self._chat_id(params)
