@@ -196,6 +196,9 @@ async def test_429_stops_pushing_until_resumed_and_the_budget_is_reported(bot: B
         standing = {s.channel: s for s in await quotas.standing(uow, clock.now())}
     assert (standing["zalo"].sent, standing["zalo"].queued, standing["zalo"].left) == (0, 2, 100)
     assert standing["zalo"].paused == "quota"
+    told = await peek.rows(bot.db, "outbox", "channel, payload", where="rule = 'channel_paused'")
+    assert [channel for channel, _ in told] == ["terminal"]  # the demo's staff member, on their other channel
+    assert "hết hạn mức tin nhắn" in told[0][1]
     assert (await sender.drain()).sent == 0 and len(server.calls_to("sendMessage")) == calls + 1  # still paused
     server.reset_quota()
     async with bot.db.uow() as uow:
