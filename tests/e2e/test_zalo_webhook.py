@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from support import peek
 from support.fakezaloapi import FakeZaloApi
-from support.zalo import Bot, join, say
+from support.zalo import Bot, fake_and_bot, join, say
 
 from bot.content import Content
 from bot.domain.clock import FixedClock
@@ -21,16 +21,20 @@ from bot.services.demo import Demo
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[FakeZaloApi]:
-    async with FakeZaloApi() as fake:
-        yield fake
+async def both(db_path: Path, content: Content, clock: FixedClock, seeded: Demo
+               ) -> AsyncIterator[tuple[FakeZaloApi, Bot]]:
+    async with fake_and_bot(db_path, content, clock, webhook=True) as running:
+        yield running
 
 
 @pytest.fixture
-async def bot(server: FakeZaloApi, db_path: Path, content: Content, clock: FixedClock, seeded: Demo):
-    running = await Bot(server, db_path, content, clock, webhook=True).start()
-    yield running
-    await running.stop()
+def server(both: tuple[FakeZaloApi, Bot]) -> FakeZaloApi:
+    return both[0]
+
+
+@pytest.fixture
+def bot(both: tuple[FakeZaloApi, Bot]) -> Bot:
+    return both[1]
 
 
 async def test_join_report_and_undo_by_webhook_in_both_body_shapes(bot: Bot, server: FakeZaloApi, seeded: Demo):

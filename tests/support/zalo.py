@@ -9,7 +9,9 @@ the secret header compared in constant time (403, nothing stored, on a mismatch)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
@@ -84,6 +86,18 @@ class Bot:
 
     async def live_reports(self) -> list[tuple]:
         return await peek.live_reports(self.db, "service, count, source")
+
+
+@contextlib.asynccontextmanager
+async def fake_and_bot(db_path: Path, content: Content, clock: FixedClock, webhook: bool = False,
+                       ) -> AsyncIterator[tuple[FakeZaloApi, Bot]]:
+    """The fake Zalo Bot API and a bot on it, stopped in order at the end."""
+    async with FakeZaloApi() as fake:
+        running = await Bot(fake, db_path, content, clock, webhook=webhook).start()
+        try:
+            yield fake, running
+        finally:
+            await running.stop()
 
 
 async def say(user: FakeZaloUser, text: str) -> str:
