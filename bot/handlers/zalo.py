@@ -206,10 +206,11 @@ def to_inbound(event: dict[str, Any]) -> Inbound | None:
         return None
     name = event.get("event_name")
     text = message.get("text") if name == TEXT_EVENT else message.get("caption") if name == IMAGE_EVENT else None
-    # Stickers and images without a caption get the engine's "text only" answer.
+    # A caption is read as a typed line (the engine then says the photo was not kept); stickers
+    # and images without a caption get the engine's "text only" answer.
     return Inbound(channel=CHANNEL, update_key=str(message_id), user_id=str(user_id), chat_id=str(chat_id),
                    display_name=sender.get("display_name") or sender.get("name") or None,
-                   text=text if isinstance(text, str) else "")
+                   text=text if isinstance(text, str) else "", media=name == IMAGE_EVENT)
 
 
 def is_protected(event: dict[str, Any]) -> bool:
@@ -394,9 +395,9 @@ class ZaloAdapter:
         if inbound is None:
             await self.inbox.settle(delivered.key)  # ignored (a group, a bot): nothing stays behind
             return
-        await self.handle(inbound, photo=event.get("event_name") == IMAGE_EVENT and bool(inbound.text))
+        await self.handle(inbound)
 
-    async def handle(self, inbound: Inbound, photo: bool = False) -> None:
+    async def handle(self, inbound: Inbound) -> None:
         replies: list[Reply] = []
 
         async def attempt() -> None:
@@ -408,8 +409,6 @@ class ZaloAdapter:
             replies = [Reply(self.content.texts("errors.internal"))]
 
         await handle_with_retries(self.inbox, inbound.update_key, attempt, give_up)
-        if photo and replies:  # the caption was read; the photo itself is refused, never kept
-            replies = [Reply(self.content.texts("zalo.photo_not_kept")), *replies]
         for reply in replies:
             if not await self.send(inbound.chat_id, reply):
                 break

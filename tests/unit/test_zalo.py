@@ -33,7 +33,7 @@ def test_a_private_text_message_becomes_an_inbound_keyed_by_its_message_id():
 def test_a_photo_caption_is_read_as_typed_and_the_photo_is_never_kept():
     photo = event(None, name="message.image.received", photo="https://x/cccd.jpg", caption="vneid 3")
     inbound = to_inbound(photo)
-    assert inbound is not None and inbound.text == "vneid 3"
+    assert inbound is not None and inbound.text == "vneid 3" and inbound.media
     stored = stored_form(photo)
     assert "cccd" not in repr(stored).lower() and stored["message"]["caption"] == "vneid 3"
     assert photo["message"]["photo"] == "https://x/cccd.jpg"  # the event in hand is left as it was
