@@ -240,18 +240,20 @@ async def test_reachable_people_are_active_members_on_active_identities(backend:
         other = await uow.units.add("commune", "XB", "Xã B")
         stranger = await uow.members.add("Người lạ", "member", other.id, NOW)
         await uow.members.link_identity(stranger.id, "telegram", "u-x", "c-x", NOW)
+        # Lan on two channels is reached on the one she used last (linked last, until she writes).
         await uow.members.link_identity(lan.id, "zalo", "z-lan", "zc-lan", NOW)
         assert [(p.member_id, p.channel, p.chat_id) for p in await uow.reminders.people(commune.commune.id)] == [
-            (commune.staff.id, "telegram", "c-staff"), (lan.id, "telegram", "c-lan"), (lan.id, "zalo", "zc-lan")]
-        assert [p.member_id for p in await uow.reminders.people(commune.commune.id, [first.id])] == [lan.id, lan.id]
+            (commune.staff.id, "telegram", "c-staff"), (lan.id, "zalo", "zc-lan")]
+        assert [p.member_id for p in await uow.reminders.people(commune.commune.id, [first.id])] == [lan.id]
         assert [p.chat_id for p in await uow.reminders.people_page(commune.commune.id, None, 0, 2)] == [
-            "c-staff", "c-lan"]
-        assert [p.chat_id for p in await uow.reminders.people_page(commune.commune.id, first.id, 0, 5)] == [
-            "c-lan", "zc-lan"]
-        assert await uow.reminders.count_people(commune.commune.id, None, besides=commune.staff.id) == 2
+            "c-staff", "zc-lan"]
+        await uow.channels.seen_if_linked("telegram", "u-lan", NOW + timedelta(minutes=5))
+        assert [p.chat_id for p in await uow.reminders.people_page(commune.commune.id, first.id, 0, 5)] == ["c-lan"]
+        assert await uow.reminders.count_people(commune.commune.id, None, besides=commune.staff.id) == 1
         assert await uow.reminders.count_people(commune.commune.id, second.id, besides=0) == 0
-        assert [p.chat_id for p in await uow.reminders.people_of_member(commune.commune.id, lan.id)] == [
-            "c-lan", "zc-lan"]
+        assert [p.chat_id for p in await uow.reminders.people_of_member(commune.commune.id, lan.id)] == ["c-lan"]
+        await uow.members.set_identity_active("telegram", "c-lan", False)  # gone from there: the other one
+        assert [p.chat_id for p in await uow.reminders.people_of_member(commune.commune.id, lan.id)] == ["zc-lan"]
 
 
 async def test_communes_and_who_reported_in_a_period(backend: Database, commune):
