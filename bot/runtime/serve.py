@@ -71,7 +71,7 @@ class BotProcess:
             client = await self._stack.enter_async_context(zalo.ZaloClient(settings.zalo_bot_token,
                                                                            settings.zalo_api_base_url))
             self.zalo = zalo.ZaloAdapter(runtime.engine, runtime.content, client,
-                                         on_refused=zalo_refused(runtime))
+                                         on_refused=zalo_refused(runtime), file_url=zalo_file_url(runtime))
             try:
                 account = await self.zalo.start()
             except (zalo.ZaloError, zalo.ZaloNetworkError) as exc:
@@ -118,6 +118,20 @@ def quotas_of(runtime: Runtime) -> Quotas:
     settings = runtime.settings
     budgets = {zalo.CHANNEL: settings.zalo_monthly_budget} if settings.zalo_monthly_budget is not None else {}
     return Quotas(settings.tz, budgets, settings.quota_reserve, runtime.content)
+
+
+def zalo_file_url(runtime: Runtime) -> zalo.FileUrl | None:
+    """Charts and spreadsheets for Zalo at short-lived signed URLs: ``tcns serve``'s file URLs
+    (``runtime.files``, set with ``TCNS_PUBLIC_URL``), once the runtime has them; None otherwise
+    (Zalo then says where to get them)."""
+    files = getattr(runtime, "files", None)
+    if files is None:
+        return None
+
+    async def publish(data: bytes, name: str, mime: str) -> str | None:
+        return await files.publish(data, name, mime=mime)  # type: ignore[no-any-return]
+
+    return publish
 
 
 def zalo_refused(runtime: Runtime) -> zalo.Refused:

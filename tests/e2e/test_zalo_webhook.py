@@ -7,13 +7,15 @@ the store-first and the handling are the adapter's own.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 from support import peek
 from support.fakezaloapi import FakeZaloApi
-from support.zalo import Bot, fake_and_bot, join, say
+from support.zalo import Bot, fake_and_bot, join, say, staff_code
 
 from bot.content import Content
 from bot.domain.clock import FixedClock
@@ -86,3 +88,24 @@ async def test_a_protected_users_event_by_webhook(bot: Bot, server: FakeZaloApi)
     answer = (await child.next_reply()).text or ""
     assert "không đọc được tin nhắn này" in answer
     assert await peek.count(bot.db, "inbox") == 0
+
+
+async def test_chart_by_photo_url_and_the_export_as_a_link(db_path: Path, content: Content, clock: FixedClock,
+                                                          seeded: Demo):
+    async with fake_and_bot(db_path, content, clock, webhook=True, files=True) as (server, bot):
+        lan = server.user("z-611", "Lan")
+        await join(lan, seeded.villages[0].member_code)
+        assert "VNeID: 6 hộ" in await say(lan, "vneid 6")
+        staff = server.user("z-612", "Cán bộ")
+        await join(staff, await staff_code(bot, seeded, clock))
+        await staff.send("/bieudo")
+        photo = await staff.next_reply(timeout=15)
+        assert photo.photo is not None and "/files/" in photo.photo
+        assert photo.photo_bytes is not None and photo.photo_bytes.startswith(b"\x89PNG")  # Zalo could read it
+        assert "Xã Mỹ Hiệp" in (photo.caption or "")
+        await staff.replies_until_quiet()
+        export = await say(staff, "/xuat")
+        link = re.search(r"(http://\S+/files/\S+\.xlsx)", export)
+        assert link is not None and "Zalo chưa nhận được tệp" not in export
+        async with httpx.AsyncClient() as client:
+            assert (await client.get(link.group(1))).content[:2] == b"PK"  # an XLSX (a zip)

@@ -35,9 +35,11 @@ class Bot:
     (or, with ``webhook=True``, a webhook route registered with the fake)."""
 
     def __init__(self, server: FakeZaloApi, db_path: Path, content: Content, clock: FixedClock,
-                 webhook: bool = False) -> None:
+                 webhook: bool = False, files: bool = False) -> None:
         self.server, self.db_path, self.content, self.clock = server, db_path, content, clock
         self.webhook = webhook
+        self.files = files  # publish files at short-lived URLs (a stand-in for tcns serve's file URLs)
+        self.published: dict[str, tuple[bytes, str]] = {}
         self.secret = secrets.token_urlsafe(24)
         self.answers: list[int] = []  # HTTP status of every webhook delivery, in order
         self._runner: web.AppRunner | None = None
@@ -47,20 +49,34 @@ class Bot:
         self.db = await database_from_url(str(self.db_path)).open()
         self.engine = Engine(self.db, self.content, self.clock, TZ)
         self.client = ZaloClient(TOKEN, self.server.base_url, timeout=3.0)
-        self.adapter = ZaloAdapter(self.engine, self.content, self.client, poll_seconds=1)
+        self.adapter = ZaloAdapter(self.engine, self.content, self.client, poll_seconds=1,
+                                   file_url=self._publish if self.files else None)
         await self.adapter.start()
         self.stop_event = asyncio.Event()
-        if self.webhook:
+        if self.webhook or self.files:
             app = web.Application()
             app.router.add_post("/webhook/zalo", self._route)
+            app.router.add_get("/files/{token}/{name}", self._file)
             self._runner = web.AppRunner(app, access_log=None)
             await self._runner.setup()
             await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-            port = self._runner.addresses[0][1]
-            await self.client.set_webhook(f"http://127.0.0.1:{port}/webhook/zalo", self.secret)
+            self.base = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+        if self.webhook:
+            await self.client.set_webhook(f"{self.base}/webhook/zalo", self.secret)
         else:
             self.polling = asyncio.create_task(self.adapter.run(self.stop_event))
         return self
+
+    async def _publish(self, data: bytes, name: str, mime: str) -> str:
+        token = secrets.token_urlsafe(16)
+        self.published[token] = (data, mime)
+        return f"{self.base}/files/{token}/{name}"
+
+    async def _file(self, request: web.Request) -> web.Response:
+        found = self.published.get(request.match_info["token"])
+        if found is None:
+            return web.Response(status=404)
+        return web.Response(body=found[0], content_type=found[1])
 
     async def _route(self, request: web.Request) -> web.Response:
         if not secret_matches(self.secret, request.headers.get(SECRET_HEADER)):
@@ -90,10 +106,11 @@ class Bot:
 
 @contextlib.asynccontextmanager
 async def fake_and_bot(db_path: Path, content: Content, clock: FixedClock, webhook: bool = False,
-                       ) -> AsyncIterator[tuple[FakeZaloApi, Bot]]:
+                       files: bool = False) -> AsyncIterator[tuple[FakeZaloApi, Bot]]:
     """The fake Zalo Bot API and a bot on it, stopped in order at the end."""
     async with FakeZaloApi() as fake:
-        running = await Bot(fake, db_path, content, clock, webhook=webhook).start()
+        fake.fetch_photos = files
+        running = await Bot(fake, db_path, content, clock, webhook=webhook, files=files).start()
         try:
             yield fake, running
         finally:
