@@ -44,7 +44,7 @@ def render_docx(report: FiledReport) -> bytes:
     section.left_margin = section.right_margin = Cm(2.0)
     section.top_margin = section.bottom_margin = Cm(1.5)
 
-    heading = _plain_table(document, 3, (Cm(9.5), Cm(16.2)))
+    heading = _plain_table(document, 1, (Cm(9.5), Cm(16.2)))
     _lines(heading.cell(0, 0), [(report.authority, {}), (report.issuer, {"bold": True}),
                                 (report.number_line, {})])
     _lines(heading.cell(0, 1), [(report.nation, {"bold": True}), (report.motto, {"bold": True, "underline": True}),
@@ -57,6 +57,7 @@ def render_docx(report: FiledReport) -> bytes:
     _paragraph(document, report.period_line, italic=True)
     _paragraph(document, report.generated_line, italic=True)
     for title, table in report.sections:
+        _paragraph(document, "")
         _paragraph(document, title, bold=True, align=WD_ALIGN_PARAGRAPH.LEFT)
         _table(document, table)
     _paragraph(document, "")
@@ -102,10 +103,28 @@ def _lines(cell, lines: list[tuple[str, dict[str, bool]]]) -> None:  # type: ign
             "underline", False)
 
 
+PAGE_WIDTH_CM = 25.7  # A4 landscape less the margins
+NUMBER_CM, NAME_CM = 1.4, 5.5
+
+
+def _widths(table: Table) -> list[float]:
+    """STT narrow, the names wide, a note wider, the figures share the rest."""
+    count = len(table.header)
+    wide = {1: NAME_CM, **{i: NAME_CM for i in table.left if i != 1}}
+    rest = (PAGE_WIDTH_CM - NUMBER_CM - sum(wide.values())) / max(count - 1 - len(wide), 1)
+    return [NUMBER_CM if i == 0 else wide.get(i, rest) for i in range(count)]
+
+
 def _table(document, table: Table) -> None:  # type: ignore[no-untyped-def]
     out = document.add_table(rows=1 + len(table.rows), cols=len(table.header))
     out.style = "Table Grid"
     out.alignment = WD_TABLE_ALIGNMENT.CENTER
+    out.autofit = False
+    grid = out._tbl.tblGrid.findall(qn("w:gridCol"))  # what LibreOffice reads; Word reads the cells'
+    for index, width in enumerate(_widths(table)):
+        grid[index].set(qn("w:w"), str(Cm(width).twips))
+        for cell in out.columns[index].cells:
+            cell.width = Cm(width)
     header = out.rows[0]
     _repeat_header(header)
     for row_index, values in enumerate([table.header, *table.rows]):
@@ -117,7 +136,7 @@ def _table(document, table: Table) -> None:  # type: ignore[no-untyped-def]
             run = paragraph.add_run(text)
             run.bold = bold
             run.font.size = Pt(11)
-            if row_index == 0 or (column != 1 and not isinstance(value, str)):
+            if row_index == 0 or column not in table.left:
                 paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
 
 

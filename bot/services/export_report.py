@@ -80,6 +80,7 @@ class Table:
     header: list[str]
     rows: list[list[object]]
     bold_rows: frozenset[int] = frozenset()  # indexes of the rows in bold (totals)
+    left: frozenset[int] = frozenset({1})  # the columns of words, aligned left (the others are centred)
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,7 @@ def indicator_table(content: Content, tally: Tally, commune: Unit | None) -> Tab
         rows.append([None, label, name, None, sum(tally.service_total(c) for c in codes),
                      sum(v.year_to_date.get(c, 0) for v in tally.villages for c in codes), None,
                      _t(content, "export.note_previous", value=sum(tally.service_previous(c) for c in codes))])
-    return Table(header, rows, frozenset(bold))
+    return Table(header, rows, frozenset(bold), frozenset({1, len(header) - 1}))
 
 
 def village_table(content: Content, tally: Tally, commune: Unit | None) -> Table:
@@ -228,7 +229,8 @@ def team_table(content: Content, tally: Tally, team: TeamFigures) -> Table:
     ]
     header = [_t(content, "export.col_number"), _t(content, "export.col_content"), _t(content, "export.col_figure"),
               _t(content, "export.col_note")]
-    return Table(header, [[n, label, value, note] for n, (label, value, note) in enumerate(lines, start=1)])
+    return Table(header, [[n, label, value, note] for n, (label, value, note) in enumerate(lines, start=1)],
+                 left=frozenset({1, 3}))
 
 
 def filed_report(content: Content, tally: Tally, team: TeamFigures, commune: Unit | None,

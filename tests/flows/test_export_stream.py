@@ -33,8 +33,8 @@ async def member(db: Database, demo: Demo, clock) -> int:
         return (await uow.members.add("Người Một", "member", demo.villages[0].village.id, clock.now())).id
 
 
-# Columns of the detail sheet: number, day, village, service, count, unit, source, reporter, entered by, status...
-DAY, COUNT, STATUS = 1, 4, 9
+# Columns of the detail sheet: number, day, village, service, count, source, reporter, entered by, status...
+DAY, COUNT, STATUS = 1, 4, 8
 
 
 def sheet_rows(book, name: str) -> list[tuple]:
