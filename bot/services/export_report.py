@@ -204,12 +204,13 @@ def village_table(content: Content, tally: Tally, commune: Unit | None) -> Table
         rows.append([number, village.unit.name, village.unit.households,
                      *[village.current.get(c, 0) for c in tally.services], *sums(village.current),
                      _t(content, f"export.status.{village_status(village)}")])
+    if tally.scope.kind == "village":  # one village: its line is the whole
+        return Table(header, rows)
     households = [v.unit.households for v in tally.villages if v.unit.households is not None]
     reported = sum(1 for v in tally.villages if v.reported)
     whole = {c: tally.service_total(c) for c in tally.services}
-    name = (_t(content, "export.commune_total") if tally.scope.kind != "village" else tally.scope.name)
-    rows.append([None, name, sum(households) if households else None, *whole.values(), *sums(whole),
-                 _t(content, "export.out_of", value=reported, total=len(tally.villages))])
+    rows.append([None, _t(content, "export.commune_total"), sum(households) if households else None, *whole.values(),
+                 *sums(whole), _t(content, "export.out_of", value=reported, total=len(tally.villages))])
     return Table(header, rows, frozenset({len(rows) - 1}))
 
 

@@ -278,3 +278,13 @@ async def test_a_chart_of_only_zero_reports_is_drawn(engine, demo, db, clock):
     await phu.send("không có")
     figure = await chart_of(staff(engine, demo), "/bieudo")
     assert "0 – báo không có" in texts_of(figure)
+
+
+async def test_one_villages_report_names_its_commune_and_itself(engine, demo, november):
+    file = await export(staff(engine, demo), "/xuat word mỹ thạnh")
+    assert file.filename == "baocao_AP-MY-THANH_2026-11.docx"
+    document = docx.Document(io.BytesIO(file.data))
+    paragraphs = [p.text for p in document.paragraphs]
+    assert document.tables[0].cell(0, 0).paragraphs[0].text == "UBND XÃ MỸ HIỆP" and "Đơn vị: Ấp Mỹ Thạnh" in paragraphs
+    villages = [[c.text for c in r.cells] for r in document.tables[2].rows]
+    assert [r[1] for r in villages[1:]] == ["Ấp Mỹ Thạnh"] and villages[-1][-2] == "50"  # no total of one line
