@@ -17,7 +17,9 @@ from typing import Any, Protocol, TypeVar
 from storage.models import Conversation, Member
 from storage.sql.announcements import AnnouncementRepository
 from storage.sql.channels import ChannelRepository
+from storage.sql.files import FileRepository
 from storage.sql.inbox import InboxRepository
+from storage.sql.leases import LeaseRepository
 from storage.sql.outbox import OutboxRepository
 from storage.sql.reminders import ReminderRepository
 from storage.sql.repositories import (
@@ -53,6 +55,8 @@ class UnitOfWork(Protocol):
     targets: TargetRepository
     announcements: AnnouncementRepository
     channels: ChannelRepository
+    files: FileRepository
+    leases: LeaseRepository
 
     async def open_inbound(self, channel: str, update_key: str, user_id: str, chat_id: str,
                            now: datetime) -> tuple[bool, Member | None, Conversation]:

@@ -232,6 +232,17 @@ class StoredUpdate:
     attempts: int = 0
 
 
+@dataclass(frozen=True)
+class StoredFile:
+    """A file published behind a signed URL (``tcns serve``'s ``GET /files/<token>``)."""
+
+    id: int
+    name: str
+    mime: str
+    data: bytes = field(repr=False)
+    expires_at: datetime
+
+
 # Announcements -----------------------------------------------------------------------------
 RULE = "announce"
 COPY_STEP = "msg"

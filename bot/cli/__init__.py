@@ -3,6 +3,7 @@
     tcns                 the main job: the bot if a channel token is set, else the demo chat
     tcns demo [--no-chat] | chat [--user NAME]                       bot/cli/chat.py
     tcns run                                                         bot/cli/run.py
+    tcns serve [--host H] [--port P] [--workers N]                   bot/cli/serve.py
     tcns parse "TEXT" [--today YYYY-MM-DD]                           bot/cli/parse.py
     tcns db upgrade                                                  bot/cli/db.py
     tcns reminders plan | run | status                               bot/cli/reminders.py
@@ -18,12 +19,13 @@ import sys
 
 from pydantic import ValidationError
 
-from bot.cli import admin, chat, db, parse, reminders, run, tally
+from bot.cli import admin, chat, db, parse, reminders, run, serve, tally
 from bot.cli.common import Handler, say
 from bot.content import ContentError, load_content
+from bot.runtime.logs import configure_logging
 from bot.runtime.settings import Settings
 
-GROUPS = (chat, run, parse, db, reminders, admin, tally)
+GROUPS = (chat, run, serve, parse, db, reminders, admin, tally)
 
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
@@ -37,17 +39,18 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
 
 def _runs(args: argparse.Namespace) -> bool:
     """The long-running commands say what they do (passes, stops, blocked chats); the others stay quiet."""
-    return args.command == "run" or (args.command == "reminders" and args.reminders_command == "run")
+    return args.command in ("run", "serve") or (args.command == "reminders" and args.reminders_command == "run")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser, handlers = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if _runs(args) else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    level = logging.INFO if _runs(args) else logging.WARNING
+    configure_logging("text", level)
     try:
         settings = Settings()
+        if settings.log_format != "text":
+            configure_logging(settings.log_format, level)
         if args.command is None:  # the main job
             if settings.telegram_bot_token or settings.zalo_bot_token:
                 args.command = "run"

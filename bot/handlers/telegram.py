@@ -25,6 +25,7 @@ from bot.domain.messages import Inbound, Markup, Reply, with_buttons
 from bot.flows.commands import GUEST
 from bot.flows.engine import COMMANDS, MENU, MENUS, Engine
 from bot.handlers.plain import split_text, utf16_length
+from bot.services import metrics
 from bot.services.inbox import Delivered, Dispatcher, Inbox, handle_with_retries
 
 log = logging.getLogger(__name__)
@@ -236,6 +237,7 @@ class TelegramAdapter:
             else:
                 log.error("giving up on a reply to chat %s after %d attempts", chat_id, SEND_ATTEMPTS)
                 return False
+        metrics.REPLIES.labels(CHANNEL).inc()
         if reply.commands_for is not None:  # after the reply, and cosmetic: never fails it
             await self._quietly(apply_menu(bot, self.content, chat_id, reply.commands_for))
         return True

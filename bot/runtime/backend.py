@@ -14,17 +14,24 @@ from pathlib import Path
 from storage import Database
 from storage.postgres.backup import BackupFailed, BackupToolMissing
 from storage.postgres.database import PostgresDatabase
+from storage.postgres.migrations import MIGRATIONS as POSTGRES_MIGRATIONS
 from storage.sqlite import backup
 from storage.sqlite.database import SqliteDatabase
+from storage.sqlite.migrations import MIGRATIONS as SQLITE_MIGRATIONS
 
 __all__ = ["BackupFailed", "BackupToolMissing", "check_unused", "database_file", "database_from_url",
-           "is_backup", "is_postgres", "restore"]
+           "is_backup", "is_postgres", "latest_schema", "restore"]
 _POSTGRES = ("postgresql://", "postgres://")
 
 
 def is_postgres(url: str) -> bool:
     """Whether ``TCNS_DB`` names a PostgreSQL database (rather than a SQLite file)."""
     return url.startswith(_POSTGRES)
+
+
+def latest_schema(url: str) -> int:
+    """The schema version this code's migrations reach on the backend ``url`` names."""
+    return max(version for version, _ in (POSTGRES_MIGRATIONS if is_postgres(url) else SQLITE_MIGRATIONS))
 
 
 def database_from_url(url: str) -> Database:

@@ -9,6 +9,7 @@ from bot.domain.clock import Clock, SystemClock
 from bot.flows.engine import Engine
 from bot.runtime.backend import database_from_url
 from bot.runtime.settings import Settings
+from bot.services.files import FilePublisher
 from storage import Database
 
 
@@ -19,6 +20,7 @@ class Runtime:
     db: Database
     engine: Engine
     clock: Clock
+    files: FilePublisher | None = None  # signed file URLs: TCNS_PUBLIC_URL and TCNS_FILE_SECRET set
 
     async def close(self) -> None:
         await self.db.close()
@@ -38,4 +40,6 @@ async def open_runtime(settings: Settings | None = None, clock: Clock | None = N
     db = await database_from_url(settings.db).open()
     clock = clock or SystemClock()
     engine = Engine(db, content, clock, settings.tz)
-    return Runtime(settings, content, db, engine, clock)
+    files = FilePublisher(db, clock, settings.public_url, settings.file_secret) \
+        if settings.public_url and settings.file_secret else None
+    return Runtime(settings, content, db, engine, clock, files)

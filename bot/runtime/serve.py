@@ -1,7 +1,10 @@
 """The bot's one start/stop sequence: channels, the reminder scheduler and the outbox sender.
 
-``tcns run`` (long polling) uses :class:`BotProcess`; a webhook server starts the same
-process with ``poll=False`` and feeds the channels' inboxes itself. ``tcns reminders run``
+``tcns run`` (long polling) uses :class:`BotProcess`; ``tcns serve`` (bot/runtime/web.py)
+starts the same process with ``poll=False`` in each worker and feeds the channels' inboxes
+from its webhook endpoints; then the process replays what waits in the inboxes, registers
+the webhooks (``TCNS_PUBLIC_URL``) and, while it holds the scheduler lease, sweeps updates a
+dead worker left behind. ``tcns reminders run``
 and the terminal chat take the outbox deliveries from here too, so no entry point wires
 channels on its own.
 
@@ -16,23 +19,27 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from bot.domain.clock import Clock
-from bot.handlers import telegram_outbox, zalo, zalo_outbox
+from bot.handlers import telegram_outbox, webhooks, zalo, zalo_outbox
 from bot.handlers.telegram import build_application
 from bot.handlers.telegram_polling import TelegramPolling
 from bot.handlers.terminal_outbox import terminal_inbox
 from bot.runtime.core import Runtime
 from bot.runtime.scheduler import ReminderScheduler
 from bot.services.announcements import summary_followup
+from bot.services.inbox import Inbox
+from bot.services.leases import SCHEDULER, Lease, worker_id, worker_lease
 from bot.services.outbox import Deliver, OutboxSender
 from bot.services.quota import Quotas
 
 log = logging.getLogger(__name__)
 
 STOP_GRACE_SECONDS = 6.0
+SWEEP_AFTER_SECONDS = 60.0  # a stored update still waiting this long was left by a worker that died
 
 
 class ChannelRefused(Exception):
@@ -59,6 +66,12 @@ class BotProcess:
         self._stack = contextlib.AsyncExitStack()
         self._stop = asyncio.Event()
         self._zalo_polling: asyncio.Task[None] | None = None
+        self._replays: set[asyncio.Task[int]] = set()
+
+    @property
+    def stopping(self) -> asyncio.Event:
+        """Set once :meth:`stop` begins (webhooks then store nothing more)."""
+        return self._stop
 
     async def start(self, poll: bool = True) -> None:
         """Start the channels (Zalo's token is checked first), then reminders.
@@ -90,12 +103,38 @@ class BotProcess:
             deliveries[telegram_outbox.CHANNEL] = telegram_outbox.telegram_delivery(application.bot, runtime.content)
         if poll and self.zalo is not None:
             self._zalo_polling = asyncio.create_task(self.zalo.run(self._stop))
-        self.scheduler = start_reminders(runtime, deliveries)
+        if not poll:  # webhooks feed the inboxes: what waits in them from before goes first
+            for inbox in self.inboxes():
+                self._replays.add(asyncio.create_task(inbox.replay(self._stop)))
+            await self._set_webhooks()
+        self.scheduler = start_reminders(runtime, deliveries, sweep=None if poll else self.sweep)
+
+    def inboxes(self) -> list[Inbox]:
+        return [adapter.inbox for adapter in (self.telegram and self.telegram.adapter, self.zalo) if adapter]
+
+    async def sweep(self) -> None:
+        """Webhooks with several workers: updates stored more than :data:`SWEEP_AFTER_SECONDS`
+        ago and still waiting were left by a worker that died; handle them here (the
+        engine's claim keeps one still being handled elsewhere from being done twice)."""
+        for inbox in self.inboxes():
+            await inbox.replay(self._stop, stored_before=time.time() - SWEEP_AFTER_SECONDS)
+
+    async def _set_webhooks(self) -> None:
+        settings = self.runtime.settings
+        if not settings.public_url:
+            return
+        if self.telegram is not None and settings.telegram_webhook_secret:
+            await webhooks.set_telegram_webhook(self.telegram.application.bot, settings.public_url,
+                                                settings.telegram_webhook_secret)
+        if self.zalo is not None and settings.zalo_webhook_secret:
+            await webhooks.set_zalo_webhook(self.zalo.client, settings.public_url, settings.zalo_webhook_secret)
 
     async def stop(self) -> None:
         """Fetch nothing more; everyone settles the work in hand at once, within the grace."""
         log.info("stopping: no new updates are fetched; those not handled yet stay stored for the next start")
         self._stop.set()
+        if self._replays:
+            await asyncio.gather(*self._replays, return_exceptions=True)
         stopping: list[Awaitable[None]] = []
         if self.scheduler is not None:
             stopping.append(self.scheduler.stop())
@@ -146,13 +185,21 @@ def zalo_refused(runtime: Runtime) -> zalo.Refused:
     return refused
 
 
-def start_reminders(runtime: Runtime, deliveries: dict[str, Deliver]) -> ReminderScheduler:
-    """The scheduler (decides what is due, enqueues) and the outbox sender (sends), on this loop."""
+def start_reminders(runtime: Runtime, deliveries: dict[str, Deliver],
+                    sweep: Callable[[], Awaitable[None]] | None = None) -> ReminderScheduler:
+    """The scheduler (decides what is due, enqueues) and the outbox sender (sends), on this loop.
+
+    Passes run in the one process that holds the ``scheduler`` lease (several workers, or a
+    ``tcns run`` beside a ``tcns reminders run``); every process's sender drains the outbox."""
     planner = runtime.content.planner(runtime.settings.tz)
+    owner = worker_id()
     sender = OutboxSender(runtime.db, deliveries, runtime.clock, is_quiet=planner.is_quiet,
                           rate=runtime.settings.outbox_rate, stop_grace=STOP_GRACE_SECONDS,
-                          followups=summary_followup(runtime.db, runtime.content), quota=quotas_of(runtime))
-    scheduler = ReminderScheduler(runtime.db, runtime.content, runtime.clock, planner, sender)
+                          followups=summary_followup(runtime.db, runtime.content), quota=quotas_of(runtime),
+                          owner=owner)
+    scheduler = ReminderScheduler(runtime.db, runtime.content, runtime.clock, planner, sender,
+                                  lease=Lease(runtime.db, SCHEDULER, owner), worker=worker_lease(runtime.db, owner),
+                                  on_duty=sweep)
     scheduler.start()
     return scheduler
 

@@ -31,6 +31,13 @@ class Settings(BaseSettings):
     # Share of a budget kept for deadline reminders: below it digests and announcements wait.
     quota_reserve: float = Field(default=0.1, ge=0, le=1, validation_alias="TCNS_QUOTA_RESERVE")
     outbox_rate: float = Field(default=30.0, gt=0, le=1000, validation_alias="TCNS_OUTBOX_RATE")  # msgs/s overall
+    # tcns serve (webhooks): the public https base URL the channels reach this server at; it
+    # also enables the signed file URLs (with TCNS_FILE_SECRET).
+    public_url: str | None = Field(default=None, validation_alias="TCNS_PUBLIC_URL")
+    telegram_webhook_secret: str | None = Field(default=None, validation_alias="TELEGRAM_WEBHOOK_SECRET")
+    zalo_webhook_secret: str | None = Field(default=None, validation_alias="ZALO_WEBHOOK_SECRET")
+    file_secret: str | None = Field(default=None, validation_alias="TCNS_FILE_SECRET")
+    log_format: str = Field(default="text", pattern="^(text|json)$", validation_alias="TCNS_LOG_FORMAT")
 
     @field_validator("timezone")
     @classmethod

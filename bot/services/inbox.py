@@ -30,6 +30,7 @@ from functools import partial
 from typing import Any
 
 from bot.domain.clock import Clock
+from bot.services import metrics
 from storage import Database, UnitOfWork
 from storage.models import StoredUpdate
 
@@ -78,6 +79,7 @@ class Dispatcher:
         self._held = 0  # submitted and not finished
         self._changed = asyncio.Event()
         self._stopping = False
+        self.channel = ""  # for the metrics; set by the inbox in front of it
 
     @property
     def held(self) -> int:
@@ -117,10 +119,12 @@ class Dispatcher:
                 async with self._slots:
                     if self._stopping:
                         break
+                    started = time.perf_counter()
                     try:
                         await self._handler(queue[0])
                     except Exception:  # the handler settles its own errors; never lose the worker
                         log.exception("error while handling an update of chat %s", chat)
+                    metrics.HANDLED.labels(self.channel).observe(time.perf_counter() - started)
                 queue.popleft()
                 self._release(1)
         finally:
@@ -166,6 +170,7 @@ class Inbox:
         self.clock = clock
         self.channel = channel
         self.dispatcher = dispatcher
+        dispatcher.channel = channel
         self._chat_of = chat_of  # the ordering key of a stored payload (for replays)
         self._seq = _Seq()
 
@@ -181,20 +186,30 @@ class Inbox:
         now = self.clock.now()
         new = set(await self.db.run(lambda uow: uow.inbox.store(self.channel, rows, now), durable=True))
         fresh = [u for u in updates if u.key in new]
+        metrics.UPDATES.labels(self.channel, "new").inc(len(fresh))
+        if len(fresh) < len(updates):
+            metrics.UPDATES.labels(self.channel, "redelivered").inc(len(updates) - len(fresh))
         for update in fresh:
             self.dispatcher.submit(update)
         return fresh
 
-    async def replay(self, stop: asyncio.Event | None = None) -> int:
+    async def replay(self, stop: asyncio.Event | None = None, stored_before: float | None = None) -> int:
         """Hand every update still waiting in the table to the dispatcher, in arrival order,
-        never holding more than its capacity. Returns how many were replayed."""
+        never holding more than its capacity. Returns how many were replayed.
+
+        ``stored_before`` (seconds since the epoch): only those stored before then (the sweep
+        of ``tcns serve``: updates a worker stored and died with; one just stored is its own).
+        """
         stop = stop or asyncio.Event()
+        cutoff = None if stored_before is None else int(stored_before * 1e9)  # seq: ns since the epoch
         after, replayed = -1, 0
         while not stop.is_set():
             room = await self.dispatcher.wait_for_room(stop)
             if stop.is_set():
                 break
             batch = await self.db.run(partial(_waiting, self.channel, after, max(room, 1)))
+            if cutoff is not None:
+                batch = [stored for stored in batch if stored.seq < cutoff]
             if not batch:
                 break
             for stored in batch:

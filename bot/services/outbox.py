@@ -37,7 +37,15 @@ with backoff up to ``max_attempts``, then ``failed``; a refused request (400) is
 ``failed`` at once.
 
 Rate limits: at most ``rate`` messages per second overall (Telegram: about 30) and at
-least ``per_chat_interval`` seconds between two messages to one chat (Telegram: 1 s).
+least ``per_chat_interval`` seconds between two messages to one chat (Telegram: 1 s),
+for all the workers of ``tcns serve --workers N`` together. A shared token bucket in the
+database rather than a share of the rate per live worker: each claim takes the channel's
+next slot (``send_budget``) and reserves the chat (``chat_pace``) in the claim's own
+transaction (``OutboxRepository.claim_paced``), so the budget is exact at every moment,
+also while a worker starts or dies (a per-worker share is wrong until the worker count
+catches up, and splits one chat's 1 s between workers that cannot see each other); the
+cost is one small row update per message, nothing at 30 msg/s. The local
+:class:`RateLimiter` still paces this process (no claim runs far ahead of its slot).
 Nothing is sent during the quiet hours.
 """
 
@@ -55,6 +63,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.clock import Clock
 from bot.services.quota import Quotas
+from bot.services import metrics
 from storage import Database
 from storage.models import OutboxMessage
 
@@ -67,6 +76,7 @@ PAUSE = "pause"
 # The request may have reached the channel (a read timeout, a connection dropped after
 # sending): resending could duplicate, so it is settled ``uncertain`` like a crash mid-call.
 UNCERTAIN = "uncertain"
+PACE_KEPT_SECONDS = 60.0  # a chat's pace row is forgotten this long after it ran out
 
 
 @dataclass(frozen=True)
@@ -149,6 +159,7 @@ class OutboxSender:
         followups: Callable[[datetime], Awaitable[int]] | None = None,
         stop_grace: float = 6.0,
         quota: Quotas | None = None,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.db = db
         self.deliveries = deliveries
@@ -169,6 +180,9 @@ class OutboxSender:
         self.stop_grace = stop_grace
         # Push budgets and pauses per channel (Zalo's monthly quota); none by default.
         self.quota = quota or Quotas(ZoneInfo("UTC"))
+        # Wall-clock seconds for the send budget shared with other workers (real time, whatever
+        # ``clock`` says: a test's fixed clock must not hold the pacing still).
+        self.wall = wall
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -209,6 +223,7 @@ class OutboxSender:
                     break
                 async with self.db.uow() as uow:
                     settled = await uow.outbox.housekeep(now)
+                    await uow.leases.prune_pace(self.wall() - PACE_KEPT_SECONDS)
                     held = await self.quota.holds(uow, list(self.deliveries), now)
                     rows = await uow.outbox.due(now, self.batch, channel, chat_id, held)
                     rooms = {c: await self.quota.room(uow, c, now) for c in {r.channel for r in rows}}
@@ -244,11 +259,13 @@ class OutboxSender:
                         break
                     now = self.clock.now()
                     async with self.db.uow() as uow:
-                        claimed = await uow.outbox.claim(row.id, now, now + self.lease, self.owner)
-                    if not claimed:
+                        slot = await uow.outbox.claim_paced(
+                            row.id, row.channel, row.chat_id, now + self.lease, self.owner, self.wall(),
+                            self.limiter.interval, self.limiter.per_chat_interval)
+                    if slot is None:
                         continue
                     self.limiter.note_chat(row.chat_id)
-                    task = asyncio.create_task(self._send(row, result, failures, stop))
+                    task = asyncio.create_task(self._send(row, result, failures, stop, slot))
                     inflight[task] = row
                     task.add_done_callback(done)
                     started += 1
@@ -286,9 +303,17 @@ class OutboxSender:
                     abandoned, self.stop_grace)
 
     async def _send(self, row: OutboxMessage, result: DrainResult, failures: list[BaseException],
-                    stop: asyncio.Event) -> None:
+                    stop: asyncio.Event, slot: float = 0.0) -> None:
         try:
             deliver = self.deliveries[row.channel]
+            wait = slot - self.wall()
+            if wait > 0:  # the shared budget's slot (other workers send too): not before it
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), wait)
+                    # Stopped before the call: not sent, so back to pending at once.
+                    await self._settle(row, Delivery(TRANSIENT, "sender stopped before sending", 0.0), result,
+                                       retry_now=True)
+                    return
             while True:
                 try:
                     outcome = await deliver(row)
@@ -298,6 +323,8 @@ class OutboxSender:
                 if outcome.outcome == RETRY_AFTER and outcome.retry_after <= self.max_inline_retry_after:
                     log.warning("flood control: pausing the sender for %.1fs", outcome.retry_after)
                     self.limiter.pause(outcome.retry_after)
+                    async with self.db.uow() as uow:  # every worker's sender of this channel waits too
+                        await uow.leases.pause_budget(row.channel, self.wall() + outcome.retry_after)
                     with contextlib.suppress(TimeoutError):
                         # A stop during the wait: not sent, so back to pending (settled as a retry below).
                         await asyncio.wait_for(stop.wait(), outcome.retry_after)
@@ -312,10 +339,15 @@ class OutboxSender:
             failures.append(exc)
             raise
 
-    async def _settle(self, row: OutboxMessage, outcome: Delivery, result: DrainResult) -> None:
+    async def _settle(self, row: OutboxMessage, outcome: Delivery, result: DrainResult,
+                      retry_now: bool = False) -> None:
         now = self.clock.now()
+        metrics.PUSHED.labels(row.channel, outcome.outcome).inc()
         async with self.db.uow() as uow:
-            if outcome.outcome == SENT:
+            if retry_now:
+                await uow.outbox.mark_retry(row.id, now, outcome.error)
+                result.retried += 1
+            elif outcome.outcome == SENT:
                 await uow.outbox.mark_sent(row.id, now)
                 await self.quota.counted(uow, row.channel, now)
                 result.sent += 1

@@ -29,6 +29,9 @@ class PostgresDialect:
     def group_concat(self, expr: str, separator: str) -> str:
         return f"string_agg({expr}, '{separator}')"
 
+    def skip_locked(self) -> str:
+        return "FOR UPDATE SKIP LOCKED"
+
 
 POSTGRES = PostgresDialect()
 

@@ -15,6 +15,11 @@ class Dialect(Protocol):
     def group_concat(self, expr: str, separator: str) -> str:
         """An aggregate joining ``expr`` over the group with ``separator`` (a plain literal)."""
 
+    def skip_locked(self) -> str:
+        """The clause after a SELECT that locks its rows for this transaction and passes over
+        rows another transaction holds (``FOR UPDATE SKIP LOCKED``), or "" where one writer
+        at a time is all there is (SQLite)."""
+
 
 class Executor(Protocol):
     """A tiny async SQL interface with ``?`` placeholders, inside one transaction."""

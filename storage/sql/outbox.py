@@ -16,6 +16,7 @@ from typing import Any
 
 from storage.models import NewMessage, OutboxMessage
 from storage.sql.executor import Executor
+from storage.sql.leases import LeaseRepository
 from storage.sql.repositories import ts
 
 _COLS = "id, rule, period, step, recipient, member_id, channel, chat_id, payload, due_at, status, attempts"
@@ -142,6 +143,35 @@ class OutboxRepository:
             (_utc(lease_until), owner, message_id),
         )
         return changed == 1
+
+    async def claim_paced(self, message_id: int, channel: str, chat_id: str, lease_until: datetime, owner: str,
+                          now: float, interval: float, chat_interval: float) -> float | None:
+        """:meth:`claim` under the shared send budget, for senders in several workers at once.
+
+        In one transaction: the row (``FOR UPDATE SKIP LOCKED`` on PostgreSQL: a row another
+        worker is claiming is passed over at once, not waited for), the chat's pace (no other
+        message to it within ``chat_interval`` of this one, whichever worker sent it), and the
+        next slot of the channel's budget (``interval`` apart across every worker). Returns
+        the slot (seconds since the epoch, ``>= now``: the delivery waits until then), or
+        None if the row is not this sender's to send now (taken, settled, or its chat paced).
+        """
+        leases = LeaseRepository(self.db)
+        changed = await self.db.execute(
+            "UPDATE outbox SET status = 'sending', claimed_until = ?, claimed_by = ?, attempts = attempts + 1 "
+            f"WHERE id = (SELECT id FROM outbox WHERE id = ? AND status = 'pending' {self.db.dialect.skip_locked()})",
+            (_utc(lease_until), owner, message_id),
+        )
+        if changed != 1:
+            return None
+        if chat_interval > 0 and not await leases.pace_chat(channel, chat_id, now):
+            await self.db.execute(  # undone in the same transaction: as if never claimed
+                "UPDATE outbox SET status = 'pending', claimed_until = NULL, claimed_by = NULL, "
+                "attempts = attempts - 1 WHERE id = ?", (message_id,))
+            return None
+        slot = await leases.take_slot(channel, now, interval)
+        if chat_interval > 0:
+            await leases.set_chat_pace(channel, chat_id, slot + chat_interval)
+        return slot
 
     async def mark_sent(self, message_id: int, now: datetime) -> None:
         await self.db.execute(

@@ -6,7 +6,9 @@ from __future__ import annotations
 from storage.sql.announcements import AnnouncementRepository
 from storage.sql.channels import ChannelRepository
 from storage.sql.executor import Executor
+from storage.sql.files import FileRepository
 from storage.sql.inbox import InboxRepository
+from storage.sql.leases import LeaseRepository
 from storage.sql.outbox import OutboxRepository
 from storage.sql.reminders import ReminderRepository
 from storage.sql.repositories import (
@@ -38,3 +40,5 @@ class RepositorySet:
         self.targets = TargetRepository(executor)
         self.announcements = AnnouncementRepository(executor)
         self.channels = ChannelRepository(executor)
+        self.files = FileRepository(executor)
+        self.leases = LeaseRepository(executor)

@@ -604,6 +604,7 @@ class FakeBotApi(FakeServer):
         self.unknown_methods: list[str] = []
         self.callback_answers: dict[str, dict[str, Any]] = {}
         self.commands: list[dict[str, Any]] | None = None
+        self.webhook: dict[str, Any] | None = None  # the last setWebhook's parameters (url, secret_token...)
 
         self._users: dict[int, FakeUser] = {}
         self._chats: dict[int, dict[str, Any]] = {}
@@ -628,7 +629,8 @@ class FakeBotApi(FakeServer):
         self._methods: dict[str, Callable[[dict[str, Any]], Any]] = {
             "getme": self._get_me,
             "getupdates": self._get_updates,
-            "deletewebhook": self._true,
+            "deletewebhook": self._delete_webhook,
+            "setwebhook": self._set_webhook,
             "close": self._true,
             "logout": self._true,
             "setmycommands": self._set_my_commands,
@@ -988,6 +990,16 @@ class FakeBotApi(FakeServer):
 
     @staticmethod
     def _true(params: dict[str, Any]) -> bool:
+        return True
+
+    def _set_webhook(self, params: dict[str, Any]) -> bool:
+        if not params.get("url"):
+            raise _bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+        self.webhook = params
+        return True
+
+    def _delete_webhook(self, params: dict[str, Any]) -> bool:
+        self.webhook = None
         return True
 
     def _get_me(self, params: dict[str, Any]) -> dict[str, Any]:

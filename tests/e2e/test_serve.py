@@ -1,0 +1,140 @@
+"""``tcns serve`` over real HTTP: the Telegram webhook through the real PTB Application to the
+fake Bot API, the secret, redeliveries, /healthz, /metrics and the signed file URLs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from support import peek
+from support.fakebotapi import FakeBotApi
+from support.helpers import TZ
+from support.serve import Served, free_port
+from support.telegram import TOKEN
+
+from bot.content import Content
+from bot.domain.clock import FixedClock
+from bot.runtime.backend import database_from_url
+from bot.runtime.settings import Settings
+from bot.services.demo import seed_demo
+
+SECRET = "webhook-secret-for-tests"
+HEADER = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+
+
+@pytest.fixture
+async def served(db_path: Path, content: Content) -> AsyncIterator[tuple[Served, FakeBotApi, str, FixedClock]]:
+    """The demo commune behind ``tcns serve`` (SQLite), Telegram at the fake Bot API:
+    (served, fake Bot API, a member invite code, clock)."""
+    clock = FixedClock(datetime(2026, 11, 18, 10, 0, tzinfo=TZ))
+    db = await database_from_url(str(db_path)).open()
+    try:
+        code = (await seed_demo(db, content, clock.now())).villages[0].member_code
+    finally:
+        await db.close()
+    port = free_port()
+    async with FakeBotApi() as api:
+        settings = Settings(TCNS_DB=str(db_path), TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=api.base_url,
+                            TELEGRAM_FILE_BASE_URL=api.base_file_url, TELEGRAM_WEBHOOK_SECRET=SECRET,
+                            TCNS_PUBLIC_URL=f"http://127.0.0.1:{port}", TCNS_FILE_SECRET="file-secret")
+        async with Served(settings, clock, port=port) as served:
+            yield served, api, code, clock
+
+
+async def test_webhook_update_is_answered_through_ptb(served) -> None:
+    app, api, code, _ = served
+    assert api.webhook is not None  # registered at start, with the secret
+    assert api.webhook["url"] == f"{app.url}/webhook/telegram"
+    assert api.webhook["secret_token"] == SECRET
+    lan = api.user(501, first_name="Lan")
+    answer = await app.http.post("/webhook/telegram", json=lan.message_update(f"/start {code}"), headers=HEADER)
+    assert answer.status_code == 200
+    welcome = await lan.next_reply()
+    assert "Chào mừng" in welcome.plain_text
+    await lan.next_reply()  # first steps
+    answer = await app.http.post("/webhook/telegram", json=lan.message_update("vneid 3"), headers=HEADER)
+    assert answer.status_code == 200
+    assert "Đã ghi nhận" in (await lan.next_reply()).plain_text
+    reports = await peek.live_reports(app.runtime.db, "service, count")
+    assert reports == [("vneid", 3)]
+
+
+async def test_wrong_or_missing_secret_is_refused_and_changes_nothing(served) -> None:
+    app, api, code, _ = served
+    lan = api.user(502, first_name="Lan")
+    update = lan.message_update(f"/start {code}")
+    for headers in ({"X-Telegram-Bot-Api-Secret-Token": "wrong"}, {}):
+        answer = await app.http.post("/webhook/telegram", json=update, headers=headers)
+        assert answer.status_code == 403
+    await lan.no_more_replies()
+    assert await peek.rows(app.runtime.db, "inbox", "update_key") == []  # not stored, not marked
+
+
+async def test_redelivered_update_is_a_no_op(served) -> None:
+    app, api, code, _ = served
+    lan = api.user(503, first_name="Lan")
+    first = lan.message_update(f"/start {code}")
+    assert (await app.http.post("/webhook/telegram", json=first, headers=HEADER)).status_code == 200
+    await lan.next_replies(2)
+    report = lan.message_update("vneid 2")
+    for _ in range(3):  # Telegram retries an update it thinks was not received
+        assert (await app.http.post("/webhook/telegram", json=report, headers=HEADER)).status_code == 200
+    await lan.next_reply()
+    await lan.no_more_replies()
+    assert await peek.live_reports(app.runtime.db, "service, count") == [("vneid", 2)]
+
+
+async def test_not_an_update_is_refused(served) -> None:
+    app, _, _, _ = served
+    answer = await app.http.post("/webhook/telegram", content=b"not json", headers=HEADER)
+    assert answer.status_code == 400
+    assert await app.runtime.db.run(lambda uow: uow.inbox.count_waiting()) == 0
+
+
+async def test_healthz_and_metrics(served) -> None:
+    app, api, code, _ = served
+    health = await app.http.get("/healthz")
+    assert health.status_code == 200 and health.json()["ok"] is True
+    lan = api.user(504, first_name="Lan")
+    update = lan.message_update(f"/start {code}")
+    await app.http.post("/webhook/telegram", json=update, headers=HEADER)
+    await app.http.post("/webhook/telegram", json=update, headers=HEADER)
+    await lan.next_replies(2)
+    text = (await app.http.get("/metrics")).text
+    assert 'tcns_updates_received_total{channel="telegram",outcome="new"}' in text
+    assert 'tcns_updates_received_total{channel="telegram",outcome="redelivered"}' in text
+    assert 'tcns_replies_sent_total{channel="telegram"}' in text
+    assert "tcns_update_handle_seconds_bucket" in text
+    assert "tcns_webhook_store_seconds_bucket" in text
+    assert "tcns_workers_live 1.0" in text
+
+
+async def test_healthz_says_503_when_the_schema_is_behind(served) -> None:
+    app, _, _, _ = served
+    db = app.runtime.db
+    async with db.uow() as uow:
+        await uow.inbox.db.execute("DELETE FROM schema_migrations WHERE version = (SELECT MAX(version) "
+                                   "FROM schema_migrations)")
+    health = await app.http.get("/healthz")
+    assert health.status_code == 503 and health.json()["ok"] is False
+
+
+async def test_signed_file_urls(served) -> None:
+    app, _, _, clock = served
+    files = app.runtime.files
+    url = await files.publish(b"\x89PNG chart bytes", "bieu do.png")
+    assert url.startswith(f"{app.url}/files/") and url.endswith("/bieu%20do.png")
+    got = await app.http.get(url)
+    assert got.status_code == 200
+    assert got.content == b"\x89PNG chart bytes"
+    assert got.headers["content-type"] == "image/png"
+    token = url.split("/files/")[1].split("/")[0]
+    file_id, expires, signature = token.split("-", 2)
+    tampered = [f"{int(file_id) + 1}-{expires}-{signature}", f"{file_id}-{int(expires) + 3600}-{signature}",
+                f"{file_id}-{expires}-{signature[:-2]}xx", "garbage"]
+    for bad in tampered:
+        assert (await app.http.get(f"/files/{bad}/x.png")).status_code == 404, bad
+    clock.advance(minutes=16)  # the default lifetime is 15 minutes
+    assert (await app.http.get(url)).status_code == 404
