@@ -28,7 +28,7 @@ HEADER = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
 async def served(db_path: Path, content: Content) -> AsyncIterator[tuple[Served, FakeBotApi, str, FixedClock]]:
     """The demo commune behind ``tcns serve`` (SQLite), Telegram at the fake Bot API:
     (served, fake Bot API, a member invite code, clock)."""
-    clock = FixedClock(datetime(2026, 11, 18, 10, 0, tzinfo=TZ))
+    clock = FixedClock(datetime(2026, 11, 18, 22, 30, tzinfo=TZ))  # quiet hours: no reminder pushes in between
     db = await database_from_url(str(db_path)).open()
     try:
         code = (await seed_demo(db, content, clock.now())).villages[0].member_code
