@@ -37,3 +37,4 @@ def configure_logging(log_format: str = "text", level: int = logging.INFO) -> No
     root.addHandler(handler)
     root.setLevel(level)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per job added or run

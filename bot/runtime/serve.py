@@ -96,7 +96,8 @@ class BotProcess:
         if settings.telegram_bot_token:
             application = build_application(settings.telegram_bot_token, runtime.engine, runtime.content,
                                             base_url=settings.telegram_api_base_url,
-                                            base_file_url=settings.file_base_url)
+                                            base_file_url=settings.file_base_url,
+                                            rate_limit=settings.telegram_rate_limit)
             self.telegram = TelegramPolling(application)
             await self.telegram.start(poll=poll)
             log.info("Telegram bot @%s is ready", application.bot.username)

@@ -22,6 +22,9 @@ class Settings(BaseSettings):
         default="https://api.telegram.org/bot", validation_alias="TELEGRAM_API_BASE_URL"
     )
     telegram_file_base_url: str | None = Field(default=None, validation_alias="TELEGRAM_FILE_BASE_URL")
+    # PTB's limiter on replies (Telegram's ~30 msg/s, 1/s per chat). Off only against a Bot API
+    # server without those limits (a local fake: the benchmarks).
+    telegram_rate_limit: bool = Field(default=True, validation_alias="TELEGRAM_RATE_LIMIT")
     zalo_bot_token: str | None = Field(default=None, validation_alias="ZALO_BOT_TOKEN")
     zalo_api_base_url: str = Field(
         default="https://bot-api.zaloplatforms.com/bot", validation_alias="ZALO_API_BASE_URL"

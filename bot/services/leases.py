@@ -10,6 +10,7 @@ drive it with a controllable clock.
 from __future__ import annotations
 
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -25,7 +26,7 @@ SCHEDULER = "scheduler"
 
 def worker_id() -> str:
     """This process's name among the workers (host-independent, unique)."""
-    return uuid.uuid4().hex[:12]
+    return f"{os.getpid()}-{uuid.uuid4().hex[:8]}"  # the pid first: an operator (or bench/workers.py) finds the process
 
 
 class Lease:

@@ -77,6 +77,7 @@ PAUSE = "pause"
 # sending): resending could duplicate, so it is settled ``uncertain`` like a crash mid-call.
 UNCERTAIN = "uncertain"
 PACE_KEPT_SECONDS = 60.0  # a chat's pace row is forgotten this long after it ran out
+CLAIM_RETRY_SECONDS = 0.05  # a claim lost to another worker (or its chat's pace): look again this soon
 
 
 @dataclass(frozen=True)
@@ -262,7 +263,8 @@ class OutboxSender:
                         slot = await uow.outbox.claim_paced(
                             row.id, row.channel, row.chat_id, now + self.lease, self.owner, self.wall(),
                             self.limiter.interval, self.limiter.per_chat_interval)
-                    if slot is None:
+                    if slot is None:  # another worker has it, or sent to this chat a moment ago
+                        waits.append(CLAIM_RETRY_SECONDS)
                         continue
                     self.limiter.note_chat(row.chat_id)
                     task = asyncio.create_task(self._send(row, result, failures, stop, slot))

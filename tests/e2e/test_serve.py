@@ -138,3 +138,41 @@ async def test_signed_file_urls(served) -> None:
         assert (await app.http.get(f"/files/{bad}/x.png")).status_code == 404, bad
     clock.advance(minutes=16)  # the default lifetime is 15 minutes
     assert (await app.http.get(url)).status_code == 404
+
+
+ZALO_SECRET = "zalo-webhook-secret"
+ZALO_HEADER = {"X-Bot-Api-Secret-Token": ZALO_SECRET}
+
+
+async def test_zalo_webhook_takes_both_body_shapes_once(db_path: Path, content: Content) -> None:
+    from support.fakezaloapi import FakeZaloApi
+
+    clock = FixedClock(datetime(2026, 11, 18, 22, 30, tzinfo=TZ))
+    db = await database_from_url(str(db_path)).open()
+    try:
+        code = (await seed_demo(db, content, clock.now())).villages[0].member_code
+    finally:
+        await db.close()
+    port = free_port()
+    async with FakeZaloApi() as api:
+        settings = Settings(TCNS_DB=str(db_path), ZALO_BOT_TOKEN="zalo:TOKEN", ZALO_API_BASE_URL=api.base_url,
+                            ZALO_WEBHOOK_SECRET=ZALO_SECRET, TCNS_PUBLIC_URL=f"http://127.0.0.1:{port}")
+        async with Served(settings, clock, port=port) as app:
+            assert api.webhook_url == f"{app.url}/webhook/zalo" and api.webhook_secret == ZALO_SECRET
+            user = api.user("z-901", "Lan")
+
+            def event(text: str) -> dict:
+                return user._event("message.text.received", {"id": user.chat_id, "chat_type": "PRIVATE"}, text=text)
+
+            joined = event(f"/start {code}")
+            wrapped = {"ok": True, "result": joined}  # the shape getUpdates answers
+            assert (await app.http.post("/webhook/zalo", json=wrapped, headers={})).status_code == 403
+            assert (await app.http.post("/webhook/zalo", json=wrapped, headers=ZALO_HEADER)).status_code == 200
+            assert "Chào mừng" in (await user.next_reply()).text
+            await user.replies_until_quiet()
+            report = event("vneid 4")  # the bare event
+            for _ in range(2):  # the second is a redelivery
+                assert (await app.http.post("/webhook/zalo", json=report, headers=ZALO_HEADER)).status_code == 200
+            replies = await user.replies_until_quiet(quiet=0.5)
+            assert len(replies) == 1 and "Đã ghi nhận" in replies[0].text
+            assert await peek.live_reports(app.runtime.db, "service, count") == [("vneid", 4)]
