@@ -176,3 +176,38 @@ async def test_zalo_webhook_takes_both_body_shapes_once(db_path: Path, content: 
             replies = await user.replies_until_quiet(quiet=0.5)
             assert len(replies) == 1 and "Đã ghi nhận" in replies[0].text
             assert await peek.live_reports(app.runtime.db, "service, count") == [("vneid", 4)]
+
+
+def test_several_workers_on_sqlite_are_refused_in_vietnamese(tmp_path: Path, monkeypatch, capsys) -> None:
+    from bot.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TCNS_DB", str(tmp_path / "tcns.db"))
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", SECRET)
+    assert main(["serve", "--workers", "2"]) == 2
+    said = capsys.readouterr().err
+    assert "PostgreSQL" in said and "--workers 1" in said
+    monkeypatch.delenv("TELEGRAM_WEBHOOK_SECRET")
+    assert main(["serve"]) == 2
+    assert "Thiếu TELEGRAM_WEBHOOK_SECRET" in capsys.readouterr().err
+
+
+def test_json_logs_are_one_object_per_line() -> None:
+    import json
+    import logging
+
+    from bot.runtime.logs import JsonFormatter
+
+    try:
+        raise ValueError("hỏng")
+    except ValueError:
+        record = logging.LogRecord("bot.x", logging.ERROR, __file__, 1, "chat %s: %s", ("42", "lỗi"), None)
+        import sys
+
+        record.exc_info = sys.exc_info()
+    line = JsonFormatter().format(record)
+    assert "\n" not in line
+    entry = json.loads(line)
+    assert entry["level"] == "ERROR" and entry["logger"] == "bot.x" and entry["message"] == "chat 42: lỗi"
+    assert "ValueError" in entry["exc"]
