@@ -32,6 +32,9 @@ class PostgresDialect:
     def skip_locked(self) -> str:
         return "FOR UPDATE SKIP LOCKED"
 
+    def chat_lock(self) -> str:
+        return "SELECT pg_advisory_xact_lock(hashtext(?))"
+
 
 POSTGRES = PostgresDialect()
 

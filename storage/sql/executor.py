@@ -15,6 +15,10 @@ class Dialect(Protocol):
     def group_concat(self, expr: str, separator: str) -> str:
         """An aggregate joining ``expr`` over the group with ``separator`` (a plain literal)."""
 
+    def chat_lock(self) -> str:
+        """A statement taking a lock on one ``?`` key until the transaction ends (PostgreSQL: a
+        transaction-level advisory lock), or "" where transactions never overlap (SQLite)."""
+
     def skip_locked(self) -> str:
         """The clause after a SELECT that locks its rows for this transaction and passes over
         rows another transaction holds (``FOR UPDATE SKIP LOCKED``), or "" where one writer

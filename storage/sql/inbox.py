@@ -120,6 +120,11 @@ class InboxRepository(_Repo):
         (the upsert's ``WHERE`` fails), hence ``(False, None, ...)``.
         """
         json_array = self.db.dialect.json_array
+        lock = self.db.dialect.chat_lock()
+        if lock:  # several workers: two updates of one chat are handled one after the other, never
+            # side by side (each would load the same conversation and the later commit would undo
+            # the earlier's step); within one worker the dispatcher already keeps them in order.
+            await self.db.execute(lock, (f"{channel}:{chat_id}",))
         row = await self.db.fetchone(
             _CLAIM + "RETURNING "
             f"(SELECT {json_array('m.id', 'm.name', 'm.role', 'm.unit_id', 'm.status')} "

@@ -47,6 +47,9 @@ class SqliteDialect:
     def group_concat(self, expr: str, separator: str) -> str:
         return f"GROUP_CONCAT({expr}, '{separator}')"
 
+    def chat_lock(self) -> str:
+        return ""  # one unit of work at a time already
+
     def skip_locked(self) -> str:
         return ""  # one writer at a time: the claim's UPDATE ... WHERE status = 'pending' is enough
 

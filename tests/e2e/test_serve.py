@@ -24,16 +24,22 @@ SECRET = "webhook-secret-for-tests"
 HEADER = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
 
 
+async def night_commune(db_path: Path, content: Content) -> tuple[FixedClock, str]:
+    """The demo commune in the file, at night (quiet hours: no reminder pushes among the replies
+    a test counts): (clock, a member invite code)."""
+    clock = FixedClock(datetime(2026, 11, 18, 22, 30, tzinfo=TZ))
+    db = await database_from_url(str(db_path)).open()
+    try:
+        return clock, (await seed_demo(db, content, clock.now())).villages[0].member_code
+    finally:
+        await db.close()
+
+
 @pytest.fixture
 async def served(db_path: Path, content: Content) -> AsyncIterator[tuple[Served, FakeBotApi, str, FixedClock]]:
     """The demo commune behind ``tcns serve`` (SQLite), Telegram at the fake Bot API:
     (served, fake Bot API, a member invite code, clock)."""
-    clock = FixedClock(datetime(2026, 11, 18, 22, 30, tzinfo=TZ))  # quiet hours: no reminder pushes in between
-    db = await database_from_url(str(db_path)).open()
-    try:
-        code = (await seed_demo(db, content, clock.now())).villages[0].member_code
-    finally:
-        await db.close()
+    clock, code = await night_commune(db_path, content)
     port = free_port()
     async with FakeBotApi() as api:
         settings = Settings(TCNS_DB=str(db_path), TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=api.base_url,
@@ -147,12 +153,7 @@ ZALO_HEADER = {"X-Bot-Api-Secret-Token": ZALO_SECRET}
 async def test_zalo_webhook_takes_both_body_shapes_once(db_path: Path, content: Content) -> None:
     from support.fakezaloapi import FakeZaloApi
 
-    clock = FixedClock(datetime(2026, 11, 18, 22, 30, tzinfo=TZ))
-    db = await database_from_url(str(db_path)).open()
-    try:
-        code = (await seed_demo(db, content, clock.now())).villages[0].member_code
-    finally:
-        await db.close()
+    clock, code = await night_commune(db_path, content)
     port = free_port()
     async with FakeZaloApi() as api:
         settings = Settings(TCNS_DB=str(db_path), ZALO_BOT_TOKEN="zalo:TOKEN", ZALO_API_BASE_URL=api.base_url,

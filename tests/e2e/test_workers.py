@@ -143,3 +143,27 @@ async def test_two_workers_senders_never_send_the_same_row_and_share_one_budget(
     for chat in {c for _, _, c, _ in sent}:
         times = sorted(t for _, _, c, t in sent if c == chat)
         assert times[1] - times[0] >= 0.95  # 1 s apart per chat, whichever worker sent them
+
+
+async def test_two_workers_handle_one_chats_updates_one_after_the_other(postgres_url: str) -> None:  # noqa: F811
+    """Webhook updates of one chat may reach two workers at once: the second waits for the first's
+    transaction (its conversation step) instead of loading the same state beside it."""
+    first_db = await database_from_url(postgres_url).open()
+    second_db = await database_from_url(postgres_url).open()
+    finished: dict[str, float] = {}
+    try:
+        async def handle(db: Database, key: str, chat: str, hold: float) -> None:
+            async with db.uow() as uow:
+                await uow.open_inbound("telegram", key, chat, chat, NOW)
+                await asyncio.sleep(hold)  # the engine's work
+            finished[key] = time.monotonic()
+
+        first = asyncio.create_task(handle(first_db, "u1", "8001", 0.5))
+        await asyncio.sleep(0.1)
+        other_chat = asyncio.create_task(handle(second_db, "u3", "8002", 0))
+        same_chat = asyncio.create_task(handle(second_db, "u2", "8001", 0))
+        await asyncio.gather(first, same_chat, other_chat)
+    finally:
+        await first_db.close()
+        await second_db.close()
+    assert finished["u3"] < finished["u1"] <= finished["u2"]
