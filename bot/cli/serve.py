@@ -11,7 +11,6 @@ from bot.cli.common import Handler, say
 from bot.content import load_content
 from bot.runtime.backend import is_postgres
 from bot.runtime.settings import Settings
-from bot.runtime.web import MULTIPROC_ENV, run_server
 
 
 def register(sub: argparse._SubParsersAction) -> dict[str, Handler]:  # type: ignore[type-arg]
@@ -23,6 +22,8 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Handler]:  # type: ig
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.runtime.web import MULTIPROC_ENV, run_server  # Starlette, uvicorn: only for this command
+
     texts = load_content(settings.content_dir).texts
     if args.workers < 1:
         say(texts, "serve_cli.bad_workers", err=True)

@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from bot.domain.clock import Clock
-from bot.handlers import telegram_outbox, webhooks, zalo, zalo_outbox
+from bot.handlers import telegram_outbox, zalo, zalo_outbox
 from bot.handlers.telegram import build_application
 from bot.handlers.telegram_polling import TelegramPolling
 from bot.handlers.terminal_outbox import terminal_inbox
@@ -124,6 +124,8 @@ class BotProcess:
         settings = self.runtime.settings
         if not settings.public_url:
             return
+        from bot.handlers import webhooks  # Starlette: only tcns serve loads it
+
         if self.telegram is not None and settings.telegram_webhook_secret:
             await webhooks.set_telegram_webhook(self.telegram.application.bot, settings.public_url,
                                                 settings.telegram_webhook_secret)
