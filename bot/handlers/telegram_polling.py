@@ -65,13 +65,19 @@ class TelegramPolling:
             await self.application.bot.delete_webhook()
         self._task = asyncio.create_task(self._run())
 
-    async def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
-        """Stop fetching now; let updates being handled finish within ``grace``; close PTB."""
+    async def stop(self, grace: float = STOP_GRACE_SECONDS, close: bool = True) -> None:
+        """Stop fetching now; let updates being handled finish within ``grace``; close PTB
+        (unless ``close`` is False: someone else still sends through its bot, see :meth:`close`)."""
         self._stop.set()
         if self._task is not None:
             await self._task
             self._task = None
         await self.inbox.dispatcher.stop(grace)
+        if close:
+            await self.close()
+
+    async def close(self) -> None:
+        """Shut PTB down (its HTTP connections): after every sender using its bot has stopped."""
         await self.application.shutdown()
 
     async def _run(self) -> None:

@@ -143,9 +143,11 @@ class BotProcess:
             stopping.append(self.scheduler.stop())
         if self.zalo is not None:
             stopping.append(self._stop_zalo())
-        if self.telegram is not None:
-            stopping.append(self.telegram.stop(STOP_GRACE_SECONDS))
+        if self.telegram is not None:  # PTB's bot stays open: the outbox sender's deliveries use it
+            stopping.append(self.telegram.stop(STOP_GRACE_SECONDS, close=False))
         await asyncio.gather(*stopping)
+        if self.telegram is not None:
+            await self.telegram.close()  # once the sender settled what it had in flight
         await self._stack.aclose()  # the channels' HTTP clients, once nothing uses them
 
     async def _stop_zalo(self) -> None:
