@@ -62,8 +62,8 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.domain.clock import Clock
-from bot.services.quota import Quotas
 from bot.services import metrics
+from bot.services.quota import Quotas
 from storage import Database
 from storage.models import OutboxMessage
 
