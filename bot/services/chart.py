@@ -24,6 +24,7 @@ from matplotlib.ticker import MaxNLocator
 from bot.content import Content
 from bot.domain.messages import plain_text
 from bot.domain.tally import Coverage, Tally, bucket_label, bucketed, buckets, long_day, number, period_label
+from bot.services.export_report import unit_of
 from storage.models import DayTotal
 
 # One colour per service, in catalogue order (colour-blind friendly "tab10" picks).
@@ -47,41 +48,60 @@ def render_chart(tally: Tally, days: list[DayTotal], content: Content) -> bytes:
 
 
 def build_figure(tally: Tally, days: list[DayTotal], content: Content) -> Figure:
-    """The chart as a matplotlib figure (what :func:`render_chart` draws)."""
-    labels = [content.catalogue.get(code).short for code in tally.services]  # type: ignore[union-attr]
+    """The chart as a matplotlib figure (what :func:`render_chart` draws): one panel per kind of
+    count (households, people, sessions: never stacked together), then the year's progress."""
+    labels = {code: content.catalogue.get(code).short for code in tally.services}  # type: ignore[union-attr]
     period = plain_text(period_label(content.texts, tally.period))
     coverage = [c for c in (tally.coverage(code) for code in tally.services) if c is not None]
-    heights = [1.8 + 0.5 * len(tally.villages) if tally.scope.kind != "village" else 4.2]
+    groups = _by_unit(tally, content)
+    one = 1.8 + 0.5 * len(tally.villages) if tally.scope.kind != "village" else 4.2
+    heights = [one] * len(groups)
     if coverage:
         heights.append(0.9 + 0.45 * len(coverage))
-    figure = Figure(figsize=(WIDTH_INCHES, sum(heights) + (0.6 if coverage else 0)))
+    figure = Figure(figsize=(WIDTH_INCHES, sum(heights) + 0.6 * (len(heights) - 1)))
     panels = figure.subplots(len(heights), 1, height_ratios=heights, squeeze=False)[:, 0]
-    if tally.scope.kind == "village":
-        _over_time(panels[0], tally, days, content, labels)
-    else:
-        _per_village(panels[0], tally, labels, content)
+    for axes, (unit, codes) in zip(panels, groups, strict=False):
+        if tally.scope.kind == "village":
+            _over_time(axes, tally, days, content, codes, labels, unit)
+        else:
+            _per_village(axes, tally, codes, labels, content, unit)
     if coverage:
-        _coverage(panels[1], tally, coverage, content)
+        _coverage(panels[-1], tally, coverage, content)
     figure.suptitle(_t(content, "chart.title", unit=tally.scope.name, period=period), fontsize=13,
                     fontweight="bold")
     figure.subplots_adjust(hspace=0.7)
     return figure
 
 
-def _axis_label(content: Content, tally: Tally) -> str:
-    return _t(content, "chart.axis_households", start=long_day(tally.period.start), end=long_day(tally.period.end))
+def _by_unit(tally: Tally, content: Content) -> list[tuple[str, list[str]]]:
+    """The tally's services by what they count ("hộ", "người", "lượt"), in catalogue order."""
+    commune = tally.scope if tally.scope.kind == "commune" else None
+    groups: dict[str, tuple[str, list[str]]] = {}
+    for code in tally.services:
+        kind, name = unit_of(content, code, commune)
+        groups.setdefault(kind, (name.lower(), []))[1].append(code)
+    return list(groups.values())
 
 
-def _per_village(axes: Axes, tally: Tally, labels: list[str], content: Content) -> None:
+def _axis_label(content: Content, tally: Tally, unit: str) -> str:
+    return _t(content, "chart.axis", unit=unit, start=long_day(tally.period.start), end=long_day(tally.period.end))
+
+
+def _colour(tally: Tally, code: str) -> str:
+    return COLOURS[tally.services.index(code) % len(COLOURS)]
+
+
+def _per_village(axes: Axes, tally: Tally, codes: list[str], labels: dict[str, str], content: Content,
+                 unit: str) -> None:
     villages = list(reversed(tally.villages))  # first village on top
     names = [v.unit.name for v in villages]
     positions = list(range(len(villages)))
     left = [0] * len(villages)
-    for index, code in enumerate(tally.services):
+    for code in codes:
         values = [v.current.get(code, 0) for v in villages]
         if not any(values):
             continue  # no bar, no legend entry: the legend lists only what is drawn
-        axes.barh(positions, values, left=left, color=COLOURS[index % len(COLOURS)], label=labels[index])
+        axes.barh(positions, values, left=left, color=_colour(tally, code), label=labels[code])
         left = [a + b for a, b in zip(left, values, strict=True)]
     top = max([*left, 1])
     handles = []
@@ -90,7 +110,7 @@ def _per_village(axes: Axes, tally: Tally, labels: list[str], content: Content) 
             axes.plot([0], [position], marker="x", color=SILENT_COLOUR, markersize=9, linestyle="none")
             axes.text(top * 0.03, position, _t(content, "chart.silent_mark"), va="center", fontsize=9,
                       color=SILENT_COLOUR, style="italic")
-        elif total == 0:  # an explicit "không có": a hollow circle on zero
+        elif not any(village.current.values()):  # an explicit "không có": a hollow circle on zero
             axes.plot([0], [position], marker="o", markerfacecolor="white", markeredgecolor=ZERO_COLOUR,
                       markersize=9, linestyle="none")
             axes.text(top * 0.03, position, _t(content, "chart.zero_mark"), va="center", fontsize=9,
@@ -102,13 +122,13 @@ def _per_village(axes: Axes, tally: Tally, labels: list[str], content: Content) 
     for tick, village in zip(axes.get_yticklabels(), villages, strict=True):
         if not village.reported:
             tick.set_color(SILENT_COLOUR)
-    if any(v.reported and v.total == 0 for v in villages):
+    if any(v.reported and not any(v.current.values()) for v in villages):
         handles.append(Line2D([], [], marker="o", markerfacecolor="white", markeredgecolor=ZERO_COLOUR,
                               linestyle="none", markersize=9, label=_t(content, "chart.legend_zero")))
     if any(not v.reported for v in villages):
         handles.append(Line2D([], [], marker="x", color=SILENT_COLOUR, linestyle="none", markersize=9,
                               label=_t(content, "chart.legend_silent")))
-    axes.set_xlabel(_axis_label(content, tally))
+    axes.set_xlabel(_axis_label(content, tally, unit))
     axes.set_xlim(0, top * 1.15)
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.spines[["top", "right"]].set_visible(False)
@@ -117,24 +137,25 @@ def _per_village(axes: Axes, tally: Tally, labels: list[str], content: Content) 
                 bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False, fontsize=9)
 
 
-def _over_time(axes: Axes, tally: Tally, days: list[DayTotal], content: Content, labels: list[str]) -> None:
+def _over_time(axes: Axes, tally: Tally, days: list[DayTotal], content: Content, codes: list[str],
+               labels: dict[str, str], unit: str) -> None:
     parts = buckets(tally.period)
     by_bucket = bucketed(days, parts)
     village = tally.villages[0].unit.id
     ticks = [plain_text(bucket_label(content.texts, p)) for p in parts]
     bottom = [0] * len(parts)
     positions = list(range(len(parts)))
-    for index, code in enumerate(tally.services):
+    for code in codes:
         values = [by_bucket.get((village, code, i), 0) for i in range(len(parts))]
         if not any(values):
             continue
-        axes.bar(positions, values, bottom=bottom, color=COLOURS[index % len(COLOURS)], label=labels[index])
+        axes.bar(positions, values, bottom=bottom, color=_colour(tally, code), label=labels[code])
         bottom = [a + b for a, b in zip(bottom, values, strict=True)]
     for position, total in enumerate(bottom):
         if total:
             axes.text(position, total, number(total), ha="center", va="bottom", fontsize=10)
     axes.set_xticks(positions, ticks)
-    axes.set_ylabel(_axis_label(content, tally))
+    axes.set_ylabel(_axis_label(content, tally, unit))
     axes.set_ylim(0, max([*bottom, 1]) * 1.15)
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes.spines[["top", "right"]].set_visible(False)
@@ -143,7 +164,7 @@ def _over_time(axes: Axes, tally: Tally, days: list[DayTotal], content: Content,
     if not only.reported:
         axes.text(0.5, 0.5, _t(content, "chart.legend_silent"), transform=axes.transAxes, ha="center",
                   color=SILENT_COLOUR, style="italic")
-    elif only.total == 0:
+    elif not any(only.current.values()):
         axes.text(0.5, 0.5, _t(content, "chart.legend_zero"), transform=axes.transAxes, ha="center",
                   color=ZERO_COLOUR)
     if axes.get_legend_handles_labels()[0]:
@@ -155,7 +176,7 @@ def _coverage(axes: Axes, tally: Tally, coverage: list[Coverage], content: Conte
     items = list(reversed(coverage))
     names = [content.catalogue.get(c.service).short for c in items]  # type: ignore[union-attr]
     percents = [c.percent_of_target for c in items]
-    colours = [COLOURS[tally.services.index(c.service) % len(COLOURS)] for c in items]
+    colours = [_colour(tally, c.service) for c in items]
     axes.barh(names, percents, color=colours)
     for position, item in enumerate(items):
         axes.text(min(item.percent_of_target, 100) + 1, position,

@@ -72,7 +72,7 @@ async def read_team(uow: UnitOfWork, tally: Tally) -> TeamFigures:
 def village_status(village: VillageTally) -> str:
     if not village.reported:
         return "silent"
-    return "zero" if village.total == 0 else "reported"
+    return "reported" if any(village.current.values()) else "zero"
 
 
 @dataclass(frozen=True)
