@@ -288,3 +288,15 @@ async def test_one_villages_report_names_its_commune_and_itself(engine, demo, no
     assert document.tables[0].cell(0, 0).paragraphs[0].text == "UBND XÃ MỸ HIỆP" and "Đơn vị: Ấp Mỹ Thạnh" in paragraphs
     villages = [[c.text for c in r.cells] for r in document.tables[2].rows]
     assert [r[1] for r in villages[1:]] == ["Ấp Mỹ Thạnh"] and villages[-1][-2] == "50"  # no total of one line
+
+
+async def test_a_chart_never_stacks_unlike_counts(engine, demo, november, monkeypatch):
+    from bot.services import chart
+
+    real = chart.unit_of
+    monkeypatch.setattr(chart, "unit_of", lambda content, code, commune: (
+        ("people", "Người") if code == "chu_ky_so" else real(content, code, commune)))
+    figure = await chart_of(staff(engine, demo), "/bieudo")
+    households, people, _ = figure.axes
+    assert households.get_xlabel().startswith("Số hộ") and people.get_xlabel().startswith("Số người")
+    assert " 48" in texts_of(figure) and " 2" in [t.get_text() for t in people.texts]  # 45 + 3; the 2 signatures
