@@ -166,15 +166,19 @@ Word = Annotated[str, AfterValidator(_a_word)]
 Words = Annotated[tuple[Word, ...], Field(min_length=1)]
 
 
+ROLE_WORDS = ("member", "leader", "staff", "province_staff")  # the roles a word in a command can name
+
+
 class RoleWords(_Strict):
     member: Words
     leader: Words
     staff: Words
+    province_staff: Words
 
     @model_validator(mode="after")
     def _one_role_a_word(self) -> RoleWords:
         seen: dict[str, str] = {}
-        for role in ("member", "leader", "staff"):
+        for role in ROLE_WORDS:
             for word in getattr(self, role):
                 if seen.setdefault(fold(word), role) != role:
                     raise ValueError(f"{word!r} names both {seen[fold(word)]} and {role}")
@@ -187,6 +191,7 @@ class VocabularyWords(_Strict):
     roles: RoleWords  # /moi THÔN totruong, /vaitro SỐ canbo
     whole_commune: Words  # /thongbao all ...
     commune: Words  # /chitieu xa ...
+    province: Words = ()  # /chitieu tinh ... (province staff, an admin)
     of_adults: Words  # /chitieu ... 80% người
     count_units: Words  # "5 hộ" in the /baocao count step
     place_prefixes: Words  # "Ấp Mỹ Phú" named "Mỹ Phú" (bot/flows/resolve.py)
@@ -196,9 +201,10 @@ class Vocabulary:
     """The words of ``vocabulary.yaml``, folded for matching what is typed."""
 
     def __init__(self, words: VocabularyWords) -> None:
-        self.roles = {fold(w): role for role in ("member", "leader", "staff") for w in getattr(words.roles, role)}
+        self.roles = {fold(w): role for role in ROLE_WORDS for w in getattr(words.roles, role)}
         self.whole_commune = frozenset(fold(w) for w in words.whole_commune)
         self.commune = frozenset(fold(w) for w in words.commune)
+        self.province = frozenset(fold(w) for w in words.province)
         self.of_adults = frozenset(fold(w) for w in words.of_adults)
         self.count_units = tuple(fold(w) for w in words.count_units)
         self.place_prefixes = words.place_prefixes  # as written: "ấp" is how a commune names its villages

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-ROLES = ("member", "leader", "staff", "admin")
+ROLES = ("member", "leader", "staff", "province_staff", "admin")
 
 
 @dataclass(frozen=True)

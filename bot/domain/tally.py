@@ -246,3 +246,20 @@ def period_label(texts: Any, period: Period) -> str:
         return texts("tally.period.cutoff", month=end.month, year=end.year,
                      start=short_day(period.start), end=short_day(end))
     return texts("tally.period.year", year=end.year)
+
+
+def per_commune(tally: Tally, communes: list[Unit]) -> Tally:
+    """A province's tally with one line per commune (its villages summed), in the order of
+    ``communes``: what a province's chart draws. Coverage stays with the tally it came from."""
+    groups = {c.id: VillageTally(c) for c in communes}
+    for village in tally.villages:
+        group = groups.get(village.unit.parent_id or 0)
+        if group is None:
+            continue
+        for name in ("current", "previous", "year_to_date"):
+            summed = getattr(group, name)
+            for service, value in getattr(village, name).items():
+                summed[service] = summed.get(service, 0) + value
+        group.reports += village.reports
+        group.zero_reports += village.zero_reports
+    return Tally(tally.scope, tally.period, tally.services, list(groups.values()), tally.generated_at)

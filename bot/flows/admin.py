@@ -1,8 +1,9 @@
 """Commune staff run their teams from the chat: invites, members, roles, the audit trail.
 
-Every command works inside the caller's scope: a commune's staff see and change only
-their commune's villages and members; an admin sees the communes under their unit. A
-number or code outside the scope is answered exactly like one that does not exist.
+Every command works inside the caller's scope (``bot.flows.commands.scope_of``): a commune's
+staff see and change only their commune's villages and members; an admin, deployment-wide,
+may act on any member or invite by its number or code, and lists the communes of their own
+unit. A number or code outside the scope is answered exactly like one that does not exist.
 
 Commands: /moi /maimoi /thuhoi /thanhvien /vaitro /khoa /mokhoa /nhatky (staff)
 Steps:    none (one message each); pages of /thanhvien and /maimoi by global action
@@ -16,7 +17,7 @@ from datetime import timedelta
 
 from bot.domain.messages import Markup, Reply
 from bot.flows import resolve
-from bot.flows.commands import STAFF, Command
+from bot.flows.commands import PROVINCE_STAFF, SCOPE_OF_ROLE, STAFF, Command, lineage, may_see
 from bot.flows.context import Context
 from bot.flows.feature import Feature
 from bot.flows.paging import PAGE_LINES, fit, more_action, on_more, page
@@ -27,12 +28,19 @@ from bot.services.reminders import payload
 from storage.models import Member, NewMessage, Unit
 
 INVITE_DAYS = 7
-INVITE_USES = {"member": 5, "leader": 1, "staff": 1}
+INVITE_USES = {"member": 5, "leader": 1, "staff": 1, PROVINCE_STAFF: 1}
 MAX_LIST = 30
 
 
 async def member_in_scope(ctx: Context, text: str, example: Example) -> tuple[Member, Unit]:
-    """A member of the caller's communes (by number or name) and their unit; Refusal if none."""
+    """A member of the caller's communes (by number or name) and their unit; Refusal if none.
+    By number, any member the caller may act on (an admin: anywhere)."""
+    number = text.strip().lstrip("#")
+    if number.isdigit():
+        member = await ctx.uow.members.get(int(number))
+        unit = await ctx.uow.units.get(member.unit_id) if member and member.status != "forgotten" else None
+        if member is not None and unit is not None and await may_see(ctx, unit):
+            return member, unit
     scope = await scope_of(ctx)
     member = await resolve.find_member(ctx, scope.units, text, example)
     unit = next(u for u in scope.units if u.id == member.unit_id)
@@ -61,7 +69,11 @@ async def invite(ctx: Context, args: str) -> list[Reply]:
     communes = await commune_ids(ctx)
     villages = await villages_in_scope(ctx)
     usage = ctx.say("admin.invite_usage", example=ctx.t("admin.examples.moi", place=resolve.sample(ctx, villages)))
-    if role == "staff":
+    if role == PROVINCE_STAFF:
+        unit = await _province_named(ctx, words)
+        if unit is None:
+            return [ctx.say("admin.invite_province_usage")]
+    elif role == "staff":
         if len(communes) != 1:
             return [usage]
         unit = await ctx.uow.units.get(communes[0])
@@ -80,6 +92,18 @@ async def invite(ctx: Context, args: str) -> list[Reply]:
     other_way = ctx.t("admin.invite_other_way", code=created.code) if ctx.inbound.invite_link else ""
     return [ctx.say("admin.invite_created", unit=unit.name, role=ctx.t(f"roles.{role}"), code=created.code,
                     link=link, expires=expires, uses=created.max_uses, other_way=other_way)]
+
+
+async def _province_named(ctx: Context, words: list[str]) -> Unit | None:
+    """The province of /moi [MÃ-TỈNH] cantinh: the one named by its code, else the caller's own."""
+    if len(words) > 1:
+        return None
+    if words:
+        province = await ctx.uow.units.by_code("province", words[0].upper())
+    else:
+        assert ctx.member is not None
+        province = next((u for u in await lineage(ctx.uow, ctx.member.unit_id) if u.kind == "province"), None)
+    return province if province is not None and await may_see(ctx, province) else None
 
 
 async def invites(ctx: Context, args: str) -> list[Reply]:
@@ -109,8 +133,7 @@ async def revoke(ctx: Context, args: str) -> list[Reply]:
     assert ctx.member is not None
     code = args.strip().upper()
     item = await ctx.uow.invites.get(code) if code else None
-    scope = {u.id for u in await villages_in_scope(ctx)} | set(await commune_ids(ctx))
-    if item is None or item.unit_id not in scope:
+    if item is None or not await may_see(ctx, item.unit_id):
         return [ctx.say("admin.no_such_invite")]
     if not await ctx.uow.invites.revoke(code, ctx.now):
         return [ctx.say("admin.invite_already_revoked", code=code)]
@@ -189,7 +212,7 @@ async def set_role(ctx: Context, args: str) -> list[Reply]:
                                          lambda member: ctx.t("admin.examples.vaitro", member=member))
     if target.id == ctx.member.id or target.role == "admin":
         return [ctx.say("admin.cannot_change")]
-    if (role == "staff") != (unit.kind == "commune"):
+    if SCOPE_OF_ROLE[role] != unit.kind:  # a village's team, a commune's or a province's staff
         return [ctx.say("admin.role_needs_unit")]
     await ctx.uow.members.set_role(target.id, role)
     await ctx.uow.audit.add(ctx.member.id, "role", f"member:{target.id}", ctx.now,

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from bot.domain.messages import Markup
 from bot.domain.places import Match, PlaceIndex
 from bot.domain.textutil import fold
+from bot.flows.commands import PROVINCE_STAFF, communes_in_scope
 from bot.flows.context import Context, Refusal
 from storage.models import Member, Unit
 
@@ -31,16 +32,8 @@ ROLE_WORDS = 3  # "tổ dân phố" style roles never take more words than this
 
 # Scope ------------------------------------------------------------------------------------------
 async def commune_ids(ctx: Context) -> list[int]:
-    """The communes the caller administers (staff: their commune; an admin: those under their unit)."""
-    assert ctx.member is not None
-    unit = await ctx.uow.units.get(ctx.member.unit_id)
-    if unit is None:
-        return []
-    if unit.kind == "commune":
-        return [unit.id]
-    if unit.kind == "province" and ctx.member.role == "admin":
-        return [u.id for u in await ctx.uow.units.children(unit.id) if u.kind == "commune"]
-    return []
+    """The communes a command works on when none is named (``bot.flows.commands.communes_in_scope``)."""
+    return [u.id for u in await communes_in_scope(ctx)]
 
 
 async def villages_in_scope(ctx: Context) -> list[Unit]:
@@ -63,8 +56,12 @@ class Scope:
 
 
 async def scope_of(ctx: Context) -> Scope:
-    """Staff and admins: their communes and those communes' villages; a member or leader: their village."""
+    """The places a caller may name, inside their permission scope (``bot.flows.commands.scope_of``):
+    staff and admins their communes and those communes' villages; province staff the communes of
+    their province (a village is named after its commune); a member or leader their village."""
     assert ctx.member is not None
+    if ctx.member.role == PROVINCE_STAFF:
+        return Scope(tuple(await communes_in_scope(ctx)), ())
     if ctx.member.role in ("staff", "admin"):
         communes = [u for u in [await ctx.uow.units.get(i) for i in await commune_ids(ctx)] if u is not None]
         return Scope(tuple(communes), tuple(await villages_in_scope(ctx)))

@@ -1,10 +1,13 @@
 """Tallies by chat: /tuan /thang /quy /nam /ky, the chart /bieudo and the XLSX /xuat.
 
-Scope follows the role: a member or leader sees their own village; commune staff see
-every village of their commune (and may name one of them); an admin may name a commune
-by its code. A place outside the scope is answered "not found", whatever is typed.
+Scope follows the role (``bot.flows.commands.scope_of``): a member or leader sees their own
+village; commune staff see every village of their commune (and may name one of them); province
+staff see their province, one line per commune, and may name one of its communes (then one of
+its villages); an admin sees the deployment and may name any commune or province by its code.
+A commune or province outside the scope is refused by name; any other place outside it is
+answered "not found".
 
-Commands: /tuan /thang /quy /nam /ky /bieudo (registered), /xuat (staff)
+Commands: /tuan /thang /quy /nam /ky /bieudo (registered, province staff), /xuat (staff, province staff)
 Steps:    none
 Tables:   report_months, reports, targets, units (read)
 Texts:    content/texts/tally.yaml
@@ -13,21 +16,24 @@ Texts:    content/texts/tally.yaml
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 from functools import partial
 
 from bot.domain.messages import Markup, PendingAttachment, Reply
 from bot.domain.periods import Period, cutoff_month, from_key, month, period_of, quarter, week_of, year_of
-from bot.domain.tally import Tally, bar, number, period_label
+from bot.domain.tally import Tally, bar, number, per_commune, period_label
 from bot.domain.textutil import fold
 from bot.flows import resolve
-from bot.flows.commands import REGISTERED, STAFF, Command
+from bot.flows.commands import OVERSEERS, READERS, Command, may_see
+from bot.flows.commands import scope_of as permitted
 from bot.flows.context import Context, Refusal
 from bot.flows.feature import Feature
 from bot.services.tallies import build_tally
 from storage.models import Unit
 
+MAX_CODE_WORDS = 6  # the words of an argument looked up as a commune's or province's code
 COMMAND_KINDS = {"tuan": "week", "thang": "month", "quy": "quarter", "nam": "year", "ky": "cutoff"}
 _ONE_OR_TWO = re.compile(r"^(\d{1,2})(?:\s*[/.-]\s*(\d{4}))?$")
 _DAY = re.compile(r"^(\d{1,2})/(\d{1,2})(?:/(\d{4}))?$")
@@ -109,8 +115,9 @@ async def _resolve(ctx: Context, kind: str, args: str, command: str) -> Request:
     the end) in the caller's scope, and the period in what is left."""
     assert ctx.member is not None
     settings = ctx.content.tally
-    home = await ctx.uow.units.get(ctx.member.unit_id)
-    assert home is not None
+    home = (await permitted(ctx)).unit
+    if home is None:
+        raise BadArgument("tally.no_scope", "")
     scope = await resolve.scope_of(ctx)
 
     def example(place: str) -> str:
@@ -119,7 +126,17 @@ async def _resolve(ctx: Context, kind: str, args: str, command: str) -> Request:
     words = args.split()
     place: Unit | None = None
     ambiguous: Refusal | None = None
-    if words and not _is_period(ctx, kind, " ".join(words)):
+    named = await _named_unit(ctx, words)  # a commune or province by its code, wherever it is
+    if named is not None:
+        place, words = named
+        if place.kind == "commune" and words and not _is_period(ctx, kind, " ".join(words)):
+            villages = [u for u in await ctx.uow.units.children(place.id) if u.kind == "village"]
+            for from_end in (False, True):  # then one of its villages, by code or name
+                found, rest = resolve.take(ctx, villages, words, example, from_end=from_end)
+                if found is not None and (not rest or _is_period(ctx, kind, " ".join(rest))):
+                    place, words = found, rest
+                    break
+    elif words and not _is_period(ctx, kind, " ".join(words)):
         # The place at the start or the end, by code or whole name first, then by a start of its
         # name; the first reading whose other words are a period (or nothing) wins.
         for loose, from_end in ((False, False), (False, True), (True, False), (True, True)):
@@ -134,9 +151,9 @@ async def _resolve(ctx: Context, kind: str, args: str, command: str) -> Request:
         if place is None and ambiguous is not None:
             raise ambiguous
     target = place or home
-    if target.kind == "province":
-        raise BadArgument("tally.admin_pick_commune", "")
-    commune = target if target.kind == "commune" else await ctx.uow.units.get(target.parent_id or 0)
+    commune = target if target.kind == "commune" else None
+    if target.kind == "village":
+        commune = await ctx.uow.units.get(target.parent_id or 0)
     cutoff_day = settings.cutoff_day(commune.code if commune else None)
     kind, text = kind_and_text(ctx, kind, fold(" ".join(words)))
     try:
@@ -153,6 +170,22 @@ async def _resolve(ctx: Context, kind: str, args: str, command: str) -> Request:
     if period.start > ctx.today:
         raise BadArgument("tally.future", period_label(ctx.t, period))
     return Request(target, period, commune)
+
+
+async def _named_unit(ctx: Context, words: list[str]) -> tuple[Unit, list[str]] | None:
+    """A commune or province named by its code (``/thang XA-MY-HIEP``), and the other words;
+    BadArgument when the caller may not look there (another commune, another province)."""
+    for position, word in enumerate(words[:MAX_CODE_WORDS]):
+        if not any(c.isalpha() for c in word):
+            continue
+        for kind in ("commune", "province"):
+            unit = await ctx.uow.units.by_code(kind, word.upper())
+            if unit is None:
+                continue
+            if not await may_see(ctx, unit):
+                raise BadArgument("tally.outside_scope", word)
+            return unit, words[:position] + words[position + 1:]
+    return None
 
 
 def kind_and_text(ctx: Context, kind: str, folded: str) -> tuple[str, str]:
@@ -191,10 +224,11 @@ async def _refusal(ctx: Context, command: str, error: BadArgument) -> Reply:
                        places=places)
     if error.key == "tally.future":
         return ctx.say("tally.future", period=error.value)
-    if error.key == "tally.admin_pick_commune":
-        return ctx.say("tally.admin_pick_commune", example=ctx.t(
-            "tally.place_example", command=command, place=resolve.sample(ctx, scope.communes)))
     home = await ctx.uow.units.get(ctx.member.unit_id)
+    if error.key == "tally.outside_scope":
+        return ctx.say("tally.outside_scope", value=error.value, unit=home.name if home else "")
+    if error.key == "tally.no_scope":
+        return ctx.say("tally.no_scope")
     return ctx.say("tally.not_in_scope", value=error.value, unit=home.name if home else "",
                    examples=ctx.t(f"tally.examples.{command}"))
 
@@ -220,7 +254,8 @@ def _change(ctx: Context, current: int, previous: int) -> str:
     return ctx.t("tally.change_same")
 
 
-def render(ctx: Context, tally: Tally) -> list[Reply]:
+def render(ctx: Context, tally: Tally, communes: list[Unit] | None = None) -> list[Reply]:
+    """The chat answer; a province's comes with one line per commune of ``communes``."""
     catalogue = ctx.content.catalogue
     label = period_label(ctx.t, tally.period)
     lines = [
@@ -245,7 +280,10 @@ def render(ctx: Context, tally: Tally) -> list[Reply]:
             lines.append(ctx.t("tally.coverage_line", label=service.short, helped=number(item.helped),
                                target=number(item.target), bar=bar(item.ratio), percent=item.percent_of_target))
     lines.append("")
-    if tally.scope.kind == "village":
+    if tally.scope.kind == "province":
+        reported = sum(1 for v in tally.villages if v.reported)
+        lines.append(ctx.t("tally.province_reported", reported=reported, count=len(tally.villages)))
+    elif tally.scope.kind == "village":
         village = tally.villages[0]
         if not village.reported:
             lines.append(ctx.t("tally.village_missing_self", village=village.unit.name))
@@ -261,9 +299,43 @@ def render(ctx: Context, tally: Tally) -> list[Reply]:
         if zero:
             lines.append(ctx.t("tally.reported_zero", names=", ".join(zero)))
     replies = [ctx.reply(Markup.lines([Markup(x) for x in lines]).rstrip(), menu=True)]
-    if tally.scope.kind != "village":
+    if tally.scope.kind == "province":
+        replies.extend(_commune_pages(ctx, tally, label, communes or []))
+    elif tally.scope.kind != "village":
         replies.extend(_village_pages(ctx, tally, label))
     return replies
+
+
+def _commune_pages(ctx: Context, tally: Tally, label: str, communes: list[Unit]) -> list[Reply]:
+    """A province: one line per commune (households, change, villages reported), then the province total."""
+    villages, reported = Counter[int](), Counter[int]()
+    for village in tally.villages:
+        villages[village.unit.parent_id or 0] += 1
+        reported[village.unit.parent_id or 0] += village.reported
+    blocks = [ctx.t("tally.commune_line", name=c.unit.name, total=number(c.total),
+                    change=_change(ctx, c.total, c.previous_total), reported=reported[c.unit.id],
+                    count=villages[c.unit.id])
+              for c in per_commune(tally, communes).villages]
+    blocks.append(ctx.t("tally.province_line", name=tally.scope.name, total=number(tally.total),
+                        change=_change(ctx, tally.total, tally.previous_total)))
+    pages = _pages(ctx, blocks)
+    return [ctx.reply(Markup.lines([ctx.t("tally.communes_title", period=label, part=i, parts=len(pages)),
+                                    *[Markup(b) for b in page]]))
+            for i, page in enumerate(pages, start=1)]
+
+
+def _pages(ctx: Context, blocks: list[str]) -> list[list[str]]:
+    """Blocks of text in pages that fit a message."""
+    limit = ctx.content.tally.max_message_chars - 200
+    pages: list[list[str]] = [[]]
+    size = 0
+    for block in blocks:
+        if pages[-1] and size + len(block) + 1 > limit:
+            pages.append([])
+            size = 0
+        pages[-1].append(block)
+        size += len(block) + 1
+    return pages
 
 
 def _village_pages(ctx: Context, tally: Tally, label: str) -> list[Reply]:
@@ -284,20 +356,16 @@ def _village_pages(ctx: Context, tally: Tally, label: str) -> list[Reply]:
                 for code in tally.services if village.current.get(code)
             ]
             blocks.append(Markup.lines([head, ctx.t("tally.village_services", services=Markup(", ".join(parts)))]))
-    limit = ctx.content.tally.max_message_chars - 200
-    pages: list[list[str]] = [[]]
-    size = 0
-    for block in blocks:
-        if pages[-1] and size + len(block) + 1 > limit:
-            pages.append([])
-            size = 0
-        pages[-1].append(block)
-        size += len(block) + 1
+    pages = _pages(ctx, blocks)
     return [
         ctx.reply(Markup.lines([ctx.t("tally.villages_title", period=label, part=i, parts=len(pages)),
                                 *[Markup(b) for b in page]]))
         for i, page in enumerate(pages, start=1)
     ]
+
+
+async def _communes(ctx: Context, province: Unit) -> list[Unit]:
+    return [u for u in await ctx.uow.units.children(province.id) if u.kind == "commune"]
 
 
 def _tally_command(kind: str):  # type: ignore[no-untyped-def]
@@ -308,7 +376,8 @@ def _tally_command(kind: str):  # type: ignore[no-untyped-def]
         request = await _request(ctx, kind, args, command)
         if isinstance(request, Reply):
             return [request]
-        return render(ctx, await tally_for(ctx, request))
+        communes = await _communes(ctx, request.scope) if request.scope.kind == "province" else None
+        return render(ctx, await tally_for(ctx, request), communes)
 
     return handler
 
@@ -325,9 +394,12 @@ async def chart(ctx: Context, args: str = "") -> list[Reply]:
     if not any(v.reported for v in tally.villages):  # a "không có" is drawn: it is not the same as silence
         return [ctx.say("chart.empty", period=label)]
     days = []
+    drawn = tally
     if tally.scope.kind == "village":
         days = await ctx.uow.tallies.daily("village", tally.scope.id, tally.period.start, tally.period.end)
-    png = partial(render_chart, tally, days, ctx.content)
+    elif tally.scope.kind == "province":  # one bar per commune
+        drawn = per_commune(tally, await _communes(ctx, tally.scope))
+    png = partial(render_chart, drawn, days, ctx.content)
     caption = ctx.t("chart.caption", unit=tally.scope.name, period=label, total=number(tally.total))
     filename = f"bieudo_{tally.scope.code}_{tally.period.key}.png"
     return [Reply(caption, attachment=PendingAttachment("photo", png, filename, "image/png"))]
@@ -362,12 +434,12 @@ FEATURE = Feature(
     name="tally",
     texts="texts/tally.yaml",
     commands=(
-        Command(("tuan", "week"), _tally_command("week"), REGISTERED),
-        Command(("thang", "month"), _tally_command("month"), REGISTERED),
-        Command(("quy", "quarter"), _tally_command("quarter"), REGISTERED),
-        Command(("nam", "year"), _tally_command("year"), REGISTERED),
-        Command(("ky", "cutoff"), _tally_command("cutoff"), REGISTERED),
-        Command(("bieudo", "chart"), chart, REGISTERED),
-        Command(("xuat", "export"), export, STAFF),
+        Command(("tuan", "week"), _tally_command("week"), READERS),
+        Command(("thang", "month"), _tally_command("month"), READERS),
+        Command(("quy", "quarter"), _tally_command("quarter"), READERS),
+        Command(("nam", "year"), _tally_command("year"), READERS),
+        Command(("ky", "cutoff"), _tally_command("cutoff"), READERS),
+        Command(("bieudo", "chart"), chart, READERS),
+        Command(("xuat", "export"), export, OVERSEERS),
     ),
 )

@@ -7,8 +7,9 @@
     /thon an MÃ, /thon hien MÃ           deactivate (never deleted; reports stay) / reactivate
     /chitieu THÔN|xa DỊCH-VỤ NĂM GIÁ-TRỊ[%] [người]   a yearly target: percent of households
                                          (or of adults with "người"), or a number
+    /chitieu tinh DỊCH-VỤ NĂM GIÁ-TRỊ[%] [người]      the province's own (province staff, an admin)
 
-Commands: /thon [them|doiten|so|an|hien] /chitieu (staff)
+Commands: /thon [them|doiten|so|an|hien] (staff) /chitieu (staff, province staff)
 Steps:    none; pages of /thon by global action
 Tables:   units, targets, audit
 Texts:    content/texts/villages.yaml
@@ -24,7 +25,7 @@ from bot.domain.report_parser import parse_report
 from bot.domain.tally import number as thousands
 from bot.domain.textutil import fold
 from bot.flows import resolve
-from bot.flows.commands import STAFF, Command
+from bot.flows.commands import OVERSEERS, PROVINCE_STAFF, STAFF, Command, lineage, may_see
 from bot.flows.context import Context
 from bot.flows.feature import Feature
 from bot.flows.free_text import refuse_personal_data
@@ -158,28 +159,46 @@ async def _done(ctx: Context, commune: Unit, village: Unit, action: str, reply: 
     return [reply]
 
 
+async def _province(ctx: Context) -> Unit | None:
+    """The caller's province, if they may act on it (province staff, an admin)."""
+    assert ctx.member is not None
+    province = next((u for u in await lineage(ctx.uow, ctx.member.unit_id) if u.kind == "province"), None)
+    return province if province is not None and await may_see(ctx, province) else None
+
+
 async def target(ctx: Context, args: str) -> list[Reply]:
     assert ctx.member is not None
-    commune = await _commune(ctx)
     words = args.split()
     vocabulary = ctx.content.vocabulary
     of_adults = bool(words) and fold(words[-1]) in vocabulary.of_adults  # "80% người": a share of the adults
     if of_adults:
         words = words[:-1]
-    if commune is None or len(words) < 4:
-        return [ctx.say("chat_targets.usage")]
+    usage = "chat_targets.province_usage" if ctx.member.role == PROVINCE_STAFF else "chat_targets.usage"
+    if len(words) < 4:
+        return [ctx.say(usage)]
     value_word, year_word, head = words[-1], words[-2], words[:-2]
-    known = [u for u in await ctx.uow.units.children(commune.id) if u.kind == "village"]
-    whole = vocabulary.lead(head[:-1], vocabulary.commune)  # "xã", "cả xã"
-    if whole:
-        unit, service_words = commune, head[whole:]
-    else:  # a village (or the commune itself) by code or name; the service is what follows
-        unit, service_words = resolve.take(ctx, [commune, *known], head[:-1],
-                                           lambda place: ctx.t("chat_targets.example", place=place))
-        service_words = [*service_words, head[-1]]
-    if unit is None:
-        raise resolve.refusal(ctx, resolve.index(ctx, known).match(head[0]), head[0], known,
-                              lambda place: ctx.t("chat_targets.example", place=place))
+    whole_province = vocabulary.lead(head[:-1], vocabulary.province)  # "tỉnh", "toàn tỉnh"
+    if whole_province or ctx.member.role == PROVINCE_STAFF:  # the province's own target
+        province = await _province(ctx)
+        if province is None or not whole_province:
+            return [ctx.say(usage)]
+        home, unit, service_words = province, province, head[whole_province:]
+    else:
+        commune = await _commune(ctx)
+        if commune is None:
+            return [ctx.say("chat_targets.usage")]
+        home = commune
+        known = [u for u in await ctx.uow.units.children(commune.id) if u.kind == "village"]
+        whole = vocabulary.lead(head[:-1], vocabulary.commune)  # "xã", "cả xã"
+        if whole:
+            unit, service_words = commune, head[whole:]
+        else:  # a village (or the commune itself) by code or name; the service is what follows
+            unit, service_words = resolve.take(ctx, [commune, *known], head[:-1],
+                                               lambda place: ctx.t("chat_targets.example", place=place))
+            service_words = [*service_words, head[-1]]
+        if unit is None:
+            raise resolve.refusal(ctx, resolve.index(ctx, known).match(head[0]), head[0], known,
+                                  lambda place: ctx.t("chat_targets.example", place=place))
     service = _service(ctx, " ".join(service_words))
     match = TARGET.match(value_word.replace(",", "."))
     if service is None or not year_word.isdigit() or not 2020 <= int(year_word) <= 2100 or match is None:
@@ -190,7 +209,7 @@ async def target(ctx: Context, args: str) -> list[Reply]:
     kind = ("percent_adults" if of_adults else "percent") if percent else "absolute"
     await ctx.uow.targets.set(unit.id, service, int(year_word), kind, value, ctx.now)
     await ctx.uow.audit.add(ctx.member.id, "target", f"unit:{unit.id}", ctx.now,
-                            {"service": service, "year": year_word, "value": value_word}, unit_id=commune.id)
+                            {"service": service, "year": year_word, "value": value_word}, unit_id=home.id)
     found = ctx.content.catalogue.get(service)
     assert found is not None
     label = found.short
@@ -218,7 +237,7 @@ FEATURE = Feature(
     texts="texts/villages.yaml",
     commands=(
         Command(("thon", "villages"), villages, STAFF),
-        Command(("chitieu", "target"), target, STAFF),
+        Command(("chitieu", "target"), target, OVERSEERS),
     ),
     # "Xem tiếp" under a page of /thon (bot/flows/paging.py).
     global_actions={"th": on_more(STAFF, listing)},

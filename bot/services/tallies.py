@@ -58,7 +58,7 @@ async def build_tally(
             continue
         if target.unit_id in by_id:
             by_id[target.unit_id].targets[target.service] = target
-        elif scope.kind == "commune":
+        elif scope.kind in ("commune", "province"):  # a whole commune's or province's own target
             scope_targets[target.service] = target
     if targets or year_to_date:
         first_day = date(year, 1, 1)

@@ -511,10 +511,16 @@ class SqliteDatabase:
             for version, sql in MIGRATIONS:
                 if version in done:  # by set, not by maximum: migrations written in parallel leave gaps
                     continue
+                # Foreign keys off while a migration runs, checked before its commit: SQLite's
+                # procedure for rebuilding a table that others reference (a wider CHECK, say).
+                await self.conn.execute("PRAGMA foreign_keys = OFF")
                 await self.conn.execute("BEGIN IMMEDIATE")
                 try:
                     for statement in _statements(sql):
                         await self.conn.execute(statement)
+                    broken = await self.conn.execute_fetchall("PRAGMA foreign_key_check")
+                    if broken:
+                        raise RuntimeError(f"migration {version} breaks foreign keys: {list(broken)[:5]}")
                     await self.conn.execute(
                         "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
                         (version, datetime.now(UTC).isoformat(timespec="seconds")),
@@ -523,6 +529,8 @@ class SqliteDatabase:
                 except BaseException:
                     await self.conn.rollback()
                     raise
+                finally:
+                    await self.conn.execute("PRAGMA foreign_keys = ON")
                 applied.append(version)
         return applied
 

@@ -169,7 +169,7 @@ async def test_member_sees_only_their_village(engine, demo, november):
     assert "Mỹ Thạnh" not in answer
     refused = await phu.send("/thang ấp mỹ thạnh")
     assert "không xem được «ấp mỹ thạnh»" in refused and "47" not in refused
-    assert "không xem được «XA-MY-HIEP»" in await phu.send("/thang XA-MY-HIEP")
+    assert "nằm ngoài phạm vi của bạn (Ấp Mỹ Phú)" in await phu.send("/thang XA-MY-HIEP")
 
 
 async def test_nobody_sees_another_commune(engine, demo, db, clock):
@@ -181,10 +181,10 @@ async def test_nobody_sees_another_commune(engine, demo, db, clock):
         reporter = await uow.members.add("Tư", "member", village.id, clock.now())
     await insert(db, reporter.id, village.id, TODAY, clock, vneid=77)
     refused = await staff(engine, demo).send("/thang XA-KHAC")
-    assert "Không tìm thấy" in refused and "77" not in refused
+    assert "«XA-KHAC» nằm ngoài phạm vi của bạn (Xã Mỹ Hiệp)" in refused and "77" not in refused
     assert "Không tìm thấy" in await staff(engine, demo).send("/thang ấp khác")
     admin_user = ChatUser(engine, "adm")
-    assert "Gõ thêm tên hoặc mã xã" in await admin_user.send("/thang")  # a province admin names a commune
+    assert "Tỉnh Đồng Tháp – tháng 11/2026" in await admin_user.send("/thang")  # an admin's own unit first
     answer = await admin_user.send("/thang XA-KHAC")
     assert "Xã Khác – tháng 11/2026" in answer and "Tổng: 77 hộ" in answer
 
