@@ -2,7 +2,7 @@
 
     tcns commune add --code C --name NAME [--province-code P --province-name NAME]
     tcns villages import --commune C FILE.csv
-    tcns staff invite --commune C [--days 7] [--uses 1]
+    tcns staff invite --commune C | --province P [--days 7] [--uses 1]
     tcns members export [--commune C] [-o FILE]
     tcns member forget ID
     tcns backup FILE
@@ -53,8 +53,10 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Handler]:  # type: ig
     imp.add_argument("file", type=Path)
 
     staff = sub.add_parser("staff", help="commune staff").add_subparsers(dest="action", required=True)
-    invite = staff.add_parser("invite", help="make an invite code for commune staff")
-    invite.add_argument("--commune", required=True)
+    invite = staff.add_parser("invite", help="make an invite code for commune staff (or province staff)")
+    place = invite.add_mutually_exclusive_group(required=True)
+    place.add_argument("--commune", help="a commune's code: an invite for its staff (cán bộ xã)")
+    place.add_argument("--province", help="a province's code: an invite for its staff (cán bộ tỉnh)")
     invite.add_argument("--days", type=int, default=7)
     invite.add_argument("--uses", type=int, default=1)
 
@@ -234,19 +236,28 @@ async def _villages_import(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _staff_invite(args: argparse.Namespace, settings: Settings) -> int:
     async with await open_runtime(settings) as runtime:
-        commune = await _commune(runtime, args.commune)
-        if commune is None:
-            return 1
+        if args.province:
+            async with runtime.db.uow() as uow:
+                unit = await uow.units.by_code("province", args.province)
+            if unit is None:
+                _say(runtime, "admin_cli.no_province", err=True, code=args.province)
+                return 1
+            role = "province_staff"
+        else:
+            unit = await _commune(runtime, args.commune)
+            if unit is None:
+                return 1
+            role = "staff"
         if not (1 <= args.days <= 90 and 1 <= args.uses <= 50):
             _say(runtime, "admin_cli.invite_limits", err=True)
             return 1
         now = runtime.clock.now()
         async with runtime.db.uow() as uow:
-            invite = await create_invite(uow, commune.id, "staff", now, timedelta(days=args.days), args.uses)
-            await uow.audit.add(None, "invite", f"unit:{commune.id}", now, {"role": "staff", "code": invite.code},
-                                unit_id=commune.id)
-        _say(runtime, "admin_cli.staff_invite", code=invite.code, days=args.days, uses=args.uses,
-             commune=commune.name)
+            invite = await create_invite(uow, unit.id, role, now, timedelta(days=args.days), args.uses)
+            await uow.audit.add(None, "invite", f"unit:{unit.id}", now, {"role": role, "code": invite.code},
+                                unit_id=unit.id)
+        _say(runtime, "admin_cli.staff_invite" if role == "staff" else "admin_cli.province_staff_invite",
+             code=invite.code, days=args.days, uses=args.uses, commune=unit.name)
     return 0
 
 

@@ -24,13 +24,13 @@ from bot.domain.messages import Markup, Reply
 from bot.domain.report_parser import parse_report
 from bot.flows import resolve
 from bot.flows.admin import tell_member
-from bot.flows.commands import Command
+from bot.flows.commands import Command, may_see
 from bot.flows.context import Context
 from bot.flows.feature import Feature
 from bot.flows.free_text import refuse_personal_data
 from bot.flows.paging import fit, more_action, on_more, page
 from bot.flows.report import ZERO, check_day, day_groups, day_text, issue_text, items_text
-from storage.models import Member, NewReport, Unit
+from storage.models import Member, NewReport, Report, Unit
 
 CORRECTORS = frozenset({"leader", "staff", "admin"})
 REPORTERS = frozenset({"member", "leader"})
@@ -91,13 +91,11 @@ async def void(ctx: Context, args: str) -> list[Reply]:
     refused = refuse_personal_data(ctx, reason)
     if refused is not None:
         return [refused]
-    report = await ctx.uow.reports.get(int(number.lstrip("#")))
-    villages = {v.id: v for v in await scope_villages(ctx)}
-    if report is None or report.village_id not in villages:
+    report, village = await _report_in_scope(ctx, number)
+    if report is None or village is None:
         return [ctx.say("corrections.no_such_report")]
     if not await ctx.uow.reports.void_one(report.id, ctx.member.id, reason, ctx.now):
         return [ctx.say("corrections.already_void", id=report.id)]
-    village = villages[report.village_id]
     await ctx.uow.audit.add(ctx.member.id, "void", f"report:{report.id}", ctx.now, {"reason": reason},
                             unit_id=village.parent_id)
     items = items_text(ctx, [NewReport(report.service, report.count)]) if report.service != ZERO.service else (
@@ -123,9 +121,8 @@ async def correct(ctx: Context, args: str) -> list[Reply]:
     limit = ctx.content.limits.max_count_per_report
     if not count_text.isdigit() or not 1 <= int(count_text) <= limit:
         return [ctx.say("corrections.correct_count", value=count_text[:20], max=limit)]
-    report = await ctx.uow.reports.get(int(number.lstrip("#")))
-    villages = {v.id: v for v in await scope_villages(ctx)}
-    if report is None or report.village_id not in villages:
+    report, village = await _report_in_scope(ctx, number)
+    if report is None or village is None:
         return [ctx.say("corrections.no_such_report")]
     if report.voided_at is not None:
         return [ctx.say("corrections.already_void", id=report.id)]
@@ -136,7 +133,6 @@ async def correct(ctx: Context, args: str) -> list[Reply]:
         return [ctx.say("corrections.correct_same", id=report.id, count=count)]
     new_id = await ctx.uow.reports.supersede(report, count, ctx.member.id, reason, ctx.now)
     assert new_id is not None  # the row was live a statement ago, in this same transaction
-    village = villages[report.village_id]
     await ctx.uow.audit.add(ctx.member.id, "correct", f"report:{report.id}", ctx.now,
                             {"from": report.count, "to": count, "new": new_id, "reason": reason},
                             unit_id=village.parent_id)
@@ -151,15 +147,32 @@ async def correct(ctx: Context, args: str) -> list[Reply]:
                     **change)]
 
 
-async def _member_in_villages(ctx: Context, text: str, villages: dict[int, Unit]) -> Member | None:
-    """A member or leader of one of ``villages``, whatever their status (active, disabled, forgotten)."""
+async def _report_in_scope(ctx: Context, number: str) -> tuple[Report | None, Unit | None]:
+    """The report numbered ``number`` and its village, if the caller may act there (the permission scope)."""
+    report = await ctx.uow.reports.get(int(number.lstrip("#")))
+    if report is None:
+        return None, None
+    village = await ctx.uow.units.get(report.village_id)
+    if village is None or not await may_see(ctx, village):
+        return report, None
+    return report, village
+
+
+async def _member_in_villages(ctx: Context, text: str) -> Member | None:
+    """A member or leader (by number) of a village the caller may act on, whatever their status
+    (active, disabled, forgotten)."""
     number = text.lstrip("#")
     if not number.isdigit():
         return None
     member = await ctx.uow.members.get(int(number))
-    if member is None or member.unit_id not in villages or member.role not in REPORTERS:
+    if member is None or member.role not in REPORTERS or not await may_see(ctx, member.unit_id):
         return None
     return member
+
+
+async def _commune_of_village(ctx: Context, village_id: int) -> int | None:
+    village = await ctx.uow.units.get(village_id)
+    return village.parent_id if village is not None else None
 
 
 async def on_behalf(ctx: Context, args: str) -> list[Reply]:
@@ -172,7 +185,7 @@ async def on_behalf(ctx: Context, args: str) -> list[Reply]:
         shown = number.lstrip("#") if number.lstrip("#").isdigit() else \
             await resolve.some_member(ctx, list(villages.values()), REPORTERS)
         return [ctx.say("corrections.proxy_usage", example=example(shown))]
-    member = await _member_in_villages(ctx, number, villages)
+    member = await _member_in_villages(ctx, number)
     if member is None:  # a name, or a number outside the scope: the resolver answers
         member = await resolve.find_member(ctx, list(villages.values()), number, example, REPORTERS)
     if member.status == "forgotten":  # erased on request: nothing more is recorded in their name
@@ -196,7 +209,7 @@ async def on_behalf(ctx: Context, args: str) -> list[Reply]:
                                         entered_by=ctx.member.id)
     items = [item for _, day_items in groups for item in day_items]
     await ctx.uow.audit.add(ctx.member.id, "proxy_report", f"member:{member.id}", ctx.now,
-                            {"items": len(items)}, unit_id=villages[member.unit_id].parent_id)
+                            {"items": len(items)}, unit_id=await _commune_of_village(ctx, member.unit_id))
     return [ctx.say("corrections.proxy_recorded", name=member.name or f"#{member.id}", items=items_text(ctx, items),
                     day=", ".join(day_text(day) for day, _ in groups))]
 

@@ -23,7 +23,7 @@ from bot.domain.clock import Clock
 from bot.domain.messages import Inbound, Reply, build_attachments
 from bot.domain.textutil import clean, fold
 from bot.flows import join, report, smalltalk, undo
-from bot.flows.commands import role_of
+from bot.flows.commands import PROVINCE_STAFF, role_of
 from bot.flows.context import GLOBAL_PREFIX, KEYS_FIELD, MAX_KEY_CHARS, Context, Refusal
 from bot.flows.feature import Flow
 from bot.flows.registry import COMMANDS, FLOWS, GLOBAL_ACTIONS, MENU, MENUS  # noqa: F401 (the channels read COMMANDS, MENUS here)
@@ -148,7 +148,7 @@ class Engine:
         if role not in command.roles:
             if ctx.member is None:
                 return [ctx.say("join.required")]
-            who = ", ".join(str(ctx.t(f"roles.{r}")) for r in ("member", "leader", "staff", "admin")
+            who = ", ".join(str(ctx.t(f"roles.{r}")) for r in ("member", "leader", "staff", PROVINCE_STAFF, "admin")
                             if r in command.roles)
             return [ctx.say("errors.command_not_for", command=name, who=who, example=ctx.t(f"errors.try.{role}"))]
         if not command.keeps_flow:

@@ -66,6 +66,25 @@ def test_staff_invite_lets_staff_join(tmp_path: Path):
     assert tcns(tmp_path, "staff", "invite", "--commune", "NOPE").returncode == 1
 
 
+def test_a_province_and_its_staff(tmp_path: Path):
+    """A province grows commune by commune; its staff (cán bộ tỉnh) join by an invite for the province
+    and read every commune of it, and nothing of another province."""
+    for code, name, province, province_name in (("XA-A", "Xã An", "QT", "Tỉnh Quảng Trị"),
+                                                 ("XA-B", "Xã Bình", "QT", "Tỉnh Quảng Trị"),
+                                                 ("XA-Z", "Xã Xa", "HUE", "Thành phố Huế")):
+        assert tcns(tmp_path, "commune", "add", "--code", code, "--name", name,
+                    "--province-code", province, "--province-name", province_name).returncode == 0
+    run = tcns(tmp_path, "staff", "invite", "--province", "QT")
+    assert run.returncode == 0 and "cán bộ tỉnh, Tỉnh Quảng Trị" in run.stdout
+    code = run.stdout.split("/start ")[1].split()[0]
+    chat = tcns(tmp_path, "chat", "--user", "sokhcn", stdin=f"/start {code}\n/thang\n/thang XA-Z\n")
+    assert "Tỉnh Quảng Trị" in chat.stdout and "cán bộ tỉnh" in chat.stdout
+    assert "Xã An: 0 hộ" in chat.stdout and "Xã Bình: 0 hộ" in chat.stdout
+    assert "«XA-Z» nằm ngoài phạm vi của bạn (Tỉnh Quảng Trị)" in chat.stdout
+    missing = tcns(tmp_path, "staff", "invite", "--province", "NOPE")
+    assert missing.returncode == 1 and "Không có tỉnh mã NOPE" in missing.stderr
+
+
 def test_members_export_and_forget(tmp_path: Path):
     codes = demo_codes(tcns(tmp_path, "demo", "--no-chat").stdout)
     tcns(tmp_path, "chat", "--user", "lan", stdin=f"/start {codes['Ấp Mỹ Thạnh']}\nvneid 4\n")

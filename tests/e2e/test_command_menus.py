@@ -17,7 +17,7 @@ from bot.services.reminders import payload, reply_of
 
 STAFF_ONLY = {"moi", "thongbao", "xuat", "vaitro", "thon", "chitieu"}
 LEADER_TOO = {"gannhat", "xoabc", "baothay"}
-ROLES = ("member", "leader", "staff", "admin")
+ROLES = ("member", "leader", "staff", "province_staff", "admin")
 
 
 def names(commands: list[dict]) -> set[str]:
@@ -39,6 +39,9 @@ def test_every_role_has_a_menu_the_command_registry_allows(content: Content):
     assert "start" in member and not member & (STAFF_ONLY | LEADER_TOO)
     assert {c.command for c in menu_commands(content, "leader")} >= LEADER_TOO
     assert {c.command for c in menu_commands(content, "staff")} >= (STAFF_ONLY | LEADER_TOO)
+    province = {c.command for c in menu_commands(content, "province_staff")}
+    assert province >= {"tuan", "thang", "quy", "nam", "ky", "bieudo", "xuat", "chitieu", "help"}
+    assert not province & {"baocao", "moi", "thanhvien", "thongbao", "vaitro"}  # reads, never runs a commune
 
 
 def test_a_menu_travels_with_an_outbox_message():

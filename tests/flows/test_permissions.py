@@ -1,4 +1,5 @@
-"""The permission table, checked for every command and every role."""
+"""The permission table, checked for every command and every role (where each may look and act:
+tests/flows/test_scope.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from bot.flows.engine import COMMANDS, Engine
 from bot.services.demo import Demo
 from storage import Database
 
-ROLES = (GUEST, "member", "leader", "staff", "admin")
+ROLES = (GUEST, "member", "leader", "staff", "province_staff", "admin")
 REFUSALS = ("Vai trò của bạn không dùng được lệnh này", "Bạn chưa tham gia", "Các lệnh của bạn: /trogiup, ví dụ")
 
 
@@ -19,6 +20,9 @@ async def user_with_role(role: str, engine: Engine, demo: Demo, db: Database, cl
     if role == GUEST:
         return user
     unit = demo.commune if role in ("staff", "admin") else demo.villages[0].village
+    if role == "province_staff":
+        async with db.uow() as uow:
+            unit = await uow.units.get(demo.commune.parent_id or 0)
     async with db.uow() as uow:
         member = await uow.members.add(user.name, role, unit.id, clock.now())
         await uow.members.link_identity(member.id, "telegram", user.user_id, user.user_id, clock.now())

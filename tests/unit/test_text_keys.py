@@ -68,9 +68,9 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "villages.examples.{}": ("doiten", "so", "an", "hien"),  # bot/flows/villages.py, /thon
     "reminders_cli.steps.{}": ("digest", "before", "eve", "due", "overdue"),
     "reminders_cli.statuses.{}": ("pending", "sending", "sent", "blocked", "expired", "skipped", "uncertain"),
-    "errors.try.{}": tuple(sorted(REGISTERED)),
-    "join_steps.{}": tuple(sorted(REGISTERED)),
-    "smalltalk.next.{}": ("guest", *sorted(REGISTERED)),
+    "errors.try.{}": tuple(sorted(READERS)),
+    "join_steps.{}": tuple(sorted(READERS)),
+    "smalltalk.next.{}": ("guest", *sorted(READERS)),
     "admin.channel_names.{}": ("telegram", "zalo", "terminal"),
     "corrections.sources.{}": ("text", "buttons", "proxy"),  # reports.source
     "export.status.{}": STATUS_CODES,  # a village's line in the filed report
