@@ -167,3 +167,17 @@ async def test_a_province_staff_member_is_invited_joins_and_reads_their_province
 
 async def test_the_admin_help_says_it_is_deployment_wide(engine, places):
     assert "toàn hệ thống" in await user(engine, places, "admin").send("/trogiup")
+
+
+async def test_a_province_chart_draws_one_bar_per_commune(db, places, content, clock):
+    from bot.domain.periods import month
+    from bot.domain.tally import per_commune
+    from bot.services.tallies import build_tally
+
+    province = places[HOME].province
+    async with db.uow() as uow:
+        tally = await build_tally(uow, province, month(2026, 11), content.catalogue.codes, clock.now())
+        communes = [u for u in await uow.units.children(province.id) if u.kind == "commune"]
+    bars = per_commune(tally, communes)
+    assert [(c.unit.name, c.total) for c in bars.villages] == [("Xã Bình Thạnh", 71), ("Xã Mỹ Hiệp", 47)]
+    assert bars.total == tally.total == 118
