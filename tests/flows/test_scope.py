@@ -153,7 +153,7 @@ async def test_a_province_staff_member_is_invited_joins_and_reads_their_province
     assert "/moi [MÃ-TỈNH] cán bộ tỉnh" in await user(engine, places, "staff").send("/moi cantinh")
     elsewhere = await admin.send("/moi TN cantinh")
     assert "cán bộ tỉnh, Tỉnh Tây Ninh" in elsewhere
-    created = await admin.send("/moi cantinh")  # the admin's own province
+    created = await admin.send("/moi cán bộ tỉnh")  # the admin's own province
     assert "cán bộ tỉnh, Tỉnh Đồng Tháp" in created
     code = created.split("Mã mời ")[1].split(" ")[0]
     newcomer = ChatUser(engine, "new-province-staff", "Chị Hoa")
