@@ -93,6 +93,8 @@ async def test_province_staff_see_one_line_per_commune_and_the_province_total(en
     assert "Xã Mỹ Hiệp – tháng 11/2026" in commune and "Ấp Mỹ Thạnh: 47 hộ" in commune
     village = await province_staff.send("/thang XA-MY-HIEP Mỹ Thạnh")
     assert "Ấp Mỹ Thạnh – tháng 11/2026" in village
+    assert "Xã Bình Thạnh – tháng 11/2026" in await province_staff.send("/thang Bình Thạnh")  # by name
+    assert "Xã Tân Hội" not in await province_staff.send("/thang Tân Hội")
 
 
 async def test_province_targets_give_the_province_coverage(engine, places):
