@@ -30,6 +30,13 @@ TEAM_ROLES = frozenset({"member", "leader"})
 STATUS_CODES = ("reported", "zero", "silent")
 
 
+def total_name(content: Content, tally: Tally) -> str:
+    """The name of a table's last row: the whole commune, or the whole province."""
+    if tally.scope.kind == "province":
+        return _t(content, "export.province_total")
+    return _t(content, "export.commune_total")
+
+
 def _t(content: Content, key: str, **params: object) -> str:
     return plain_text(content.texts(key, **params))
 
@@ -209,7 +216,7 @@ def village_table(content: Content, tally: Tally, commune: Unit | None) -> Table
     households = [v.unit.households for v in tally.villages if v.unit.households is not None]
     reported = sum(1 for v in tally.villages if v.reported)
     whole = {c: tally.service_total(c) for c in tally.services}
-    rows.append([None, _t(content, "export.commune_total"), sum(households) if households else None, *whole.values(),
+    rows.append([None, total_name(content, tally), sum(households) if households else None, *whole.values(),
                  *sums(whole), _t(content, "export.out_of", value=reported, total=len(tally.villages))])
     return Table(header, rows, frozenset({len(rows) - 1}))
 

@@ -25,7 +25,7 @@ from bot.content import Content
 from bot.domain.reports import NONE_SERVICE
 from bot.domain.tally import Tally, bucket_label, bucketed, buckets, long_day, period_label
 from bot.services import export_rows
-from bot.services.export_report import FiledReport, Table, filed_report, unit_of
+from bot.services.export_report import FiledReport, Table, filed_report, total_name, unit_of
 from bot.services.export_rows import MEMBER_UNDO, TITLE_ROWS, ExportData, _t, read_filed
 from storage import ReadSnapshot
 from storage.models import DayTotal, DetailRow, Unit
@@ -229,7 +229,7 @@ def _service_sheets(workbook: Workbook, tally: Tally, days: list[DayTotal], cont
             values = [by_bucket.get((village.unit.id, code, i), 0) for i in range(len(parts))]
             totals = [a + b for a, b in zip(totals, values, strict=True)]
             ws.append([village.unit.name, *values, sum(values)])
-        ws.append([_cell(ws, v, BOLD) for v in [_t(content, "export.commune_total"), *totals, sum(totals)]])
+        ws.append([_cell(ws, v, BOLD) for v in [total_name(content, tally), *totals, sum(totals)]])
 
 
 def _targets_sheet(workbook: Workbook, tally: Tally, content: Content, tz: ZoneInfo, commune: Unit | None) -> None:

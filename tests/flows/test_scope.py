@@ -183,3 +183,15 @@ async def test_a_province_chart_draws_one_bar_per_commune(db, places, content, c
     bars = per_commune(tally, communes)
     assert [(c.unit.name, c.total) for c in bars.villages] == [("Xã Bình Thạnh", 71), ("Xã Mỹ Hiệp", 47)]
     assert bars.total == tally.total == 118
+
+
+async def test_a_province_export_totals_the_province(db, places, content, clock):
+    from bot.domain.periods import month
+    from bot.services.export_report import village_table
+    from bot.services.tallies import build_tally
+
+    async with db.uow() as uow:
+        tally = await build_tally(uow, places[HOME].province, month(2026, 11), content.catalogue.codes, clock.now())
+    table = village_table(content, tally, None)
+    assert table.rows[-1][1] == "Toàn tỉnh"
+    assert "Tân Long" not in str(table.rows)  # nothing of the other province
