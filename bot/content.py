@@ -29,6 +29,7 @@ from bot.domain.catalogue import Catalogue
 from bot.domain.deadlines import DeadlineConfig, Planner
 from bot.domain.guides import Guide, Guides
 from bot.domain.messages import Markup, channel_variant
+from bot.domain.periods import PeriodScheme
 from bot.domain.report_parser import ParserLexicon
 from bot.domain.tally import TallySettings
 from bot.domain.textutil import fold
@@ -307,9 +308,14 @@ class Content:
     def deadlines(self) -> DeadlineConfig:
         return _load_model(self.directory / "deadlines.yaml", DeadlineConfig)
 
+    def periods(self, commune_code: str | None) -> PeriodScheme:
+        """How a commune counts (calendar or cut-off periods, ``tally.yaml``): the one source of
+        its periods for deadlines, reminders, confirmations, locks, tallies, charts and exports."""
+        return self.tally.scheme(commune_code)
+
     def planner(self, tz: ZoneInfo) -> Planner:
-        """The deadline planner of this content: its rules, and each commune's /ky cut-off day."""
-        return Planner(self.deadlines, tz, cutoff_days=self.tally.cutoff_day)
+        """The deadline planner of this content: its rules, and each commune's periods."""
+        return Planner(self.deadlines, tz, schemes=self.periods)
 
 
 def _load_texts(directory: Path) -> Texts:

@@ -29,9 +29,9 @@ from zoneinfo import ZoneInfo
 import holidays
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from bot.domain.periods import DEFAULT_CUTOFF_DAY, Period, cutoff_month, period_of, week_of
+from bot.domain.periods import Period, PeriodScheme, cutoff_month, week_of
 
-STEPS = ("before", "eve", "due", "overdue")
+STEPS = ("before", "confirm", "eve", "due", "overdue")
 DIGEST_RULE = "digest"
 CAMPAIGN_PREFIX = "cd-"
 
@@ -105,12 +105,14 @@ class Rule(_Strict):
                     days.append(day)
         return days
 
-    def period_for(self, due: date, cutoff_day: int = DEFAULT_CUTOFF_DAY) -> Period:
-        """The period a deadline due on ``due`` is about; ``cutoff_day`` is the commune's."""
+    def period_for(self, due: date, scheme: PeriodScheme | None = None) -> Period:
+        """The period a deadline due on ``due`` is about, in the commune's ``scheme`` (default
+        calendar): the month, quarter, half or year named by the due day's month."""
+        scheme = scheme or PeriodScheme()
         if self.covers == "cutoff":
-            period = cutoff_month(due.year, due.month, self.cutoff_day or cutoff_day)
+            period = cutoff_month(due.year, due.month, self.cutoff_day or scheme.cutoff_day)
         else:
-            period = period_of(self.covers, due)
+            period = scheme.named(self.covers, due)
         return period.previous() if self.previous else period
 
 
@@ -127,7 +129,18 @@ class Campaign(_Strict):
         return self
 
 
+class CycleRules(_Strict):
+    """The reporting cycle: when villages are asked to confirm, when a period closes by itself."""
+
+    # Leaders are asked to confirm their village's figures from this many working days
+    # before a deadline (the "confirm" step of the ladder).
+    confirm_working_days: int = Field(default=2, ge=1, le=15)
+    # A period closes by itself this many days after its deadline (None: only staff close it).
+    close_after_days: int | None = Field(default=None, ge=1, le=120)
+
+
 class CommuneRules(_Strict):
+    cycle: CycleRules | None = None
     rules: tuple[Rule, ...] = ()
     disable: tuple[str, ...] = ()
     campaigns: tuple[Campaign, ...] = ()
@@ -137,6 +150,7 @@ class DeadlineConfig(_Strict):
     quiet_hours: QuietHours = QuietHours()
     ladder: Ladder = Ladder()
     digest: DigestRule = DigestRule()
+    cycle: CycleRules = CycleRules()
     rules: tuple[Rule, ...] = Field(min_length=1)
     communes: dict[str, CommuneRules] = Field(default_factory=dict)
 
@@ -162,6 +176,10 @@ class DeadlineConfig(_Strict):
         overrides = {r.id: r for r in local.rules}
         rules = [overrides.pop(r.id, r) for r in self.rules if r.id not in local.disable]
         return rules + list(overrides.values())
+
+    def cycle_for(self, commune_code: str) -> CycleRules:
+        local = self.communes.get(commune_code)
+        return local.cycle if local is not None and local.cycle is not None else self.cycle
 
     def campaigns_for(self, commune_code: str) -> list[Campaign]:
         return list(self.communes.get(commune_code, CommuneRules()).campaigns)
@@ -247,18 +265,18 @@ class Planner:
     """The calendar of deadlines and ladder steps for one set of rules, in one time zone."""
 
     def __init__(self, config: DeadlineConfig, tz: ZoneInfo, work: WorkCalendar | None = None,
-                 cutoff_days: Callable[[str], int] | None = None) -> None:
-        """``cutoff_days``: a commune's cut-off day by its code (default: the national 15th)."""
+                 schemes: Callable[[str], PeriodScheme] | None = None) -> None:
+        """``schemes``: how a commune counts, by its code (``Content.periods``; default calendar)."""
         self.config = config
         self.tz = tz
         self.work = work or WorkCalendar()
-        self.cutoff_days = cutoff_days or (lambda commune_code: DEFAULT_CUTOFF_DAY)
+        self.schemes = schemes or (lambda commune_code: PeriodScheme())
 
     def local(self, day: date, moment: time) -> datetime:
         return datetime.combine(day, moment, tzinfo=self.tz)
 
-    def deadline(self, rule: Rule, nominal: date, cutoff_day: int = DEFAULT_CUTOFF_DAY) -> Deadline:
-        return self._deadline(rule.id, rule.name, rule.period_for(nominal, cutoff_day), nominal, rule.if_holiday)
+    def deadline(self, rule: Rule, nominal: date, scheme: PeriodScheme | None = None) -> Deadline:
+        return self._deadline(rule.id, rule.name, rule.period_for(nominal, scheme), nominal, rule.if_holiday)
 
     def campaign(self, campaign: Campaign) -> Deadline:
         start = campaign.start or campaign.due - timedelta(days=30)
@@ -276,17 +294,19 @@ class Planner:
     def deadlines(self, commune_code: str, first: date, last: date,
                   extra: tuple[Campaign, ...] = ()) -> list[Deadline]:
         """Deadlines whose nominal due day is from ``first`` to ``last``, earliest first."""
-        cutoff_day = self.cutoff_days(commune_code)
-        found = [self.deadline(rule, day, cutoff_day) for rule in self.config.rules_for(commune_code)
+        scheme = self.schemes(commune_code)
+        found = [self.deadline(rule, day, scheme) for rule in self.config.rules_for(commune_code)
                  for day in rule.due_days(first, last)]
         for campaign in (*self.config.campaigns_for(commune_code), *extra):
             if first <= campaign.due <= last:
                 found.append(self.campaign(campaign))
         return sorted(found, key=lambda d: (d.due, d.rule))
 
-    def steps(self, deadline: Deadline) -> list[Step]:
+    def steps(self, deadline: Deadline, commune_code: str = "") -> list[Step]:
         ladder, quiet = self.config.ladder, self.config.quiet_hours
         work = self.work
+        confirm_days = self.config.cycle_for(commune_code).confirm_working_days
+        confirm = self.local(work.shift(deadline.anchor, -confirm_days), ladder.before_time)
         before = self.local(work.shift(deadline.anchor, -ladder.before_working_days), ladder.before_time)
         eve = self.local(work.shift(deadline.anchor, -ladder.eve_working_days), ladder.eve_time)
         due = self.local(deadline.anchor, ladder.due_time)
@@ -294,6 +314,9 @@ class Planner:
         overdue = self.local(work.shift(deadline.due, ladder.overdue_working_days), ladder.overdue_time)
         return [
             Step(deadline, "before", before, eve),
+            # The leader is asked to confirm the village's figures; the ask stands until the
+            # overdue step (which asks again).
+            Step(deadline, "confirm", confirm, overdue),
             Step(deadline, "eve", eve, closes),
             Step(deadline, "due", due, closes),
             Step(deadline, "overdue", overdue, overdue + timedelta(days=1)),
@@ -305,7 +328,7 @@ class Planner:
         margin = timedelta(days=45)  # a ladder spans at most a few weeks around the due day
         found = []
         for deadline in self.deadlines(commune_code, (start - margin).date(), (end + margin).date(), extra):
-            found.extend(s for s in self.steps(deadline) if start <= s.at < end)
+            found.extend(s for s in self.steps(deadline, commune_code) if start <= s.at < end)
         return sorted(found, key=lambda s: (s.at, s.deadline.rule, STEPS.index(s.step)))
 
     def due_now(self, commune_code: str, now: datetime, extra: tuple[Campaign, ...] = ()) -> list[Step]:

@@ -5,6 +5,11 @@ day before the cut-off day of M; the default cut-off is the 15th).
 A :class:`Period` has inclusive ``start`` and ``end`` days and a stable ``key``
 ("2026-W47", "2026-11", "2026-Q4", "2026-H2", "2026", "2026-11k15") used in storage
 and outbox keys.
+
+A commune counts in one :class:`PeriodScheme`: calendar periods, or cut-off periods where
+the month, the quarter, the half-year and the year all start on the cut-off day of the
+month before (quarter 4 with the 15th: 15/09–14/12, key "2026-Q4k15"; the year:
+15/12 of the year before to 14/12, key "2026k15"). Weeks are always Monday to Sunday.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ class Period:
     start: date
     end: date
     key: str
+    cutoff: int = 0  # the cut-off day of a cut-off period (0: calendar)
 
     def __contains__(self, day: object) -> bool:
         return isinstance(day, date) and self.start <= day <= self.end
@@ -42,6 +48,10 @@ class Period:
         """The period ``steps`` periods later (negative: earlier), of the same kind."""
         if self.kind == "week":
             return week_of(self.start + timedelta(weeks=steps))
+        if self.cutoff and self.kind in ("quarter", "half", "year"):
+            months = {"quarter": 3, "half": 6, "year": 12}[self.kind]
+            anchor = _add_months(self.end.replace(day=1), steps * months)
+            return PeriodScheme(True, self.cutoff).named(self.kind, anchor)
         if self.kind == "year":
             return year_of(date(self.start.year + steps, 1, 1))
         if self.kind == "cutoff":
@@ -103,7 +113,7 @@ def cutoff_month(year: int, month_number: int, cutoff_day: int = DEFAULT_CUTOFF_
     end = date(year, month_number, cutoff_day) - timedelta(days=1)
     before = _add_months(date(year, month_number, 1), -1)
     start = date(before.year, before.month, cutoff_day)
-    return Period("cutoff", start, end, f"{year}-{month_number:02d}k{cutoff_day}")
+    return Period("cutoff", start, end, f"{year}-{month_number:02d}k{cutoff_day}", cutoff_day)
 
 
 def cutoff_month_of(day: date, cutoff_day: int = DEFAULT_CUTOFF_DAY) -> Period:
@@ -124,6 +134,11 @@ def period_of(kind: str, day: date, cutoff_day: int = DEFAULT_CUTOFF_DAY) -> Per
 
 
 _KEYS = [
+    (re.compile(r"^(\d{4})-Q([1-4])k(\d{1,2})$"),
+     lambda m: PeriodScheme(True, int(m[3])).quarter(int(m[1]), int(m[2]))),
+    (re.compile(r"^(\d{4})-H([12])k(\d{1,2})$"),
+     lambda m: PeriodScheme(True, int(m[3])).named("half", date(int(m[1]), 6 * int(m[2]), 1))),
+    (re.compile(r"^(\d{4})k(\d{1,2})$"), lambda m: PeriodScheme(True, int(m[2])).named("year", date(int(m[1]), 1, 1))),
     (re.compile(r"^(\d{4})-W(\d{2})$"), lambda m: week_of(date.fromisocalendar(int(m[1]), int(m[2]), 1))),
     (re.compile(r"^(\d{4})-(\d{2})k(\d{1,2})$"), lambda m: cutoff_month(int(m[1]), int(m[2]), int(m[3]))),
     (re.compile(r"^(\d{4})-(\d{2})$"), lambda m: month(int(m[1]), int(m[2]))),
@@ -140,3 +155,73 @@ def from_key(key: str) -> Period:
         if match:
             return make(match)
     raise ValueError(f"not a period key: {key!r}")
+
+
+@dataclass(frozen=True)
+class PeriodScheme:
+    """How one commune counts: calendar periods, or (``cutoff``) cut-off periods from
+    ``cutoff_day``. ``cutoff_day`` is also what ``/ky`` counts with in a calendar commune.
+
+    The one source of a commune's periods: deadlines, reminders, confirmations, locks,
+    tallies, charts and exports all ask it (``Content.periods(commune_code)``)."""
+
+    cutoff: bool = False
+    cutoff_day: int = DEFAULT_CUTOFF_DAY
+
+    def __post_init__(self) -> None:
+        if not 2 <= self.cutoff_day <= 28:
+            raise ValueError("cut-off day must be between 2 and 28")
+
+    @property
+    def kind(self) -> str:
+        return "cutoff" if self.cutoff else "calendar"
+
+    @property
+    def _cut(self) -> int | None:
+        return self.cutoff_day if self.cutoff else None
+
+    def month(self, year: int, month_number: int) -> Period:
+        if self._cut:
+            return cutoff_month(year, month_number, self.cutoff_day)
+        return month(year, month_number)
+
+    def quarter(self, year: int, number: int) -> Period:
+        if not self._cut:
+            return quarter(year, number)
+        first, last = self.month(year, 3 * number - 2), self.month(year, 3 * number)
+        return Period("quarter", first.start, last.end, f"{year}-Q{number}k{self.cutoff_day}", self.cutoff_day)
+
+    def named(self, kind: str, day: date) -> Period:
+        """The period of ``kind`` named by ``day``'s calendar month: its month, its quarter, its
+        half or its year ("quý 4/2026" is 15/09–14/12 in a cut-off commune). What a deadline
+        due on ``day`` is about; a week is the week of ``day``."""
+        if kind == "cutoff":  # a cut-off month, whatever the scheme (/ky)
+            return cutoff_month(day.year, day.month, self.cutoff_day)
+        if kind == "month":
+            return self.month(day.year, day.month)
+        if kind == "quarter":
+            return self.quarter(day.year, (day.month - 1) // 3 + 1)
+        if not self._cut:
+            return period_of(kind, day)
+        cut = self.cutoff_day
+        if kind == "half":
+            first, last = (1, 6) if day.month <= 6 else (7, 12)
+            return Period("half", self.month(day.year, first).start, self.month(day.year, last).end,
+                          f"{day.year}-H{1 if first == 1 else 2}k{cut}", cut)
+        if kind == "year":
+            return Period("year", self.month(day.year, 1).start, self.month(day.year, 12).end, f"{day.year}k{cut}", cut)
+        return period_of(kind, day)
+
+    def period_of(self, kind: str, day: date) -> Period:
+        """The period of ``kind`` (week, month, quarter, half, year) that contains ``day``."""
+        if kind == "week":
+            return week_of(day)
+        if kind == "cutoff":
+            return cutoff_month_of(day, self.cutoff_day)
+        if not self._cut:
+            return period_of(kind, day)
+        its_month = cutoff_month_of(day, self.cutoff_day)  # named by the calendar month it ends in
+        return self.named(kind, its_month.end)
+
+    def month_of(self, day: date) -> Period:
+        return self.period_of("month", day)

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.domain.periods import DEFAULT_CUTOFF_DAY, Period, month
+from bot.domain.periods import DEFAULT_CUTOFF_DAY, Period, PeriodScheme, month
 from storage.models import DayTotal, Target, Unit
 
 BAR_WIDTH = 10
@@ -26,6 +26,8 @@ class TallySettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    periods: Literal["calendar", "cutoff"] = "calendar"
+    periods_by_commune: dict[str, Literal["calendar", "cutoff"]] = Field(default_factory=dict)
     default_cutoff_day: int = Field(default=DEFAULT_CUTOFF_DAY, ge=2, le=28)
     cutoff_day_by_commune: dict[str, Annotated[int, Field(ge=2, le=28)]] = Field(default_factory=dict)
     max_message_chars: int = Field(default=3500, ge=500, le=4096)
@@ -37,6 +39,11 @@ class TallySettings(BaseModel):
 
     def cutoff_day(self, commune_code: str | None) -> int:
         return self.cutoff_day_by_commune.get(commune_code or "", self.default_cutoff_day)
+
+    def scheme(self, commune_code: str | None) -> PeriodScheme:
+        """How the commune counts: the one answer every deadline, tally and export uses."""
+        kind = self.periods_by_commune.get(commune_code or "", self.periods)
+        return PeriodScheme(kind == "cutoff", self.cutoff_day(commune_code))
 
 
 @dataclass
@@ -231,21 +238,33 @@ def long_day(day: date) -> str:
 
 
 def period_label(texts: Any, period: Period) -> str:
-    """``tháng 11/2026``, ``tuần 16/11–22/11/2026``, ``kỳ tháng 11/2026 (15/10–14/11)``..."""
+    """The period and the days it covers, the same wherever it is shown: ``tháng 12/2026
+    (15/11–14/12)``, ``quý 4/2026 (01/10–31/12)``, ``tuần 16/11–22/11/2026``..."""
     end = period.end
     if period.kind == "week":
         return texts("tally.period.week", start=short_day(period.start), end=long_day(end))
-    if period.kind == "month":
-        return texts("tally.period.month", month=end.month, year=end.year)
-    if period.kind == "quarter":
-        return texts("tally.period.quarter", number=(end.month - 1) // 3 + 1, year=end.year)
-    if period.kind == "half":
+    if period.kind == "once":
+        return texts("tally.period.once", start=long_day(period.start), end=long_day(end))
+    across = period.start.year != end.year
+    return texts("tally.period.dates", name=period_name(texts, period),
+                 start=(long_day if across else short_day)(period.start), end=(long_day if across else short_day)(end))
+
+
+def period_name(texts: Any, period: Period) -> str:
+    """The period's name alone (``tháng 12/2026``), for a heading that prints its dates itself."""
+    end = period.end
+    if period.kind in ("week", "once"):
+        return period_label(texts, period)
+    if period.kind in ("month", "cutoff"):
+        name = texts("tally.period.month", month=end.month, year=end.year)
+    elif period.kind == "quarter":
+        name = texts("tally.period.quarter", number=(end.month - 1) // 3 + 1, year=end.year)
+    elif period.kind == "half":
         part = texts("tally.period.half_first" if end.month <= 6 else "tally.period.half_second")
-        return texts("tally.period.half", part=part, year=end.year)
-    if period.kind == "cutoff":
-        return texts("tally.period.cutoff", month=end.month, year=end.year,
-                     start=short_day(period.start), end=short_day(end))
-    return texts("tally.period.year", year=end.year)
+        name = texts("tally.period.half", part=part, year=end.year)
+    else:
+        name = texts("tally.period.year", year=end.year)
+    return name
 
 
 def per_commune(tally: Tally, communes: list[Unit]) -> Tally:

@@ -22,7 +22,7 @@ from datetime import date
 from functools import partial
 
 from bot.domain.messages import Markup, PendingAttachment, Reply
-from bot.domain.periods import Period, cutoff_month, from_key, month, period_of, quarter, week_of, year_of
+from bot.domain.periods import Period, PeriodScheme, cutoff_month, from_key, week_of
 from bot.domain.tally import Tally, bar, number, per_commune, period_label
 from bot.domain.textutil import fold
 from bot.flows import resolve
@@ -66,11 +66,15 @@ def _latest(make, today: date, year: int | None, *args: int) -> Period:  # type:
     return period if period.start <= today else make(today.year - 1, *args)
 
 
-def parse_period(kind: str, text: str, today: date, cutoff_day: int, words) -> Period:  # type: ignore[no-untyped-def]
-    """The period of ``kind`` (or ``any``: a key, else a month) that ``text`` names; BadArgument if none."""
+def parse_period(kind: str, text: str, today: date, scheme: PeriodScheme | int, words) -> Period:  # type: ignore[no-untyped-def]
+    """The period of ``kind`` (or ``any``: a key, else a month) that ``text`` names, in the
+    commune's ``scheme`` (a bare cut-off day: calendar periods, /ky with that day); BadArgument if none."""
+    if isinstance(scheme, int):
+        scheme = PeriodScheme(False, scheme)
+    cutoff_day = scheme.cutoff_day
     any_kind = kind == "any"
     kind = "month" if any_kind else kind
-    current = period_of(kind, today, cutoff_day)
+    current = scheme.period_of(kind, today)
     text = fold(text)
     if not text or text in {fold(w) for w in words.current_words}:
         return current
@@ -78,7 +82,7 @@ def parse_period(kind: str, text: str, today: date, cutoff_day: int, words) -> P
         return current.previous()
     try:
         period = from_key(text.upper().replace("K", "k"))
-        if period.kind == kind or any_kind:
+        if period.kind == kind or any_kind or (kind == "month" and period.kind == "cutoff"):
             return period
     except ValueError:
         pass
@@ -91,12 +95,12 @@ def parse_period(kind: str, text: str, today: date, cutoff_day: int, words) -> P
                 return week_of(_day_in(today, int(day.group(1)), int(day.group(2)), day.group(3)))
         elif kind in ("month", "cutoff") and match and 1 <= int(match.group(1)) <= 12:
             if kind == "month":
-                return _latest(month, today, year_of_arg, int(match.group(1)))
+                return _latest(scheme.month, today, year_of_arg, int(match.group(1)))
             return _latest(lambda y, m: cutoff_month(y, m, cutoff_day), today, year_of_arg, int(match.group(1)))
         elif kind == "quarter" and match and 1 <= int(match.group(1)) <= 4:
-            return _latest(quarter, today, year_of_arg, int(match.group(1)))
+            return _latest(scheme.quarter, today, year_of_arg, int(match.group(1)))
         elif kind == "year" and _YEAR.match(text):
-            return year_of(date(int(text), 1, 1))
+            return scheme.named("year", date(int(text), 1, 1))
     except ValueError:
         pass
     raise BadArgument("tally.bad_period", text)
@@ -154,10 +158,10 @@ async def _resolve(ctx: Context, kind: str, args: str, command: str) -> Request:
     commune = target if target.kind == "commune" else None
     if target.kind == "village":
         commune = await ctx.uow.units.get(target.parent_id or 0)
-    cutoff_day = settings.cutoff_day(commune.code if commune else None)
+    scheme = ctx.content.periods(commune.code if commune else None)
     kind, text = kind_and_text(ctx, kind, fold(" ".join(words)))
     try:
-        period = parse_period(kind, text, ctx.today, cutoff_day, settings)
+        period = parse_period(kind, text, ctx.today, scheme, settings)
     except BadArgument:
         typed = " ".join(words)
         if place is None and ctx.member.role in ("member", "leader") and words and (

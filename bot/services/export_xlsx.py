@@ -23,7 +23,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from bot.content import Content
 from bot.domain.reports import NONE_SERVICE
-from bot.domain.tally import Tally, bucket_label, bucketed, buckets, long_day, period_label
+from bot.domain.tally import Tally, bucket_label, bucketed, buckets, long_day, period_name
 from bot.services import export_rows
 from bot.services.export_report import FiledReport, Table, filed_report, total_name, unit_of
 from bot.services.export_rows import MEMBER_UNDO, TITLE_ROWS, ExportData, _t, read_filed
@@ -88,7 +88,7 @@ def _sheet(workbook: Workbook, title: str, tally: Tally, content: Content, tz: Z
     lines = [
         _t(content, "export.title"),
         unit or _t(content, "export.unit_line", unit=tally.scope.name),
-        _t(content, "export.sheet_period_line", period=period_label(content.texts, period),
+        _t(content, "export.sheet_period_line", period=period_name(content.texts, period),
            start=long_day(period.start), end=long_day(period.end)),
         _t(content, "export.sheet_generated_line", at=tally.generated_at.astimezone(tz).strftime("%H:%M %d/%m/%Y")),
     ]

@@ -40,20 +40,8 @@ def day_text(day: date) -> str:
 
 
 def period_text(content: Content, period: Period) -> Markup:
-    t = content.texts
-    start, end = period.start, period.end
-    if period.kind == "month":
-        return t("deadlines.period_month", month=start.month, year=start.year)
-    if period.kind == "cutoff":
-        return t("deadlines.period_cutoff", month=end.month, year=end.year,
-                 start=start.strftime("%d/%m"), end=end.strftime("%d/%m"))
-    if period.kind == "quarter":
-        return t("deadlines.period_quarter", quarter=(start.month - 1) // 3 + 1, year=start.year)
-    if period.kind == "half":
-        return t("deadlines.period_half1" if start.month == 1 else "deadlines.period_half2", year=start.year)
-    if period.kind == "year":
-        return t("deadlines.period_year", year=start.year)
-    return t("deadlines.period_once", start=day_text(start), end=day_text(end))
+    """The period with its dates, as every tally, chart and export names it."""
+    return Markup(period_label(content.texts, period))
 
 
 def payload(reply: Reply) -> dict[str, Any]:

@@ -296,7 +296,7 @@ async def test_periods_at_their_edges(db, demo, clock, content):
 async def test_cutoff_day_per_commune(engine, demo, db, clock, content, monkeypatch):
     monkeypatch.setitem(content.tally.cutoff_day_by_commune, demo.commune.code, 20)
     answer = await staff(engine, demo).send("/ky")
-    assert "kỳ tháng 12/2026 (20/11–19/12)" in answer
+    assert "tháng 12/2026 (20/11–19/12)" in answer
 
 
 # Targets import ---------------------------------------------------------------------------------------
@@ -387,7 +387,7 @@ async def test_chart_is_a_png_photo(engine, demo, november):
     replies = await user.engine.handle(user._inbound(text="/bieudo"))
     file = replies[0].attachment
     assert file is not None and file.kind == "photo" and file.data.startswith(b"\x89PNG")
-    assert "Xã Mỹ Hiệp – tháng 11/2026: 47 hộ" in plain_text(replies[0].text)
+    assert "Xã Mỹ Hiệp – tháng 11/2026 (01/11–30/11): 47 hộ" in plain_text(replies[0].text)
     own = await november["thanh"].engine.handle(november["thanh"]._inbound(text="/bieudo tuan"))
     assert own[0].attachment is not None and "Ấp Mỹ Thạnh – tuần 16/11–22/11/2026: 7 hộ" in plain_text(own[0].text)
     assert "Chưa có số liệu" in await user.send("/bieudo thang 9")

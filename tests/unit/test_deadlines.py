@@ -33,7 +33,7 @@ def ladder(planner: Planner, deadline) -> dict[str, str]:
 @pytest.mark.parametrize("year", [2026, 2027])
 def test_a_whole_year_every_step_on_a_working_day_at_its_time(planner: Planner, year: int):
     steps = planner.steps_between("ANY", at(f"{year}-01-01 00:00"), at(f"{year + 1}-01-01 00:00"))
-    expected_time = {"before": time(8), "eve": time(8), "due": time(7, 30), "overdue": time(8)}
+    expected_time = {"before": time(8), "confirm": time(8), "eve": time(8), "due": time(7, 30), "overdue": time(8)}
     assert len({(s.deadline.rule, s.deadline.key) for s in steps}) >= 12 + 4 + 1 + 1 - 1
     for step in steps:
         assert WORK.is_working(step.at.date()), (step, WORK.holiday_name(step.at.date()))
@@ -51,7 +51,8 @@ def test_a_whole_year_every_step_on_a_working_day_at_its_time(planner: Planner, 
 def test_a_plain_month_three_working_days_then_one_then_due_then_overdue(planner: Planner):
     november = planner.deadline(planner.config.rules[0], date(2026, 11, 20))  # a Friday
     assert ladder(planner, november) == {
-        "before": "2026-11-17 08:00", "eve": "2026-11-19 08:00", "due": "2026-11-20 07:30",
+        "before": "2026-11-17 08:00", "confirm": "2026-11-18 08:00", "eve": "2026-11-19 08:00",
+        "due": "2026-11-20 07:30",
         "overdue": "2026-11-23 08:00",  # the next working day is Monday
     }
     assert november.period.start == date(2026, 11, 1) and november.period.end == date(2026, 11, 30)
@@ -61,7 +62,8 @@ def test_tet_2026_moves_the_reminders_before_the_holiday(planner: Planner):
     february = planner.deadline(planner.config.rules[0], date(2026, 2, 20))  # Tết: 16–20/2/2026
     assert february.due == date(2026, 2, 20) and february.anchor == date(2026, 2, 13)
     assert ladder(planner, february) == {
-        "before": "2026-02-10 08:00", "eve": "2026-02-12 08:00", "due": "2026-02-13 07:30",
+        "before": "2026-02-10 08:00", "confirm": "2026-02-11 08:00", "eve": "2026-02-12 08:00",
+        "due": "2026-02-13 07:30",
         "overdue": "2026-02-23 08:00",
     }
 
@@ -130,11 +132,12 @@ def test_quiet_hours_are_never_broken(planner: Planner):
 
 def test_missed_steps_are_due_until_they_expire(planner: Planner):
     # The bot was down from Monday 16/11 to Thursday 19/11 10:00: the T−3 step is superseded by
-    # the T−1 one (sent once on start); the due-day step is not due yet.
+    # the T−1 one (sent once on start); the leader's request to confirm (T−2) still stands;
+    # the due-day step is not due yet.
     due = planner.due_now("ANY", at("2026-11-19 10:00"))
-    assert [(s.deadline.rule, s.step) for s in due] == [("thang", "eve")]
+    assert [(s.deadline.rule, s.step) for s in due] == [("thang", "confirm"), ("thang", "eve")]
     assert [(s.deadline.rule, s.step) for s in planner.due_now("ANY", at("2026-11-18 09:00"))] == [
-        ("thang", "before")]
+        ("thang", "before"), ("thang", "confirm")]
     assert planner.due_now("ANY", at("2026-11-20 21:30")) == []  # the deadline day is over
     digest = planner.digest_due(at("2026-11-23 07:30"))
     assert digest is not None and digest.week.key == "2026-W47"
