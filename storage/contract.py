@@ -17,6 +17,7 @@ from typing import Any, Protocol, TypeVar
 from storage.models import Conversation, Member
 from storage.sql.announcements import AnnouncementRepository
 from storage.sql.channels import ChannelRepository
+from storage.sql.cycle import CycleRepository
 from storage.sql.files import FileRepository
 from storage.sql.inbox import InboxRepository
 from storage.sql.leases import LeaseRepository
@@ -57,6 +58,7 @@ class UnitOfWork(Protocol):
     channels: ChannelRepository
     files: FileRepository
     leases: LeaseRepository
+    cycle: CycleRepository
 
     async def open_inbound(self, channel: str, update_key: str, user_id: str, chat_id: str,
                            now: datetime) -> tuple[bool, Member | None, Conversation]:

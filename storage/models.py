@@ -271,3 +271,35 @@ class FanOut:
     author_id: int
     text: str
     queued_after: int
+
+
+# The reporting cycle ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Confirmation:
+    """A village's figures for a period, confirmed by its leader (chốt số liệu thôn)."""
+
+    id: int
+    commune_id: int
+    village_id: int
+    period: str  # the period key ("2026-12", "2026-12k15", "2026-Q4")
+    starts_on: date
+    ends_on: date
+    confirmed_by: int
+    confirmed_at: datetime
+    figures: dict[str, int]  # service -> count, as shown when confirmed ({} : "không có")
+    on_time: bool
+    reopened_at: datetime | None = None  # a later change to the period reopened it
+    reopened_by: int | None = None
+    reopen_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class PeriodLock:
+    """A closed period of a commune (khóa kỳ): nothing dated in it changes."""
+
+    commune_id: int
+    period: str
+    starts_on: date
+    ends_on: date
+    closed_by: int | None  # None: closed by itself, some days after its deadline
+    closed_at: datetime

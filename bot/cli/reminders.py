@@ -14,7 +14,6 @@ from bot.runtime.core import open_runtime
 from bot.runtime.serve import deliveries_for, quotas_of, sender_at, stop_on_signals
 from bot.runtime.settings import Settings
 from bot.services.reminders import (
-    Snapshot,
     WeekFigures,
     campaign_of,
     load_snapshot,
@@ -22,6 +21,7 @@ from bot.services.reminders import (
     plan_digest,
     plan_step,
     scheduling_pass,
+    with_period,
 )
 
 
@@ -125,12 +125,10 @@ async def _plan(runtime, planner: Planner, communes, args) -> int:  # type: igno
             base = await load_snapshot(uow, commune)
             lines = []
             for step in steps:
-                period = step.deadline.period
-                reported = frozenset(await uow.reminders.reported_villages(commune.id, period.start, period.end))
-                snap = Snapshot(base.commune, base.villages, base.people, reported, base.digest_off)
+                snap = await with_period(uow, base, step.deadline.period, figures=True)
                 messages = plan_step(runtime.content, planner, step, snap, step.at)
                 lines.append((step.at, t(f"reminders_cli.steps.{step.step}"), step.deadline.name,
-                              period_text(runtime.content, period), messages, snap))
+                              period_text(runtime.content, step.deadline.period), messages, snap))
             day = start
             while day <= end:  # the weekly digests
                 probe = datetime.combine(day, planner.config.digest.time, tzinfo=tz)

@@ -98,8 +98,7 @@ async def show(ctx: Context) -> list[Reply]:
         moved = ctx.t("deadlines.moved", nominal=day_text(deadline.nominal)) if deadline.moved else ""
         lines.append(ctx.t("deadlines.line", name=deadline.name, period=period_text(ctx.content, deadline.period),
                            due=day_text(deadline.due), moved=moved))
-        period = deadline.period
-        reported = await ctx.uow.reminders.reported_villages(commune.id, period.start, period.end)
+        reported = await ctx.uow.cycle.confirmed_villages(commune.id, deadline.period.key)
         if village is not None:
             key = "deadlines.village_done" if village.id in reported else "deadlines.village_missing"
             lines.append(ctx.t(key, village=village.name))

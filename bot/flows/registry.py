@@ -15,6 +15,7 @@ from bot.flows import (
     admin,
     announce,
     corrections,
+    cycle,
     deadlines,
     guides,
     join,
@@ -32,8 +33,8 @@ from bot.flows.feature import Feature, Flow, GlobalAction
 
 T = TypeVar("T")
 
-FEATURE_MODULES = (join, help_flow, report, undo, mine, tally_flow, deadlines, admin, announce, corrections, villages,
-                   guides, smalltalk, link)
+FEATURE_MODULES = (join, help_flow, report, undo, mine, tally_flow, deadlines, cycle, admin, announce, corrections,
+                   villages, guides, smalltalk, link)
 FEATURES: tuple[Feature, ...] = tuple(module.FEATURE for module in FEATURE_MODULES)
 
 # The text file every key outside a feature's own file lives in: buttons, errors, roles, the menu.

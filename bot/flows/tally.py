@@ -30,6 +30,7 @@ from bot.flows.commands import OVERSEERS, READERS, Command, may_see
 from bot.flows.commands import scope_of as permitted
 from bot.flows.context import Context, Refusal
 from bot.flows.feature import Feature
+from bot.services import cycle
 from bot.services.tallies import build_tally
 from storage.models import Unit
 
@@ -248,6 +249,18 @@ async def tally_for(ctx: Context, request: Request) -> Tally:
     return await build_tally(ctx.uow, request.scope, request.period, ctx.content.catalogue.codes, ctx.now)
 
 
+async def _status(ctx: Context, request: Request) -> list[Markup] | None:
+    """For staff, a commune's villages by confirmation state and its team figures (periods
+    that have deadlines only: not weeks)."""
+    if request.scope.kind != "commune" or request.period.kind == "week" or ctx.member is None \
+            or ctx.member.role not in OVERSEERS:
+        return None
+    statuses = await cycle.village_status(ctx.uow, request.scope, request.period)
+    team = await cycle.team_figures(ctx.uow, request.scope, request.period, statuses)
+    closed = await ctx.uow.cycle.lock(request.scope.id, request.period.key) is not None
+    return cycle.status_lines(ctx.content, statuses, team, closed)
+
+
 # The chat answer ----------------------------------------------------------------------------------
 def _change(ctx: Context, current: int, previous: int) -> str:
     diff = current - previous
@@ -258,8 +271,11 @@ def _change(ctx: Context, current: int, previous: int) -> str:
     return ctx.t("tally.change_same")
 
 
-def render(ctx: Context, tally: Tally, communes: list[Unit] | None = None) -> list[Reply]:
-    """The chat answer; a province's comes with one line per commune of ``communes``."""
+def render(ctx: Context, tally: Tally, communes: list[Unit] | None = None,
+           status: list[Markup] | None = None) -> list[Reply]:
+    """The chat answer; a province's comes with one line per commune of ``communes``.
+    ``status``: the villages' confirmation lines staff read instead of "who has not
+    reported" (a village is reported when it has confirmed)."""
     catalogue = ctx.content.catalogue
     label = period_label(ctx.t, tally.period)
     lines = [
@@ -293,6 +309,8 @@ def render(ctx: Context, tally: Tally, communes: list[Unit] | None = None) -> li
             lines.append(ctx.t("tally.village_missing_self", village=village.unit.name))
         elif village.total == 0:
             lines.append(ctx.t("tally.village_zero_self", village=village.unit.name))
+    elif status is not None:
+        lines.extend(status)
     else:
         missing = tally.missing
         if missing:
@@ -381,7 +399,8 @@ def _tally_command(kind: str):  # type: ignore[no-untyped-def]
         if isinstance(request, Reply):
             return [request]
         communes = await _communes(ctx, request.scope) if request.scope.kind == "province" else None
-        return render(ctx, await tally_for(ctx, request), communes)
+        tally = await tally_for(ctx, request)
+        return render(ctx, tally, communes, await _status(ctx, request))
 
     return handler
 

@@ -23,7 +23,9 @@ from bot.content import Content
 from bot.domain.deadlines import DIGEST_RULE, Campaign, Deadline, DigestStep, Planner, Step
 from bot.domain.messages import Markup, Option, Reply
 from bot.domain.periods import Period
+from bot.domain.reports import NONE_SERVICE
 from bot.domain.tally import period_label
+from bot.services.cycle import auto_close, confirm_request
 from storage import Database, UnitOfWork
 from storage import encode_outbox as encode
 from storage.models import CustomDeadline, NewMessage, Person, Unit
@@ -87,8 +89,14 @@ class Snapshot:
     commune: Unit
     villages: tuple[Unit, ...]
     people: tuple[Person, ...]
-    reported: frozenset[int] = frozenset()  # villages that have reported for the deadline's period
+    reported: frozenset[int] = frozenset()  # villages that have confirmed the deadline's period
     digest_off: frozenset[int] = frozenset()
+    has_reports: frozenset[int] = frozenset()  # villages with a live report in it (confirmed or not)
+    figures: dict[int, dict[str, int]] = field(default_factory=dict)  # village -> service -> count
+
+    def confirmers(self, village_id: int) -> list[Person]:
+        """Who is asked to confirm a village's figures: its leaders, else all its members."""
+        return self.in_unit(village_id, ("leader",)) or self.in_unit(village_id, MEMBER_ROLES)
 
     def in_unit(self, unit_id: int, roles: Iterable[str]) -> list[Person]:
         wanted = set(roles)
@@ -137,10 +145,15 @@ def _common(content: Content, deadline: Deadline) -> dict[str, Any]:
 def _missing_lines(content: Content, snap: Snapshot, missing: list[Unit]) -> Markup:
     t = content.texts
     reachable = {p.unit_id for p in snap.people if p.role in MEMBER_ROLES}
-    return Markup.lines([
-        t("reminders.missing_line" if v.id in reachable else "reminders.missing_line_unreachable", village=v.name)
-        for v in missing
-    ])
+
+    def line(village: Unit) -> Markup:
+        if village.id in snap.has_reports:
+            return t("reminders.missing_line_unconfirmed", village=village.name)
+        if village.id in reachable:
+            return t("reminders.missing_line", village=village.name)
+        return t("reminders.missing_line_unreachable", village=village.name)
+
+    return Markup.lines([line(v) for v in missing])
 
 
 def plan_step(content: Content, planner: Planner, step: Step, snap: Snapshot, send_at: datetime) -> list[NewMessage]:
@@ -157,12 +170,25 @@ def plan_step(content: Content, planner: Planner, step: Step, snap: Snapshot, se
     if step.step in ("before", "eve"):
         days = max(1, _working_days_between(planner, step.at.date(), deadline.anchor))
         for village in missing:
+            if village.id in snap.has_reports:  # reported, not confirmed: the confirmers are reminded
+                if step.step == "eve":
+                    reply = Reply(t("reminders.eve_unconfirmed", village=village.name, **common))
+                    for person in snap.confirmers(village.id):
+                        add(deadline.rule, deadline.key, step.step, person, reply, due_at, step.expires, village,
+                            deadline.period)
+                continue
             replies: dict[str, Reply] = {}  # one text per village and key, not per person
             for person in snap.in_unit(village.id, MEMBER_ROLES):
                 key = f"{step.step}_leader" if step.step == "eve" and person.role == "leader" else step.step
                 if key not in replies:
                     replies[key] = Reply(t(f"reminders.{key}", village=village.name, days=days, **common))
                 add(deadline.rule, deadline.key, step.step, person, replies[key], due_at, step.expires, village,
+                    deadline.period)
+    elif step.step == "confirm":
+        for village in missing:
+            reply = confirm_request(content, village, deadline.period, snap.figures.get(village.id, {}), deadline)
+            for person in snap.confirmers(village.id):
+                add(deadline.rule, deadline.key, step.step, person, reply, due_at, step.expires, village,
                     deadline.period)
     elif step.step == "due":
         total, done = len(snap.villages), len(snap.villages) - len(missing)
@@ -176,8 +202,9 @@ def plan_step(content: Content, planner: Planner, step: Step, snap: Snapshot, se
             add(deadline.rule, deadline.key, step.step, person, reply, due_at, step.expires)
     elif step.step == "overdue" and missing:
         for village in missing:
+            reply = confirm_request(content, village, deadline.period, snap.figures.get(village.id, {}), deadline,
+                                    overdue=True)
             for person in snap.in_unit(village.id, ("leader",)):
-                reply = Reply(t("reminders.overdue_leader", village=village.name, **common))
                 add(deadline.rule, deadline.key, step.step, person, reply, due_at, step.expires, village,
                     deadline.period)
         reply = Reply(t("reminders.overdue_staff", count=len(missing),
@@ -199,8 +226,13 @@ def plan_adhoc(content: Content, planner: Planner, deadline: Deadline, snap: Sna
     step = f"{ADHOC_STEP}-{now.astimezone(planner.tz).date().isoformat()}"
     out = Planned()
     for village in snap.missing():
-        reply = Reply(t("reminders.adhoc", village=village.name, **_common(content, deadline)))
-        for person in snap.in_unit(village.id, MEMBER_ROLES):
+        if village.id in snap.has_reports:  # reported, not confirmed: its confirmers are asked to confirm
+            reply = Reply(t("reminders.adhoc_unconfirmed", village=village.name, **_common(content, deadline)))
+            people = snap.confirmers(village.id)
+        else:
+            reply = Reply(t("reminders.adhoc", village=village.name, **_common(content, deadline)))
+            people = snap.in_unit(village.id, MEMBER_ROLES)
+        for person in people:
             out.add(deadline.rule, deadline.key, step, person, reply, due_at, due_at + timedelta(days=1), village,
                     deadline.period)
     return out.messages
@@ -272,10 +304,22 @@ def _working_days_between(planner: Planner, start: date, end: date) -> int:
 async def load_snapshot(uow: UnitOfWork, commune: Unit, period: Period | None = None) -> Snapshot:
     villages = tuple(v for v in await uow.units.children(commune.id) if v.kind == "village" and v.active)
     people = tuple(await uow.reminders.people(commune.id))
-    reported: frozenset[int] = frozenset()
-    if period is not None:
-        reported = frozenset(await uow.reminders.reported_villages(commune.id, period.start, period.end))
-    return Snapshot(commune, villages, people, reported, frozenset(await uow.reminders.digest_off()))
+    base = Snapshot(commune, villages, people, digest_off=frozenset(await uow.reminders.digest_off()))
+    return base if period is None else await with_period(uow, base, period)
+
+
+async def with_period(uow: UnitOfWork, base: Snapshot, period: Period, figures: bool = False) -> Snapshot:
+    """``base`` with who has confirmed ``period`` and who has reports in it (and, if asked,
+    each village's figures for the confirmers' request)."""
+    commune_id = base.commune.id
+    confirmed = frozenset(await uow.cycle.confirmed_villages(commune_id, period.key))
+    has_reports = frozenset(await uow.reminders.reported_villages(commune_id, period.start, period.end))
+    per_village: dict[int, dict[str, int]] = {}
+    if figures:
+        for row in await uow.tallies.totals("commune", commune_id, period.start, period.end):
+            if row.service != NONE_SERVICE and row.village_id not in confirmed:
+                per_village.setdefault(row.village_id, {})[row.service] = row.households
+    return replace(base, reported=confirmed, has_reports=has_reports, figures=per_village)
 
 
 async def commune_deadlines(uow: UnitOfWork, planner: Planner, commune: Unit, first: date,
@@ -291,6 +335,16 @@ async def find_deadline(uow: UnitOfWork, planner: Planner, commune: Unit, rule: 
         if deadline.rule == rule and deadline.key == key:
             return deadline
     return None
+
+
+async def _auto_close(uow: UnitOfWork, planner: Planner, commune: Unit, now: datetime,
+                      extra: tuple[Campaign, ...]) -> list[Period]:
+    today = now.astimezone(planner.tz).date()
+    deadlines = planner.deadlines(commune.code, today - timedelta(days=150), today, extra)
+    closed = await auto_close(uow, planner, commune, deadlines, now)
+    if closed:
+        log.info("%s: closed by itself %s", commune.code, ", ".join(p.key for p in closed))
+    return closed
 
 
 @dataclass
@@ -379,11 +433,12 @@ async def scheduling_pass(db: Database, content: Content, tz: ZoneInfo, now: dat
         commune = base.commune
         steps = planner.due_now(commune.code, now, extra)
         digest = planner.digest_due(now)
+        if planner.config.cycle_for(commune.code).close_after_days is not None:
+            await db.run(lambda uow, c=commune, e=extra: _auto_close(uow, planner, c, now, e))
         for step in steps:
             period = step.deadline.period
-            reported = await db.run(lambda uow, c=commune.id, p=period: uow.reminders.reported_villages(
-                c, p.start, p.end))
-            snap = Snapshot(base.commune, base.villages, base.people, frozenset(reported), base.digest_off)
+            snap = await db.run(lambda uow, b=base, p=period, f=step.step in ("confirm", "overdue"): with_period(
+                uow, b, p, f))
             # Planning 10,000 messages is CPU work: in a worker thread the event loop goes on meanwhile.
             messages = await asyncio.to_thread(plan_step, content, planner, step, snap, now)
             result.planned += len(messages)

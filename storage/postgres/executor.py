@@ -35,6 +35,9 @@ class PostgresDialect:
     def chat_lock(self) -> str:
         return "SELECT pg_advisory_xact_lock(hashtext(?))"
 
+    def xact_lock(self, key: int, shared: bool) -> str | None:
+        return f"SELECT pg_advisory_xact_lock{'_shared' if shared else ''}({int(key)})"
+
 
 POSTGRES = PostgresDialect()
 

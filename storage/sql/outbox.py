@@ -23,9 +23,10 @@ _COLS = "id, rule, period, step, recipient, member_id, channel, chat_id, payload
 HOUSEKEEP_WINDOW = 1000  # rows at the head of the queue that housekeeping looks at per drain
 # The head of the queue: the next rows due, in the order the sender takes them.
 _HEAD = "SELECT id FROM outbox WHERE status = 'pending' AND due_at <= ? ORDER BY due_at, id LIMIT {limit}"
-# The row's village has a live report in the period the message is about.
-_REPORTED = ("EXISTS (SELECT 1 FROM reports r WHERE r.village_id = outbox.village_id AND r.voided_at IS NULL "
-             "AND r.occurred_on BETWEEN outbox.covers_start AND outbox.covers_end)")
+# The row's village has confirmed its figures for the period the message is about (the
+# period key: a deadline's reminders stop on confirmation, not on any single report).
+_REPORTED = ("EXISTS (SELECT 1 FROM confirmations c WHERE c.village_id = outbox.village_id "
+             "AND c.period = outbox.period AND c.reopened_at IS NULL)")
 
 
 def _message(row: tuple[Any, ...]) -> OutboxMessage:

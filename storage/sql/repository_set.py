@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from storage.sql.announcements import AnnouncementRepository
 from storage.sql.channels import ChannelRepository
+from storage.sql.cycle import CycleRepository
 from storage.sql.executor import Executor
 from storage.sql.files import FileRepository
 from storage.sql.inbox import InboxRepository
@@ -42,3 +43,4 @@ class RepositorySet:
         self.channels = ChannelRepository(executor)
         self.files = FileRepository(executor)
         self.leases = LeaseRepository(executor)
+        self.cycle = CycleRepository(executor)

@@ -53,6 +53,9 @@ class SqliteDialect:
     def skip_locked(self) -> str:
         return ""  # one writer at a time: the claim's UPDATE ... WHERE status = 'pending' is enough
 
+    def xact_lock(self, key: int, shared: bool) -> str | None:
+        return None  # one writer at a time: a check and its write in one unit of work are atomic
+
 
 SQLITE = SqliteDialect()
 

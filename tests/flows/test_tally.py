@@ -120,9 +120,12 @@ async def test_staff_month_tally(engine, demo, november):
     assert line_with(summary, "• Chữ ký số:") == "• Chữ ký số: 2 (+2)"
     assert line_with(summary, "• Sổ sức khỏe:") == "• Sổ sức khỏe: 0 (−1)"
     assert "Thanh toán: 30" not in summary
-    missing = line_with(summary, "⚠ Chưa báo cáo")
-    assert missing == "⚠ Chưa báo cáo (4): Ấp An Bình, Ấp Bình Hàng Trung, Ấp Hòa Long, Ấp Tân Thuận"
-    assert "Báo không có hộ nào: Ấp Mỹ Phú" in summary
+    # Staff read the villages by confirmation state: a report alone is not "reported".
+    assert "✅ Đúng hạn: 0 · ⏰ Trễ hạn: 0 · 📝 Có báo cáo, chưa chốt: 2 · 🔇 Chưa báo cáo: 4" in summary
+    assert line_with(summary, "📝 Chưa chốt") == "📝 Chưa chốt: Ấp Mỹ Phú, Ấp Mỹ Thạnh"
+    silent = line_with(summary, "🔇 Chưa báo cáo:")
+    assert silent == "🔇 Chưa báo cáo: Ấp An Bình, Ấp Bình Hàng Trung, Ấp Hòa Long, Ấp Tân Thuận"
+    assert line_with(summary, "Tổ công nghệ số:").startswith("Tổ công nghệ số: 2/6 thôn, ấp có tổ;")
     villages = text_of(replies[1:])
     assert "Ấp Mỹ Thạnh: 47 hộ (+37)" in villages and "VNeID 45, Chữ ký số 2" in villages
     assert "Ấp Mỹ Phú: 0 hộ – đã báo không có" in villages

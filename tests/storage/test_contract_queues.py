@@ -155,6 +155,10 @@ async def test_housekeeping_skips_expires_and_settles_what_a_dead_sender_held(ba
         held = next(m.id for m in await uow.outbox.due(NOW, 10) if m.chat_id == "held")
         assert await uow.outbox.claim(held, NOW, NOW + timedelta(seconds=30), "dead-sender")
         await uow.reports.add_batch("b1", lan.id, village.id, [NewReport("vneid", 1)], date(2026, 11, 20), "text", NOW)
+        # A report alone does not stop the village's reminders: its leader's confirmation does.
+        assert sorted(m.chat_id for m in await uow.outbox.due(NOW, 10)) == ["reported", "waits"]
+        await uow.cycle.confirm(commune.commune.id, village.id, "2026-11", date(2026, 11, 1), date(2026, 11, 30),
+                                lan.id, NOW, {"vneid": 1}, True)
         assert [m.chat_id for m in await uow.outbox.due(NOW, 10)] == ["waits"]  # never one housekeeping would drop
         later = NOW + timedelta(minutes=1)
         assert await uow.outbox.housekeep(later) == {"skipped": 1, "expired": 1, "uncertain": 1}

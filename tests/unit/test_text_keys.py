@@ -44,6 +44,7 @@ BOT = ROOT / "bot"
 OTHER_TEXTS = {
     "bot/services/announcements.py": "texts/announce.yaml",
     "bot/services/reminders.py": "texts/deadlines.yaml",
+    "bot/services/cycle.py": "texts/cycle.yaml",
     "bot/services/chart.py": "texts/tally.yaml",
     "bot/services/export.py": "texts/export.yaml",
     "bot/services/export_rows.py": "texts/export.yaml",
@@ -66,7 +67,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "bad_input.kinds.{}": (pii.ID_NUMBER, pii.PHONE),
     "commands.{}": (*MENU_ORDER, "start"),
     "villages.examples.{}": ("doiten", "so", "an", "hien"),  # bot/flows/villages.py, /thon
-    "reminders_cli.steps.{}": ("digest", "before", "eve", "due", "overdue"),
+    "reminders_cli.steps.{}": ("digest", "before", "confirm", "eve", "due", "overdue"),
     "reminders_cli.statuses.{}": ("pending", "sending", "sent", "blocked", "expired", "skipped", "uncertain"),
     "errors.try.{}": tuple(sorted(READERS)),
     "join_steps.{}": tuple(sorted(READERS)),
@@ -81,7 +82,8 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "admin.actions.{}": ("join", "invite", "invite_revoke", "role", "disable", "enable", "member_forget",
                          "commune_add", "villages_import", "announce", "void", "correct", "proxy_report",
                          "village_add", "village_rename", "village_figures", "village_an", "village_hien",
-                         "target", "deadline.add", "reminder.adhoc", "link", "unlink"),
+                         "target", "deadline.add", "reminder.adhoc", "link", "unlink", "period.confirm",
+                         "period.close", "period.reopen"),
 }
 
 # Calls whose keyword arguments come from elsewhere than the call (``**`` of a value the test

@@ -1,0 +1,152 @@
+"""The reporting cycle's tables: villages' confirmations of their figures, and closed periods.
+
+A confirmation is live until a change to its period reopens it (``reopened_at``); the row
+stays as history and the next confirmation is a new row (one live row per village and
+period: the ``confirmations_live`` index). A closed period is a row of ``period_locks``;
+reopening it deletes the row (both are audited by the caller).
+
+Race: a report written while staff close its period must not land in the closed period.
+Every write that a closed period refuses first takes :meth:`CycleRepository.hold` (shared),
+then checks :meth:`closed_on`, in the same transaction; closing and confirming take it
+exclusive. On SQLite units of work run one at a time, so the check and the write are
+already atomic; on PostgreSQL it is a transaction-scoped advisory lock per commune.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Any
+
+from storage.models import Confirmation, PeriodLock
+from storage.sql.executor import Executor
+from storage.sql.repositories import ts
+
+_CONF_COLS = ("id, commune_id, village_id, period, starts_on, ends_on, confirmed_by, confirmed_at, figures, on_time, "
+              "reopened_at, reopened_by, reopen_reason")
+_LOCK_COLS = "commune_id, period, starts_on, ends_on, closed_by, closed_at"
+HOLD_KEY = 0x7C45_1000_0000  # advisory lock keys: this + the commune id
+
+
+def _confirmation(row: tuple[Any, ...]) -> Confirmation:
+    return Confirmation(
+        row[0], row[1], row[2], row[3], date.fromisoformat(row[4]), date.fromisoformat(row[5]), row[6],
+        datetime.fromisoformat(row[7]), {k: int(v) for k, v in json.loads(row[8]).items()}, bool(row[9]),
+        datetime.fromisoformat(row[10]) if row[10] else None, row[11], row[12],
+    )
+
+
+def _lock(row: tuple[Any, ...]) -> PeriodLock:
+    return PeriodLock(row[0], row[1], date.fromisoformat(row[2]), date.fromisoformat(row[3]), row[4],
+                      datetime.fromisoformat(row[5]))
+
+
+class CycleRepository:
+    def __init__(self, db: Executor) -> None:
+        self.db = db
+
+    async def hold(self, commune_id: int, exclusive: bool = False) -> None:
+        """Serialise this transaction with closing and confirming in the commune: shared for a
+        write to reports, exclusive to close, reopen or confirm. Held until the commit."""
+        sql = self.db.dialect.xact_lock(HOLD_KEY + commune_id, shared=not exclusive)
+        if sql:
+            await self.db.fetchall(sql)
+
+    # Confirmations ------------------------------------------------------------------------------
+    async def confirm(self, commune_id: int, village_id: int, period: str, starts_on: date, ends_on: date,
+                      by: int, now: datetime, figures: dict[str, int], on_time: bool) -> Confirmation | None:
+        """A new live confirmation; None if the village's period is confirmed already."""
+        changed = await self.db.execute(
+            "INSERT INTO confirmations (commune_id, village_id, period, starts_on, ends_on, confirmed_by, "
+            "confirmed_at, figures, on_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (commune_id, village_id, period, starts_on.isoformat(), ends_on.isoformat(), by, ts(now),
+             json.dumps(figures, sort_keys=True), int(on_time)),
+        )
+        return await self.confirmation(village_id, period) if changed == 1 else None
+
+    async def confirmation(self, village_id: int, period: str) -> Confirmation | None:
+        """The village's live confirmation of the period, if any."""
+        row = await self.db.fetchone(
+            f"SELECT {_CONF_COLS} FROM confirmations WHERE village_id = ? AND period = ? AND reopened_at IS NULL",
+            (village_id, period),
+        )
+        return _confirmation(row) if row else None
+
+    async def confirmations(self, commune_id: int, period: str) -> dict[int, Confirmation]:
+        """Live confirmations of the period in the commune, by village id."""
+        rows = await self.db.fetchall(
+            f"SELECT {_CONF_COLS} FROM confirmations WHERE commune_id = ? AND period = ? AND reopened_at IS NULL",
+            (commune_id, period),
+        )
+        return {c.village_id: c for c in map(_confirmation, rows)}
+
+    async def confirmed_villages(self, commune_id: int, period: str) -> set[int]:
+        rows = await self.db.fetchall(
+            "SELECT village_id FROM confirmations WHERE commune_id = ? AND period = ? AND reopened_at IS NULL",
+            (commune_id, period),
+        )
+        return {r[0] for r in rows}
+
+    async def history(self, village_id: int, period: str) -> list[Confirmation]:
+        """Every confirmation of the village's period, reopened ones included, oldest first."""
+        rows = await self.db.fetchall(
+            f"SELECT {_CONF_COLS} FROM confirmations WHERE village_id = ? AND period = ? ORDER BY id",
+            (village_id, period),
+        )
+        return [_confirmation(r) for r in rows]
+
+    async def reopen(self, village_id: int, days: list[date], by: int | None, reason: str,
+                     now: datetime) -> list[Confirmation]:
+        """Reopen the village's live confirmations of every period holding one of ``days``
+        (a report, void or correction dated there changed its figures); the ones reopened."""
+        found: dict[int, Confirmation] = {}
+        for day in sorted(set(days)):
+            rows = await self.db.fetchall(
+                f"SELECT {_CONF_COLS} FROM confirmations WHERE village_id = ? AND reopened_at IS NULL "
+                "AND starts_on <= ? AND ends_on >= ?",
+                (village_id, day.isoformat(), day.isoformat()),
+            )
+            for row in rows:
+                found.setdefault(row[0], _confirmation(row))
+        for confirmation in found.values():
+            await self.db.execute(
+                "UPDATE confirmations SET reopened_at = ?, reopened_by = ?, reopen_reason = ? "
+                "WHERE id = ? AND reopened_at IS NULL",
+                (ts(now), by, reason, confirmation.id),
+            )
+        return list(found.values())
+
+    # Closed periods ------------------------------------------------------------------------------
+    async def close(self, commune_id: int, period: str, starts_on: date, ends_on: date, by: int | None,
+                    now: datetime) -> bool:
+        """Close a period; False if it is closed already."""
+        changed = await self.db.execute(
+            f"INSERT INTO period_locks ({_LOCK_COLS}) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (commune_id, period, starts_on.isoformat(), ends_on.isoformat(), by, ts(now)),
+        )
+        return changed == 1
+
+    async def reopen_period(self, commune_id: int, period: str) -> bool:
+        """Reopen a closed period; False if it was not closed."""
+        changed = await self.db.execute(
+            "DELETE FROM period_locks WHERE commune_id = ? AND period = ?", (commune_id, period))
+        return changed == 1
+
+    async def lock(self, commune_id: int, period: str) -> PeriodLock | None:
+        row = await self.db.fetchone(
+            f"SELECT {_LOCK_COLS} FROM period_locks WHERE commune_id = ? AND period = ?", (commune_id, period))
+        return _lock(row) if row else None
+
+    async def locks(self, commune_id: int) -> list[PeriodLock]:
+        rows = await self.db.fetchall(
+            f"SELECT {_LOCK_COLS} FROM period_locks WHERE commune_id = ? ORDER BY starts_on, period", (commune_id,))
+        return [_lock(r) for r in rows]
+
+    async def closed_on(self, commune_id: int, day: date) -> PeriodLock | None:
+        """A closed period of the commune that holds ``day``, if there is one."""
+        row = await self.db.fetchone(
+            f"SELECT {_LOCK_COLS} FROM period_locks WHERE commune_id = ? AND starts_on <= ? AND ends_on >= ? "
+            "ORDER BY ends_on DESC LIMIT 1",
+            (commune_id, day.isoformat(), day.isoformat()),
+        )
+        return _lock(row) if row else None

@@ -1,0 +1,89 @@
+"""The storage contract, every backend: the reporting cycle (issue 13). Confirmations of a
+village's figures (one live per village and period, reopened by a change, kept as history)
+and closed periods (one per commune and period, found by any day inside them)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, timedelta
+
+from support.helpers import NOW
+
+from storage import Database
+
+NOV = ("2026-11", date(2026, 11, 1), date(2026, 11, 30))
+Q4 = ("2026-Q4", date(2026, 10, 1), date(2026, 12, 31))
+
+
+async def test_one_live_confirmation_reopened_by_a_change_then_confirmed_again(backend: Database, commune):
+    village, other = commune.villages
+    leader = commune.members[0]
+    async with backend.uow() as uow:
+        first = await uow.cycle.confirm(commune.commune.id, village.id, *NOV, leader.id, NOW, {"vneid": 3}, True)
+        assert first is not None and first.figures == {"vneid": 3} and first.on_time
+        assert await uow.cycle.confirm(commune.commune.id, village.id, *NOV, leader.id, NOW, {}, True) is None
+        await uow.cycle.confirm(commune.commune.id, village.id, *Q4, leader.id, NOW, {"vneid": 3}, True)
+        await uow.cycle.confirm(commune.commune.id, other.id, *NOV, leader.id, NOW, {}, False)  # "không có"
+        assert await uow.cycle.confirmed_villages(commune.commune.id, "2026-11") == {village.id, other.id}
+    later = NOW + timedelta(days=2)
+    async with backend.uow() as uow:  # a late report dated 20/11: November and Q4 reopen, not the other village
+        reopened = await uow.cycle.reopen(village.id, [date(2026, 11, 20)], leader.id, "report", later)
+        assert sorted(c.period for c in reopened) == ["2026-11", "2026-Q4"]
+        assert await uow.cycle.reopen(village.id, [date(2026, 11, 20)], leader.id, "report", later) == []
+        assert await uow.cycle.confirmation(village.id, "2026-11") is None
+        assert set(await uow.cycle.confirmations(commune.commune.id, "2026-11")) == {other.id}
+        again = await uow.cycle.confirm(commune.commune.id, village.id, *NOV, leader.id, later, {"vneid": 4}, False)
+        assert again is not None and not again.on_time
+    async with backend.uow() as uow:
+        history = await uow.cycle.history(village.id, "2026-11")
+        assert [(c.figures, c.reopened_at is not None, c.reopen_reason) for c in history] == [
+            ({"vneid": 3}, True, "report"), ({"vneid": 4}, False, None)]
+        assert (await uow.cycle.confirmation(village.id, "2026-11")).figures == {"vneid": 4}
+
+
+async def test_closed_periods_are_found_by_their_days_and_reopen(backend: Database, commune):
+    staff, cid = commune.staff, commune.commune.id
+    async with backend.uow() as uow:
+        assert await uow.cycle.close(cid, *NOV, staff.id, NOW)
+        assert not await uow.cycle.close(cid, *NOV, staff.id, NOW)  # closed already
+        assert await uow.cycle.close(cid, "2026-10k15", date(2026, 9, 15), date(2026, 10, 14), None, NOW)
+    async with backend.uow() as uow:
+        assert (await uow.cycle.closed_on(cid, date(2026, 11, 30))).period == "2026-11"
+        assert (await uow.cycle.closed_on(cid, date(2026, 10, 14))).closed_by is None
+        assert await uow.cycle.closed_on(cid, date(2026, 12, 1)) is None
+        assert await uow.cycle.closed_on(cid + 1000, date(2026, 11, 5)) is None  # another commune
+        assert [lock.period for lock in await uow.cycle.locks(cid)] == ["2026-10k15", "2026-11"]
+        assert await uow.cycle.reopen_period(cid, "2026-11")
+        assert not await uow.cycle.reopen_period(cid, "2026-11")
+        assert await uow.cycle.closed_on(cid, date(2026, 11, 30)) is None
+        assert await uow.cycle.lock(cid, "2026-10k15") is not None
+
+
+async def test_a_close_waits_for_a_write_that_holds_the_commune(backend: Database, commune):
+    """A write holds the commune (shared) from its check to its commit; closing holds it
+    exclusively, so a write never lands in a period closed between its check and its commit."""
+    cid, order = commune.commune.id, []
+    writing, release = asyncio.Event(), asyncio.Event()
+
+    async def write() -> None:
+        async with backend.uow() as uow:
+            await uow.cycle.hold(cid)
+            assert await uow.cycle.closed_on(cid, date(2026, 11, 5)) is None
+            writing.set()
+            await release.wait()
+            order.append("write")
+
+    async def close() -> None:
+        await writing.wait()
+        async with backend.uow() as uow:
+            await uow.cycle.hold(cid, exclusive=True)
+            order.append("close")
+            await uow.cycle.close(cid, *NOV, commune.staff.id, NOW)
+
+    async def let_go() -> None:
+        await writing.wait()
+        await asyncio.sleep(0.2)
+        release.set()
+
+    await asyncio.gather(write(), close(), let_go())
+    assert order == ["write", "close"]
