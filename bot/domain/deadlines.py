@@ -4,9 +4,14 @@ Pure: no storage, no channel, no clock. Given the rules and a commune, it says w
 deadlines fall when, and at what local time each step of the ladder goes out:
 
 * ``before``  T−3 working days, 08:00: members of villages that have not reported;
+* ``confirm`` T−2 working days (``cycle.confirm_working_days``), 08:00: the leader (or, in a
+  village without one, every member) of each village that has not confirmed is shown the
+  village's figures with [✅ Đúng, gửi xã] and [✏️ Sửa];
 * ``eve``     T−1 working day, 08:00: the same, and their team leader;
 * ``due``     the due day, 07:30: commune staff, with the list of villages still missing;
-* ``overdue`` T+1 working day, 08:00: leaders of villages still missing, and staff.
+* ``overdue`` T+1 working day, 08:00: leaders of villages still missing (asked to confirm), and staff.
+
+"Missing" means not confirmed (``bot/services/cycle.py``): a report alone does not stop them.
 
 "T" is the due day if it is a working day, else the working day before it (reminders
 never fall on a weekend or a public holiday). Whether the deadline itself moves is the
@@ -314,9 +319,9 @@ class Planner:
         overdue = self.local(work.shift(deadline.due, ladder.overdue_working_days), ladder.overdue_time)
         return [
             Step(deadline, "before", before, eve),
-            # The leader is asked to confirm the village's figures; the ask stands until the
-            # overdue step (which asks again).
-            Step(deadline, "confirm", confirm, overdue),
+            # The leader is asked to confirm the village's figures (until the deadline day's
+            # evening; the overdue step asks again).
+            Step(deadline, "confirm", confirm, closes),
             Step(deadline, "eve", eve, closes),
             Step(deadline, "due", due, closes),
             Step(deadline, "overdue", overdue, overdue + timedelta(days=1)),

@@ -32,6 +32,7 @@ from storage.models import Unit
 OK_WORDS = frozenset({"dung", "ok", "chot", "gui", "xacnhan"})
 FIX_WORDS = frozenset({"sua", "fix"})
 LOOK_DAYS = 45  # /chot without a period looks at deadlines this many days around today
+OVERDUE_DAYS = 10  # ... first at those past by up to this many days
 
 
 # Periods as people type them ----------------------------------------------------------------
@@ -135,18 +136,22 @@ async def _deadline_for(ctx: Context, commune: Unit, period: Period) -> Deadline
 
 
 async def _default_deadline(ctx: Context, commune: Unit, village: Unit) -> Deadline | None:
-    """The deadline /chot means without a period: the earliest one around today that the
-    village has not confirmed and that is not closed; else the latest one already started."""
+    """The deadline /chot means without a period: one just past (overdue), else the next one,
+    else an older one, that the village has not confirmed and that is not closed; if all are,
+    the first of them (to say it is confirmed already)."""
     planner = planner_for(ctx)
     today = ctx.today
     around = [d for d in await commune_deadlines(ctx.uow, planner, commune, today - timedelta(days=LOOK_DAYS),
                                                  today + timedelta(days=LOOK_DAYS))
               if d.period.start <= today]
+    recent = [d for d in reversed(around) if today - timedelta(days=OVERDUE_DAYS) <= d.due < today]
+    older = [d for d in reversed(around) if d.due < today - timedelta(days=OVERDUE_DAYS)]
+    around = recent + [d for d in around if d.due >= today] + older
     for deadline in around:
         if await ctx.uow.cycle.confirmation(village.id, deadline.key) is None \
                 and await ctx.uow.cycle.lock(commune.id, deadline.key) is None:
             return deadline
-    return around[-1] if around else None
+    return around[0] if around else None
 
 
 async def chot(ctx: Context, args: str) -> list[Reply]:

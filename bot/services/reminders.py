@@ -170,12 +170,7 @@ def plan_step(content: Content, planner: Planner, step: Step, snap: Snapshot, se
     if step.step in ("before", "eve"):
         days = max(1, _working_days_between(planner, step.at.date(), deadline.anchor))
         for village in missing:
-            if village.id in snap.has_reports:  # reported, not confirmed: the confirmers are reminded
-                if step.step == "eve":
-                    reply = Reply(t("reminders.eve_unconfirmed", village=village.name, **common))
-                    for person in snap.confirmers(village.id):
-                        add(deadline.rule, deadline.key, step.step, person, reply, due_at, step.expires, village,
-                            deadline.period)
+            if village.id in snap.has_reports:  # reported, not confirmed: the confirm step asks its confirmers
                 continue
             replies: dict[str, Reply] = {}  # one text per village and key, not per person
             for person in snap.in_unit(village.id, MEMBER_ROLES):

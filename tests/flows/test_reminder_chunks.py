@@ -65,9 +65,11 @@ async def test_reminders_of_a_village_that_reported_are_never_handed_out(
     await crowd(db, demo, 60)  # 10 per village
     await scheduling_pass(db, content, TZ, at("2026-11-17 08:00"))
     village = demo.villages[0].village.id
-    async with db.uow() as uow:  # village 0 reports after the pass queued its reminders
+    async with db.uow() as uow:  # village 0 reports and confirms after the pass queued its reminders
         await uow.reports.add_batch("b", 100_000, village, [NewReport("vneid", 2)], date(2026, 11, 16), "text",
                                     at("2026-11-17 08:05"))
+        await uow.cycle.confirm(demo.commune.id, village, "2026-11", date(2026, 11, 1), date(2026, 11, 30), 100_000,
+                                at("2026-11-17 08:05"), {"vneid": 2}, True)
     now = at("2026-11-17 08:06")
     async with db.uow() as uow:
         settled = await uow.outbox.housekeep(now, window=5)  # housekeeping looks at the head of the queue only

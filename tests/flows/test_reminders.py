@@ -123,23 +123,31 @@ async def test_the_whole_ladder_escalates_and_drops_villages_as_they_report(
 
     await step("2026-11-17 08:00")  # T−3 of the monthly report (due Fri 20/11)
     assert len(inbox.texts(users["dung"].user_id)) == 1
-    await report(db, demo, 1, date(2026, 11, 18))  # village 1 reports
-    await step("2026-11-19 08:00")  # T−1: again, only the missing villages; leaders get their own text
-    assert len(inbox.texts(users["dung"].user_id)) == 1
+    await report(db, demo, 1, date(2026, 11, 18))  # village 1 reports (it has no leader: its members confirm)
+    await step("2026-11-19 08:00")  # T−2 missed, T−1: the confirmers of villages not confirmed are asked
+    asked = [m for m in inbox.delivered if m.chat_id == users["dung"].user_id]
+    assert len(asked) == 2 and asked[-1].step == "confirm"  # no "report please" once the village has reported
+    assert "Chốt số liệu Ấp Mỹ Phú" in plain_text(asked[-1].payload["text"])
+    assert [o["data"] for o in asked[-1].payload["options"][0]] == ["g:chot:ok:2026-11", "g:chot:fix:2026-11"]
     assert "Tổ trưởng lưu ý" in inbox.texts(users["leader0"].user_id)[-1]
     assert "Sắp hết hạn" in inbox.texts(users["an"].user_id)[-1]
-    await step("2026-11-20 07:30")  # due day: staff get the list of villages still missing, with a button
+    assert all(m.step != "confirm" for m in inbox.delivered if m.chat_id == users["an"].user_id)  # a leader confirms
+    await step("2026-11-20 07:30")  # due day: staff get the list of villages not confirmed, with a button
     due = terminal.delivered[-1]
-    assert due.chat_id == staff and "Ấp Mỹ Thạnh" in due.payload["text"] and "Ấp Mỹ Phú" not in due.payload["text"]
+    assert due.chat_id == staff and "Ấp Mỹ Thạnh" in due.payload["text"]
+    assert "• Ấp Mỹ Phú (có báo cáo, chưa chốt)" in plain_text(due.payload["text"])  # a report alone is not enough
     assert "(chưa ai dùng bot)" in plain_text(due.payload["text"])  # villages with nobody on the bot
     assert due.payload["options"][0][0]["data"] == "g:remind:thang:2026-11"
-    await report(db, demo, 0, date(2026, 11, 20))  # village 0 reports on the day
+    assert "Đã chốt số liệu Ấp Mỹ Phú" in plain_text(await users["dung"].send("/chot dung 11"))
+    await report(db, demo, 0, date(2026, 11, 20))  # village 0 reports on the day, but does not confirm
     before = len(inbox.delivered)
-    await step("2026-11-23 08:00")  # T+1 (Monday): overdue to leaders of villages still missing, and staff
-    new = inbox.delivered[before:]
-    assert [m.chat_id for m in new if m.rule == "thang"] == [users["leader2"].user_id]
+    await step("2026-11-23 08:00")  # T+1 (Monday): overdue to leaders of villages not confirmed, and staff
+    new = [m for m in inbox.delivered[before:] if m.rule == "thang"]
+    assert sorted(m.chat_id for m in new) == sorted([users["leader0"].user_id, users["leader2"].user_id])
+    leader0 = next(m for m in new if m.chat_id == users["leader0"].user_id)
+    assert "Đã quá hạn" in plain_text(leader0.payload["text"]) and leader0.payload["options"]
     overdue = [m for m in terminal.delivered if m.step == "overdue"]
-    assert len(overdue) == 1 and "Ấp Mỹ Thạnh" not in overdue[0].payload["text"]
+    assert len(overdue) == 1 and "Ấp Mỹ Phú" not in overdue[0].payload["text"]
     assert "Ấp Bình Hàng Trung" in overdue[0].payload["text"]
 
 
@@ -211,7 +219,8 @@ async def test_a_village_that_reports_before_the_send_is_skipped(
     users = await team(engine, demo)
     clock = FixedClock(at("2026-11-17 08:00"))
     await scheduling_pass(db, content, TZ, clock.now())
-    await report(db, demo, 0, date(2026, 11, 17))
+    await report(db, demo, 1, date(2026, 11, 17))  # a report alone does not stop the village's reminders
+    assert "Đã chốt số liệu Ấp Mỹ Thạnh" in await users["leader0"].send("/chot dung 11")  # a confirmation does
     inbox = Inbox()
     result = await sender(db, clock, planner, inbox).drain()
     assert result.skipped == 3
@@ -282,13 +291,17 @@ async def test_hanchot_shows_status_and_staff_add_a_one_off_deadline(
     users = await team(engine, demo)
     an = users["an"]
     answer = await an.send("/hanchot")
-    assert "Báo cáo quý" in answer and "10/12/2026" in answer and "Ấp Mỹ Thạnh chưa báo cáo" in answer
+    assert "Báo cáo quý" in answer and "10/12/2026" in answer and "Ấp Mỹ Thạnh chưa chốt số liệu" in answer
     assert "20/12/2026" in answer and "dời" not in answer
     await an.send("vneid 3")
-    assert "Ấp Mỹ Thạnh đã báo cáo" in await an.send("/hanchot")
+    assert "Ấp Mỹ Thạnh chưa chốt số liệu" in await an.send("/hanchot")  # a report alone is not enough
+    assert "tổ trưởng là người chốt" in await an.send("/chot dung quy 4")
+    assert "Đã chốt số liệu Ấp Mỹ Thạnh – quý 4/2026 (01/10–31/12)" in await users["leader0"].send(
+        "/chot dung quy 4")
+    assert "Ấp Mỹ Thạnh đã chốt số liệu" in await an.send("/hanchot")
     assert "Chỉ cán bộ xã" in await an.send('/hanchot them 30/11 "Chiến dịch"')
     staff = ChatUser(engine, "canbo", channel="terminal")
-    assert "Đã báo cáo: 1/6" in await staff.send("/hanchot")
+    assert "Đã chốt số liệu: 1/6" in await staff.send("/hanchot")
     for bad, expected in [("/hanchot them 31/2 \"X\"", "chưa đúng"), ("/hanchot them 30/11", "Thiếu tên"),
                           ("/hanchot them 1/1/2020 \"X\"", "từ hôm nay"), ("/hanchot them", "Cách thêm")]:
         assert expected in await staff.send(bad)
@@ -311,7 +324,7 @@ async def test_terminal_chat_shows_due_reminders(
     chat = TerminalChat(engine, content, "canbo", stdout=out, inbox=terminal_inbox(db, clock, planner, "canbo"))
     await chat.send("/trogiup")
     text = out.getvalue()
-    assert "Báo cáo quý" in text and "Chưa báo cáo" in text and "[/nhaclai quý 4/2026] 🔔 Nhắc lại" in text
+    assert "Báo cáo quý" in text and "Chưa chốt" in text and "[/nhaclai quý 4/2026] 🔔 Nhắc lại" in text
     out.seek(0)
     out.truncate(0)
     await chat.send("/nhaclai quý 4/2026")
@@ -337,14 +350,15 @@ async def test_scheduler_runs_a_pass_on_start_and_has_deliberate_misfire_setting
     scheduler.start()
     try:
         for _ in range(200):
-            if len(inbox.delivered) >= 5:
+            if len(inbox.delivered) >= 8:
                 break
             await asyncio.sleep(0.01)
         jobs = {job.id: job for job in scheduler.scheduler.get_jobs()}  # type: ignore[union-attr]
     finally:
         await scheduler.stop()
-    assert sorted({m.step for m in inbox.delivered}) == ["eve"]  # the T−3 step is superseded, sent never
-    assert len(inbox.delivered) == 5
+    # The T−3 step is superseded, sent never; the request to confirm (T−2) still stands.
+    assert sorted({m.step for m in inbox.delivered}) == ["confirm", "eve"]
+    assert len(inbox.delivered) == 8  # 5 reminders, 3 requests to confirm (2 leaders, 1 village without one)
     cron = [job for name, job in jobs.items() if name.startswith("pass-") and name != "pass-start"]
     assert {f"{j.trigger.fields[5]}:{j.trigger.fields[6]}" for j in cron} >= {"8:0", "7:30"}
     assert all(j.coalesce and j.misfire_grace_time == MISFIRE_GRACE_SECONDS for j in cron)
