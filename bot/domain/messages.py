@@ -12,6 +12,7 @@ import html
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 
 class Markup(str):
@@ -121,3 +122,18 @@ async def build_attachments(replies: Sequence[Reply]) -> list[Reply]:
     """Replies with every :class:`PendingAttachment` built: what adapters send."""
     return [replace(r, attachment=await r.attachment.built()) if isinstance(r.attachment, PendingAttachment) else r
             for r in replies]
+
+
+def payload(reply: Reply) -> dict[str, Any]:
+    """A reply as an outbox row stores it (JSON-able)."""
+    return {
+        "text": str(reply.text),
+        "options": [[{"label": o.label, "data": o.data, "key": o.key} for o in row] for row in reply.options],
+        **({"commands_for": reply.commands_for} if reply.commands_for else {}),
+    }
+
+
+def reply_of(payload: dict[str, Any]) -> Reply:
+    """The :class:`Reply` an adapter renders for an outbox payload."""
+    rows = tuple(tuple(Option(o["label"], o["data"], o["key"]) for o in row) for row in payload.get("options", ()))
+    return Reply(Markup(payload["text"]), rows, commands_for=payload.get("commands_for"))

@@ -26,6 +26,7 @@ from bot.flows import resolve
 from bot.flows.admin import tell_member
 from bot.flows.commands import Command, may_see
 from bot.flows.context import Context
+from bot.flows.cycle import changed, refuse_if_closed
 from bot.flows.feature import Feature
 from bot.flows.free_text import refuse_personal_data
 from bot.flows.paging import fit, more_action, on_more, page
@@ -94,8 +95,12 @@ async def void(ctx: Context, args: str) -> list[Reply]:
     report, village = await _report_in_scope(ctx, number)
     if report is None or village is None:
         return [ctx.say("corrections.no_such_report")]
+    refused = await refuse_if_closed(ctx, report.village_id, [report.occurred_on])
+    if refused is not None:
+        return [refused]
     if not await ctx.uow.reports.void_one(report.id, ctx.member.id, reason, ctx.now):
         return [ctx.say("corrections.already_void", id=report.id)]
+    await changed(ctx, report.village_id, [report.occurred_on], "void")
     await ctx.uow.audit.add(ctx.member.id, "void", f"report:{report.id}", ctx.now, {"reason": reason},
                             unit_id=village.parent_id)
     items = items_text(ctx, [NewReport(report.service, report.count)]) if report.service != ZERO.service else (
@@ -131,8 +136,12 @@ async def correct(ctx: Context, args: str) -> list[Reply]:
     count = int(count_text)
     if count == report.count:
         return [ctx.say("corrections.correct_same", id=report.id, count=count)]
+    refused = await refuse_if_closed(ctx, report.village_id, [report.occurred_on])
+    if refused is not None:
+        return [refused]
     new_id = await ctx.uow.reports.supersede(report, count, ctx.member.id, reason, ctx.now)
     assert new_id is not None  # the row was live a statement ago, in this same transaction
+    await changed(ctx, report.village_id, [report.occurred_on], "correct")
     await ctx.uow.audit.add(ctx.member.id, "correct", f"report:{report.id}", ctx.now,
                             {"from": report.count, "to": count, "new": new_id, "reason": reason},
                             unit_id=village.parent_id)
@@ -203,10 +212,15 @@ async def on_behalf(ctx: Context, args: str) -> list[Reply]:
         problem = check_day(ctx, day)
         if problem:
             return [problem]
+    days = [day for day, _ in groups]
+    refused = await refuse_if_closed(ctx, member.unit_id, days)
+    if refused is not None:
+        return [refused]
     batch_id = secrets.token_urlsafe(6)
     for day, day_items in groups:
         await ctx.uow.reports.add_batch(batch_id, member.id, member.unit_id, day_items, day, "proxy", ctx.now,
                                         entered_by=ctx.member.id)
+    await changed(ctx, member.unit_id, days, "proxy")
     items = [item for _, day_items in groups for item in day_items]
     await ctx.uow.audit.add(ctx.member.id, "proxy_report", f"member:{member.id}", ctx.now,
                             {"items": len(items)}, unit_id=await _commune_of_village(ctx, member.unit_id))

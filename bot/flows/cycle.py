@@ -65,16 +65,23 @@ def _period_of_key(key: str) -> Period | None:
 
 
 # Closed periods ---------------------------------------------------------------------------------
-async def refuse_if_closed(ctx: Context, village: Unit, days: list[date]) -> Reply | None:
+async def refuse_if_closed(ctx: Context, village_id: int, days: list[date]) -> Reply | None:
     """Hold the commune and check: the reply refusing a change dated in a closed period, or
     None. Call it in the unit of work of the write, right before it."""
-    lock = await cycle.closed_for(ctx.uow, village, days)
+    lock = await cycle.closed_for(ctx.uow, village_id, days)
     if lock is None:
         return None
     period = _period_of_key(lock.period) or Period("once", lock.starts_on, lock.ends_on, lock.period)
     when = next(d for d in sorted(days) if lock.starts_on <= d <= lock.ends_on)
     return ctx.say("cycle.closed", period=label(ctx, period), day=long_day(lock.closed_at.astimezone(ctx.tz).date()),
                    when=long_day(when), arg=period_arg(period))
+
+
+async def changed(ctx: Context, village_id: int, days: list[date], reason: str) -> None:
+    """After a write dated on ``days`` (same unit of work): reopen the village's confirmed
+    periods holding them; its confirmers are asked to confirm again."""
+    await cycle.changed(ctx.uow, ctx.content, village_id, days, ctx.member.id if ctx.member else None, reason,
+                        ctx.now)
 
 
 async def _staff_commune(ctx: Context) -> Unit | Reply:
@@ -196,7 +203,7 @@ async def _confirm_or_show(ctx: Context, commune: Unit, village: Unit, deadline:
         return [ctx.say("cycle.leader_only", village=village.name)]
     lock = await ctx.uow.cycle.lock(commune.id, period.key)
     if lock is not None:
-        refusal = await refuse_if_closed(ctx, village, [period.end])
+        refusal = await refuse_if_closed(ctx, village.id, [period.end])
         if refusal is not None:
             return [refusal]
     done = await ctx.uow.cycle.confirmation(village.id, period.key)

@@ -28,6 +28,7 @@ from bot.domain.reports import NONE_SERVICE
 from bot.domain.textutil import clean, fold, reorders
 from bot.flows.commands import MEMBERS, REGISTERED, Command
 from bot.flows.context import Context
+from bot.flows.cycle import changed, refuse_if_closed
 from bot.flows.feature import Feature, Flow
 from storage.models import NewReport
 
@@ -78,11 +79,17 @@ def check_day(ctx: Context, day: date) -> Reply | None:
     return None
 
 
-async def record(ctx: Context, items: Sequence[NewReport], day: date, source: str, batch_id: str | None = None) -> str:
-    """Store one report per item for ``day``; the batch id (new unless given) is what undo takes back."""
+async def record(ctx: Context, items: Sequence[NewReport], day: date, source: str,
+                 batch_id: str | None = None) -> str | Reply:
+    """Store one report per item for ``day``; the batch id (new unless given) is what undo takes
+    back. The refusal instead if ``day`` is in a closed period."""
     assert ctx.member is not None
+    refused = await refuse_if_closed(ctx, ctx.member.unit_id, [day])
+    if refused is not None:
+        return refused
     batch_id = batch_id or secrets.token_urlsafe(6)
     await ctx.uow.reports.add_batch(batch_id, ctx.member.id, ctx.member.unit_id, items, day, source, ctx.now)
+    await changed(ctx, ctx.member.unit_id, [day], "report")
     window = timedelta(minutes=ctx.content.limits.repeat_window_minutes)
     if window and list(items) != [ZERO]:  # the chat remembers it for the repeat window
         fresh = [entry for entry in ctx.memory or [] if datetime.fromisoformat(entry[1]) > ctx.now - window]
@@ -166,6 +173,10 @@ def _days_text(ctx: Context, groups: Sequence[tuple[date, Sequence[NewReport]]])
 
 
 async def _record_days(ctx: Context, groups: list[tuple[date, list[NewReport]]]) -> list[Reply]:
+    assert ctx.member is not None
+    refused = await refuse_if_closed(ctx, ctx.member.unit_id, [day for day, _ in groups])
+    if refused is not None:  # one closed day refuses the whole line: nothing half recorded
+        return [refused]
     batch_id = secrets.token_urlsafe(6)
     for day, items in groups:
         await record(ctx, items, day, "text", batch_id)
@@ -180,6 +191,8 @@ def _stored_groups(data: dict) -> list[tuple[date, list[NewReport]]]:
 
 async def _record_text(ctx: Context, items: Sequence[NewReport], day: date) -> list[Reply]:
     batch_id = await record(ctx, items, day, "text")
+    if isinstance(batch_id, Reply):
+        return [batch_id]
     undo = ctx.global_option(ctx.t("buttons.undo"), f"undo:{batch_id}", "huy", key_action=UNDO_LAST)
     if list(items) == [ZERO]:
         return [ctx.reply(ctx.t("zero.recorded_text", day=day_text(day)), [[undo]])]
@@ -309,8 +322,10 @@ async def on_choice(ctx: Context, action: str) -> list[Reply]:
         if earlier is not None:
             ctx.end()
             return [ctx.reply(ctx.t("zero.already", day=day_text(day), time=clock_text(ctx, earlier)), menu=True)]
-        await record(ctx, items, day, "buttons")
+        recorded = await record(ctx, items, day, "buttons")
         ctx.end()
+        if isinstance(recorded, Reply):
+            return [recorded]
         text = ctx.t("report.recorded", items=items_text(ctx, items), day=day_text(day))
         return [ctx.reply(text, menu=True)]
     if step == "repeat" and "groups" in ctx.conv.data:  # a line that named several days

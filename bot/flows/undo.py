@@ -15,6 +15,7 @@ from datetime import timedelta
 from bot.domain.messages import Reply
 from bot.flows.commands import REGISTERED, Command
 from bot.flows.context import Context
+from bot.flows.cycle import changed, refuse_if_closed
 from bot.flows.feature import Feature, Flow
 from bot.flows.report import UNDO_LAST as UNDO_LAST  # re-exported for the engine
 from bot.flows.report import day_text, items_text
@@ -84,7 +85,12 @@ async def void(ctx: Context, batch_id: str) -> list[Reply]:
         return [ctx.say("undo.already")]
     if batch[0].created_at < _window_start(ctx):
         return [ctx.say("undo.too_late", hours=ctx.content.limits.undo_window_hours)]
+    live = [r for r in batch if r.voided_at is None]
+    refused = await refuse_if_closed(ctx, live[0].village_id, [r.occurred_on for r in live])
+    if refused is not None:
+        return [refused]
     await ctx.uow.reports.void_batch(batch_id, ctx.member.id, REASON_MEMBER, ctx.now)
+    await changed(ctx, live[0].village_id, [r.occurred_on for r in live], "undo")
     return [ctx.reply(ctx.t("undo.done", **_summary(ctx, batch)), menu=True)]
 
 

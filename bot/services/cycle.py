@@ -20,7 +20,7 @@ from typing import Literal
 
 from bot.content import Content
 from bot.domain.deadlines import Deadline, Planner
-from bot.domain.messages import Markup, Option, Reply
+from bot.domain.messages import Markup, Option, Reply, payload
 from bot.domain.periods import Period, from_key
 from bot.domain.reports import NONE_SERVICE
 from bot.domain.tally import number, period_label
@@ -146,15 +146,12 @@ async def team_figures(uow: UnitOfWork, scope: Unit, period: Period,
 # ------------------------------------------------------------------------------------------
 
 
-async def closed_for(uow: UnitOfWork, village: Unit, days: list[date]) -> PeriodLock | None:
+async def closed_for(uow: UnitOfWork, village_id: int, days: list[date]) -> PeriodLock | None:
     """Hold the village's commune for a write (until the commit) and say whether any of
     ``days`` falls in one of its closed periods: the check and the write are one unit of work."""
-    commune_id = village.parent_id if village.kind == "village" else village.id
-    if commune_id is None:
-        return None
-    await uow.cycle.hold(commune_id)
+    await uow.cycle.hold_village(village_id)
     for day in sorted(set(days)):
-        lock = await uow.cycle.closed_on(commune_id, day)
+        lock = await uow.cycle.closed_on_village(village_id, day)
         if lock is not None:
             return lock
     return None
@@ -183,15 +180,17 @@ async def reopen_period(uow: UnitOfWork, commune: Unit, period: Period, by: int,
 
 async def auto_close(uow: UnitOfWork, planner: Planner, commune: Unit, deadlines: list[Deadline],
                      now: datetime) -> list[Period]:
-    """Close the periods whose deadline passed ``close_after_days`` ago (per commune in
-    content; off by default). Run by the scheduler's pass; closing twice changes nothing."""
+    """Close the periods that have ended and whose deadline passed ``close_after_days`` ago
+    (per commune in content; off by default). Run by the scheduler's pass; closing twice
+    changes nothing."""
     after = planner.config.cycle_for(commune.code).close_after_days
     if after is None:
         return []
     today = now.astimezone(planner.tz).date()
     closed = []
     for deadline in deadlines:
-        if deadline.due + timedelta(days=after) > today or deadline.period.kind not in CLOSABLE:
+        if deadline.due + timedelta(days=after) > today or deadline.period.end >= today \
+                or deadline.period.kind not in CLOSABLE:
             continue
         if await uow.cycle.lock(commune.id, deadline.key) is None \
                 and await close_period(uow, commune, deadline.period, None, now):
@@ -281,13 +280,14 @@ async def confirm(uow: UnitOfWork, village: Unit, period: Period, deadline: Dead
     return made
 
 
-async def changed(uow: UnitOfWork, content: Content, village: Unit, days: list[date], by: int | None,
+async def changed(uow: UnitOfWork, content: Content, village_id: int, days: list[date], by: int | None,
                   reason: str, now: datetime) -> list[Confirmation]:
-    """After a report, void or correction dated on ``days`` in ``village`` (same unit of work):
+    """After a report, void or correction dated on ``days`` in the village (same unit of work):
     reopen the confirmed periods holding them and ask the village's confirmers to confirm
     again (queued). The confirmations reopened."""
-    reopened = await uow.cycle.reopen(village.id, days, by, reason, now)
-    if not reopened or village.parent_id is None:
+    reopened = await uow.cycle.reopen(village_id, days, by, reason, now)
+    village = await uow.units.get(village_id) if reopened else None
+    if village is None or village.parent_id is None:
         return reopened
     roles = await confirmers(uow, village)
     people = [p for p in await uow.reminders.people(village.parent_id, [village.id]) if p.role in roles]
@@ -299,17 +299,13 @@ async def changed(uow: UnitOfWork, content: Content, village: Unit, days: list[d
             period = Period("once", confirmation.starts_on, confirmation.ends_on, confirmation.period)
         figures, _ = await figures_of(uow, village, period)
         reply = confirm_request(content, village, period, figures, None, again=True)
-        payload = _payload(reply)
+        encoded = payload(reply)
         step = f"again-{confirmation.id}"
         for person in people:
             messages.append(NewMessage(CONFIRM_RULE, period.key, step, person.member_id, person.channel,
-                                       person.chat_id, payload, now, None, village.id, period.start, period.end))
+                                       person.chat_id, encoded, now, None, village.id, period.start, period.end))
     if messages:
         await uow.outbox.enqueue(messages, now)
     return reopened
 
 
-def _payload(reply: Reply) -> dict[str, object]:
-    from bot.services.reminders import payload  # reminders builds on this module
-
-    return payload(reply)

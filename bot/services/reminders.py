@@ -21,16 +21,18 @@ from zoneinfo import ZoneInfo
 
 from bot.content import Content
 from bot.domain.deadlines import DIGEST_RULE, Campaign, Deadline, DigestStep, Planner, Step
-from bot.domain.messages import Markup, Option, Reply
+from bot.domain.messages import Markup, Option, Reply, payload, reply_of
 from bot.domain.periods import Period
 from bot.domain.reports import NONE_SERVICE
-from bot.domain.tally import period_label
+from bot.domain.tally import period_label, period_name
 from bot.services.cycle import auto_close, confirm_request
 from storage import Database, UnitOfWork
 from storage import encode_outbox as encode
 from storage.models import CustomDeadline, NewMessage, Person, Unit
 
 log = logging.getLogger(__name__)
+
+__all__ = ["payload", "reply_of"]  # the outbox payload of a reply, and back (bot/domain/messages.py)
 
 REMIND_ACTION = "remind"  # global button action: "g:remind:<rule>:<period>"
 ADHOC_STEP = "adhoc"
@@ -46,23 +48,9 @@ def period_text(content: Content, period: Period) -> Markup:
     return Markup(period_label(content.texts, period))
 
 
-def payload(reply: Reply) -> dict[str, Any]:
-    return {
-        "text": str(reply.text),
-        "options": [[{"label": o.label, "data": o.data, "key": o.key} for o in row] for row in reply.options],
-        **({"commands_for": reply.commands_for} if reply.commands_for else {}),
-    }
-
-
-def reply_of(payload: dict[str, Any]) -> Reply:
-    """The :class:`Reply` an adapter renders for an outbox payload."""
-    rows = tuple(tuple(Option(o["label"], o["data"], o["key"]) for o in row) for row in payload.get("options", ()))
-    return Reply(Markup(payload["text"]), rows, commands_for=payload.get("commands_for"))
-
-
 def deadline_label(content: Content, deadline: Deadline) -> str:
     """How a deadline is named in "/nhaclai …": its period ("quý 4/2026"), or a campaign's name."""
-    return deadline.name if deadline.period.kind == "once" else period_label(content.texts, deadline.period)
+    return deadline.name if deadline.period.kind == "once" else period_name(content.texts, deadline.period)
 
 
 def remind_option(content: Content, deadline: Deadline) -> Option:

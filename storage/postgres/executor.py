@@ -35,8 +35,8 @@ class PostgresDialect:
     def chat_lock(self) -> str:
         return "SELECT pg_advisory_xact_lock(hashtext(?))"
 
-    def xact_lock(self, key: int, shared: bool) -> str | None:
-        return f"SELECT pg_advisory_xact_lock{'_shared' if shared else ''}({int(key)})"
+    def xact_lock(self, key: str, shared: bool) -> str | None:
+        return f"SELECT pg_advisory_xact_lock{'_shared' if shared else ''}(({key})::bigint)"
 
 
 POSTGRES = PostgresDialect()

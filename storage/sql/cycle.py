@@ -48,9 +48,25 @@ class CycleRepository:
     async def hold(self, commune_id: int, exclusive: bool = False) -> None:
         """Serialise this transaction with closing and confirming in the commune: shared for a
         write to reports, exclusive to close, reopen or confirm. Held until the commit."""
-        sql = self.db.dialect.xact_lock(HOLD_KEY + commune_id, shared=not exclusive)
+        sql = self.db.dialect.xact_lock("?", shared=not exclusive)
         if sql:
-            await self.db.fetchall(sql)
+            await self.db.fetchall(sql, (HOLD_KEY + commune_id,))
+
+    async def hold_village(self, village_id: int) -> None:
+        """:meth:`hold` (shared) of the village's commune, for a write to the village's reports."""
+        sql = self.db.dialect.xact_lock(f"(SELECT parent_id + {HOLD_KEY} FROM units WHERE id = ?)", shared=True)
+        if sql:
+            await self.db.fetchall(sql, (village_id,))
+
+    async def closed_on_village(self, village_id: int, day: date) -> PeriodLock | None:
+        """:meth:`closed_on` for the village's commune (one query, from the village's id)."""
+        cols = ", ".join(f"l.{c.strip()}" for c in _LOCK_COLS.split(","))
+        row = await self.db.fetchone(
+            f"SELECT {cols} FROM period_locks l JOIN units u ON u.parent_id = l.commune_id WHERE u.id = ? "
+            "AND l.starts_on <= ? AND l.ends_on >= ? ORDER BY l.ends_on DESC LIMIT 1",
+            (village_id, day.isoformat(), day.isoformat()),
+        )
+        return _lock(row) if row else None
 
     # Confirmations ------------------------------------------------------------------------------
     async def confirm(self, commune_id: int, village_id: int, period: str, starts_on: date, ends_on: date,

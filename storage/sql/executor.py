@@ -24,9 +24,9 @@ class Dialect(Protocol):
         rows another transaction holds (``FOR UPDATE SKIP LOCKED``), or "" where one writer
         at a time is all there is (SQLite)."""
 
-    def xact_lock(self, key: int, shared: bool) -> str | None:
-        """A query taking a lock on ``key`` until the transaction ends (None: units of work
-        already run one at a time, as on SQLite)."""
+    def xact_lock(self, key: str, shared: bool) -> str | None:
+        """A query taking a lock on the integer SQL expression ``key`` until the transaction
+        ends (None: units of work already run one at a time, as on SQLite)."""
 
 
 class Executor(Protocol):

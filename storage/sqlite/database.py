@@ -53,7 +53,7 @@ class SqliteDialect:
     def skip_locked(self) -> str:
         return ""  # one writer at a time: the claim's UPDATE ... WHERE status = 'pending' is enough
 
-    def xact_lock(self, key: int, shared: bool) -> str | None:
+    def xact_lock(self, key: str, shared: bool) -> str | None:
         return None  # one writer at a time: a check and its write in one unit of work are atomic
 
 

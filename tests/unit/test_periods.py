@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
 from bot.domain.periods import (
+    PeriodScheme,
     cutoff_month_of,
     from_key,
     half_of,
@@ -62,3 +63,42 @@ def test_keys_round_trip():
             assert from_key(period.key) == period
     with pytest.raises(ValueError):
         from_key("2026-13-x")
+
+
+# One scheme per commune (issue 13) ---------------------------------------------------------------
+CALENDAR, CUTOFF = PeriodScheme(), PeriodScheme(True, 15)
+
+
+@pytest.mark.parametrize(("scheme", "kind", "day", "start", "end", "key"), [
+    (CALENDAR, "month", date(2026, 11, 30), date(2026, 11, 1), date(2026, 11, 30), "2026-11"),
+    (CALENDAR, "month", date(2026, 12, 1), date(2026, 12, 1), date(2026, 12, 31), "2026-12"),
+    (CALENDAR, "quarter", date(2026, 12, 31), date(2026, 10, 1), date(2026, 12, 31), "2026-Q4"),
+    (CALENDAR, "half", date(2026, 7, 1), date(2026, 7, 1), date(2026, 12, 31), "2026-H2"),
+    (CALENDAR, "year", date(2027, 1, 1), date(2027, 1, 1), date(2027, 12, 31), "2027"),
+    (CUTOFF, "month", date(2026, 12, 14), date(2026, 11, 15), date(2026, 12, 14), "2026-12k15"),
+    (CUTOFF, "month", date(2026, 12, 15), date(2026, 12, 15), date(2027, 1, 14), "2027-01k15"),
+    (CUTOFF, "month", date(2028, 2, 29), date(2028, 2, 15), date(2028, 3, 14), "2028-03k15"),
+    (CUTOFF, "quarter", date(2026, 9, 14), date(2026, 6, 15), date(2026, 9, 14), "2026-Q3k15"),
+    (CUTOFF, "quarter", date(2026, 9, 15), date(2026, 9, 15), date(2026, 12, 14), "2026-Q4k15"),
+    (CUTOFF, "half", date(2026, 6, 14), date(2025, 12, 15), date(2026, 6, 14), "2026-H1k15"),
+    (CUTOFF, "half", date(2026, 6, 15), date(2026, 6, 15), date(2026, 12, 14), "2026-H2k15"),
+    (CUTOFF, "year", date(2026, 12, 14), date(2025, 12, 15), date(2026, 12, 14), "2026k15"),
+    (CUTOFF, "year", date(2026, 12, 15), date(2026, 12, 15), date(2027, 12, 14), "2027k15"),
+    (CUTOFF, "week", date(2026, 12, 15), date(2026, 12, 14), date(2026, 12, 20), "2026-W51"),
+])
+def test_a_schemes_periods_at_their_edges(scheme, kind, day, start, end, key):
+    period = scheme.period_of(kind, day)
+    assert (period.start, period.end, period.key) == (start, end, key)
+    assert from_key(key) == period  # keys name the same period back
+    assert period.next().start == period.end + timedelta(days=1)  # no gap, no overlap
+    assert period.previous().end == period.start - timedelta(days=1)
+
+
+def test_a_cutoff_commune_names_its_periods_by_the_month_they_end_in():
+    # A deadline due on 20/12 is about the month named December: 15/11–14/12 with cut-offs.
+    assert CUTOFF.named("month", date(2026, 12, 20)).key == "2026-12k15"
+    assert CUTOFF.named("quarter", date(2026, 12, 10)).key == "2026-Q4k15"
+    assert CUTOFF.named("year", date(2026, 12, 15)).start == date(2025, 12, 15)
+    assert CALENDAR.named("cutoff", date(2026, 12, 20)).key == "2026-12k15"  # /ky in a calendar commune
+    whole_year = [CUTOFF.month(2026, m) for m in range(1, 13)]
+    assert sum(p.days for p in whole_year) == CUTOFF.named("year", date(2026, 1, 1)).days == 365
