@@ -33,7 +33,7 @@ async def test_chart_and_export_are_sent_as_photo_and_document(bot: Bot, server:
     await officer.send("/bieudo")
     photo = await officer.next_reply()
     assert photo.kind == "photo" and photo.file_bytes and photo.file_bytes.startswith(b"\x89PNG")
-    assert "Xã Mỹ Hiệp – tháng 11/2026: 7 hộ" in photo.plain_text
+    assert "Xã Mỹ Hiệp – tháng 11/2026 (01/11–30/11): 7 hộ" in photo.plain_text
     await officer.send("/xuat")
     document = await officer.next_reply()
     assert document.kind == "document" and document.filename == "baocao_XA-MY-HIEP_2026-11.xlsx"
