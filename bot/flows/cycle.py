@@ -84,25 +84,27 @@ async def changed(ctx: Context, village_id: int, days: list[date], reason: str) 
                         ctx.now)
 
 
-async def _staff_commune(ctx: Context) -> Unit | Reply:
+async def _staff_period(ctx: Context, args: str, examples: str) -> tuple[Unit, Period | None] | Reply:
+    """The staff member's commune and the period typed (None: none typed), or the refusal."""
     commune = await commune_of(ctx)
-    return commune if commune is not None else ctx.say("cycle.no_unit")
+    if commune is None:
+        return ctx.say("cycle.no_unit")
+    if not args.strip():
+        return commune, None
+    try:
+        return commune, _parse(ctx, ctx.content.periods(commune.code), args)
+    except BadArgument as error:
+        return ctx.say("cycle.bad_period", value=error.value, examples=ctx.t(examples))
 
 
 async def close(ctx: Context, args: str) -> list[Reply]:
     """/khoaky [KỲ]: close a period that has ended (default: the commune's last month)."""
     assert ctx.member is not None
-    commune = await _staff_commune(ctx)
-    if isinstance(commune, Reply):
-        return [commune]
-    scheme = ctx.content.periods(commune.code)
-    if args.strip():
-        try:
-            period = _parse(ctx, scheme, args)
-        except BadArgument as error:
-            return [ctx.say("cycle.bad_period", value=error.value, examples=ctx.t("cycle.examples_close"))]
-    else:
-        period = scheme.month_of(ctx.today).previous()
+    found = await _staff_period(ctx, args, "cycle.examples_close")
+    if isinstance(found, Reply):
+        return [found]
+    commune, period = found
+    period = period or ctx.content.periods(commune.code).month_of(ctx.today).previous()
     if period.end >= ctx.today:
         return [ctx.say("cycle.close_not_ended", period=label(ctx, period), end=long_day(period.end))]
     if not await cycle.close_period(ctx.uow, commune, period, ctx.member.id, ctx.now):
@@ -115,16 +117,11 @@ async def close(ctx: Context, args: str) -> list[Reply]:
 async def reopen(ctx: Context, args: str) -> list[Reply]:
     """/moky [KỲ]: reopen a closed period (default: the last one closed)."""
     assert ctx.member is not None
-    commune = await _staff_commune(ctx)
-    if isinstance(commune, Reply):
-        return [commune]
-    scheme = ctx.content.periods(commune.code)
-    if args.strip():
-        try:
-            period = _parse(ctx, scheme, args)
-        except BadArgument as error:
-            return [ctx.say("cycle.bad_period", value=error.value, examples=ctx.t("cycle.examples_reopen"))]
-    else:
+    found = await _staff_period(ctx, args, "cycle.examples_reopen")
+    if isinstance(found, Reply):
+        return [found]
+    commune, period = found
+    if period is None:
         locks = await ctx.uow.cycle.locks(commune.id)
         if not locks:
             return [ctx.say("cycle.reopen_none")]

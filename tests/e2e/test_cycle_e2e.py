@@ -25,10 +25,7 @@ async def test_a_leader_confirms_with_the_button_and_a_closed_month_refuses_a_la
     done = await leader.next_reply()
     assert "Đã chốt số liệu Ấp Mỹ Thạnh – tháng 11/2026" in done.plain_text
 
-    assert bot.db is not None
-    async with bot.db.uow() as uow:  # a commune staff account on Telegram
-        staff = await uow.members.add("Cán bộ", "staff", seeded.commune.id, bot.clock.now())
-        await uow.members.link_identity(staff.id, "telegram", "703", "703", bot.clock.now())
+    await bot.add_staff(seeded.commune.id, 703)
     officer = server.user(703, first_name="Cán bộ")
     await officer.send("/thang")
     tally = await officer.next_reply()

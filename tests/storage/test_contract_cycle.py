@@ -67,8 +67,8 @@ async def test_a_close_waits_for_a_write_that_holds_the_commune(backend: Databas
 
     async def write() -> None:
         async with backend.uow() as uow:
-            await uow.cycle.hold(cid)
-            assert await uow.cycle.closed_on(cid, date(2026, 11, 5)) is None
+            await uow.cycle.hold_village(commune.villages[0].id)  # what a report does, by its village
+            assert await uow.cycle.closed_on_village(commune.villages[0].id, date(2026, 11, 5)) is None
             writing.set()
             await release.wait()
             order.append("write")
@@ -87,3 +87,14 @@ async def test_a_close_waits_for_a_write_that_holds_the_commune(backend: Databas
 
     await asyncio.gather(write(), close(), let_go())
     assert order == ["write", "close"]
+
+
+async def test_a_write_after_a_close_sees_it(backend: Database, commune):
+    village = commune.villages[1]
+    async with backend.uow() as uow:
+        await uow.cycle.hold(commune.commune.id, exclusive=True)
+        await uow.cycle.close(commune.commune.id, *NOV, commune.staff.id, NOW)
+    async with backend.uow() as uow:
+        await uow.cycle.hold_village(village.id)
+        assert (await uow.cycle.closed_on_village(village.id, date(2026, 11, 30))).period == "2026-11"
+        assert await uow.cycle.closed_on_village(village.id, date(2026, 12, 1)) is None

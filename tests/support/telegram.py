@@ -46,6 +46,13 @@ class Bot:
             await self.db.close()
             self.db = None
 
+    async def add_staff(self, commune_id: int, user_id: int, name: str = "Cán bộ") -> None:
+        """A commune staff account on Telegram as ``user_id`` (what an admin sets up)."""
+        assert self.db is not None
+        async with self.db.uow() as uow:
+            staff = await uow.members.add(name, "staff", commune_id, self.clock.now())
+            await uow.members.link_identity(staff.id, "telegram", str(user_id), str(user_id), self.clock.now())
+
     async def live_reports(self) -> list[tuple]:
         assert self.db is not None
         return await peek.live_reports(self.db, "service, count, source")
