@@ -72,7 +72,7 @@ def test_each_role_has_its_own_keyboard(content, role: str):
 async def test_help_names_the_villages_as_the_commune_does(engine: Engine, demo: Demo):
     lan = await joined(engine, "8703", demo.villages[0].member_code)
     answer = await lan.send("/trogiup")
-    assert "ấp mình đã báo cáo" in answer and "thôn mình" not in answer
+    assert "ấp mình đã chốt số liệu" in answer and "thôn mình" not in answer
 
 
 async def test_the_staff_keyboard_buttons_work(engine: Engine, demo: Demo):

@@ -97,7 +97,7 @@ async def test_a_closed_period_refuses_reports_voids_and_corrections_and_exports
     await lan.send("15/10 cks 1")
     officer = staff(engine, demo)
     assert "chưa kết thúc" in await officer.send("/khoaky 11")  # November is not over
-    assert "Vai trò của bạn không dùng được lệnh này" in await leader.send("/khoaky 10")
+    assert "Lệnh /khoaky dành cho cán bộ xã" in await leader.send("/khoaky 10")
     first = await officer.send("/xuat 10")
     book_before = await xlsx_values(officer)
     assert "Đã khóa sổ tháng 10/2026 (01/10–31/10)" in await officer.send("/khoaky")  # the last month that ended
