@@ -31,6 +31,7 @@ from storage.sql.repositories import (
     ReportRepository,
     UnitRepository,
 )
+from storage.sql.schema import SchemaRepository
 from storage.sql.tallies import TallyRepository, TargetRepository
 
 T = TypeVar("T")
@@ -59,6 +60,7 @@ class UnitOfWork(Protocol):
     files: FileRepository
     leases: LeaseRepository
     cycle: CycleRepository
+    schema: SchemaRepository  # the tables as data (tcns db copy)
 
     async def open_inbound(self, channel: str, update_key: str, user_id: str, chat_id: str,
                            now: datetime) -> tuple[bool, Member | None, Conversation]:

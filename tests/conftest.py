@@ -1,4 +1,14 @@
-"""Shared fixtures: real content, a temporary SQLite file, a fixed clock, the engine."""
+"""Shared fixtures: real content, a database on each backend, a fixed clock, the engine.
+
+``db_url`` is the database a test runs on, as ``TCNS_DB`` would name it. Here it is a SQLite
+file in the test's folder; the end-to-end and flow suites (``tests/e2e/conftest.py``,
+``tests/flows/conftest.py``) parametrise it over ``support.backends.BACKENDS``, so every test there that
+touches a database runs once on SQLite and once on a real PostgreSQL server (a fresh
+database per test, see ``support.postgres``). ``TCNS_TEST_BACKENDS=sqlite`` (a comma
+list) runs only those. A test that is SQLite by nature (the database file itself: backup
+file, restore, the file lock) asks for ``db_path`` or ``tmp_path / "tcns.db"`` instead and
+says so in its docstring.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from support.helpers import NOW, TZ, ChatUser
+from support.postgres import postgres_server, postgres_url  # noqa: F401 - fixtures
 
 from bot.content import Content, load_content
 from bot.domain.clock import FixedClock
@@ -28,12 +39,19 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
+    """The SQLite file of a test that is about the file itself (SQLite only)."""
     return tmp_path / "tcns.db"
 
 
 @pytest.fixture
-async def db(db_path: Path) -> AsyncIterator[Database]:
-    database = await database_from_url(str(db_path)).open()
+def db_url(db_path: Path) -> str:
+    """The test's database as ``TCNS_DB`` names it (SQLite here; both backends in e2e and flows)."""
+    return str(db_path)
+
+
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[Database]:
+    database = await database_from_url(db_url).open()
     yield database
     await database.close()
 
@@ -49,9 +67,9 @@ async def demo(db: Database, content: Content, clock: FixedClock) -> Demo:
 
 
 @pytest.fixture
-async def seeded(db_path: Path, content: Content, clock: FixedClock) -> Demo:
-    """The demo commune in the database file, for tests that run the bot on its own connection."""
-    db = await database_from_url(str(db_path)).open()
+async def seeded(db_url: str, content: Content, clock: FixedClock) -> Demo:
+    """The demo commune in the test's database, for tests that run the bot on its own connection."""
+    db = await database_from_url(db_url).open()
     try:
         return await seed_demo(db, content, clock.now())
     finally:

@@ -17,6 +17,7 @@ from typing import Any
 import asyncpg
 
 # A quoted literal ('it''s'), a quoted name ("a""b"), a line comment, or a placeholder.
+_SCHEMA = "(SELECT oid FROM pg_namespace WHERE nspname = current_schema())"
 _TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|\?")
 
 
@@ -37,6 +38,27 @@ class PostgresDialect:
 
     def xact_lock(self, key: str, shared: bool) -> str | None:
         return f"SELECT pg_advisory_xact_lock{'_shared' if shared else ''}(({key})::bigint)"
+
+    def columns_sql(self) -> str:
+        return (
+            "SELECT c.relname::text, a.attname::text, (a.attnum = ANY(i.indkey))::int "
+            "FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+            "LEFT JOIN pg_index i ON i.indrelid = c.oid AND i.indisprimary "
+            f"WHERE c.relkind = 'r' AND c.relnamespace = {_SCHEMA} ORDER BY c.relname, a.attnum"
+        )
+
+    def references_sql(self) -> str:
+        return ("SELECT c.conrelid::regclass::text, c.confrelid::regclass::text FROM pg_constraint c "
+                f"WHERE c.contype = 'f' AND c.connamespace = {_SCHEMA}")
+
+    def identities_sql(self) -> str:
+        return ("SELECT c.relname::text, a.attname::text FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid "
+                f"WHERE c.relkind = 'r' AND c.relnamespace = {_SCHEMA} AND a.attidentity <> '' AND a.attnum > 0")
+
+    def sync_identity_sql(self, table: str, column: str) -> str:
+        # setval(seq, max, true): the next id is max + 1; an empty table starts again at 1.
+        return (f"SELECT setval(pg_get_serial_sequence('{table}', '{column.strip(chr(34))}'), "
+                f"COALESCE(MAX({column}), 1), MAX({column}) IS NOT NULL) FROM {table}")
 
 
 POSTGRES = PostgresDialect()

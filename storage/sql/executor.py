@@ -28,6 +28,19 @@ class Dialect(Protocol):
         """A query taking a lock on the integer SQL expression ``key`` until the transaction
         ends (None: units of work already run one at a time, as on SQLite)."""
 
+    # The catalogue (storage.sql.schema): each returns a query.
+    def columns_sql(self) -> str:
+        """Rows ``(table, column, in primary key 0/1)`` for every table, columns in order."""
+
+    def references_sql(self) -> str:
+        """Rows ``(table, referenced table)``, one per foreign key."""
+
+    def identities_sql(self) -> str:
+        """Rows ``(table, column)`` of the ids the database generates from a sequence of its own."""
+
+    def sync_identity_sql(self, table: str, column: str) -> str:
+        """A query moving the generator of ``table.column`` (both quoted) past its largest value."""
+
 
 class Executor(Protocol):
     """A tiny async SQL interface with ``?`` placeholders, inside one transaction."""

@@ -17,7 +17,7 @@ from typing import Any
 from storage.models import NewMessage, OutboxMessage
 from storage.sql.executor import Executor
 from storage.sql.leases import LeaseRepository
-from storage.sql.repositories import ts
+from storage.sql.repositories import COMMUNE_OF_MEMBER, ts
 
 _COLS = "id, rule, period, step, recipient, member_id, channel, chat_id, payload, due_at, status, attempts"
 HOUSEKEEP_WINDOW = 1000  # rows at the head of the queue that housekeeping looks at per drain
@@ -39,9 +39,11 @@ def _utc(value: datetime) -> str:
 
 
 EncodedMessage = tuple[Any, ...]  # a NewMessage as the parameters of _INSERT
+# commune_id: the commune of the recipient's unit (storage.sql.repositories.COMMUNE_OF_MEMBER).
 _INSERT = ("INSERT INTO outbox (rule, period, step, recipient, member_id, channel, chat_id, payload, due_at, "
-           "expires_at, village_id, covers_start, covers_end, created_at) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
+           "expires_at, village_id, covers_start, covers_end, created_at, commune_id) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+           f"{COMMUNE_OF_MEMBER}) ON CONFLICT DO NOTHING")
 
 
 def encode(messages: list[NewMessage], now: datetime) -> list[EncodedMessage]:
@@ -52,7 +54,7 @@ def encode(messages: list[NewMessage], now: datetime) -> list[EncodedMessage]:
              json.dumps(m.payload, ensure_ascii=False), _utc(m.due_at),
              _utc(m.expires_at) if m.expires_at else None, m.village_id,
              m.covers_start.isoformat() if m.covers_start else None,
-             m.covers_end.isoformat() if m.covers_end else None, stamp) for m in messages]
+             m.covers_end.isoformat() if m.covers_end else None, stamp, m.member_id) for m in messages]
 
 
 class OutboxRepository:

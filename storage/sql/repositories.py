@@ -25,6 +25,16 @@ def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+# The commune a row belongs to, filled in by every insert into a large table (reports, audit,
+# outbox: migrations sqlite 0030 / postgres 0017), so that a national deployment can
+# distribute them by commune. Each takes one parameter: a village's id, or any unit's id
+# (a commune is its own; a village's is its parent; a province has none), or a member's id.
+COMMUNE_OF_VILLAGE = "(SELECT cv.parent_id FROM units cv WHERE cv.id = ?)"
+_COMMUNE_OF = "SELECT CASE cu.kind WHEN 'commune' THEN cu.id WHEN 'village' THEN cu.parent_id END FROM units cu "
+COMMUNE_OF_UNIT = f"({_COMMUNE_OF}WHERE cu.id = ?)"
+COMMUNE_OF_MEMBER = f"({_COMMUNE_OF}JOIN members cm ON cm.unit_id = cu.id WHERE cm.id = ?)"
+
+
 class _Repo:
     def __init__(self, db: Executor) -> None:
         self.db = db
@@ -303,10 +313,10 @@ class ReportRepository(_Repo):
         """Append one report per item; ``entered_by`` is set when someone reports on the member's behalf."""
         await self.db.executemany(
             "INSERT INTO reports (batch_id, member_id, village_id, service, count, occurred_on, "
-            "created_at, source, entered_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"created_at, source, entered_by, commune_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, {COMMUNE_OF_VILLAGE})",
             [
                 (batch_id, member_id, village_id, it.service, it.count, occurred_on.isoformat(), ts(now), source,
-                 entered_by)
+                 entered_by, village_id)
                 for it in items
             ],
         )
@@ -372,9 +382,10 @@ class ReportRepository(_Repo):
             return None
         return await self.db.new_id(
             "INSERT INTO reports (batch_id, member_id, village_id, service, count, occurred_on, created_at, source, "
-            "entered_by, supersedes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            f"entered_by, supersedes, commune_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {COMMUNE_OF_VILLAGE}) "
+            "RETURNING id",
             (old.batch_id, old.member_id, old.village_id, old.service, count, old.occurred_on.isoformat(), ts(now),
-             old.source, by, old.id),
+             old.source, by, old.id, old.village_id),
         )
 
     async def batch(self, batch_id: str, member_id: int) -> list[Report]:
@@ -481,8 +492,10 @@ class AuditRepository(_Repo):
     ) -> None:
         """Record an administrative action; ``unit_id`` is the commune (or unit) it belongs to."""
         await self.db.execute(
-            "INSERT INTO audit (actor_id, action, object, at, detail, unit_id) VALUES (?, ?, ?, ?, ?, ?)",
-            (actor_id, action, obj, ts(now), json.dumps(detail, ensure_ascii=False) if detail else None, unit_id),
+            f"INSERT INTO audit (actor_id, action, object, at, detail, unit_id, commune_id) "
+            f"VALUES (?, ?, ?, ?, ?, ?, {COMMUNE_OF_UNIT})",
+            (actor_id, action, obj, ts(now), json.dumps(detail, ensure_ascii=False) if detail else None, unit_id,
+             unit_id),
         )
 
     async def latest(self, limit: int = 20, unit_ids: Sequence[int] | None = None) -> list[AuditEntry]:

@@ -20,6 +20,7 @@ from storage.sql.repositories import (
     ReportRepository,
     UnitRepository,
 )
+from storage.sql.schema import SchemaRepository
 from storage.sql.tallies import TallyRepository, TargetRepository
 
 
@@ -44,3 +45,4 @@ class RepositorySet:
         self.files = FileRepository(executor)
         self.leases = LeaseRepository(executor)
         self.cycle = CycleRepository(executor)
+        self.schema = SchemaRepository(executor)  # the tables as data (tcns db copy)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
+from support.backends import on_backends
 from support.fakebotapi import FakeBotApi
 from support.helpers import TZ
 from support.telegram import TOKEN, Bot
@@ -20,6 +20,9 @@ from bot.runtime.backend import database_from_url
 from bot.services.demo import Demo, seed_demo
 from bot.services.invites import create_invite
 
+# Every end-to-end test that opens a database runs on each backend (support.backends).
+db_url = on_backends()
+
 
 @pytest.fixture
 async def server() -> AsyncIterator[FakeBotApi]:
@@ -28,18 +31,18 @@ async def server() -> AsyncIterator[FakeBotApi]:
 
 
 @pytest.fixture
-async def bot(server: FakeBotApi, db_path: Path, content: Content, clock: FixedClock, seeded: Demo):
-    running = await Bot(server, db_path, content, clock).start()
+async def bot(server: FakeBotApi, db_url: str, content: Content, clock: FixedClock, seeded: Demo):
+    running = await Bot(server, db_url, content, clock).start()
     yield running
     await running.stop()
 
 
 @pytest.fixture
-async def telegram_commune(db_path: Path, content: Content) -> AsyncIterator[tuple]:
+async def telegram_commune(db_url: str, content: Content) -> AsyncIterator[tuple]:
     """The demo commune served by the real PTB Application at a fake Bot API, on Wednesday
     18/11/2026 10:00, with a staff invite: (server, app, db, clock, demo, staff_code)."""
     clock = FixedClock(datetime(2026, 11, 18, 10, 0, tzinfo=TZ))
-    db = await database_from_url(str(db_path)).open()
+    db = await database_from_url(db_url).open()
     demo: Demo = await seed_demo(db, content, clock.now())
     async with db.uow() as uow:
         staff_code = (await create_invite(uow, demo.commune.id, "staff", clock.now(), timedelta(days=30))).code

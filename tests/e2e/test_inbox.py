@@ -138,12 +138,12 @@ async def test_an_update_that_keeps_failing_is_set_aside_after_three_attempts(db
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["kill-9", "sigterm"])
 async def test_tcns_run_stopped_with_a_backlog_loses_nothing_and_counts_nothing_twice(
-        server: FakeBotApi, tmp_path: Path, db_path: Path, seeded: Demo, sig: signal.Signals):
+        server: FakeBotApi, tmp_path: Path, db_url: str, seeded: Demo, sig: signal.Signals):
     """kill -9 or SIGTERM while most of a burst is acknowledged to Telegram but not yet
     handled, and the replies in flight hang: the process ends (SIGTERM: by itself, leaving the
     backlog stored), and after a restart every report is recorded exactly once."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TCNS_", "TELEGRAM_"))}
-    env.update(TCNS_DB=str(db_path), TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=server.base_url)
+    env.update(TCNS_DB=db_url, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=server.base_url)
 
     async def start() -> asyncio.subprocess.Process:
         return await asyncio.create_subprocess_exec(
@@ -151,7 +151,7 @@ async def test_tcns_run_stopped_with_a_backlog_loses_nothing_and_counts_nothing_
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
 
     users = [server.user(700 + i, first_name=f"TV{i}") for i in range(6)]
-    async with database_from_url(str(db_path)) as db, db.uow() as uow:
+    async with database_from_url(db_url) as db, db.uow() as uow:
         for i, user in enumerate(users):
             member = await uow.members.add(f"TV{i}", "member", seeded.villages[i].village.id, NOW)
             await uow.members.link_identity(member.id, "telegram", str(user.id), str(user.chat_id), NOW)
@@ -172,7 +172,7 @@ async def test_tcns_run_stopped_with_a_backlog_loses_nothing_and_counts_nothing_
     hold.release()
     second = await start()
     try:
-        async with peek.opened(db_path) as db:
+        async with peek.opened(db_url) as db:
             async def recorded() -> int:
                 reports = await peek.count(db, "reports")
                 return reports if reports == 48 else 0

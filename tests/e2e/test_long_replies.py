@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 from support.fakebotapi import FakeBotApi, FakeUser, SentMessage
@@ -39,10 +38,10 @@ def at(text: str) -> datetime:
 
 
 @pytest.fixture
-async def setup(db_path: Path, content: Content) -> AsyncIterator[tuple]:
+async def setup(db_url: str, content: Content) -> AsyncIterator[tuple]:
     """A commune with 306 villages (long names), none has reported; its staff member on Telegram."""
     clock = FixedClock(at("2026-11-18 10:00"))
-    db = await database_from_url(str(db_path)).open()
+    db = await database_from_url(db_url).open()
     demo: Demo = await seed_demo(db, content, clock.now())
     async with db.uow() as uow:
         for n in range(VILLAGES):

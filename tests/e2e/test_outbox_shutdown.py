@@ -132,12 +132,12 @@ async def test_a_stop_during_a_flood_wait_puts_the_row_back_to_pending(db: Datab
 
 
 @pytest.mark.parametrize("command", ["run", "reminders run"])
-async def test_sigterm_mid_batch_then_restart_sends_each_message_once(tmp_path: Path, db_path: Path, command: str):
+async def test_sigterm_mid_batch_then_restart_sends_each_message_once(tmp_path: Path, db_url: str, command: str):
     """`tcns run` (the bot) or `tcns reminders run` (one pass from cron) as a process at the fake
     Bot API: SIGTERM while deliveries are in flight, then start again."""
     chats = list(range(4001, 4041))
     due = datetime.now(UTC) - timedelta(minutes=1)
-    db = await database_from_url(str(db_path)).open()
+    db = await database_from_url(db_url).open()
     try:
         await enqueue(db, chats, due, "Nhắc thử nghiệm")
     finally:
@@ -146,7 +146,7 @@ async def test_sigterm_mid_batch_then_restart_sends_each_message_once(tmp_path: 
     offset = local_noon - 24 if local_noon > 12 else local_noon
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TCNS_", "TELEGRAM_"))}
     zone = f"Etc/GMT{-offset:+d}"
-    env.update(TCNS_DB=str(db_path), TELEGRAM_BOT_TOKEN=TOKEN, TCNS_TIMEZONE=zone, TCNS_OUTBOX_RATE="1000")
+    env.update(TCNS_DB=db_url, TELEGRAM_BOT_TOKEN=TOKEN, TCNS_TIMEZONE=zone, TCNS_OUTBOX_RATE="1000")
     args = command.split()
     if command == "reminders run":  # as if a minute from now: every enqueued row is due
         args += ["--now", (datetime.now(ZoneInfo(zone)) + timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M")]
@@ -187,7 +187,7 @@ async def test_sigterm_mid_batch_then_restart_sends_each_message_once(tmp_path: 
                 first.kill()
                 await first.wait()
         assert first.returncode == 0, (log + rest).decode()
-        db = await database_from_url(str(db_path)).open()
+        db = await database_from_url(db_url).open()
         try:
             assert await statuses(db) == Counter(sent=13, pending=27)  # 5 + 8 in flight; nothing 'sending'
         finally:
@@ -203,7 +203,7 @@ async def test_sigterm_mid_batch_then_restart_sends_each_message_once(tmp_path: 
             _, stderr = await asyncio.wait_for(second.communicate(), 20)
         assert second.returncode == 0, stderr.decode()
     assert received() == Counter({chat: 1 for chat in chats})
-    db = await database_from_url(str(db_path)).open()
+    db = await database_from_url(db_url).open()
     try:
         assert await statuses(db) == Counter(sent=40)
     finally:

@@ -173,10 +173,10 @@ async def test_blocked_user_keeps_report_and_bot_keeps_running(bot: Bot, server:
 
 
 async def test_tcns_run_process_serves_telegram_and_stops_cleanly(server: FakeBotApi, tmp_path: Path, seeded: Demo,
-                                                                   db_path: Path):
+                                                                   db_url: str):
     """`tcns run` as its own process, pointed at the fake server by TELEGRAM_API_BASE_URL."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TCNS_", "TELEGRAM_"))}
-    env.update(TCNS_DB=str(db_path), TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=server.base_url)
+    env.update(TCNS_DB=db_url, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=server.base_url)
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot.cli", "run", env=env, cwd=tmp_path,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,

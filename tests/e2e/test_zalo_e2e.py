@@ -32,8 +32,8 @@ async def server() -> AsyncIterator[FakeZaloApi]:
 
 
 @pytest.fixture
-async def bot(server: FakeZaloApi, db_path: Path, content: Content, clock: FixedClock, seeded: Demo):
-    running = await Bot(server, db_path, content, clock).start()
+async def bot(server: FakeZaloApi, db_url: str, content: Content, clock: FixedClock, seeded: Demo):
+    running = await Bot(server, db_url, content, clock).start()
     yield running
     await running.stop()
 
@@ -224,9 +224,9 @@ async def test_a_low_budget_keeps_what_is_left_for_deadline_reminders(bot: Bot, 
 
 
 async def test_tcns_run_serves_zalo_and_stops_cleanly_on_sigterm(server: FakeZaloApi, tmp_path: Path,
-                                                                seeded: Demo, db_path: Path):
+                                                                seeded: Demo, db_url: str):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TCNS_", "TELEGRAM_", "ZALO_"))}
-    env.update(TCNS_DB=str(db_path), ZALO_BOT_TOKEN=TOKEN, ZALO_API_BASE_URL=server.base_url)
+    env.update(TCNS_DB=db_url, ZALO_BOT_TOKEN=TOKEN, ZALO_API_BASE_URL=server.base_url)
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot.cli", "run", env=env, cwd=tmp_path,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
@@ -258,11 +258,11 @@ async def test_tcns_run_says_clearly_when_zalo_refuses_the_token(server: FakeZal
     assert "Zalo không nhận ZALO_BOT_TOKEN" in stderr.decode()
 
 
-async def test_a_webhook_left_set_is_deleted_so_that_polling_works(server: FakeZaloApi, db_path: Path,
+async def test_a_webhook_left_set_is_deleted_so_that_polling_works(server: FakeZaloApi, db_url: str,
                                                                    content: Content, clock: FixedClock, seeded: Demo):
     async with ZaloClient(TOKEN, server.base_url) as client:
         await client.call("setWebhook", {"url": "https://old.example/hook", "secret_token": "s" * 16})
-    running = await Bot(server, db_path, content, clock).start()
+    running = await Bot(server, db_url, content, clock).start()
     try:
         await server.wait_until(lambda: server.calls_to("deleteWebhook"), what="the webhook deleted")
         lan = server.user("z-530", "Lan")

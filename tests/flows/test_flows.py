@@ -149,7 +149,7 @@ async def test_double_tap_on_confirm_records_once(user: ChatUser, demo: Demo, db
     assert await live_reports(db) == [("so_suc_khoe", 4, "2026-11-22", "buttons")]
 
 
-async def test_restart_mid_conversation_continues(db_path, content, clock, demo: Demo, db: Database):
+async def test_restart_mid_conversation_continues(db_url, content, clock, demo: Demo, db: Database):
     first = ChatUser(Engine(db, content, clock, TZ), "3001")
     await joined(first, demo)
     await first.send("/baocao")
@@ -157,7 +157,7 @@ async def test_restart_mid_conversation_continues(db_path, content, clock, demo:
     count_prompt = first.last
     await db.close()
     # A new process: new connection, new engine, no memory of the old one.
-    db2 = await database_from_url(str(db_path)).open()
+    db2 = await database_from_url(db_url).open()
     try:
         second = ChatUser(Engine(db2, content, clock, TZ), "3001")
         await second.tap("5", count_prompt)

@@ -2,7 +2,7 @@
 opened ``storage.Database`` made by ``bot.runtime.backend.database_from_url``, the way the bot
 makes one from ``TCNS_DB``, on an empty migrated database of its own.
 
-Adding a backend is one entry in ``BACKENDS``: ``"sqlite"`` is a file in the test's temporary
+Adding a backend is one entry in ``support.backends.ALL``: ``"sqlite"`` is a file in the test's temporary
 folder; any other name ``x`` takes its URL from a fixture named ``x_url`` (a fresh migrated
 database for each test, dropped afterwards), which that backend's test support provides.
 """
@@ -14,21 +14,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support.backends import BACKENDS, fresh
 from support.helpers import NOW
-from support.postgres import postgres_server, postgres_url  # noqa: F401 - fixtures
 
 from bot.runtime.backend import database_from_url
 from storage import Database
 from storage.models import Member, Unit
 
-BACKENDS = ["sqlite", "postgres"]
-
 
 @pytest.fixture(params=BACKENDS)
 def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return str(tmp_path / "contract.db")
-    return request.getfixturevalue(f"{request.param}_url")
+    return fresh(request, request.param, tmp_path, "contract.db")
 
 
 @pytest.fixture

@@ -102,8 +102,8 @@ async def tables(db: Database) -> dict[str, list[str]]:
 
 # A database another process wrote --------------------------------------------------------------
 @asynccontextmanager
-async def opened(path: Path) -> AsyncIterator[Database]:
-    """The database ``tcns`` keeps at ``path`` (its ``TCNS_DB``), open for a look (no migration)."""
+async def opened(path: Path | str) -> AsyncIterator[Database]:
+    """The database ``tcns`` keeps at ``path`` (its ``TCNS_DB``: a file or a URL), open for a look (no migration)."""
     db = await database_from_url(str(path)).open(migrate=False)
     try:
         yield db
@@ -111,7 +111,7 @@ async def opened(path: Path) -> AsyncIterator[Database]:
         await db.close()
 
 
-def on_file(path: Path, work: Callable[[UnitOfWork], Coroutine[Any, Any, T]]) -> T:
+def on_file(path: Path | str, work: Callable[[UnitOfWork], Coroutine[Any, Any, T]]) -> T:
     """``work(uow)`` as one unit of work on the database at ``path``, from a test without an event loop."""
     async def run() -> T:
         async with opened(path) as db:
@@ -120,7 +120,7 @@ def on_file(path: Path, work: Callable[[UnitOfWork], Coroutine[Any, Any, T]]) ->
     return asyncio.run(run())
 
 
-def file_rows(path: Path, table: str, columns: str = "*", **query: Any) -> list[Row]:
+def file_rows(path: Path | str, table: str, columns: str = "*", **query: Any) -> list[Row]:
     """:func:`rows` of the database at ``path``, from a test without an event loop."""
     async def run() -> list[Row]:
         async with opened(path) as db:
@@ -129,7 +129,7 @@ def file_rows(path: Path, table: str, columns: str = "*", **query: Any) -> list[
     return asyncio.run(run())
 
 
-def file_count(path: Path, table: str, where: str = "", *params: Any) -> int:
+def file_count(path: Path | str, table: str, where: str = "", *params: Any) -> int:
     """:func:`count` of the database at ``path``, from a test without an event loop."""
     async def run() -> int:
         async with opened(path) as db:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from telegram.ext import Application
 
 from bot.content import Content
@@ -23,13 +21,13 @@ TOKEN = "123:TEST"
 class Bot:
     """One running bot process-equivalent: its own database connection, engine and PTB app."""
 
-    def __init__(self, server: FakeBotApi, db_path: Path, content: Content, clock: FixedClock) -> None:
-        self.server, self.db_path, self.content, self.clock = server, db_path, content, clock
+    def __init__(self, server: FakeBotApi, db_url: str, content: Content, clock: FixedClock) -> None:
+        self.server, self.db_url, self.content, self.clock = server, db_url, content, clock
         self.db: Database | None = None
         self.app: Application | None = None
 
     async def start(self) -> Bot:
-        self.db = await database_from_url(str(self.db_path)).open()
+        self.db = await database_from_url(self.db_url).open()
         engine = Engine(self.db, self.content, self.clock, TZ)
         self.app = build_application(
             TOKEN, engine, self.content, base_url=self.server.base_url, base_file_url=self.server.base_file_url

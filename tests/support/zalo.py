@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import secrets
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 from aiohttp import web
 
@@ -34,9 +33,9 @@ class Bot:
     """One running Zalo bot: its own database connection, engine, client, and a polling task
     (or, with ``webhook=True``, a webhook route registered with the fake)."""
 
-    def __init__(self, server: FakeZaloApi, db_path: Path, content: Content, clock: FixedClock,
+    def __init__(self, server: FakeZaloApi, db_url: str, content: Content, clock: FixedClock,
                  webhook: bool = False, files: bool = False) -> None:
-        self.server, self.db_path, self.content, self.clock = server, db_path, content, clock
+        self.server, self.db_url, self.content, self.clock = server, db_url, content, clock
         self.webhook = webhook
         self.files = files  # publish files at short-lived URLs (a stand-in for tcns serve's file URLs)
         self.published: dict[str, tuple[bytes, str]] = {}
@@ -46,7 +45,7 @@ class Bot:
         self.polling: asyncio.Task[None] | None = None
 
     async def start(self) -> Bot:
-        self.db = await database_from_url(str(self.db_path)).open()
+        self.db = await database_from_url(self.db_url).open()
         self.engine = Engine(self.db, self.content, self.clock, TZ)
         self.client = ZaloClient(TOKEN, self.server.base_url, timeout=3.0)
         self.adapter = ZaloAdapter(self.engine, self.content, self.client, poll_seconds=1,
@@ -105,12 +104,12 @@ class Bot:
 
 
 @contextlib.asynccontextmanager
-async def fake_and_bot(db_path: Path, content: Content, clock: FixedClock, webhook: bool = False,
+async def fake_and_bot(db_url: str, content: Content, clock: FixedClock, webhook: bool = False,
                        files: bool = False) -> AsyncIterator[tuple[FakeZaloApi, Bot]]:
     """The fake Zalo Bot API and a bot on it, stopped in order at the end."""
     async with FakeZaloApi() as fake:
         fake.fetch_photos = files
-        running = await Bot(fake, db_path, content, clock, webhook=webhook, files=files).start()
+        running = await Bot(fake, db_url, content, clock, webhook=webhook, files=files).start()
         try:
             yield fake, running
         finally:
