@@ -69,7 +69,7 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Handler]:  # type: ig
     forget = member.add_parser("forget", help="erase a member's personal data; reports stay as anonymous counts")
     forget.add_argument("id", type=int)
 
-    backup = sub.add_parser("backup", help="consistent copy of the SQLite database, safe while the bot runs")
+    backup = sub.add_parser("backup", help="consistent copy of the database, safe while the bot runs (PostgreSQL: pg_dump)")
     backup.add_argument("file", type=Path)
     restore = sub.add_parser("restore", help="replace the database with a backup (stop the bot first)")
     restore.add_argument("file", type=Path)
@@ -307,13 +307,19 @@ async def _backup(args: argparse.Namespace, settings: Settings) -> int:
     from bot.content import load_content
 
     texts = load_content(settings.content_dir).texts
-    source = backend.database_file(settings.db)
-    if not source.exists():
-        _say(texts, "admin_cli.no_database", err=True, file=str(source))
+    if not backend.is_postgres(settings.db) and not backend.database_file(settings.db).exists():
+        _say(texts, "admin_cli.no_database", err=True, file=str(backend.database_file(settings.db)))
         return 1
     db = backend.database_from_url(settings.db)
-    async with db:
-        await db.backup(str(args.file))
+    try:
+        async with db:
+            await db.backup(str(args.file))  # PostgreSQL: pg_dump, custom format
+    except backend.BackupToolMissing:
+        _say(texts, "admin_cli.pg_dump_missing", err=True)
+        return 1
+    except backend.BackupFailed as failed:
+        _say(texts, "admin_cli.pg_dump_failed", err=True, error=str(failed))
+        return 1
     _say(texts, "admin_cli.backed_up", file=str(args.file))
     return 0
 
@@ -322,6 +328,9 @@ async def _restore(args: argparse.Namespace, settings: Settings) -> int:
     from bot.content import load_content
 
     texts = load_content(settings.content_dir).texts
+    if backend.is_postgres(settings.db):  # a dump is restored by PostgreSQL's own tool
+        _say(texts, "admin_cli.pg_restore", err=True, file=str(args.file))
+        return 1
     target = backend.database_file(settings.db)
     if not backend.is_backup(str(args.file)):
         _say(texts, "admin_cli.not_a_backup", err=True, file=str(args.file))

@@ -48,6 +48,23 @@ def _next_month(day: date) -> date:
     return date(day.year + day.month // 12, day.month % 12 + 1, 1)
 
 
+# The same scopes over the roll-up, keyed by (commune_id, month, village_id, service): a
+# commune's month is one run of the key, a province's one run per commune. The clause and
+# how many times it takes the scope's id.
+_ROLLUP_OF = {
+    "village": ("r.commune_id = (SELECT parent_id FROM units WHERE id = ?) AND r.village_id = ?", 2),
+    "commune": ("r.commune_id = ?", 1),
+    "province": ("r.commune_id IN (SELECT id FROM units WHERE parent_id = ? AND kind = 'commune')", 1),
+}
+
+
+def _rollup_clause(scope_kind: str, scope_id: int) -> tuple[str, tuple[int, ...]]:
+    if scope_kind not in _ROLLUP_OF:
+        raise ValueError(f"unknown scope kind {scope_kind!r}")
+    clause, uses = _ROLLUP_OF[scope_kind]
+    return clause, (scope_id,) * uses
+
+
 def _villages_clause(scope_kind: str) -> str:
     if scope_kind not in _VILLAGES_OF:
         raise ValueError(f"unknown scope kind {scope_kind!r}")
@@ -61,11 +78,22 @@ class TallyRepository(_Repo):
     ) -> list[VillageServiceTotal]:
         """Live households and report rows per village and service, ``start``–``end`` inclusive.
 
-        Whole months come from the trigger-kept roll-up ``report_months`` (migration 0007);
+        Whole months come from the trigger-kept roll-up ``report_months`` (migration 0007,
+        keyed by commune since sqlite 0030 / postgres 0017);
         the partial months at the edges from the daily covering index.
         """
-        sums: dict[tuple[int, str], list[int]] = {}
         first_month, last_month, days = _split_months(start, end)
+        clause, scope = _rollup_clause(scope_kind, scope_id)
+        if first_month is not None and first_month == last_month and not days:
+            # One whole month (/thang, and the month before it): its roll-up rows as they are, one
+            # per village and service, nothing to add up (a province's month is ~18,000 rows).
+            rows = await self.db.fetchall(
+                "SELECT r.village_id, r.service, r.households, r.reports FROM report_months r "
+                f"WHERE {clause} AND r.month = ? AND r.reports > 0",
+                (*scope, first_month),
+            )
+            return [VillageServiceTotal(*row) for row in rows]
+        sums: dict[tuple[int, str], list[int]] = {}
         parts: list[tuple[str, tuple[object, ...]]] = [
             (
                 "SELECT r.village_id, r.service, SUM(r.count), COUNT(*) FROM reports r "
@@ -78,9 +106,9 @@ class TallyRepository(_Repo):
         if first_month is not None:
             parts.append((
                 "SELECT r.village_id, r.service, SUM(r.households), SUM(r.reports) FROM report_months r "
-                f"WHERE {_villages_clause(scope_kind)} AND r.month BETWEEN ? AND ? "
+                f"WHERE {clause} AND r.month BETWEEN ? AND ? "
                 "GROUP BY r.village_id, r.service",
-                (scope_id, first_month, last_month),
+                (*scope, first_month, last_month),
             ))
         for sql, params in parts:
             for village_id, service, households, reports in await self.db.fetchall(sql, params):

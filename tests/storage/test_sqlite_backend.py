@@ -50,7 +50,8 @@ async def test_migrations_apply_once_and_record_the_version(db_path: Path):
 
 
 async def test_audit_rows_written_without_their_commune_get_it_on_upgrade(db_path: Path, monkeypatch):
-    """Migration 0011: rows of /hanchot them, /nhaclai and member forget written before the fix."""
+    """Migration 0011: rows of /hanchot them, /nhaclai and member forget written before the fix;
+    0030 then gives them their commune."""
     monkeypatch.setattr("storage.sqlite.database.MIGRATIONS", [m for m in MIGRATIONS if m[0] <= 10])
     db = await SqliteDatabase(str(db_path)).open()
     try:
@@ -62,15 +63,18 @@ async def test_audit_rows_written_without_their_commune_get_it_on_upgrade(db_pat
             custom = await uow.reminders.add_deadline(commune.id, "Chiến dịch", date(2026, 11, 1),
                                                       date(2026, 11, 30), staff.id, NOW)
             assert custom is not None
-            await uow.audit.add(staff.id, "deadline.add", f"custom_deadline:{custom.id}", NOW)
-            await uow.audit.add(staff.id, "reminder.adhoc", "quy:2026-Q4", NOW)
-            await uow.audit.add(None, "member_forget", f"member:{lan.id}", NOW)
-            await uow.audit.add(staff.id, "invite", "unit:1", NOW)  # not one of them: left alone
+        # Rows as the code of that time wrote them (today's repositories write columns added since).
+        await db.conn.executemany(
+            "INSERT INTO audit (actor_id, action, object, at) VALUES (?, ?, ?, '2026-11-01T00:00:00')",
+            [(staff.id, "deadline.add", f"custom_deadline:{custom.id}"), (staff.id, "reminder.adhoc", "quy:2026-Q4"),
+             (None, "member_forget", f"member:{lan.id}"), (staff.id, "invite", "unit:1")])  # the last: left alone
+        await db.conn.commit()
         monkeypatch.setattr("storage.sqlite.database.MIGRATIONS", MIGRATIONS)
-        assert 11 in await db.upgrade()
-        rows = await db.conn.execute_fetchall("SELECT action, unit_id FROM audit ORDER BY id")
-        assert [tuple(r) for r in rows] == [("deadline.add", commune.id), ("reminder.adhoc", commune.id),
-                                            ("member_forget", commune.id), ("invite", None)]
+        assert {11, 30} <= set(await db.upgrade())
+        rows = await db.conn.execute_fetchall("SELECT action, unit_id, commune_id FROM audit ORDER BY id")
+        assert [tuple(r) for r in rows] == [("deadline.add", commune.id, commune.id),
+                                            ("reminder.adhoc", commune.id, commune.id),
+                                            ("member_forget", commune.id, commune.id), ("invite", None, None)]
     finally:
         await db.close()
 
@@ -79,10 +83,10 @@ def test_db_upgrade_command(tmp_path: Path):
     env = {"TCNS_DB": str(tmp_path / "x.db"), "PATH": "/usr/bin:/bin"}
     run = subprocess.run([sys.executable, "-m", "bot.cli", "db", "upgrade"], capture_output=True, text=True,
                          env=env, check=True, cwd=tmp_path)
-    assert f"schema version {MIGRATIONS[-1][0]}" in run.stdout
+    assert f"nay ở phiên bản {MIGRATIONS[-1][0]:04d}" in run.stdout
     again = subprocess.run([sys.executable, "-m", "bot.cli", "db", "upgrade"], capture_output=True, text=True,
                            env=env, check=True, cwd=tmp_path)
-    assert "applied nothing" in again.stdout
+    assert "không có gì phải nâng cấp" in again.stdout
 
 
 def test_a_backend_is_chosen_by_the_url():
