@@ -5,7 +5,7 @@
     tcns run                                                         bot/cli/run.py
     tcns serve [--host H] [--port P] [--workers N]                   bot/cli/serve.py
     tcns parse "TEXT" [--today YYYY-MM-DD]                           bot/cli/parse.py
-    tcns db upgrade                                                  bot/cli/db.py
+    tcns db upgrade | copy --from URL --to URL                       bot/cli/db.py
     tcns reminders plan | run | status                               bot/cli/reminders.py
     tcns commune | villages | staff | members | member | backup | restore   bot/cli/admin.py
     tcns export | targets                                            bot/cli/tally.py
