@@ -69,7 +69,7 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Handler]:  # type: ig
     forget = member.add_parser("forget", help="erase a member's personal data; reports stay as anonymous counts")
     forget.add_argument("id", type=int)
 
-    backup = sub.add_parser("backup", help="consistent copy of the database, safe while the bot runs (PostgreSQL: pg_dump)")
+    backup = sub.add_parser("backup", help="consistent copy of the database while the bot runs (PostgreSQL: pg_dump)")
     backup.add_argument("file", type=Path)
     restore = sub.add_parser("restore", help="replace the database with a backup (stop the bot first)")
     restore.add_argument("file", type=Path)

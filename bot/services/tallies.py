@@ -21,10 +21,7 @@ async def villages_of(uow: UnitOfWork, scope: Unit) -> list[Unit]:
         return [scope]
     if scope.kind == "commune":
         return [u for u in await uow.units.children(scope.id) if u.kind == "village"]
-    villages = []
-    for commune in await uow.units.children(scope.id):
-        villages.extend(u for u in await uow.units.children(commune.id) if u.kind == "village")
-    return villages
+    return await uow.units.grandchildren(scope.id, "village")  # a province: its communes' villages
 
 
 async def build_tally(

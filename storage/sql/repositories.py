@@ -94,6 +94,18 @@ class UnitRepository(_Repo):
         )
         return [_unit(r) for r in rows]
 
+    async def grandchildren(self, grandparent_id: int, kind: str) -> list[Unit]:
+        """The units of ``kind`` under each child of ``grandparent_id`` (a province's villages), in
+        one query, ordered as :meth:`children` of each child in turn: a province's tally on
+        PostgreSQL made ~100 round trips for these."""
+        cols = ", ".join(f"g.{c.strip()}" for c in _UNIT_COLS.split(","))
+        rows = await self.db.fetchall(
+            f"SELECT {cols} FROM units c JOIN units g ON g.parent_id = c.id WHERE c.parent_id = ? AND g.kind = ? "
+            "ORDER BY c.name, c.id, g.name",
+            (grandparent_id, kind),
+        )
+        return [_unit(r) for r in rows]
+
 
 _MEMBER_COLS = "m.id, m.name, m.role, m.unit_id, m.status"
 
