@@ -53,10 +53,9 @@ class SqliteDialect:
     def skip_locked(self) -> str:
         return ""  # one writer at a time: the claim's UPDATE ... WHERE status = 'pending' is enough
 
-<<<<<<< HEAD
     def xact_lock(self, key: str, shared: bool) -> str | None:
         return None  # one writer at a time: a check and its write in one unit of work are atomic
-=======
+
     def columns_sql(self) -> str:
         return ("SELECT m.name, p.name, p.pk > 0 FROM sqlite_master m JOIN pragma_table_info(m.name) p "
                 "WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' ORDER BY m.name, p.cid")
@@ -70,7 +69,6 @@ class SqliteDialect:
 
     def sync_identity_sql(self, table: str, column: str) -> str:
         raise NotImplementedError("SQLite has no identity sequences")
->>>>>>> 93b9320 (tcns db copy: every table into an empty database (SQLite <-> PostgreSQL), ids kept and PostgreSQL's identity sequences moved past them, streamed in keyset chunks, roll-ups rebuilt by the target's triggers and compared, counts per table checked; commune_id on reports, report_months, audit and outbox (sqlite 0030, postgres 0017), filled by the repositories; e2e and flow fixtures take db_url, parametrised over both backends (support/backends.py, TCNS_TEST_BACKENDS))
 
 
 SQLITE = SqliteDialect()
