@@ -90,6 +90,42 @@ class DemoCommune(_Strict):
     targets: dict[str, str] = Field(default_factory=dict)
 
 
+_PERCENT = re.compile(r"%[-+ #0]*\d*(?:\.\d+)?[sdifr%]")
+
+
+class OperatorLogs(_Strict):
+    """``content/logs.yaml``: the log lines an operator reads, English format -> Vietnamese."""
+
+    levels: dict[str, str]
+    lines: dict[str, str]
+
+    @model_validator(mode="after")
+    def _same_placeholders(self) -> OperatorLogs:
+        for english, vietnamese in self.lines.items():
+            if _PERCENT.findall(english) != _PERCENT.findall(vietnamese):
+                raise ValueError(f"{english!r}: the Vietnamese line needs the same %-placeholders in the same order")
+        return self
+
+
+class CliHelp(_Strict):
+    """``content/cli_help.yaml``: ``tcns --help`` and argparse's messages in Vietnamese."""
+
+    words: dict[str, str]
+    metavars: dict[str, str]
+    errors: dict[str, str]
+    commands: dict[str, str]
+    options: dict[str, str]
+
+    @model_validator(mode="after")
+    def _patterns(self) -> CliHelp:
+        for pattern in self.errors:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from exc
+        return self
+
+
 class AnswerWords(_Strict):
     """``content/answers.yaml``: words people type to answer the bot."""
 
@@ -299,6 +335,14 @@ class Content:
     @cached_property
     def tally(self) -> TallySettings:
         return _load_model(self.directory / "tally.yaml", TallySettings)
+
+    @cached_property
+    def cli_help(self) -> CliHelp:
+        return _load_model(self.directory / "cli_help.yaml", CliHelp)
+
+    @cached_property
+    def logs(self) -> OperatorLogs:
+        return _load_model(self.directory / "logs.yaml", OperatorLogs)
 
     @cached_property
     def lexicon(self) -> ParserLexicon:

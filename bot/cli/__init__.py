@@ -14,13 +14,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 
 from pydantic import ValidationError
 
 from bot.cli import admin, chat, db, parse, reminders, run, serve, tally
-from bot.cli.common import Handler, say
+from bot.cli.common import Handler, localise, say, vietnamese_logs
 from bot.content import ContentError, load_content
 from bot.runtime.logs import configure_logging
 from bot.runtime.settings import Settings
@@ -44,6 +45,8 @@ def _runs(args: argparse.Namespace) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser, handlers = _parser()
+    with contextlib.suppress(ContentError, ValidationError):  # reported below, once the command is known
+        localise(parser, load_content(Settings().content_dir))  # tcns --help in Vietnamese
     args = parser.parse_args(argv)
     level = logging.INFO if _runs(args) else logging.WARNING
     configure_logging("text", level)
@@ -51,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings()
         if settings.log_format != "text":
             configure_logging(settings.log_format, level)
+        # Lines in Vietnamese; level names too, except in JSON lines (collectors read those).
+        vietnamese_logs(load_content(settings.content_dir), levels=settings.log_format == "text")
         if args.command is None:  # the main job
             if settings.telegram_bot_token or settings.zalo_bot_token:
                 args.command = "run"
@@ -58,12 +63,12 @@ def main(argv: list[str] | None = None) -> int:
                 say(load_content(settings.content_dir).texts, "cli.no_token")
                 args.command, args.no_chat = "demo", False
         return handlers[args.command](args, settings)
-    except ContentError as exc:
-        print(f"content error: {exc}", file=sys.stderr)
+    except ContentError as exc:  # said with the shipped texts: the deployment's own may be the broken ones
+        say(load_content().texts, "cli.content_error", err=True, problem=str(exc))
         return 3
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
-        print(f"configuration error: {problems}", file=sys.stderr)
+        say(load_content().texts, "cli.settings_error", err=True, problems=problems)
         return 3
     except KeyboardInterrupt:
         return 130

@@ -175,7 +175,7 @@ async def test_sigterm_mid_batch_then_restart_sends_each_message_once(tmp_path: 
             assert first.stderr is not None
             log = b""
             async with asyncio.timeout(20):  # the sender has seen the stop: it claims nothing more
-                while b"outbox sender stopping" not in log:
+                while "dừng gửi tin: còn".encode() not in log:
                     line = await first.stderr.readline()
                     assert line, log.decode()
                     log += line
