@@ -129,7 +129,7 @@ def test_the_demo_chat_shows_a_push_and_prints_the_id_that_reopens_it(tmp_path: 
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in demo.stdout], daemon=True).start()
     try:
-        you = re.search(r"chat với tên (khach-\w+)", _read_until(demo, lines, "chat với tên"))
+        you = re.search(r"trò chuyện với tên (khach-\w+)", _read_until(demo, lines, "trò chuyện với tên"))
         assert you is not None
         demo.stdin.write(f"/start {codes['Ấp Mỹ Phú']}\n")
         demo.stdin.flush()
