@@ -35,7 +35,7 @@ ENGLISH = frozenset((
 CODES = re.compile(r"\b\d{4}-(?:Q[1-4]|W\d{1,2}|H[12]|\d{2})(?:k\d+)?\b|\b[a-z]+_[a-z_]+\b|\b(?:unit|member|g):\d")
 # What people type, kept as typed: commands, options, environment variables, placeholders of the
 # templates, file formats and the CLI's period codes where their Vietnamese meaning is given.
-TYPED = re.compile(r"(?:\./)?\btcns \w+|/[a-z]+|--?[a-z][\w-]*|\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b|\{[^}]*\}|https?://\S+|@\w+|"
+TYPED = re.compile(r"(?:\./)?\btcns \w+|/[a-z]+|--?[a-z][\w-]*|\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b|\{[^}]*\}|https?://\S+|\w+:///?\S*|@\w+|\bpg_\w+|"
                    r"code,name,households,adults|commune,village,service,year,target")
 # Where a period code is the operator's input, explained in Vietnamese next to it.
 CODE_EXAMPLES = {"admin_cli.not_a_period", "export --period"}
