@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from bot.domain.catalogue import Catalogue
+from bot.domain.catalogue import COUNTS, Catalogue, Counts
 from bot.domain.deadlines import DeadlineConfig, Planner
 from bot.domain.guides import Guide, Guides
 from bot.domain.messages import Markup, channel_variant
@@ -222,6 +222,14 @@ class RoleWords(_Strict):
         return self
 
 
+class CountUnitWords(_Strict):
+    """The words that may follow a count, by what the service counts."""
+
+    households: Words
+    people: Words
+    sessions: Words
+
+
 class VocabularyWords(_Strict):
     """``content/vocabulary.yaml``: words people type inside a command's arguments."""
 
@@ -230,7 +238,8 @@ class VocabularyWords(_Strict):
     commune: Words  # /chitieu xa ...
     province: Words = ()  # /chitieu tinh ... (province staff, an admin)
     of_adults: Words  # /chitieu ... 80% người
-    count_units: Words  # "5 hộ" in the /baocao count step
+    of_households: Words  # /chitieu ... 80% hộ
+    count_units: CountUnitWords  # "5 hộ", "5 người" in the /baocao count step
     place_prefixes: Words  # "Ấp Mỹ Phú" named "Mỹ Phú" (bot/flows/resolve.py)
 
 
@@ -243,11 +252,26 @@ class Vocabulary:
         self.commune = frozenset(fold(w) for w in words.commune)
         self.province = frozenset(fold(w) for w in words.province)
         self.of_adults = frozenset(fold(w) for w in words.of_adults)
-        self.count_units = tuple(fold(w) for w in words.count_units)
+        self.of_households = frozenset(fold(w) for w in words.of_households)
+        self.units_by_kind = {kind: tuple(fold(w) for w in getattr(words.count_units, kind)) for kind in COUNTS}
+        # Every word that may follow a count, whatever it counts (for a caller with no service).
+        self.count_units = tuple(dict.fromkeys(w for found in self.units_by_kind.values() for w in found))
+
         self.place_prefixes = words.place_prefixes  # as written: "ấp" is how a commune names its villages
         self.roles.update({word.replace(" ", ""): role for word, role in list(self.roles.items())})
         self.whole_commune = self.whole_commune | {w.replace(" ", "") for w in self.whole_commune}
         self.commune = self.commune | {w.replace(" ", "") for w in self.commune}
+
+    def count_units_of(self, kind: Counts) -> tuple[str, ...]:
+        """The folded words that may follow a count of ``kind`` ("5 người" for people)."""
+        return self.units_by_kind.get(kind, ())
+
+    def said_kind(self, word: str) -> Counts | None:
+        """The kind a share names after its value: "người" -> people, "hộ" -> households."""
+        folded = fold(word)
+        if folded in self.of_adults:
+            return "people"
+        return "households" if folded in self.of_households else None
 
     def role(self, word: str) -> str | None:
         """The role typed words name ("tổ trưởng", "totruong" -> "leader"), or None."""

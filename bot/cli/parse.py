@@ -40,6 +40,7 @@ def parse_text(text: str, today: date | None, settings: Settings) -> int:
         service = content.catalogue.get(issue.service) if issue.service else None
         errors.append(plain_text(content.texts(
             f"parse_errors.{issue.code}", service=service.short if service else "",
+            unit=content.catalogue.unit_word(issue.service) if issue.service else content.catalogue.word("households"),
             value=issue.value or "", max=limits.max_count_per_report,
         )))
     output = {

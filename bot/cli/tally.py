@@ -54,7 +54,8 @@ async def _export(args: argparse.Namespace, settings: Settings) -> int:
             if commune is None:
                 print(plain_text(content.texts("admin_cli.no_commune", code=args.commune)), file=sys.stderr)
                 return 2
-            tally = await build_tally(uow, commune, period, content.catalogue.codes, runtime.clock.now())
+            tally = await build_tally(uow, commune, period, content.catalogue.codes, runtime.clock.now(),
+                                          catalogue=content.catalogue)
             data = await gather(uow, tally)
         body = await asyncio.to_thread(to_file, data, content, settings.tz, args.format)
         output: Path = args.output or Path(export_filename(tally, args.format))

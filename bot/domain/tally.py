@@ -1,6 +1,10 @@
-"""The tally model: households helped per village and service in a period, the change
-against the previous period, coverage against targets; and how its figures are written.
-Pure: built by ``bot.services.tallies.build_tally`` from storage."""
+"""The tally model: what was counted per village and service in a period (households, people
+or sessions, as the catalogue says), the change against the previous period, coverage against
+targets; and how its figures are written. Pure: built by ``bot.services.tallies.build_tally``
+from storage.
+
+Counts of different kinds are never added together (:meth:`Tally.totals` gives one total per
+kind), and a target is only compared with counts of its own kind (:func:`target_value`)."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.domain.catalogue import COUNTS, Counts, denominator
 from bot.domain.periods import DEFAULT_CUTOFF_DAY, Period, PeriodScheme, month
 from storage.models import DayTotal, Target, Unit
 
@@ -63,20 +68,80 @@ class VillageTally:
 
     @property
     def total(self) -> int:
+        """Everything counted, of any kind: only for "nothing at all" checks, never shown."""
         return sum(self.current.values())
 
     @property
     def previous_total(self) -> int:
         return sum(self.previous.values())
 
+    def totals(self, units: dict[str, Counts]) -> dict[Counts, int]:
+        """Counted this period, per kind (only kinds some service counts in)."""
+        return _per_kind(self.current, units)
+
+    def previous_totals(self, units: dict[str, Counts]) -> dict[Counts, int]:
+        return _per_kind(self.previous, units)
+
+
+def _per_kind(values: dict[str, int], units: dict[str, Counts]) -> dict[Counts, int]:
+    out: dict[Counts, int] = {}
+    for service, value in values.items():
+        kind = units.get(service, "households")
+        out[kind] = out.get(kind, 0) + value
+    return out
+
+
+def target_value(target: Target, counts: Counts, households: int | None, adults: int | None) -> int | None:
+    """The target as a number of ``counts`` (None when it cannot be one): a number as it is;
+    a share of households only for a service counting households, a share of adults only for
+    one counting people (a target set before a service changed kind compares nothing)."""
+    if target.kind == "absolute":
+        return round(target.value)
+    wanted = {"households": "percent", "people": "percent_adults"}.get(counts)
+    if target.kind != wanted:
+        return None
+    base = denominator(counts, households, adults)
+    return round(target.value * base / 100) if base else None
+
+
+@dataclass(frozen=True)
+class TargetRefusal:
+    """Why a target cannot be set: ``reason`` is ``adults_for_households`` (a share of adults
+    for a service counting households), ``households_for_people``, ``share_of_sessions`` or
+    ``beyond`` (more than the unit has: ``limit``)."""
+
+    reason: str
+    limit: int = 0
+
+
+def fit_target(counts: Counts, parsed: tuple[str, float], said: Counts | None,
+               households: int | None, adults: int | None) -> tuple[str, float] | TargetRefusal:
+    """The (kind, value) to store for a target typed as ``parsed`` (:func:`parse_target`) for a
+    service counting ``counts`` in a unit with these figures; ``said`` is the kind the person
+    named after the value ("80% người": people), if any. A share is of the service's own
+    denominator ("80%" of a people service is 80% of the adults)."""
+    kind, value = parsed
+    if said is not None and said != counts:
+        return TargetRefusal("share_of_sessions" if counts == "sessions" else
+                             "adults_for_households" if said == "people" else "households_for_people")
+    if kind == "percent":
+        if counts == "sessions":
+            return TargetRefusal("share_of_sessions")
+        return ("percent_adults" if counts == "people" else "percent"), value
+    limit = denominator(counts, households, adults)
+    if limit is not None and value > limit:
+        return TargetRefusal("beyond", limit)
+    return "absolute", value
+
 
 @dataclass(frozen=True)
 class Coverage:
     service: str
-    helped: int  # households helped this year, to the period's end, in villages with a target
-    target: int  # the target in households, summed over those villages
-    denominator: int  # households of those villages
+    helped: int  # counted this year, to the period's end, in villages with a target (in ``counts``)
+    target: int  # the target as a number of ``counts``, summed over those villages
+    denominator: int  # households or adults of those villages (0 for sessions: no share)
     villages: int
+    counts: Counts = "households"
 
     @property
     def ratio(self) -> float:
@@ -88,6 +153,7 @@ class Coverage:
 
     @property
     def target_percent_of_households(self) -> int | None:
+        """The target as a share of the denominator (households or adults; None for sessions)."""
         return round(100 * self.target / self.denominator) if self.denominator else None
 
 
@@ -99,6 +165,30 @@ class Tally:
     villages: list[VillageTally]
     generated_at: datetime
     scope_targets: dict[str, Target] = field(default_factory=dict)  # targets set on the commune itself
+    units: dict[str, Counts] = field(default_factory=dict)  # service -> what it counts (households if absent)
+
+    def unit_of(self, service: str) -> Counts:
+        return self.units.get(service, "households")
+
+    @property
+    def kinds(self) -> tuple[Counts, ...]:
+        """The kinds this tally's services count, in the catalogue's order of kinds."""
+        used = {self.unit_of(code) for code in self.services}
+        return tuple(kind for kind in COUNTS if kind in used)
+
+    def totals(self) -> dict[Counts, int]:
+        """Counted this period per kind, every kind of :attr:`kinds` present (0 if nothing)."""
+        return self._summed("current")
+
+    def previous_totals(self) -> dict[Counts, int]:
+        return self._summed("previous")
+
+    def _summed(self, which: str) -> dict[Counts, int]:
+        out = {kind: 0 for kind in self.kinds}
+        for village in self.villages:
+            for kind, value in _per_kind(getattr(village, which), self.units).items():
+                out[kind] = out.get(kind, 0) + value
+        return out
 
     def service_total(self, service: str) -> int:
         return sum(v.current.get(service, 0) for v in self.villages)
@@ -108,6 +198,7 @@ class Tally:
 
     @property
     def total(self) -> int:
+        """Everything counted, of any kind: only for "nothing at all" checks; show :meth:`totals`."""
         return sum(v.total for v in self.villages)
 
     @property
@@ -122,26 +213,29 @@ class Tally:
         """Coverage over the villages that have a target for ``service`` (None if none has).
 
         A target set on the commune itself (not per village) covers all its villages."""
+        counts = self.unit_of(service)
         whole = self.scope_targets.get(service)
         if villages is None and whole is not None:
             households = sum(v.unit.households or 0 for v in self.villages)
-            goal = whole.households(households, sum(v.unit.adults or 0 for v in self.villages))
+            adults = sum(v.unit.adults or 0 for v in self.villages)
+            goal = target_value(whole, counts, households, adults)
             if goal is not None:
                 helped_all = sum(v.year_to_date.get(service, 0) for v in self.villages)
-                return Coverage(service, helped_all, goal, households, len(self.villages))
-        helped = target = denominator = count = 0
+                return Coverage(service, helped_all, goal, denominator(counts, households, adults) or 0,
+                                len(self.villages), counts)
+        helped = target = base = count = 0
         for village in self.villages if villages is None else villages:
             goal = village.targets.get(service)
-            households = goal.households(village.unit.households, village.unit.adults) if goal else None
-            if goal is None or households is None:
+            value = target_value(goal, counts, village.unit.households, village.unit.adults) if goal else None
+            if value is None:
                 continue
             helped += village.year_to_date.get(service, 0)
-            target += households
-            denominator += village.unit.households or 0
+            target += value
+            base += denominator(counts, village.unit.households, village.unit.adults) or 0
             count += 1
         if not count:
             return None
-        return Coverage(service, helped, target, denominator, count)
+        return Coverage(service, helped, target, base, count, counts)
 
 
 _TARGET = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*(%?)\s*$")
@@ -281,4 +375,5 @@ def per_commune(tally: Tally, communes: list[Unit]) -> Tally:
                 summed[service] = summed.get(service, 0) + value
         group.reports += village.reports
         group.zero_reports += village.zero_reports
-    return Tally(tally.scope, tally.period, tally.services, list(groups.values()), tally.generated_at)
+    return Tally(tally.scope, tally.period, tally.services, list(groups.values()), tally.generated_at,
+                 units=tally.units)

@@ -42,6 +42,9 @@ class Context:
     inbound: Inbound
     member: Member | None
     conv: Conversation
+    # The code of the member's commune, when the catalogue counts a service differently in some
+    # commune (set by the engine; None otherwise: every service counts as the catalogue says).
+    commune_code: str | None = None
     _keys: dict[str, str] = field(default_factory=dict)
     _reoffer: bool = False  # asking the same step again: its buttons keep their version
 
@@ -52,6 +55,11 @@ class Context:
     @property
     def today(self) -> date:
         return self.now.astimezone(self.tz).date()
+
+    def unit_word(self, service: str | None) -> str:
+        """The word after a count of ``service`` here: "hộ", "người", "lượt" (households for None)."""
+        catalogue = self.content.catalogue
+        return catalogue.unit_word(service, self.commune_code) if service else catalogue.word("households")
 
     @property
     def next_version(self) -> int:

@@ -73,7 +73,8 @@ async def recent_page(ctx: Context, village_id: int, number: int, before: int | 
     lines = [
         ctx.t("corrections.line", id=r.id, day=day_text(r.occurred_on)[:5], village=names[r.village_id],
               service=catalogue.get(r.service).short if catalogue.get(r.service) else ctx.t("zero.label"),
-              count=r.count, name=name or "—", source=ctx.t(f"corrections.sources.{r.source}"),
+              count=r.count, unit=ctx.unit_word(r.service) if catalogue.get(r.service) else "",
+              name=name or "—", source=ctx.t(f"corrections.sources.{r.source}"),
               corrected=ctx.t("corrections.corrected_mark", id=r.supersedes) if r.supersedes else "")
         for r, name in rows
     ]
@@ -135,7 +136,7 @@ async def correct(ctx: Context, args: str) -> list[Reply]:
         return [ctx.say("corrections.correct_zero")]
     count = int(count_text)
     if count == report.count:
-        return [ctx.say("corrections.correct_same", id=report.id, count=count)]
+        return [ctx.say("corrections.correct_same", id=report.id, count=count, unit=ctx.unit_word(report.service))]
     refused = await refuse_if_closed(ctx, report.village_id, [report.occurred_on])
     if refused is not None:
         return [refused]
@@ -146,7 +147,8 @@ async def correct(ctx: Context, args: str) -> list[Reply]:
                             {"from": report.count, "to": count, "new": new_id, "reason": reason},
                             unit_id=village.parent_id)
     service = ctx.content.catalogue.get(report.service)
-    change = {"service": service.short if service else report.service, "old": report.count, "new": count}
+    change = {"service": service.short if service else report.service, "old": report.count, "new": count,
+              "unit": ctx.unit_word(report.service)}
     if report.member_id != ctx.member.id:
         notice = ctx.t("corrections.correct_told", id=report.id, day=day_text(report.occurred_on),
                        who=ctx.member.name or ctx.t(f"roles.{ctx.member.role}"), reason=reason, **change)

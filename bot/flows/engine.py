@@ -27,6 +27,7 @@ from bot.flows.commands import PROVINCE_STAFF, role_of
 from bot.flows.context import GLOBAL_PREFIX, KEYS_FIELD, MAX_KEY_CHARS, Context, Refusal
 from bot.flows.feature import Flow
 from bot.flows.registry import COMMANDS, FLOWS, GLOBAL_ACTIONS, MENU, MENUS  # noqa: F401 (the channels read COMMANDS, MENUS here)
+from bot.services.tallies import commune_code_of
 from storage import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,9 @@ class Engine:
             await uow.channels.seen_if_linked(inbound.channel, inbound.user_id, now)
         loaded = (conv.flow, conv.step, dict(conv.data))
         ctx = Context(uow, self.content, now, self.tz, inbound, member, conv)
+        if member is not None and self.content.catalogue.counts_by_commune:  # a query only when needed
+            unit = await uow.units.get(member.unit_id)
+            ctx.commune_code = await commune_code_of(uow, unit) if unit is not None else None
         try:
             replies = await self._route(ctx)
         except Refusal as refused:  # raised before any effect: only the answer goes out

@@ -1,6 +1,7 @@
-"""Reporting households helped: by buttons (/baocao) or in one line of text.
+"""Reporting what a team helped with: by buttons (/baocao) or in one line of text. A count is
+of households, people or sessions, as the catalogue says for the service (and the commune).
 
-Buttons: menu -> service -> households -> confirm, four taps from the menu button to the
+Buttons: menu -> service -> count -> confirm, four taps from the menu button to the
 stored report; the confirmation is for today, with "ngày khác" beside it for another day (a
 zero report too). A lone number typed ("5") asks which service it is for, then confirms.
 Cancel at any step. Text: parsed, recorded at once, answered with what was
@@ -54,7 +55,8 @@ def items_text(ctx: Context, items: Sequence[NewReport]) -> Markup:
     return Markup.lines(
         [
             ctx.t("zero.item") if it.service == NONE_SERVICE
-            else ctx.t("report.item", label=catalogue.get(it.service).short, count=it.count)  # type: ignore[union-attr]
+            else ctx.t("report.item", label=catalogue.get(it.service).short,  # type: ignore[union-attr]
+                       count=it.count, unit=ctx.unit_word(it.service))
             for it in items
         ]
     )
@@ -65,6 +67,7 @@ def issue_text(ctx: Context, issue: ParseIssue) -> Markup:
     return ctx.t(
         f"parse_errors.{issue.code}",
         service=service.short if service else "",
+        unit=ctx.unit_word(issue.service),
         value=issue.value or "",
         max=ctx.content.limits.max_count_per_report,
     )
@@ -262,7 +265,8 @@ def _ask_count(ctx: Context) -> Reply:
     service = ctx.content.catalogue.get(ctx.conv.data["service"])
     assert service is not None
     row = [ctx.option(str(n), f"n:{n}", str(n)) for n in QUICK_COUNTS]
-    return ctx.reply(ctx.t("report.ask_count", service=service.label), [row, [ctx.cancel_option()]])
+    return ctx.reply(ctx.t("report.ask_count", service=service.label, unit=ctx.unit_word(service.code)),
+                     [row, [ctx.cancel_option()]])
 
 
 def _ask_day(ctx: Context) -> Reply:
@@ -388,12 +392,12 @@ def _count_pattern(units: tuple[str, ...]) -> re.Pattern[str]:
 
 
 def count_issue(text: str, max_count: int, units: tuple[str, ...] | None = None) -> tuple[int | None, str | None]:
-    """A typed number of households: (count, None) or (None, parse error code).
+    """A typed count (households, people or sessions): (count, None) or (None, parse error code).
 
     Read like a count in a one-line report: any Unicode decimal digit is a digit, invisible
     characters are ignored, "1e9"/"0x10" are not numbers, a long digit run is too large.
-    ``units``: the folded words that may follow the number (``vocabulary.count_units``; by
-    default those of the shipped content).
+    ``units``: the folded words that may follow the number (``vocabulary.count_units_of`` the
+    service's kind; by default every unit word of the shipped content).
     """
     cleaned = clean(text)
     if reorders(cleaned):
@@ -431,7 +435,8 @@ async def on_text(ctx: Context, text: str) -> list[Reply] | None:
         return None
     if step == "count":
         max_count = ctx.content.limits.max_count_per_report
-        value, code = count_issue(text, max_count, ctx.content.vocabulary.count_units)
+        kind = ctx.content.catalogue.unit_of(ctx.conv.data.get("service", ""), ctx.commune_code)
+        value, code = count_issue(text, max_count, ctx.content.vocabulary.count_units_of(kind))
         if value is not None:
             return _set_count(ctx, value)
         if code == "not_a_number" and reads_as_report(ctx, text):

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import partial
 
+from bot.domain.catalogue import COUNTS, Counts
 from bot.domain.messages import Markup, PendingAttachment, Reply
 from bot.domain.periods import Period, PeriodScheme, cutoff_month, from_key, week_of
 from bot.domain.tally import Tally, bar, number, per_commune, period_label
@@ -246,7 +247,8 @@ async def _request(ctx: Context, kind: str, args: str, command: str) -> Request 
 
 
 async def tally_for(ctx: Context, request: Request) -> Tally:
-    return await build_tally(ctx.uow, request.scope, request.period, ctx.content.catalogue.codes, ctx.now)
+    return await build_tally(ctx.uow, request.scope, request.period, ctx.content.catalogue.codes, ctx.now,
+                             catalogue=ctx.content.catalogue)
 
 
 async def _status(ctx: Context, request: Request) -> list[Markup] | None:
@@ -271,6 +273,19 @@ def _change(ctx: Context, current: int, previous: int) -> str:
     return ctx.t("tally.change_same")
 
 
+def per_kind(ctx: Context, current: dict[Counts, int], previous: dict[Counts, int] | None, key: str) -> Markup:
+    """One figure per kind of count ("54 người (+3) · 20 hộ (=)"), never one sum of unlike
+    things: each is the text ``{key}_part``, joined by ``{key}_separator``. Kinds at 0 in both
+    periods are left out (when nothing is left, the first kind shows its 0)."""
+    catalogue = ctx.content.catalogue
+    before = previous or {}
+    kinds = [k for k in COUNTS if current.get(k) or before.get(k)] or [next(iter(current), "households")]
+    parts = [str(ctx.t(f"{key}_part", count=number(current.get(kind, 0)), unit=catalogue.word(kind),
+                       change=_change(ctx, current.get(kind, 0), before.get(kind, 0))))
+             for kind in kinds]
+    return Markup(str(ctx.t(f"{key}_separator")).join(parts))
+
+
 def render(ctx: Context, tally: Tally, communes: list[Unit] | None = None,
            status: list[Markup] | None = None) -> list[Reply]:
     """The chat answer; a province's comes with one line per commune of ``communes``.
@@ -280,7 +295,7 @@ def render(ctx: Context, tally: Tally, communes: list[Unit] | None = None,
     label = period_label(ctx.t, tally.period)
     lines = [
         ctx.t("tally.header", unit=tally.scope.name, period=label),
-        ctx.t("tally.total", total=number(tally.total), change=_change(ctx, tally.total, tally.previous_total)),
+        ctx.t("tally.total", totals=per_kind(ctx, tally.totals(), tally.previous_totals(), "tally.total")),
     ]
     for code in tally.services:
         service = catalogue.get(code)
@@ -289,7 +304,7 @@ def render(ctx: Context, tally: Tally, communes: list[Unit] | None = None,
         if not count and not before:
             continue  # a short answer: services with nothing in either period are left out
         lines.append(ctx.t("tally.service_line", label=service.short, count=number(count),
-                           change=_change(ctx, count, before)))
+                           unit=catalogue.word(tally.unit_of(code)), change=_change(ctx, count, before)))
     coverage = [c for c in (tally.coverage(code) for code in tally.services) if c is not None]
     if coverage:
         lines.append("")
@@ -298,7 +313,8 @@ def render(ctx: Context, tally: Tally, communes: list[Unit] | None = None,
             service = catalogue.get(item.service)
             assert service is not None
             lines.append(ctx.t("tally.coverage_line", label=service.short, helped=number(item.helped),
-                               target=number(item.target), bar=bar(item.ratio), percent=item.percent_of_target))
+                               target=number(item.target), unit=catalogue.word(item.counts), bar=bar(item.ratio),
+                               percent=item.percent_of_target))
     lines.append("")
     if tally.scope.kind == "province":
         reported = sum(1 for v in tally.villages if v.reported)
@@ -334,12 +350,11 @@ def _commune_pages(ctx: Context, tally: Tally, label: str, communes: list[Unit])
     for village in tally.villages:
         villages[village.unit.parent_id or 0] += 1
         reported[village.unit.parent_id or 0] += village.reported
-    blocks = [ctx.t("tally.commune_line", name=c.unit.name, total=number(c.total),
-                    change=_change(ctx, c.total, c.previous_total), reported=reported[c.unit.id],
-                    count=villages[c.unit.id])
+    blocks = [ctx.t("tally.commune_line", name=c.unit.name, reported=reported[c.unit.id], count=villages[c.unit.id],
+                    totals=per_kind(ctx, c.totals(tally.units), c.previous_totals(tally.units), "tally.village"))
               for c in per_commune(tally, communes).villages]
-    blocks.append(ctx.t("tally.province_line", name=tally.scope.name, total=number(tally.total),
-                        change=_change(ctx, tally.total, tally.previous_total)))
+    blocks.append(ctx.t("tally.province_line", name=tally.scope.name,
+                        totals=per_kind(ctx, tally.totals(), tally.previous_totals(), "tally.village")))
     pages = _pages(ctx, blocks)
     return [ctx.reply(Markup.lines([ctx.t("tally.communes_title", period=label, part=i, parts=len(pages)),
                                     *[Markup(b) for b in page]]))
@@ -370,11 +385,11 @@ def _village_pages(ctx: Context, tally: Tally, label: str) -> list[Reply]:
         elif village.total == 0:
             blocks.append(ctx.t("tally.village_zero", name=name))
         else:
-            head = ctx.t("tally.village_line", name=name, total=number(village.total),
-                         change=_change(ctx, village.total, village.previous_total))
+            head = ctx.t("tally.village_line", name=name, totals=per_kind(
+                ctx, village.totals(tally.units), village.previous_totals(tally.units), "tally.village"))
             parts = [
                 ctx.t("tally.village_service", label=catalogue.get(code).short,  # type: ignore[union-attr]
-                      count=number(village.current[code]))
+                      count=number(village.current[code]), unit=catalogue.word(tally.unit_of(code)))
                 for code in tally.services if village.current.get(code)
             ]
             blocks.append(Markup.lines([head, ctx.t("tally.village_services", services=Markup(", ".join(parts)))]))
@@ -423,7 +438,8 @@ async def chart(ctx: Context, args: str = "") -> list[Reply]:
     elif tally.scope.kind == "province":  # one bar per commune
         drawn = per_commune(tally, await _communes(ctx, tally.scope))
     png = partial(render_chart, drawn, days, ctx.content)
-    caption = ctx.t("chart.caption", unit=tally.scope.name, period=label, total=number(tally.total))
+    totals = per_kind(ctx, tally.totals(), tally.previous_totals(), "chart.caption")
+    caption = ctx.t("chart.caption", unit=tally.scope.name, period=label, totals=totals)
     filename = f"bieudo_{tally.scope.code}_{tally.period.key}.png"
     return [Reply(caption, attachment=PendingAttachment("photo", png, filename, "image/png"))]
 

@@ -5,8 +5,10 @@
     /thon doiten MÃ TÊN MỚI              rename
     /thon so MÃ HỘ NGƯỜI                 set households and adults
     /thon an MÃ, /thon hien MÃ           deactivate (never deleted; reports stay) / reactivate
-    /chitieu THÔN|xa DỊCH-VỤ NĂM GIÁ-TRỊ[%] [người]   a yearly target: percent of households
-                                         (or of adults with "người"), or a number
+    /chitieu THÔN|xa DỊCH-VỤ NĂM GIÁ-TRỊ[%] [người|hộ]   a yearly target: a share of what the
+                                         service counts (households, or adults for a service
+                                         counting people), or a number of it; refused when it
+                                         compares unlike things or exceeds the unit's figure
     /chitieu tinh DỊCH-VỤ NĂM GIÁ-TRỊ[%] [người]      the province's own (province staff, an admin)
 
 Commands: /thon [them|doiten|so|an|hien] (staff) /chitieu (staff, province staff)
@@ -19,9 +21,11 @@ from __future__ import annotations
 
 import re
 
+from bot.domain.catalogue import Counts
 from bot.domain.cleantext import clean_line
 from bot.domain.messages import Reply
 from bot.domain.report_parser import parse_report
+from bot.domain.tally import TargetRefusal, fit_target, parse_target
 from bot.domain.tally import number as thousands
 from bot.domain.textutil import fold
 from bot.flows import resolve
@@ -170,8 +174,9 @@ async def target(ctx: Context, args: str) -> list[Reply]:
     assert ctx.member is not None
     words = args.split()
     vocabulary = ctx.content.vocabulary
-    of_adults = bool(words) and fold(words[-1]) in vocabulary.of_adults  # "80% người": a share of the adults
-    if of_adults:
+    # "80% người": a share of the adults; "80% hộ": of the households
+    said = vocabulary.said_kind(words[-1]) if words else None
+    if said is not None:
         words = words[:-1]
     usage = "chat_targets.province_usage" if ctx.member.role == PROVINCE_STAFF else "chat_targets.usage"
     if len(words) < 4:
@@ -200,26 +205,59 @@ async def target(ctx: Context, args: str) -> list[Reply]:
             raise resolve.refusal(ctx, resolve.index(ctx, known).match(head[0]), head[0], known,
                                   lambda place: ctx.t("chat_targets.example", place=place))
     service = _service(ctx, " ".join(service_words))
-    match = TARGET.match(value_word.replace(",", "."))
-    if service is None or not year_word.isdigit() or not 2020 <= int(year_word) <= 2100 or match is None:
+    if service is None or not year_word.isdigit() or not 2020 <= int(year_word) <= 2100 \
+            or TARGET.match(value_word.replace(",", ".")) is None:
         return [ctx.say("chat_targets.usage")]
-    value, percent = float(match.group(1)), bool(match.group(2))
-    if (percent and not 0 < value <= 100) or (not percent and (value <= 0 or value != int(value) or of_adults)):
+    parsed = parse_target(value_word)
+    if parsed is None:
         return [ctx.say("chat_targets.bad_value")]
-    kind = ("percent_adults" if of_adults else "percent") if percent else "absolute"
+    counts = ctx.content.catalogue.unit_of(service, home.code if home.kind == "commune" else None)
+    households, adults = await _figures(ctx, unit)
+    fitted = fit_target(counts, parsed, said, households, adults)
+    label = ctx.content.catalogue.get(service).short  # type: ignore[union-attr]
+    if isinstance(fitted, TargetRefusal):
+        return [_refused(ctx, fitted, counts, label, unit, service, year_word, value_word)]
+    kind, value = fitted
     await ctx.uow.targets.set(unit.id, service, int(year_word), kind, value, ctx.now)
     await ctx.uow.audit.add(ctx.member.id, "target", f"unit:{unit.id}", ctx.now,
-                            {"service": service, "year": year_word, "value": value_word}, unit_id=home.id)
-    found = ctx.content.catalogue.get(service)
-    assert found is not None
-    label = found.short
-    if of_adults:
-        shown = ctx.t("chat_targets.of_adults", value=value_word)
-    elif percent:
-        shown = ctx.t("chat_targets.of_households", value=value_word)
-    else:  # a number: with the unit the service counts in (hộ, người, lượt)
-        shown = ctx.t("chat_targets.absolute", value=thousands(int(value)))
-    return [ctx.say("chat_targets.set", unit=unit.name, service=label, year=year_word, value=shown)]
+                            {"service": service, "year": year_word, "value": value_word, "kind": kind},
+                            unit_id=home.id)
+    return [ctx.say("chat_targets.set", unit=unit.name, service=label, year=year_word,
+                    value=target_text(ctx, kind, value_word.rstrip("%"), counts))]
+
+
+def target_text(ctx: Context, kind: str, value: str, counts: Counts) -> str:
+    """A target as a person reads it: "80% số hộ", "30% số người lớn", "200 lượt"."""
+    if kind == "percent":
+        return str(ctx.t("chat_targets.share_of_households", value=value))
+    if kind == "percent_adults":
+        return str(ctx.t("chat_targets.share_of_adults", value=value))
+    shown = thousands(int(float(value))) if value.replace(".", "").isdigit() else value
+    return str(ctx.t("chat_targets.number", value=shown, unit=ctx.content.catalogue.word(counts)))
+
+
+async def _figures(ctx: Context, unit: Unit) -> tuple[int | None, int | None]:
+    """The households and adults of a village, or of all the villages of a commune."""
+    if unit.kind == "village":
+        return unit.households, unit.adults
+    villages = [u for u in await ctx.uow.units.children(unit.id) if u.kind == "village"]
+    return sum(v.households or 0 for v in villages), sum(v.adults or 0 for v in villages)
+
+
+def _refused(ctx: Context, refusal: TargetRefusal, counts: Counts, label: str, unit: Unit, service: str,
+             year: str, value: str) -> Reply:
+    """Why a target is not set, and what to type instead."""
+    word = ctx.content.catalogue.word(counts)
+    if refusal.reason == "beyond":
+        base = ctx.t("chat_targets.base_households" if counts == "households" else "chat_targets.base_adults")
+        return ctx.say("chat_targets.refused.beyond", unit=unit.name, limit=thousands(refusal.limit), base=base,
+                       service=label, value=thousands(int(value)) if value.isdigit() else value, word=word)
+    if refusal.reason == "share_of_sessions":
+        return ctx.say("chat_targets.refused.share_of_sessions", service=label, word=word, code=unit.code,
+                       service_code=service, year=year)
+    if refusal.reason == "adults_for_households":
+        return ctx.say("chat_targets.refused.adults_for_households", service=label, word=word)
+    return ctx.say("chat_targets.refused.households_for_people", service=label, word=word)
 
 
 def _service(ctx: Context, text: str) -> str | None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.content import Content, ContentError
-from bot.domain.tally import parse_target
+from bot.domain.tally import TargetRefusal, fit_target, parse_target
 from bot.services.invites import create_invite
 from storage import Database, UnitOfWork
 from storage.models import Invite, Unit
@@ -40,15 +40,22 @@ async def _usable_invite(uow: UnitOfWork, unit_id: int, role: str, now: datetime
     )
 
 
-async def _seed_targets(uow: UnitOfWork, content: Content, village_ids: list[int], now: datetime) -> None:
-    """The demo's yearly targets for the current year; targets already set are kept."""
+async def _seed_targets(uow: UnitOfWork, content: Content, villages: list[Unit], now: datetime) -> None:
+    """The demo's yearly targets for the current year; targets already set are kept. A share is
+    of what the service counts (households or adults), as /chitieu reads it."""
     rows = []
     for service, text in content.demo.targets.items():
         parsed = parse_target(text)
+        where = f"{content.directory / 'demo.yaml'}: field 'targets.{service}'"
         if content.catalogue.get(service) is None or parsed is None:
-            where = f"{content.directory / 'demo.yaml'}: field 'targets.{service}'"
             raise ContentError(f"{where}: needs a service code and a target such as 80% or 120")
-        rows.extend((village_id, service, now.year, *parsed) for village_id in village_ids)
+        counts = content.catalogue.unit_of(service, content.demo.code)
+        for village in villages:
+            fitted = fit_target(counts, parsed, None, village.households, village.adults)
+            if isinstance(fitted, TargetRefusal):
+                raise ContentError(f"{where}: {text} does not fit a service counting {counts} "
+                                   f"({fitted.reason}, {village.code})")
+            rows.append((village.id, service, now.year, *fitted))
     await uow.targets.set_many(rows, now, keep_existing=True)
 
 
@@ -72,7 +79,7 @@ async def seed_demo(db: Database, content: Content, now: datetime) -> Demo:
             member_invite = await _usable_invite(uow, village.id, "member", now)
             leader_invite = await _usable_invite(uow, village.id, "leader", now)
             codes.append(DemoVillageCodes(village, member_invite.code, leader_invite.code))
-        await _seed_targets(uow, content, [c.village.id for c in codes], now)
+        await _seed_targets(uow, content, [c.village for c in codes], now)
         if await uow.members.by_identity(TERMINAL, STAFF_USER) is None:
             staff = await uow.members.add(spec.staff_name, "staff", commune.id, now)
             await uow.members.link_identity(staff.id, TERMINAL, STAFF_USER, STAFF_USER, now)

@@ -42,9 +42,10 @@ def _t(content: Content, key: str, **params: object) -> str:
 
 
 def unit_of(content: Content, service: str, commune: Unit | None) -> tuple[str, str]:
-    """What ``service`` counts in ``commune``: (kind, "Đơn vị tính" name). Every service
-    counts households until the catalogue declares a unit per service."""
-    return "households", _t(content, "export.unit_households")
+    """What ``service`` counts in ``commune``: (kind, "Đơn vị tính" name), as the catalogue
+    says (``content/services.yaml``: counts, units)."""
+    code = commune.code if commune is not None else None
+    return content.catalogue.unit_of(service, code), content.catalogue.unit_name(service, code)
 
 
 @dataclass(frozen=True)

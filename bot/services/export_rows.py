@@ -41,7 +41,8 @@ def _t(content: Content, key: str, **params: object) -> str:
 def read_filed(snapshot: ReadSnapshot, requested: Tally) -> Filed:
     """The report's figures, read in ``snapshot`` (never in the command's unit of work)."""
     tally = snapshot.run(lambda uow: build_tally(uow, requested.scope, requested.period, requested.services,
-                                                 requested.generated_at, year_to_date=True))
+                                                 requested.generated_at, year_to_date=True,
+                                                 counts=requested.units))
     team = snapshot.run(lambda uow: read_team(uow, tally))
     scope = tally.scope
 

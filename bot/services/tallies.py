@@ -1,5 +1,6 @@
-"""Tallies: households helped per village and service in a period, with the change
-against the previous period, coverage against yearly targets and who has not reported.
+"""Tallies: what was counted per village and service in a period (households, people or
+sessions, as the catalogue says for the commune), with the change against the previous
+period, coverage against yearly targets and who has not reported.
 
 One :class:`Tally` feeds the chat answer, the chart and the XLSX export, so the three
 always show the same figures. Built from storage only; knows no channel.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+from bot.domain.catalogue import Catalogue, Counts
 from bot.domain.periods import Period
 from bot.domain.reports import NONE_SERVICE
 from bot.domain.tally import Tally, VillageTally
@@ -24,13 +26,33 @@ async def villages_of(uow: UnitOfWork, scope: Unit) -> list[Unit]:
     return await uow.units.grandchildren(scope.id, "village")  # a province: its communes' villages
 
 
+async def commune_code_of(uow: UnitOfWork, scope: Unit) -> str | None:
+    """The code of the commune ``scope`` is (or is in); None for a province."""
+    if scope.kind == "commune":
+        return scope.code
+    if scope.kind == "village" and scope.parent_id is not None:
+        commune = await uow.units.get(scope.parent_id)
+        return commune.code if commune is not None else None
+    return None
+
+
+async def counts_of(uow: UnitOfWork, catalogue: Catalogue, scope: Unit,
+                    services: tuple[str, ...]) -> dict[str, Counts]:
+    """service -> what it counts in the commune of ``scope`` (a province: the catalogue's
+    defaults, as communes' overrides may differ)."""
+    return catalogue.units_of(services, await commune_code_of(uow, scope))
+
+
 async def build_tally(
     uow: UnitOfWork, scope: Unit, period: Period, services: tuple[str, ...], now: datetime,
-    year_to_date: bool = False,
+    year_to_date: bool = False, catalogue: Catalogue | None = None, counts: dict[str, Counts] | None = None,
 ) -> Tally:
     """The tally of ``scope`` (a village, commune or province) for ``period``. The figures
     since 1 January are read where a target needs them, or always with ``year_to_date``
-    (the filed report's "Lũy kế từ đầu năm")."""
+    (the filed report's "Lũy kế từ đầu năm"). With the ``catalogue`` (or the ``counts`` of an
+    earlier tally of the same scope), each service knows what it counts (else households)."""
+    if counts is None:
+        counts = await counts_of(uow, catalogue, scope, services) if catalogue is not None else {}
     units = await villages_of(uow, scope)
     by_id = {u.id: VillageTally(u) for u in units}
     known = set(services)
@@ -76,4 +98,4 @@ async def build_tally(
                 if row.village_id in by_id and row.service in known:
                     ytd = by_id[row.village_id].year_to_date
                     ytd[row.service] = ytd.get(row.service, 0) + row.households
-    return Tally(scope, period, services, list(by_id.values()), now, scope_targets)
+    return Tally(scope, period, services, list(by_id.values()), now, scope_targets, counts)

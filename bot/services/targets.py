@@ -6,9 +6,11 @@ Columns (a header line first, comma or semicolon separated, UTF-8 with or withou
     XA-MY-HIEP,AP-MY-THANH,vneid,2026,80%
     XA-MY-HIEP,AP-MY-PHU,chu_ky_so,2026,120
 
-``service`` is a catalogue code or any of its aliases (``cks``); ``target`` is a share of
-the village's households (``80%``) or a number of households (``120``). Every error is
-reported with its line number and nothing is imported if there is one.
+``service`` is a catalogue code or any of its aliases (``cks``); ``target`` is a share
+(``80%``) of what the service counts in the commune (households, or adults for a service
+counting people; a service counting sessions takes no share) or a number of it (``120``),
+never more than the village has. Every error is reported with its line number and nothing
+is imported if there is one.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from datetime import datetime
 
 from bot.content import Content
 from bot.domain.messages import plain_text
-from bot.domain.tally import parse_target
+from bot.domain.tally import TargetRefusal, fit_target, parse_target
 from bot.domain.textutil import fold
 from storage import UnitOfWork
 
@@ -39,6 +41,11 @@ def _service_code(content: Content, text: str) -> str | None:
         if wanted in {fold(a) for a in (service.code, service.short, *service.aliases)}:
             return service.code
     return None
+
+
+def _base_word(content: Content, counts: str) -> str:
+    """What a share of ``counts`` is of: "hộ", "người lớn"."""
+    return plain_text(content.texts("targets.base.households" if counts == "households" else "targets.base.adults"))
 
 
 async def import_targets(uow: UnitOfWork, content: Content, text: str, now: datetime) -> ImportResult:
@@ -84,6 +91,17 @@ async def import_targets(uow: UnitOfWork, content: Content, text: str, now: date
         if parsed is None:
             errors.append(err("target", line=number, value=target_text))
             continue
+        counts = content.catalogue.unit_of(service, commune.code)  # type: ignore[attr-defined]
+        fitted = fit_target(counts, parsed, None, village.households, village.adults)
+        if isinstance(fitted, TargetRefusal):
+            if fitted.reason == "beyond":
+                errors.append(err("beyond", line=number, village=village.name, limit=fitted.limit,
+                                  base=_base_word(content, counts), value=target_text))
+            else:  # no word after the value here: only a share of sessions compares unlike things
+                label = content.catalogue.get(service).short  # type: ignore[union-attr]
+                errors.append(err("share_of_sessions", line=number, service=label))
+            continue
+        parsed = fitted
         ident = (village.id, service, int(year_text))
         if ident in seen:
             errors.append(err("duplicate", line=number, first=seen[ident]))

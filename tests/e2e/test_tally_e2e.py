@@ -33,7 +33,7 @@ async def test_chart_and_export_are_sent_as_photo_and_document(bot: Bot, server:
     await officer.send("/bieudo")
     photo = await officer.next_reply()
     assert photo.kind == "photo" and photo.file_bytes and photo.file_bytes.startswith(b"\x89PNG")
-    assert "Xã Mỹ Hiệp – tháng 11/2026 (01/11–30/11): 7 hộ" in photo.plain_text
+    assert "Xã Mỹ Hiệp – tháng 11/2026 (01/11–30/11): 7 người (+7 so với kỳ trước)" in photo.plain_text
     await officer.send("/xuat")
     document = await officer.next_reply()
     assert document.kind == "document" and document.filename == "baocao_XA-MY-HIEP_2026-11.xlsx"
@@ -54,7 +54,7 @@ def test_cli_export_and_targets_import(tmp_path: Path):
 
     peek.on_file(tmp_path / "tcns.db", october_report)
     bad = tmp_path / "bad.csv"
-    bad.write_text("commune,village,service,year,target\nXA-MY-HIEP,AP-MY-PHU,dvc,2026,75%\n"
+    bad.write_text("commune,village,service,year,target\nXA-MY-HIEP,AP-MY-PHU,dvc,2026,75\n"
                    "XA-MY-HIEP,AP-MY-PHU,dvc,2026,abc\n", encoding="utf-8")
     failed = tcns(tmp_path, "targets", "import", str(bad))
     assert failed.returncode == 1 and "dòng 3" in failed.stderr and "Không nhập gì" in failed.stderr
@@ -69,7 +69,7 @@ def test_cli_export_and_targets_import(tmp_path: Path):
     report = [list(r) for r in book["Báo cáo"].iter_rows(values_only=True)]
     header = next(r for r in report if r[:2] == ["STT", "Thôn, ấp"])
     rows = {r[1]: dict(zip(header, r, strict=True)) for r in report[report.index(header) + 1:] if r[1]}
-    assert rows["Ấp Mỹ Phú"]["Dịch vụ công"] == 12 and rows["Toàn xã"]["Tổng cộng"] == 12
+    assert rows["Ấp Mỹ Phú"]["Dịch vụ công (lượt)"] == 12 and rows["Toàn xã"]["Tổng (lượt)"] == 12
     targets = {(r[0], r[1]): r for r in book["Chỉ tiêu theo thôn"].iter_rows(min_row=7, values_only=True)}
     assert targets["Ấp Mỹ Phú", "Dịch vụ công trực tuyến"][3:] == (24, 12, 50)  # target, so far, %
     word = tmp_path / "oct.docx"
@@ -82,6 +82,6 @@ def test_cli_export_and_targets_import(tmp_path: Path):
     assert tcns(tmp_path, "export", "--commune", "XA-MY-HIEP", "--period", "2026-10", "--format", "csv",
                 "-o", str(csv_out)).returncode == 0
     assert "Ấp Mỹ Phú,368,0,0,0,12" in csv_out.read_text(encoding="utf-8-sig")
-    assert "Dịch vụ công trực tuyến,Hộ," in csv_out.read_text(encoding="utf-8-sig")
+    assert "Dịch vụ công trực tuyến,Lượt," in csv_out.read_text(encoding="utf-8-sig")
     unknown = tcns(tmp_path, "export", "--commune", "XA-NOPE", "--period", "2026-10")
     assert unknown.returncode == 2

@@ -39,7 +39,7 @@ def test_newcomer_joins_and_reports_in_the_demo_chat(tmp_path: Path):
     assert "Ấp Mỹ Phú" in out and "Đã ghi nhận" in out
     assert "[1] VNeID" in out and "[huy] ✖ Hủy" in out  # options rendered as numbered lines
     assert "<b>" not in out
-    assert re.search(r"Tuần này \([^)]*\): 11 hộ", out)
+    assert re.search(r"Tuần này \([^)]*\): 4 hộ, 7 người", out)  # never one sum of unlike things
     rows = peek.file_rows(tmp_path / "tcns.db", "reports", "service, count, source", where="voided_at IS NULL",
                           order="id")
     assert rows == [("vneid", 5, "text"), ("chu_ky_so", 2, "text"), ("thanh_toan", 4, "buttons")]

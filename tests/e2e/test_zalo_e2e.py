@@ -42,7 +42,7 @@ async def test_join_then_report_in_one_line_then_undo_by_typing(bot: Bot, server
     lan = server.user("z-501", "Lan")
     await join(lan, seeded.villages[0].member_code)
     recorded = await say(lan, "hom qua vneid 5, cks 2")
-    assert "Đã ghi nhận" in recorded and "VNeID: 5 hộ" in recorded
+    assert "Đã ghi nhận" in recorded and "VNeID: 5 người" in recorded
     assert "[huy] ↩ Hoàn tác" in recorded and "Gõ số hoặc chữ trong [ngoặc]" in recorded  # no buttons on Zalo
     assert "<b>" not in recorded  # plain text, no Telegram HTML
     assert await bot.live_reports() == [("vneid", 5, "text"), ("chu_ky_so", 2, "text")]
@@ -57,9 +57,9 @@ async def test_report_by_typed_choices(bot: Bot, server: FakeZaloApi, seeded: De
     ba = server.user("z-502", "Ba")
     await join(ba, seeded.villages[1].member_code)
     assert "[1] VNeID" in await say(ba, "/baocao")
-    assert "bao nhiêu hộ" in await say(ba, "1")
+    assert "bao nhiêu người" in await say(ba, "1")
     confirm = await say(ba, "4")  # for today, another day one key away
-    assert "VNeID: 4 hộ" in confirm and "Ghi nhận?" in confirm and "[2] 📅 Ngày khác" in confirm
+    assert "VNeID: 4 người" in confirm and "Ghi nhận?" in confirm and "[2] 📅 Ngày khác" in confirm
     assert "Đã ghi nhận" in await say(ba, "1")
     assert await bot.live_reports() == [("vneid", 4, "buttons")]
 
@@ -141,11 +141,11 @@ async def test_server_errors_are_retried_but_a_lost_answer_is_not_resent(bot: Bo
     await join(lan, seeded.villages[0].member_code)
     server.internal_error("sendMessage")
     server.fail_next("sendMessage", status=502)
-    assert "VNeID: 1 hộ" in await say(lan, "vneid 1")
+    assert "VNeID: 1 người" in await say(lan, "vneid 1")
     server.lose_answer("sendMessage", hold=4.0)  # carried out, but the answer comes after the client's timeout
     await lan.send("cks 1")
     reply = await lan.next_reply()
-    assert "Chữ ký số: 1 hộ" in (reply.text or "")
+    assert "Chữ ký số: 1 người" in (reply.text or "")
     await asyncio.sleep(4.5)
     assert await lan.replies_until_quiet(quiet=0.3) == []  # not sent a second time
     assert await bot.live_reports() == [("vneid", 1, "text"), ("chu_ky_so", 1, "text")]

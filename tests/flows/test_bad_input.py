@@ -168,7 +168,7 @@ async def test_resident_data_in_staff_text_is_refused_and_nothing_is_stored(engi
     ]
     for command, kind in commands:
         answer = await staff.send(command)
-        assert "Chưa lưu gì" in answer and "bot chỉ giữ số hộ" in answer and kind in answer, (command, answer)
+        assert "Chưa lưu gì" in answer and "bot chỉ giữ các con số" in answer and kind in answer, (command, answer)
     assert await snapshot(db) == before
     assert await holds_digits(db, "001203004567", "0912345678") == []
 

@@ -108,9 +108,9 @@ async def test_help_words_open_the_help(engine: Engine, demo: Demo, typed: str):
 async def test_a_lone_number_asks_which_service_then_records(engine: Engine, demo: Demo, db: Database):
     lan = await joined(engine, "8707", demo.villages[0].member_code)
     answer = await lan.send("5")
-    assert "5 hộ: cho dịch vụ nào?" in answer and "VNeID" in str(lan.last[0].options)
+    assert "Số 5: cho dịch vụ nào?" in answer and "VNeID" in str(lan.last[0].options)
     assert await peek.live_reports(db, "service") == []
-    assert "VNeID: 5 hộ" in await lan.tap("VNeID")
+    assert "VNeID: 5 người" in await lan.tap("VNeID")
     assert "Đã ghi nhận" in await lan.tap("✔ Ghi nhận")
     assert await peek.live_reports(db, "service, count, source") == [("vneid", 5, "buttons")]
 
@@ -144,4 +144,5 @@ async def test_tap_on_telegram_type_on_text_channels(engine: Engine, demo: Demo)
 async def test_numbers_are_written_one_way(engine: Engine, demo: Demo):
     desk = ChatUser(engine, demo.staff_user, channel="terminal")
     assert "Ấp Bình Hàng Trung – 521 hộ – 1.388 người" in await desk.send("/thon")
-    assert "Ấp Mỹ Phú: 1.200 hộ" in await desk.send("/chitieu mỹ phú cks 2026 1200")
+    assert "Ấp Mỹ Phú: 1.200 lượt" in await desk.send("/chitieu mỹ phú dvc 2026 1200")
+    assert "chỉ có 975 người lớn, chỉ tiêu Chữ ký số 1.200 người" in await desk.send("/chitieu mỹ phú cks 2026 1200")

@@ -24,7 +24,7 @@ async def test_leader_voids_a_report_with_a_reason_and_the_reporter_is_told(engi
     leader = await join(engine, "8102", demo.villages[0].leader_code, "Trưởng ấp")
     await lan.send("vneid 50")
     listing = await leader.send("/gannhat")
-    number = re.search(r"#(\d+) \d\d/\d\d Ấp Mỹ Thạnh – VNeID: 50 – Lan \(tin nhắn\)", listing).group(1)
+    number = re.search(r"#(\d+) \d\d/\d\d Ấp Mỹ Thạnh – VNeID: 50 người – Lan \(tin nhắn\)", listing).group(1)
     assert "Cách dùng" in await leader.send(f"/xoabc {number}")  # a reason is required
     assert "Đã hủy báo cáo" in await leader.send(f"/xoabc {number} gõ nhầm, đúng là 5")
     assert "đã được hủy trước đó" in await leader.send(f"/xoabc {number} lần nữa")
@@ -75,13 +75,13 @@ async def test_leader_corrects_a_count_the_old_row_stays_and_the_reporter_is_tol
     assert "Cách dùng" in await leader.send(f"/suabc {old_id} 5")  # a reason is required
     assert "số nguyên từ 1 đến 500" in await leader.send(f"/suabc {old_id} 0 gõ nhầm")
     assert "số nguyên từ 1 đến 500" in await leader.send(f"/suabc {old_id} 5,5 gõ nhầm")
-    assert "đã là 50 hộ" in await leader.send(f"/suabc {old_id} 50 gõ nhầm")
+    assert "đã là 50 người" in await leader.send(f"/suabc {old_id} 50 gõ nhầm")
     assert "Không tìm thấy báo cáo" in await other.send(f"/suabc {old_id} 5 gõ nhầm")  # another village
     assert "Lệnh /suabc dành cho tổ trưởng" in await lan.send(f"/suabc {old_id} 5 gõ nhầm")
     assert await peek.rows(db, "reports", order="id") == before  # nothing changed so far
 
     answer = await leader.send(f"/suabc {old_id} 5 gõ nhầm 50")
-    assert "Đã sửa báo cáo" in answer and "VNeID 50 → 5 hộ" in answer
+    assert "Đã sửa báo cáo" in answer and "VNeID 50 → 5 người" in answer
     lan_id, leader_id = (await peek.rows(db, "members", "id", where="name IN ('Lan', 'Trưởng ấp')", order="id"))
     assert await peek.rows(db, "reports", "member_id, service, count, voided_by, void_reason, supersedes, entered_by",
                            where="service = 'vneid'", order="id") == [
@@ -90,12 +90,12 @@ async def test_leader_corrects_a_count_the_old_row_stays_and_the_reporter_is_tol
     ]
     new_id = (await peek.rows(db, "reports", "id", where="supersedes = ?", params=(old_id,)))[0][0]
     listing = await leader.send("/gannhat")  # the new row says what it corrected; the old one is gone
-    assert f"#{new_id} " in listing and f"VNeID: 5 – Lan (tin nhắn), sửa từ #{old_id}" in listing
+    assert f"#{new_id} " in listing and f"VNeID: 5 người – Lan (tin nhắn), sửa từ #{old_id}" in listing
     assert f"#{old_id} " not in listing
     mine = await lan.send("/cuatoi")  # the member's own totals follow the correction
-    assert "• VNeID: 5\n" in mine and "): 7 hộ" in mine
+    assert "• VNeID: 5 người\n" in mine and "): 7 người" in mine
     told = await peek.rows(db, "outbox", "chat_id, payload", where="rule = 'correct'")
-    assert told[0][0] == "8401" and "50 → 5 hộ" in told[0][1] and "gõ nhầm 50" in told[0][1]
+    assert told[0][0] == "8401" and "50 → 5 người" in told[0][1] and "gõ nhầm 50" in told[0][1]
     assert "đã được hủy trước đó" in await leader.send(f"/suabc {old_id} 6 lại nhầm")
     assert "sửa báo cáo" in await ChatUser(engine, demo.staff_user, channel="terminal").send("/nhatky")
 

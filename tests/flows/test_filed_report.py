@@ -92,21 +92,24 @@ async def test_the_report_sheet_is_the_filed_form_with_the_chats_figures(engine,
     assert header[:8] == ["STT", "Chỉ tiêu", "Đơn vị tính", "Chỉ tiêu năm", "Kết quả kỳ này", "Lũy kế từ đầu năm",
                           "Tỷ lệ (%)", "Ghi chú"]
     vneid = row_named(rows, "VNeID / định danh điện tử")
-    assert vneid[2] == "Hộ" and vneid[4] == 45 and vneid[5] == 54 and vneid[3] == 1910
-    assert f"{vneid[6]}%" in line_with(chat, "• VNeID: 54/") and line_with(chat, "• VNeID:").endswith("45 (+36)")
+    # VNeID counts people: its target is 80% of the adults (6,353 -> 5,082)
+    assert vneid[2] == "Người" and vneid[4] == 45 and vneid[5] == 54 and vneid[3] == 5082
+    assert f"{vneid[6]}%" in line_with(chat, "• VNeID: 54/") and line_with(chat, "• VNeID:").endswith("45 người (+36)")
     assert "Kỳ trước: 9" in vneid[7]
     dvc = row_named(rows, "Dịch vụ công trực tuyến")
-    assert dvc[4] == 3 and "Dịch vụ công: 3" in chat  # the proxy report counts
-    total = row_starting(rows, None, "Tổng cộng")
-    assert total[4] == 50 and "Tổng: 50 hộ" in chat
+    assert dvc[2] == "Lượt" and dvc[4] == 3 and "Dịch vụ công: 3 lượt" in chat  # the proxy report counts
+    # One total per unit, never people and sessions added together.
+    assert row_starting(rows, None, "Tổng cộng (Người)")[4] == 47 and "47 người (+38)" in chat
+    assert row_starting(rows, None, "Tổng cộng (Lượt)")[4] == 3 and "3 lượt (+3)" in chat
     # The villages' table: one line each, the status of its report, the commune's total.
     villages = row_starting(rows, "STT", "Thôn, ấp")
     thanh = dict(zip(villages, row_named(rows, "Ấp Mỹ Thạnh"), strict=True))
-    assert thanh["VNeID"] == 45 and thanh["Tổng cộng"] == 50 and thanh["Tình trạng báo cáo"] == "Đã báo cáo"
+    assert thanh["VNeID (người)"] == 45 and thanh["Tổng (người)"] == 47 and thanh["Tổng (lượt)"] == 3
+    assert thanh["Tình trạng báo cáo"] == "Đã báo cáo"
     assert row_named(rows, "Ấp Mỹ Phú")[-1] == "Báo cáo: không có hộ nào"
     assert row_named(rows, "Ấp An Bình")[-1] == "Chưa báo cáo"
     commune = dict(zip(villages, row_starting(rows, None, "Toàn xã"), strict=True))
-    assert commune["Tổng cộng"] == 50 and commune["Tình trạng báo cáo"] == "2/6"
+    assert commune["Tổng (người)"] == 47 and commune["Tình trạng báo cáo"] == "2/6"
     # The team figures and the signature blocks.
     team = {r[1]: r[2] for r in rows if isinstance(r[0], int) and isinstance(r[1], str) and r[1].startswith("Số")}
     assert team["Số thành viên"] == 4 and team["Số thôn, ấp đã báo cáo"] == "2/6"
@@ -128,7 +131,7 @@ async def test_the_detail_reads_as_words_with_the_numbers_of_gannhat(engine, dem
     proxy = next(r for r in rows if r["Dịch vụ"] == "Dịch vụ công")
     assert proxy["Người báo cáo"] == "Bà Tư" and proxy["Người nhập"] == "Người l1"
     assert proxy["Cách gửi"] == "Báo thay (do Người l1 nhập)"
-    assert f"#{proxy['Số BC']} 20/11 Ấp Mỹ Thạnh – Dịch vụ công: 3 – Bà Tư" in recent  # the number /gannhat shows
+    assert f"#{proxy['Số BC']} 20/11 Ấp Mỹ Thạnh – Dịch vụ công: 3 lượt – Bà Tư" in recent  # the number /gannhat shows
     undone = next(r for r in rows if r["Trạng thái"] == "Đã hủy")
     assert undone["Lý do hủy"] == "Người báo cáo tự hoàn tác" and undone["Người hủy"] == "Người t1"
     assert detail.page_setup.orientation == "landscape" and detail.print_title_rows == "$6:$6"
@@ -165,9 +168,9 @@ async def test_the_word_document_is_the_same_report(engine, demo, november):
                         "Tỷ lệ (%)", "Ghi chú"]
     vneid = next(r for r in table if r[1] == "VNeID / định danh điện tử")
     assert vneid[4] == "45" and vneid[5] == "54" and f"{vneid[6]}%" in line_with(chat, "• VNeID: 54/")
-    assert next(r for r in table if r[1] == "Tổng cộng")[4] == "50" and "Tổng: 50 hộ" in chat
+    assert next(r for r in table if r[1] == "Tổng cộng (Người)")[4] == "47" and "47 người (+38)" in chat
     lines = {r.cells[1].text: [c.text for c in r.cells] for r in villages.rows}
-    assert lines["Ấp Mỹ Thạnh"][-1] == "Đã báo cáo" and lines["Toàn xã"][-2] == "50"
+    assert lines["Ấp Mỹ Thạnh"][-1] == "Đã báo cáo" and lines["Toàn xã"][-4] == "47"
     assert "Số thành viên" in [r.cells[1].text for r in team.rows]
     assert signatures.cell(0, 0).paragraphs[0].text == "NGƯỜI LẬP BIỂU"
     assert signatures.cell(0, 1).paragraphs[0].text == "THỦ TRƯỞNG ĐƠN VỊ"
@@ -181,7 +184,7 @@ async def test_the_word_document_is_the_same_report(engine, demo, november):
 async def test_the_csv_is_the_indicator_and_village_tables(engine, demo, november):
     body = (await export(staff(engine, demo), "/xuat csv")).data.decode("utf-8-sig")
     assert "STT,Chỉ tiêu,Đơn vị tính,Chỉ tiêu năm,Kết quả kỳ này,Lũy kế từ đầu năm,Tỷ lệ (%),Ghi chú" in body
-    assert "5,Ấp Mỹ Thạnh,412,45,2,0,3,0,0,50,Đã báo cáo" in body
+    assert "5,Ấp Mỹ Thạnh,412,45,2,0,3,0,0,47,0,3,Đã báo cáo"  # per unit: people, households, sessions in body
 
 
 @pytest.mark.parametrize("period", [
@@ -249,15 +252,19 @@ def texts_of(figure) -> list[str]:  # type: ignore[no-untyped-def]
 
 async def test_the_commune_chart_tells_zero_from_silence_and_shows_the_target(engine, demo, november):
     figure = await chart_of(staff(engine, demo), "/bieudo")
-    bars, progress = figure.axes
+    people, households, sessions, progress = figure.axes  # one panel per kind of count, then the progress
+    bars = people
     words = texts_of(figure)
     assert "Đã báo cáo: không có hộ nào" in words and "Chưa báo cáo" in words  # the legend, in Vietnamese
-    assert "0 – báo không có" in words and words.count("chưa báo cáo") == 4  # Mỹ Phú; the four silent ones
-    assert " 50" in words  # Mỹ Thạnh's total
-    assert bars.get_xlabel() == "Số hộ (01/11/2026 – 30/11/2026)"
+    # Mỹ Phú; the four silent ones, on each of the three panels
+    assert "0 – báo không có" in words and words.count("chưa báo cáo") == 4 * 3
+    assert " 47" in words  # Mỹ Thạnh's people (VNeID 45, Chữ ký số 2); its 3 sessions on their own panel
+    assert bars.get_xlabel() == "Số người (01/11/2026 – 30/11/2026)"
+    assert households.get_xlabel() == "Số hộ (01/11/2026 – 30/11/2026)"
+    assert sessions.get_xlabel() == "Số lượt (01/11/2026 – 30/11/2026)"
     assert all(float(t).is_integer() for t in bars.get_xticks())  # whole numbers on the axis
     assert progress.get_title(loc="left") == "Tiến độ năm 2026 so với chỉ tiêu"
-    assert "54/1.910 (3%)" in words and "Chỉ tiêu năm (100%)" in words
+    assert "54/5.082 (1%)" in words and "Chỉ tiêu năm (100%)" in words
     colours = {t.get_text(): t.get_color() for t in bars.get_yticklabels()}
     assert colours["Ấp An Bình"] != colours["Ấp Mỹ Thạnh"]  # a silent village's name is greyed
 
@@ -287,15 +294,15 @@ async def test_one_villages_report_names_its_commune_and_itself(engine, demo, no
     paragraphs = [p.text for p in document.paragraphs]
     assert document.tables[0].cell(0, 0).paragraphs[0].text == "UBND XÃ MỸ HIỆP" and "Đơn vị: Ấp Mỹ Thạnh" in paragraphs
     villages = [[c.text for c in r.cells] for r in document.tables[2].rows]
-    assert [r[1] for r in villages[1:]] == ["Ấp Mỹ Thạnh"] and villages[-1][-2] == "50"  # no total of one line
+    assert [r[1] for r in villages[1:]] == ["Ấp Mỹ Thạnh"] and villages[-1][-2] == "3"  # no total of one line
+    assert villages[-1][-4] == "47"  # one total per unit: people, households, sessions
 
 
 async def test_a_chart_never_stacks_unlike_counts(engine, demo, november, monkeypatch):
     from bot.services import chart
 
-    real = chart.unit_of
-    monkeypatch.setattr(chart, "unit_of", lambda content, code, commune: (
-        ("people", "Người") if code == "chu_ky_so" else real(content, code, commune)))
+    monkeypatch.setattr(chart, "unit_of", lambda content, code, commune: (  # only signatures count people
+        ("people", "Người") if code == "chu_ky_so" else ("households", "Hộ")))
     figure = await chart_of(staff(engine, demo), "/bieudo")
     households, people, _ = figure.axes
     assert households.get_xlabel().startswith("Số hộ") and people.get_xlabel().startswith("Số người")

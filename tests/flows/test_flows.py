@@ -73,12 +73,30 @@ async def test_start_again_when_already_joined(user: ChatUser, demo: Demo):
 
 
 # Reporting by buttons -----------------------------------------------------------
+async def test_the_count_step_names_what_the_service_counts(user: ChatUser, demo: Demo, db: Database):
+    await joined(user, demo)
+    await user.send("/baocao")
+    assert "bao nhiêu hộ?" in await user.tap("Thanh toán")  # households
+    assert "Gõ số hộ Thanh toán bằng chữ số" in await user.send("4 người")  # not what it counts
+    assert "Thanh toán: 4 hộ" in await user.send("4 hộ")
+    assert "Thanh toán: 4 hộ" in await user.tap("✔ Ghi nhận")
+    await user.send("/baocao")
+    assert "bao nhiêu lượt?" in await user.tap("Dịch vụ công")  # sessions
+    assert "Dịch vụ công: 2 lượt" in await user.send("2 lượt")
+    assert "Dịch vụ công: 2 lượt" in await user.tap("✔ Ghi nhận")
+    await user.send("/baocao")
+    assert "bao nhiêu người?" in await user.tap("Kỹ năng số")  # people
+    assert "Kỹ năng số: 12 người" in await user.send("12 người")
+    assert await live_reports(db) == [("thanh_toan", 4, "2026-11-22", "buttons"),
+                                      ("dich_vu_cong", 2, "2026-11-22", "buttons")]
+
+
 async def test_report_by_buttons_in_four_taps(user: ChatUser, demo: Demo, db: Database):
     await joined(user, demo)
     await user.send("/baocao")
-    assert "VNeID" in await user.tap("VNeID")
+    assert "VNeID / định danh điện tử: bao nhiêu người?" in await user.tap("VNeID")  # VNeID counts people
     summary = await user.tap("3")  # the confirmation, for today
-    assert "VNeID: 3 hộ" in summary and "Hôm nay, 22/11/2026" in summary
+    assert "VNeID: 3 người" in summary and "Hôm nay, 22/11/2026" in summary
     assert await live_reports(db) == []  # nothing until confirmed
     assert "Đã ghi nhận" in await user.tap("✔ Ghi nhận")
     assert await live_reports(db) == [("vneid", 3, "2026-11-22", "buttons")]
@@ -91,7 +109,7 @@ async def test_another_day_is_one_tap_away(user: ChatUser, demo: Demo, db: Datab
     await user.tap("3")
     assert "ngày nào" in await user.tap("📅 Ngày khác")
     summary = await user.tap("Hôm qua")
-    assert "VNeID: 3 hộ" in summary and "Ngày 21/11/2026" in summary
+    assert "VNeID: 3 người" in summary and "Ngày 21/11/2026" in summary
     assert "Đã ghi nhận" in await user.tap("✔ Ghi nhận")
     await user.send("/baocao")  # a zero report for another day, too
     await user.tap("🚫 Không có hộ nào")
@@ -294,8 +312,8 @@ async def test_cuatoi_shows_week_and_month(user: ChatUser, demo: Demo, clock):
     await user.send("31/10 ssk 9")  # last month: in neither
     answer = await user.send("/cuatoi")
     week, month = answer.split("Tháng này")
-    assert "7 hộ" in week and "VNeID: 5" in week and "Chữ ký số: 2" in week
-    assert "11 hộ" in month and "VNeID: 9" in month and "Sổ sức khỏe" not in month
+    assert "7 người" in week and "VNeID: 5 người" in week and "Chữ ký số: 2" in week
+    assert "11 người" in month and "VNeID: 9 người" in month and "Sổ sức khỏe" not in month
 
 
 async def test_help_depends_on_role(engine: Engine, user: ChatUser, demo: Demo):

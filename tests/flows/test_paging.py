@@ -114,7 +114,7 @@ async def test_recent_reports_page_newest_first(staff_tg: ChatUser, db: Database
     assert second[0] == first[-1] - 2 and len(second) == 15  # continues below the cursor; the void is gone
     third = shown_numbers(await staff_tg.tap_data(staff_tg.option(MORE).data))
     assert not has_more(staff_tg) and len(third) == 40 - 30 - 1
-    assert "Sửa số hộ" in staff_tg.last[0].text  # the hint on every page
+    assert "Sửa số liệu" in staff_tg.last[0].text  # the hint on every page
 
 
 async def test_villages_list_is_paged(staff: ChatUser, db: Database, demo: Demo):

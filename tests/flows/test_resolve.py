@@ -83,7 +83,7 @@ async def test_every_staff_command_takes_a_village_name(staff: ChatUser, engine:
 async def test_staff_name_their_own_commune_by_code_or_name(staff: ChatUser):
     for typed in ("/thang XA-MY-HIEP 10", "/thang xã mỹ hiệp 10", "/thang 10 Mỹ Hiệp"):
         assert "Xã Mỹ Hiệp – tháng 10/2026" in await staff.send(typed), typed
-    assert "Xã Mỹ Hiệp: 500 hộ" in await staff.send("/chitieu Xã Mỹ Hiệp cks 2026 500")
+    assert "Xã Mỹ Hiệp: 500 người" in await staff.send("/chitieu Xã Mỹ Hiệp cks 2026 500")
 
 
 @pytest.mark.parametrize("command", [

@@ -81,16 +81,16 @@ async def test_province_staff_see_one_line_per_commune_and_the_province_total(en
     replies = await engine.handle(province_staff._inbound(text="/thang"))
     answer = text_of(replies)
     assert "Tỉnh Đồng Tháp – tháng 11/2026" in answer
-    assert "Tổng: 118 hộ" in answer  # 47 in Xã Mỹ Hiệp + 71 in Xã Bình Thạnh; not the 83 of Tây Ninh
+    assert "Tổng (so với kỳ trước): 118 người (+118)" in answer  # 47 in Xã Mỹ Hiệp + 71 in Xã Bình Thạnh; not the 83 of Tây Ninh
     communes = text_of(replies[1:])
-    assert "Xã Mỹ Hiệp: 47 hộ (+47) – 1/6 thôn, ấp đã báo cáo" in communes
-    assert "Xã Bình Thạnh: 71 hộ (+71) – 1/1 thôn, ấp đã báo cáo" in communes
-    assert "Toàn tỉnh (Tỉnh Đồng Tháp): 118 hộ (+118)" in communes
+    assert "Xã Mỹ Hiệp: 47 người (+47) – 1/6 thôn, ấp đã báo cáo" in communes
+    assert "Xã Bình Thạnh: 71 người (+71) – 1/1 thôn, ấp đã báo cáo" in communes
+    assert "Toàn tỉnh (Tỉnh Đồng Tháp): 118 người (+118)" in communes
     assert "Tân Hội" not in answer and "83" not in answer
     assert "Ấp Mỹ Phú" not in communes  # communes, not their 3,000 villages
     # One commune of the province, village by village; then one village of it.
     commune = await province_staff.send("/thang XA-MY-HIEP")
-    assert "Xã Mỹ Hiệp – tháng 11/2026" in commune and "Ấp Mỹ Thạnh: 47 hộ" in commune
+    assert "Xã Mỹ Hiệp – tháng 11/2026" in commune and "Ấp Mỹ Thạnh: 47 người" in commune
     village = await province_staff.send("/thang XA-MY-HIEP Mỹ Thạnh")
     assert "Ấp Mỹ Thạnh – tháng 11/2026" in village
     assert "Xã Bình Thạnh – tháng 11/2026" in await province_staff.send("/thang Bình Thạnh")  # by name
@@ -101,7 +101,7 @@ async def test_province_targets_give_the_province_coverage(engine, places):
     province_staff = user(engine, places, "province_staff")
     set_answer = await province_staff.send("/chitieu tinh vneid 2026 200")
     assert "Đã đặt chỉ tiêu" in set_answer and "Tỉnh Đồng Tháp" in set_answer
-    assert "VNeID: 118/200 hộ" in await province_staff.send("/nam")  # the whole province against its target
+    assert "VNeID: 118/200 người" in await province_staff.send("/nam")  # the whole province against its target
     # Commune staff set their commune's targets, never the province's; province staff only the province's.
     assert "Gõ /chitieu TÊN-THÔN" in await user(engine, places, "staff").send("/chitieu tinh dvc 2026 10")
     assert "/chitieu tinh" in await province_staff.send("/chitieu xa dvc 2026 10")
@@ -163,7 +163,7 @@ async def test_a_province_staff_member_is_invited_joins_and_reads_their_province
     assert "Tỉnh Đồng Tháp" in welcome and "cán bộ tỉnh" in welcome
     help_text = await newcomer.send("/trogiup")
     assert "Cán bộ tỉnh có thể" in help_text and "chỉ xem được các xã thuộc tỉnh mình" in help_text
-    assert "Tổng: 118 hộ" in await newcomer.send("/thang")
+    assert "118 người (+118)" in await newcomer.send("/thang")
     assert NOT_ALLOWED in await newcomer.send("/thanhvien")
 
 

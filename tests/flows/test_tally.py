@@ -115,10 +115,11 @@ async def test_staff_month_tally(engine, demo, november):
     replies = await staff(engine, demo).engine.handle(staff(engine, demo)._inbound(text="/thang"))
     summary = plain_text(replies[0].text)
     assert "Xã Mỹ Hiệp – tháng 11/2026" in summary
-    assert "Tổng: 47 hộ (+37 so với kỳ trước)" in summary  # October: 9 + 1
-    assert line_with(summary, "• VNeID:") == "• VNeID: 45 (+36)"
-    assert line_with(summary, "• Chữ ký số:") == "• Chữ ký số: 2 (+2)"
-    assert line_with(summary, "• Sổ sức khỏe:") == "• Sổ sức khỏe: 0 (−1)"
+    # October: VNeID 9 people, Sổ sức khỏe 1 household: never one sum of unlike things
+    assert "Tổng (so với kỳ trước): 0 hộ (−1) · 47 người (+38)" in summary
+    assert line_with(summary, "• VNeID:") == "• VNeID: 45 người (+36)"
+    assert line_with(summary, "• Chữ ký số:") == "• Chữ ký số: 2 người (+2)"
+    assert line_with(summary, "• Sổ sức khỏe:") == "• Sổ sức khỏe: 0 hộ (−1)"
     assert "Thanh toán: 30" not in summary
     # Staff read the villages by confirmation state: a report alone is not "reported".
     assert "✅ Đúng hạn: 0 · ⏰ Trễ hạn: 0 · 📝 Có báo cáo, chưa chốt: 2 · 🔇 Chưa báo cáo: 4" in summary
@@ -127,48 +128,53 @@ async def test_staff_month_tally(engine, demo, november):
     assert silent == "🔇 Chưa báo cáo: Ấp An Bình, Ấp Bình Hàng Trung, Ấp Hòa Long, Ấp Tân Thuận"
     assert line_with(summary, "Tổ công nghệ số:").startswith("Tổ công nghệ số: 2/6 thôn, ấp có tổ;")
     villages = text_of(replies[1:])
-    assert "Ấp Mỹ Thạnh: 47 hộ (+37)" in villages and "VNeID 45, Chữ ký số 2" in villages
-    assert "Ấp Mỹ Phú: 0 hộ – đã báo không có" in villages
+    assert "Ấp Mỹ Thạnh: 0 hộ (−1), 47 người (+38)" in villages
+    assert "VNeID 45 người, Chữ ký số 2 người" in villages
+    assert "Ấp Mỹ Phú: 0 – đã báo không có" in villages
     assert "Ấp An Bình: ⚠ chưa báo cáo" in villages
 
 
 async def test_coverage_against_demo_targets(engine, demo, november):
     answer = await staff(engine, demo).send("/thang")
-    # VNeID target 80% of each hamlet's households (2,387 in all -> 1,910); helped this year: 54.
+    # VNeID counts people: its target 80% is of each hamlet's adults (6,353 in all -> 5,082);
+    # helped this year: 54 people. Thanh toán counts households: 60% of 2,387 households.
     assert "Tiến độ năm 2026 so với mục tiêu:" in answer
-    assert line_with(answer, "• VNeID: 54/") == "• VNeID: 54/1.910 hộ ░░░░░░░░░░ 3%"
+    assert line_with(answer, "• VNeID: 54/") == "• VNeID: 54/5.082 người ░░░░░░░░░░ 1%"
+    assert line_with(answer, "• Thanh toán:") == "• Thanh toán: 0/1.432 hộ ░░░░░░░░░░ 0%"
+    # Dịch vụ công counts sessions: a number as its target, no share of anything.
+    assert line_with(answer, "• Dịch vụ công:") == "• Dịch vụ công: 0/900 lượt ░░░░░░░░░░ 0%"
     member_view = await november["thanh"].send("/thang")
-    assert line_with(member_view, "• VNeID: 54/") == "• VNeID: 54/330 hộ ▓▓░░░░░░░░ 16%"  # 80% of 412
+    assert line_with(member_view, "• VNeID: 54/") == "• VNeID: 54/874 người ▓░░░░░░░░░ 6%"  # 80% of 1,093
 
 
 async def test_previous_periods_and_arguments(engine, demo, november):
     user = staff(engine, demo)
     october = await user.send("/thang truoc")
-    assert "tháng 10/2026" in october and "Tổng: 10 hộ" in october
+    assert "tháng 10/2026" in october and "Tổng (so với kỳ trước): 1 hộ (+1) · 9 người (+9)" in october
     assert "tháng 10/2026" in await user.send("/thang 10")
-    assert "Tổng: 10 hộ" in await user.send("/thang 10/2026")
+    assert "1 hộ (+1) · 9 người (+9)" in await user.send("/thang 10/2026")
     quarter_answer = await user.send("/quy")
-    assert "quý 4/2026" in quarter_answer and "Tổng: 57 hộ" in quarter_answer
+    assert "quý 4/2026" in quarter_answer and "1 hộ (+1) · 56 người (+56)" in quarter_answer
     assert "quý 3/2026" in await user.send("/quy 3")
-    assert "Tổng: 57 hộ" in await user.send("/nam")
+    assert "1 hộ (+1) · 56 người (+56)" in await user.send("/nam")
     assert "năm 2025" in await user.send("/nam 2025")
     week = await user.send("/tuan")
-    assert "tuần 16/11–22/11/2026" in week and "Tổng: 7 hộ" in week
+    assert "tuần 16/11–22/11/2026" in week and "Tổng (so với kỳ trước): 7 người (+7)" in week
     assert "tuần 09/11–15/11/2026" in await user.send("/tuan truoc")
     assert "tháng 12/2025" in await user.send("/thang 12")  # December 2026 has not started
 
 
 async def test_staff_may_name_one_of_their_villages(engine, demo, november):
     answer = await staff(engine, demo).send("/thang mỹ thạnh")
-    assert "Ấp Mỹ Thạnh – tháng 11/2026" in answer and "Tổng: 47 hộ" in answer
+    assert "Ấp Mỹ Thạnh – tháng 11/2026" in answer and "47 người (+38)" in answer
     assert "Ấp Mỹ Phú" not in answer
 
 
 async def test_member_sees_only_their_village(engine, demo, november):
     phu = november["phu"]
     answer = await phu.send("/thang")
-    assert "Ấp Mỹ Phú – tháng 11/2026" in answer and "Tổng: 0 hộ" in answer
-    assert "Ấp Mỹ Phú đã báo: kỳ này không giúp hộ nào" in answer
+    assert "Ấp Mỹ Phú – tháng 11/2026" in answer and "Tổng (so với kỳ trước): 0 hộ (=)" in answer
+    assert "Ấp Mỹ Phú đã báo: kỳ này không có ai cần hỗ trợ" in answer
     assert "Mỹ Thạnh" not in answer
     refused = await phu.send("/thang ấp mỹ thạnh")
     assert "không xem được «ấp mỹ thạnh»" in refused and "47" not in refused
@@ -189,7 +195,7 @@ async def test_nobody_sees_another_commune(engine, demo, db, clock):
     admin_user = ChatUser(engine, "adm")
     assert "Tỉnh Đồng Tháp – tháng 11/2026" in await admin_user.send("/thang")  # an admin's own unit first
     answer = await admin_user.send("/thang XA-KHAC")
-    assert "Xã Khác – tháng 11/2026" in answer and "Tổng: 77 hộ" in answer
+    assert "Xã Khác – tháng 11/2026" in answer and "Tổng (so với kỳ trước): 77 người (+77)" in answer
 
 
 @pytest.mark.parametrize(
@@ -231,7 +237,8 @@ async def test_long_tallies_are_split_for_the_phone(engine, db, content, clock):
     assert all(len(plain_text(r.text)) <= content.tally.max_message_chars for r in replies)
     villages_text = text_of(replies[1:])
     assert all(f"Thôn Số Rất Dài Tên {n:02d}" in villages_text for n in range(80))
-    assert "Tổng: 19.440 hộ" in plain_text(replies[0].text)  # 6 services x (1 + ... + 80)
+    # 6 services x (1 + ... + 80): two count households, three people, one sessions
+    assert "6.480 hộ (+6.480) · 9.720 người (+9.720) · 3.240 lượt (+3.240)" in plain_text(replies[0].text)
 
 
 # Period edges --------------------------------------------------------------------------------------
@@ -321,7 +328,14 @@ async def test_targets_import_all_or_nothing(db, demo, content, clock):
     assert "trùng với dòng 2" in result.errors[4]
     rows = await peek.rows(db, "targets", "kind, value", where="unit_id = ? AND service = 'vneid'",
                            params=(demo.villages[0].village.id,))
-    assert rows == [("percent", 80.0)]  # the demo's, untouched
+    assert rows == [("percent_adults", 80.0)]  # the demo's (VNeID counts people), untouched
+    unlike = ("commune,village,service,year,target\n"
+              "XA-MY-HIEP,AP-MY-PHU,dvc,2026,50%\n"  # Dịch vụ công counts sessions: no share
+              "XA-MY-HIEP,AP-MY-PHU,thanh toán,2026,5000\n")  # 368 households
+    async with db.uow() as uow:
+        result = await import_targets(uow, content, unlike, clock.now())
+    assert result.imported == 0 and "dòng 2: Dịch vụ công đếm số lượt" in result.errors[0]
+    assert "dòng 3: Ấp Mỹ Phú chỉ có 368 hộ" in result.errors[1]
     good = "\ufeffcommune;village;service;year;target\nxa-my-hiep;AP-MY-THANH;cks;2026;120\n"
     async with db.uow() as uow:
         result = await import_targets(uow, content, good, clock.now())
@@ -337,7 +351,8 @@ async def test_demo_seeding_keeps_imported_targets(db, demo, content, clock):
     async with db.uow() as uow:
         await uow.targets.set(demo.villages[0].village.id, "vneid", 2026, "absolute", 5, clock.now())
     await seed_demo(db, content, clock.now())
-    assert (await peek.count(db, "targets"), await peek.count(db, "targets", "kind = 'absolute'")) == (6 * 4, 1)
+    # 6 villages x 4 services; Dịch vụ công's 6 are numbers (it counts sessions), and the one imported
+    assert (await peek.count(db, "targets"), await peek.count(db, "targets", "kind = 'absolute'")) == (6 * 4, 7)
 
 
 # XLSX and chart ---------------------------------------------------------------------------------------------
@@ -353,14 +368,14 @@ async def test_xlsx_has_the_same_figures_as_the_chat(engine, demo, november):
     report = [list(r) for r in book["Báo cáo"].iter_rows(values_only=True)]
     header = next(r for r in report if r[:2] == ["STT", "Thôn, ấp"])
     rows = {r[1]: dict(zip(header, r, strict=True)) for r in report[report.index(header) + 1:] if r[1]}
-    assert rows["Ấp Mỹ Thạnh"]["VNeID"] == 45 and rows["Ấp Mỹ Thạnh"]["Tổng cộng"] == 47
+    assert rows["Ấp Mỹ Thạnh"]["VNeID (người)"] == 45 and rows["Ấp Mỹ Thạnh"]["Tổng (người)"] == 47
     assert rows["Ấp Mỹ Phú"]["Tình trạng báo cáo"] == "Báo cáo: không có hộ nào"
     assert rows["Ấp An Bình"]["Tình trạng báo cáo"] == "Chưa báo cáo"
     total = rows["Toàn xã"]
-    assert total["Tổng cộng"] == 47 and total["Thanh toán"] == 0
-    assert "Tổng: 47 hộ" in chat
+    assert total["Tổng (người)"] == 47 and total["Thanh toán (hộ)"] == 0 and total["Tổng (hộ)"] == 0
+    assert "47 người (+38)" in chat
     vneid = book["VNeID"]
-    assert vneid["A2"].value == "Đơn vị: Xã Mỹ Hiệp – VNeID / định danh điện tử (đơn vị tính: hộ)"
+    assert vneid["A2"].value == "Đơn vị: Xã Mỹ Hiệp – VNeID / định danh điện tử (đơn vị tính: người)"
     assert "tháng 11/2026 (01/11/2026 – 30/11/2026)" in vneid["A3"].value
     assert vneid["A4"].value == "Lập lúc: 09:30 22/11/2026"
     assert vneid.freeze_panes == "B7"
@@ -390,9 +405,11 @@ async def test_chart_is_a_png_photo(engine, demo, november):
     replies = await user.engine.handle(user._inbound(text="/bieudo"))
     file = replies[0].attachment
     assert file is not None and file.kind == "photo" and file.data.startswith(b"\x89PNG")
-    assert "Xã Mỹ Hiệp – tháng 11/2026 (01/11–30/11): 47 hộ" in plain_text(replies[0].text)
+    caption = plain_text(replies[0].text)
+    assert "Xã Mỹ Hiệp – tháng 11/2026 (01/11–30/11): 0 hộ (−1 so với kỳ trước), 47 người (+38 so với kỳ trước)" in caption
     own = await november["thanh"].engine.handle(november["thanh"]._inbound(text="/bieudo tuan"))
-    assert own[0].attachment is not None and "Ấp Mỹ Thạnh – tuần 16/11–22/11/2026: 7 hộ" in plain_text(own[0].text)
+    assert own[0].attachment is not None
+    assert "Ấp Mỹ Thạnh – tuần 16/11–22/11/2026: 7 người (+7 so với kỳ trước)" in plain_text(own[0].text)
     assert "Chưa có số liệu" in await user.send("/bieudo thang 9")
 
 
@@ -409,8 +426,8 @@ async def test_terminal_chat_saves_files_and_prints_the_path(engine, demo, conte
 
 async def test_voided_report_leaves_the_tally(engine, demo, db, november):
     user = staff(engine, demo)
-    assert "Tổng: 10 hộ" in await user.send("/thang 10")
+    assert "1 hộ (+1) · 9 người (+9)" in await user.send("/thang 10")
     assert "31/10/2026" in await november["thanh"].send("/huy")  # the last batch typed: October's
     await november["thanh"].tap("Hủy báo cáo này")
-    assert "Tổng: 0 hộ" in await user.send("/thang 10")
-    assert "Tổng: 47 hộ (+47 so với kỳ trước)" in await user.send("/thang")
+    assert "Tổng (so với kỳ trước): 0 hộ (=)" in await user.send("/thang 10")
+    assert "Tổng (so với kỳ trước): 47 người (+47)" in await user.send("/thang")

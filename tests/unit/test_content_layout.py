@@ -54,13 +54,14 @@ def test_a_missing_text_is_named_with_the_file_it_belongs_in(copy: Path) -> None
 
 
 def test_a_placeholder_the_code_does_not_fill_is_refused(copy: Path) -> None:
-    _edit(copy / "texts" / "mine.yaml", "{total} hộ", "{total} hộ, {households} hộ dân")
+    week = "({start}–{end}): {total}\"\n  month"
+    _edit(copy / "texts" / "mine.yaml", week, week.replace("{total}", "{total}, {households} hộ dân"))
     with pytest.raises(ContentError, match=r"mine\.yaml: field 'mine\.week': \{households\} is not filled in"):
         load_content(copy)
 
 
 def test_a_broken_template_is_refused_with_its_field(copy: Path) -> None:
-    _edit(copy / "texts" / "mine.yaml", "{total} hộ", "{total hộ")
+    _edit(copy / "texts" / "mine.yaml", "({start}–{end}): {total}\"\n  month", "({start}–{end}): {total\"\n  month")
     with pytest.raises(ContentError, match=r"mine\.yaml: field 'mine\.week'"):
         load_content(copy)
 
@@ -79,6 +80,7 @@ def test_a_directory_in_the_old_layout_is_told_where_texts_went(copy: Path) -> N
         ("whole_commune: [all,", "whole_commune: [all, '!!',", "'whole_commune.1'"),
         ("of_adults: [người, người lớn, adults, nl]", "of_adults: []", "'of_adults'"),
         ("count_units:", "units:", "'count_units'"),
+        ("  sessions: [lượt, buổi, lần]", "", "'count_units.sessions'"),
     ],
 )
 def test_a_broken_vocabulary_is_named_with_its_field(copy: Path, old: str, new: str, field: str) -> None:
@@ -91,10 +93,12 @@ def test_a_broken_vocabulary_is_named_with_its_field(copy: Path, old: str, new: 
 def test_the_vocabulary_is_what_the_commands_read(copy: Path) -> None:
     shipped = load_content().vocabulary
     assert shipped.role("TOTRUONG") == shipped.role("tổ trưởng") == "leader"
-    assert count_issue("5 ng", 500, shipped.count_units) == (None, "not_a_number")
-    _edit(copy / "vocabulary.yaml", "count_units: [hộ,", "count_units: [ng, hộ,")
+    assert count_issue("5 nguoi", 500, shipped.count_units_of("people")) == (5, None)
+    assert count_issue("5 người", 500, shipped.count_units_of("households")) == (None, "not_a_number")
+    assert count_issue("5 hdgd", 500, shipped.count_units_of("households")) == (None, "not_a_number")
+    _edit(copy / "vocabulary.yaml", "  households: [hộ,", "  households: [hdgd, hộ,")
     _edit(copy / "vocabulary.yaml", "  leader: [totruong,", "  leader: [tt, totruong,")
     own = load_content(copy).vocabulary
-    assert count_issue("5 ng", 500, own.count_units) == (5, None)
-    assert count_issue("7 hộ", 500, own.count_units) == (7, None)
+    assert count_issue("5 hdgd", 500, own.count_units_of("households")) == (5, None)
+    assert count_issue("7 hộ", 500, own.count_units_of("households")) == (7, None)
     assert own.role("TT") == "leader"

@@ -202,11 +202,11 @@ async def test_count_step_takes_full_width_digits_like_the_line(user: ChatUser, 
     await user.send("/baocao")
     await user.tap("VNeID")
     assert "Ghi nhận?" in await user.send("５")
-    assert "VNeID: 5 hộ" in await user.tap("✔ Ghi nhận")
+    assert "VNeID: 5 người" in await user.tap("✔ Ghi nhận")
     await user.send("/baocao")
     await user.tap("Chữ ký số")
     assert "Ghi nhận?" in await user.send("１２")  # not a quick-choice key: read as a count
-    assert "Chữ ký số: 12 hộ" in await user.tap("✔ Ghi nhận")
+    assert "Chữ ký số: 12 người" in await user.tap("✔ Ghi nhận")
     assert "Đã ghi nhận" in await user.send("ssk ５")
     assert await _reports(db) == [("vneid", 5), ("chu_ky_so", 12), ("so_suc_khoe", 5)]
 
@@ -233,9 +233,9 @@ async def test_one_line_reports_with_hostile_numbers(user: ChatUser, demo: Demo,
     answer = await user.send("vneid 99999999999999999999")
     assert "quá lớn" in answer and "99999999999999999999" not in answer
     assert await _reports(db) == []
-    assert "VNeID: 100 hộ" in await user.send(f"vneid 1{LRM}00")
-    assert "VNeID: 5 hộ" in await user.send(f"vne{WJ}id 5")
-    assert "Chữ ký số: 7 hộ" in await user.send(f"cks 7{SHY}")
+    assert "VNeID: 100 người" in await user.send(f"vneid 1{LRM}00")
+    assert "VNeID: 5 người" in await user.send(f"vne{WJ}id 5")
+    assert "Chữ ký số: 7 người" in await user.send(f"cks 7{SHY}")
     assert await _reports(db) == [("vneid", 100), ("vneid", 5), ("chu_ky_so", 7)]
 
 
@@ -289,7 +289,7 @@ def test_tcns_parse_applies_the_bots_length_limit(
     code, out = _cli_parse(capsys, ZWSP * 5000 + "vneid 5")  # invisible characters are not length
     assert code == 0 and out["items"] == [{"service": "vneid", "count": 5, "date": None}]
     code, out = _cli_parse(capsys, "vneid 1e9")
-    assert code == 0 and out["items"] == [] and out["errors"] == ["Gõ số hộ VNeID bằng chữ số, ví dụ 7."]
+    assert code == 0 and out["items"] == [] and out["errors"] == ["Gõ số người VNeID bằng chữ số, ví dụ 7."]
     code, out = _cli_parse(capsys, "vneid ５")
     assert code == 0 and out["items"] == [{"service": "vneid", "count": 5, "date": None}]
     assert not (tmp_path / "tcns.db").exists()
