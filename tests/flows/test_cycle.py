@@ -185,8 +185,8 @@ async def test_a_cutoff_commune_counts_the_same_periods_everywhere(engine: Engin
     assert "Báo cáo quý – quý 4/2026 (15/09–14/12): hạn 10/12/2026" in deadlines
     officer = staff(engine, demo)
     answer = await officer.send("/thang")
-    assert "tháng 12/2026 (15/11–14/12)" in answer and "Tổng: 5 hộ" in answer
-    assert "Tổng: 3 hộ" in await officer.send("/thang 11")
+    assert "tháng 12/2026 (15/11–14/12)" in answer and "Tổng (so với kỳ trước): 5 người (+2)" in answer
+    assert "Tổng (so với kỳ trước): 3 người" in await officer.send("/thang 11")
     assert "tháng 12/2026 (15/11–14/12)" in await officer.send("/ky")  # /ky is the same month here
     assert "năm 2026 (15/12/2025–14/12/2026)" in await officer.send("/nam")
     shown = await leader.send("/chot")

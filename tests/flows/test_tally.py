@@ -406,7 +406,8 @@ async def test_chart_is_a_png_photo(engine, demo, november):
     file = replies[0].attachment
     assert file is not None and file.kind == "photo" and file.data.startswith(b"\x89PNG")
     caption = plain_text(replies[0].text)
-    assert "Xã Mỹ Hiệp – tháng 11/2026 (01/11–30/11): 0 hộ (−1 so với kỳ trước), 47 người (+38 so với kỳ trước)" in caption
+    assert "Xã Mỹ Hiệp – tháng 11/2026 (01/11–30/11): 0 hộ (−1 so với kỳ trước), " \
+           "47 người (+38 so với kỳ trước)" in caption
     own = await november["thanh"].engine.handle(november["thanh"]._inbound(text="/bieudo tuan"))
     assert own[0].attachment is not None
     assert "Ấp Mỹ Thạnh – tuần 16/11–22/11/2026: 7 người (+7 so với kỳ trước)" in plain_text(own[0].text)
