@@ -198,6 +198,10 @@ class PostgresDatabase:
             except _CONFLICTS:
                 if attempt == RETRIES:
                     raise
+            except asyncpg.exceptions.DataError as exc:
+                # A value the database cannot take ('Lan\ud800', a number out of range): a ValueError,
+                # as the SQLite backend raises (UnicodeEncodeError), so callers handle one kind.
+                raise ValueError(str(exc)) from exc
             await asyncio.sleep(random.uniform(0, 0.01 * 2**attempt))
         raise AssertionError("unreachable")
 

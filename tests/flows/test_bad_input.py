@@ -41,7 +41,7 @@ async def test_a_unit_of_work_that_fails_raises_once_and_leaves_nothing_unretrie
     async def unstorable(uow: UnitOfWork) -> None:
         await uow.members.add("Lan\ud800", "member", demo.villages[0].village.id, NOW)
 
-    with pytest.raises(ValueError):  # SQLite: UnicodeEncodeError; asyncpg: DataError (both ValueErrors)
+    with pytest.raises(ValueError):  # SQLite: UnicodeEncodeError; PostgreSQL: asyncpg's DataError, as a ValueError
         await db.run(unstorable)
     # The next trip frees what the database thread still held of the failed one.
     assert await peek.count(db, "members", "role = 'member'") == 0
