@@ -34,7 +34,7 @@ def latest_schema(url: str) -> int:
     return max(version for version, _ in (POSTGRES_MIGRATIONS if is_postgres(url) else SQLITE_MIGRATIONS))
 
 
-def database_from_url(url: str) -> Database:
+def database_from_url(url: str | Path) -> Database:
     """The backend for ``TCNS_DB``: PostgreSQL for a ``postgresql://`` URL, else a SQLite file."""
     if is_postgres(url):
         return PostgresDatabase(url)

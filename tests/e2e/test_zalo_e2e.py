@@ -129,7 +129,7 @@ async def test_403_is_a_server_error_retried_and_the_member_stays_reachable(bot:
     lan = server.user("z-507", "Lan")
     await join(lan, seeded.villages[0].member_code)
     server.internal_error("sendMessage", times=2)
-    assert "VNeID: 2 hộ" in await say(lan, "vneid 2")
+    assert "VNeID: 2 người" in await say(lan, "vneid 2")
     assert [e.error_code for e in server.errors] == [403, 403]
     assert await peek.rows(bot.db, "identities", "active", where="external_id = 'z-507'") == [(1,)]
     assert await bot.live_reports() == [("vneid", 2, "text")]

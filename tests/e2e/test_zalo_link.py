@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from support import peek
@@ -26,11 +25,11 @@ CODE = re.compile(r"\b(\d{4} \d{4})\b")
 
 
 @pytest.fixture
-async def bots(db_path: Path, content: Content, clock: FixedClock, seeded: Demo
+async def bots(db_url: str, content: Content, clock: FixedClock, seeded: Demo
                ) -> AsyncIterator[tuple[FakeBotApi, TelegramBot, FakeZaloApi, ZaloBot]]:
     async with FakeBotApi() as telegram_api, FakeZaloApi() as zalo_api:
-        telegram = await TelegramBot(telegram_api, db_path, content, clock).start()
-        zalo = await ZaloBot(zalo_api, db_path, content, clock).start()
+        telegram = await TelegramBot(telegram_api, db_url, content, clock).start()
+        zalo = await ZaloBot(zalo_api, db_url, content, clock).start()
         try:
             yield telegram_api, telegram, zalo_api, zalo
         finally:
@@ -48,7 +47,7 @@ async def test_a_telegram_and_a_zalo_account_act_as_one_member(bots, seeded: Dem
     telegram_api, _telegram, zalo_api, zalo = bots
     lan_t = telegram_api.user(701, "Lan")
     await telegram_join(lan_t, seeded.villages[0].member_code)
-    assert "VNeID: 2 hộ" in await telegram_say(lan_t, "vneid 2")
+    assert "VNeID: 2 người" in await telegram_say(lan_t, "vneid 2")
     offer = await telegram_say(lan_t, "/lienket")
     code = CODE.search(offer)
     assert code is not None and "10 phút" in offer
@@ -57,7 +56,7 @@ async def test_a_telegram_and_a_zalo_account_act_as_one_member(bots, seeded: Dem
     assert "không đúng" in await say(lan_z, "/lienket 0000 0000")
     done = await say(lan_z, f"/lienket {code.group(1)}")
     assert "Đã liên kết" in done and "Telegram" in done
-    assert "VNeID: 3 hộ" in await say(lan_z, "vneid 3")  # reports as the same member
+    assert "VNeID: 3 người" in await say(lan_z, "vneid 3")  # reports as the same member
     reports = await peek.rows(zalo.db, "reports", "DISTINCT member_id", where="voided_at IS NULL")
     assert len(reports) == 1
     assert "5" in await say(lan_z, "/cuatoi")  # her totals: both channels' reports

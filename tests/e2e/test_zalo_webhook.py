@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -23,9 +22,9 @@ from bot.services.demo import Demo
 
 
 @pytest.fixture
-async def both(db_path: Path, content: Content, clock: FixedClock, seeded: Demo
+async def both(db_url: str, content: Content, clock: FixedClock, seeded: Demo
                ) -> AsyncIterator[tuple[FakeZaloApi, Bot]]:
-    async with fake_and_bot(db_path, content, clock, webhook=True) as running:
+    async with fake_and_bot(db_url, content, clock, webhook=True) as running:
         yield running
 
 
@@ -44,7 +43,7 @@ async def test_join_report_and_undo_by_webhook_in_both_body_shapes(bot: Bot, ser
     lan = server.user("z-601", "Lan")
     await join(lan, seeded.villages[0].member_code)  # {"ok": true, "result": event}, as documented
     server.webhook_shape = "bare"  # the event alone, as clients in the wild also receive it
-    assert "VNeID: 5 hộ" in await say(lan, "vneid 5")
+    assert "VNeID: 5 người" in await say(lan, "vneid 5")
     assert await bot.live_reports() == [("vneid", 5, "text")]
     assert "Đã hủy báo cáo" in await say(lan, "huy")
     assert await bot.live_reports() == []
@@ -90,12 +89,12 @@ async def test_a_protected_users_event_by_webhook(bot: Bot, server: FakeZaloApi)
     assert await peek.count(bot.db, "inbox") == 0
 
 
-async def test_chart_by_photo_url_and_the_export_as_a_link(db_path: Path, content: Content, clock: FixedClock,
+async def test_chart_by_photo_url_and_the_export_as_a_link(db_url: str, content: Content, clock: FixedClock,
                                                           seeded: Demo):
-    async with fake_and_bot(db_path, content, clock, webhook=True, files=True) as (server, bot):
+    async with fake_and_bot(db_url, content, clock, webhook=True, files=True) as (server, bot):
         lan = server.user("z-611", "Lan")
         await join(lan, seeded.villages[0].member_code)
-        assert "VNeID: 6 hộ" in await say(lan, "vneid 6")
+        assert "VNeID: 6 người" in await say(lan, "vneid 6")
         staff = server.user("z-612", "Cán bộ")
         await join(staff, await staff_code(bot, seeded, clock))
         await staff.send("/bieudo")

@@ -45,7 +45,7 @@ class Bot:
         self.polling: asyncio.Task[None] | None = None
 
     async def start(self) -> Bot:
-        self.db = await database_from_url(self.db_url).open()
+        self.db = await database_from_url(str(self.db_url)).open()
         self.engine = Engine(self.db, self.content, self.clock, TZ)
         self.client = ZaloClient(TOKEN, self.server.base_url, timeout=3.0)
         self.adapter = ZaloAdapter(self.engine, self.content, self.client, poll_seconds=1,
