@@ -8,6 +8,10 @@ import logging
 import os
 from datetime import UTC, datetime
 
+# JSON logs name levels as log collectors expect, even where the text logs show them in
+# Vietnamese (bot/cli/common.py renames the levels for operators).
+_STANDARD_LEVELS = {logging.DEBUG: "DEBUG", logging.INFO: "INFO", logging.WARNING: "WARNING",
+                    logging.ERROR: "ERROR", logging.CRITICAL: "CRITICAL"}
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -17,7 +21,7 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
+            "level": _STANDARD_LEVELS.get(record.levelno, record.levelname),  # for collectors, whatever operators read
             "logger": record.name,
             "message": record.getMessage(),
             "pid": os.getpid(),
