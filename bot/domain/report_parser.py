@@ -808,7 +808,7 @@ def parse_report(
     # (and what comes before the first day takes the first day). A line that opens with a
     # service names its days after them ("vneid 3 hôm qua, cks 2 hôm nay"): a day then applies
     # to what comes before it, since the previous day.
-    trailing = 0 <= first_service < len(date_units) and first_service == 0
+    trailing = first_service == 0 and bool(date_units)
 
     def day_of(before: int) -> datetime.date | None:
         if not days:
