@@ -15,24 +15,7 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from storage.models import Conversation, Member
-from storage.sql.announcements import AnnouncementRepository
-from storage.sql.channels import ChannelRepository
-from storage.sql.cycle import CycleRepository
-from storage.sql.files import FileRepository
-from storage.sql.inbox import InboxRepository
-from storage.sql.leases import LeaseRepository
-from storage.sql.outbox import OutboxRepository
-from storage.sql.reminders import ReminderRepository
-from storage.sql.repositories import (
-    AuditRepository,
-    ConversationRepository,
-    InviteRepository,
-    MemberRepository,
-    ReportRepository,
-    UnitRepository,
-)
-from storage.sql.schema import SchemaRepository
-from storage.sql.tallies import TallyRepository, TargetRepository
+from storage.sql.repository_set import Repositories
 
 T = TypeVar("T")
 
@@ -41,26 +24,8 @@ class DatabaseInUse(RuntimeError):
     """Another process has the database open (a restore must wait for it to close)."""
 
 
-class UnitOfWork(Protocol):
-    """One transaction and the repositories that work in it."""
-
-    units: UnitRepository
-    members: MemberRepository
-    invites: InviteRepository
-    reports: ReportRepository
-    conversations: ConversationRepository
-    inbox: InboxRepository
-    audit: AuditRepository
-    outbox: OutboxRepository
-    reminders: ReminderRepository
-    tallies: TallyRepository
-    targets: TargetRepository
-    announcements: AnnouncementRepository
-    channels: ChannelRepository
-    files: FileRepository
-    leases: LeaseRepository
-    cycle: CycleRepository
-    schema: SchemaRepository  # the tables as data (tcns db copy)
+class UnitOfWork(Repositories, Protocol):
+    """One transaction and the repositories that work in it (``storage.sql.repository_set``)."""
 
     async def open_inbound(self, channel: str, update_key: str, user_id: str, chat_id: str,
                            now: datetime) -> tuple[bool, Member | None, Conversation]:

@@ -3,6 +3,8 @@ hold. A new repository is added here once, and both backends have it."""
 
 from __future__ import annotations
 
+from typing import Protocol, get_type_hints
+
 from storage.sql.announcements import AnnouncementRepository
 from storage.sql.channels import ChannelRepository
 from storage.sql.cycle import CycleRepository
@@ -24,25 +26,33 @@ from storage.sql.schema import SchemaRepository
 from storage.sql.tallies import TallyRepository, TargetRepository
 
 
-class RepositorySet:
+class Repositories(Protocol):
     """The repositories a unit of work offers (``uow.units``, ``uow.reports``…), all working
-    in the unit's one transaction through ``executor``."""
+    in the unit's one transaction. The storage contract's unit of work is this plus its methods."""
+
+    units: UnitRepository
+    members: MemberRepository
+    invites: InviteRepository
+    reports: ReportRepository
+    conversations: ConversationRepository
+    inbox: InboxRepository
+    audit: AuditRepository
+    outbox: OutboxRepository
+    reminders: ReminderRepository
+    tallies: TallyRepository
+    targets: TargetRepository
+    announcements: AnnouncementRepository
+    channels: ChannelRepository
+    files: FileRepository
+    leases: LeaseRepository
+    cycle: CycleRepository
+    schema: SchemaRepository  # the tables as data (tcns db copy)
+
+
+class RepositorySet(Repositories):
+    """Every repository of :class:`Repositories`, built over one ``executor``: what both
+    backends' units of work hold. A repository added to the protocol is built here too."""
 
     def __init__(self, executor: Executor) -> None:
-        self.units = UnitRepository(executor)
-        self.members = MemberRepository(executor)
-        self.invites = InviteRepository(executor)
-        self.reports = ReportRepository(executor)
-        self.conversations = ConversationRepository(executor)
-        self.inbox = InboxRepository(executor)
-        self.audit = AuditRepository(executor)
-        self.outbox = OutboxRepository(executor)
-        self.reminders = ReminderRepository(executor)
-        self.tallies = TallyRepository(executor)
-        self.targets = TargetRepository(executor)
-        self.announcements = AnnouncementRepository(executor)
-        self.channels = ChannelRepository(executor)
-        self.files = FileRepository(executor)
-        self.leases = LeaseRepository(executor)
-        self.cycle = CycleRepository(executor)
-        self.schema = SchemaRepository(executor)  # the tables as data (tcns db copy)
+        for name, repository in get_type_hints(Repositories).items():
+            setattr(self, name, repository(executor))

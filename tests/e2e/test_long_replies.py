@@ -8,27 +8,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pytest
-from support.fakebotapi import FakeBotApi, FakeUser, SentMessage
+from support.fakebotapi import FakeUser, SentMessage
 from support.helpers import TZ
+from support.telegram import served_commune
 
 from bot.content import Content
 from bot.domain.clock import FixedClock
 from bot.domain.messages import Markup, Option, Reply
-from bot.flows.engine import Engine
 from bot.handlers.plain import split_text, utf16_length
-from bot.handlers.telegram import MAX_TEXT, build_application
+from bot.handlers.telegram import MAX_TEXT
 from bot.handlers.telegram_outbox import CHANNEL, telegram_delivery
-from bot.handlers.telegram_polling import TelegramPolling
-from bot.runtime.backend import database_from_url
-from bot.services.demo import Demo, seed_demo
-from bot.services.invites import create_invite
+from bot.services.demo import Demo
 from bot.services.outbox import OutboxSender
 from bot.services.reminders import scheduling_pass
+from storage import UnitOfWork
 
-TOKEN = "123:TEST"
 VILLAGES = 300
 NAME = "Thôn Nguyễn Thị Minh Khai Phường Hoàng Văn Thụ số {n:03d}"  # 51 characters
 
@@ -41,26 +38,17 @@ def at(text: str) -> datetime:
 async def setup(db_url: str, content: Content) -> AsyncIterator[tuple]:
     """A commune with 306 villages (long names), none has reported; its staff member on Telegram."""
     clock = FixedClock(at("2026-11-18 10:00"))
-    db = await database_from_url(db_url).open()
-    demo: Demo = await seed_demo(db, content, clock.now())
-    async with db.uow() as uow:
+
+    async def long_named_villages(uow: UnitOfWork, demo: Demo) -> None:
         for n in range(VILLAGES):
             await uow.units.add("village", f"T{n:03d}", NAME.format(n=n), demo.commune.id, 100, 300)
-        staff_code = (await create_invite(uow, demo.commune.id, "staff", clock.now(), timedelta(days=30))).code
-    async with FakeBotApi() as server:
-        app = build_application(TOKEN, Engine(db, content, clock, TZ), content, base_url=server.base_url,
-                                base_file_url=server.base_file_url)
-        polling = TelegramPolling(app, poll_seconds=1)
-        await polling.start()
+
+    async with served_commune(db_url, content, clock, long_named_villages) as (server, app, db, _, staff_code):
         staff = server.user(801, "Cán bộ Hà")
         await staff.send(f"/start {staff_code}")
         assert "Chào mừng" in (await staff.next_reply()).plain_text
         await staff.next_reply()  # first steps
-        try:
-            yield server, app, db, clock, staff
-        finally:
-            await polling.stop()
-            await db.close()
+        yield server, app, db, clock, staff
 
 
 async def all_replies(user: FakeUser, quiet: float = 1.0) -> list[SentMessage]:

@@ -6,11 +6,10 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 from support import peek
+from support.channel_fixtures import channel_fixtures
 from support.fakezaloapi import FakeZaloApi, FakeZaloUser
 from support.helpers import TZ
 from support.zalo import TOKEN, Bot, join, say, staff_code
@@ -24,18 +23,7 @@ from bot.services.outbox import OutboxSender
 from bot.services.quota import Quotas
 from storage.models import NewMessage
 
-
-@pytest.fixture
-async def server() -> AsyncIterator[FakeZaloApi]:
-    async with FakeZaloApi() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def bot(server: FakeZaloApi, db_url: str, content: Content, clock: FixedClock, seeded: Demo):
-    running = await Bot(server, db_url, content, clock).start()
-    yield running
-    await running.stop()
+server, bot = channel_fixtures(FakeZaloApi, Bot)
 
 
 async def test_join_then_report_in_one_line_then_undo_by_typing(bot: Bot, server: FakeZaloApi, seeded: Demo):

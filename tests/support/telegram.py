@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
 from telegram.ext import Application
 
 from bot.content import Content
@@ -10,7 +14,9 @@ from bot.flows.engine import Engine
 from bot.handlers.telegram import build_application
 from bot.handlers.telegram_polling import TelegramPolling
 from bot.runtime.backend import database_from_url
-from storage import Database
+from bot.services.demo import Demo, seed_demo
+from bot.services.invites import create_invite
+from storage import Database, UnitOfWork
 from support import peek
 from support.fakebotapi import FakeBotApi, FakeUser
 from support.helpers import TZ
@@ -61,3 +67,29 @@ async def join(user: FakeUser, code: str) -> None:
     welcome = await user.next_reply()
     assert "Chào mừng" in welcome.plain_text
     await user.next_reply()  # first steps
+
+
+@asynccontextmanager
+async def served_commune(db_url: str, content: Content, clock: FixedClock,
+                         seed: Callable[[UnitOfWork, Demo], Awaitable[None]] | None = None,
+                         ) -> AsyncIterator[tuple[FakeBotApi, Application, Database, Demo, str]]:
+    """The demo commune (plus whatever ``seed`` adds) served by the real PTB Application polling
+    a fresh fake Bot API, with a staff invite: (server, app, db, demo, staff_code)."""
+    db = await database_from_url(db_url).open()
+    demo: Demo = await seed_demo(db, content, clock.now())
+    async with db.uow() as uow:
+        if seed is not None:
+            await seed(uow, demo)
+        staff_code = (await create_invite(uow, demo.commune.id, "staff", clock.now(), timedelta(days=30))).code
+    try:
+        async with FakeBotApi() as server:
+            app = build_application(TOKEN, Engine(db, content, clock, TZ), content, base_url=server.base_url,
+                                    base_file_url=server.base_file_url)
+            polling = TelegramPolling(app, poll_seconds=1)
+            await polling.start()
+            try:
+                yield server, app, db, demo, staff_code
+            finally:
+                await polling.stop()
+    finally:
+        await db.close()
