@@ -21,6 +21,8 @@ import asyncio
 import atexit
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 import uuid
@@ -52,7 +54,33 @@ def _start_throwaway() -> str:
     folder = tempfile.mkdtemp(prefix="tcns-pg-")  # short: the socket's path must fit in 107 bytes
     atexit.register(shutil.rmtree, folder, True)  # runs after the server's own stop (registered later)
     server = pgserver.get_server(os.path.join(folder, "data"), cleanup_mode="stop")
+    _watch(server.get_pid(), folder)
     return str(server.get_uri())
+
+
+# Stops the throwaway server when the test process ends in a way atexit never sees (kill -9,
+# a CI timeout, SIGTERM): it waits for EOF on a pipe only this process holds open.
+_WATCHER = """
+import os, shutil, signal, sys, time
+sys.stdin.buffer.read()
+pid, folder = int(sys.argv[1]), sys.argv[2]
+try:
+    os.kill(pid, signal.SIGQUIT)  # the postmaster's immediate shutdown
+    for _ in range(100):
+        time.sleep(0.1)
+        os.kill(pid, 0)
+except ProcessLookupError:
+    pass
+shutil.rmtree(folder, ignore_errors=True)
+"""
+_watchers: list[subprocess.Popen[bytes]] = []
+
+
+def _watch(pid: int | None, folder: str) -> None:
+    if pid is None:
+        return
+    _watchers.append(subprocess.Popen([sys.executable, "-c", _WATCHER, str(pid), folder], stdin=subprocess.PIPE,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
 
 
 def database_url(server: str, name: str) -> str:
