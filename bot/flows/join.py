@@ -21,6 +21,7 @@ from bot.flows.feature import Feature, Flow
 FLOW = "join"
 MAX_NAME = 64
 _CODE_CHARS = re.compile(r"[^A-Z0-9]")
+_CODE_WORD = re.compile(r"[-A-Za-z0-9]+")
 
 
 def normalise_code(text: str) -> str:
@@ -39,7 +40,15 @@ async def start(ctx: Context, args: str) -> list[Reply]:
 
 
 async def on_text(ctx: Context, text: str) -> list[Reply]:
+    if not looks_like_code(text):  # a report line, a greeting: say why nothing happens, keep waiting
+        return [ctx.say("join.not_a_code")]
     return await use_code(ctx, text)
+
+
+def looks_like_code(text: str) -> bool:
+    """A typed code attempt: one word of 4 to 12 Latin letters and digits (a dash allowed)."""
+    word = text.strip()
+    return _CODE_WORD.fullmatch(word) is not None and 4 <= len(normalise_code(word)) <= 12
 
 
 async def on_choice(ctx: Context, action: str) -> list[Reply]:

@@ -45,6 +45,17 @@ async def test_code_typed_after_start_and_lowercase(user: ChatUser, demo: Demo):
     assert "Ấp Mỹ Phú" in answer and "tổ trưởng" in answer
 
 
+async def test_a_report_typed_while_the_bot_waits_for_a_code_is_told_to_join_first(user: ChatUser, demo: Demo,
+                                                                                 db: Database):
+    await user.send("/start")
+    for line in ("vneid 5 cks 2", "xin chào", "😀😀", "abc"):
+        answer = await user.send(line)
+        assert "chưa tham gia" in answer and "K7M2QX" in answer and "không đúng" not in answer
+    assert "không đúng" in await user.send("WRONG1")  # what looks like a code is tried as one
+    assert "Ấp Mỹ Thạnh" in await user.send(demo.villages[0].member_code.lower())
+    assert await live_reports(db) == []
+
+
 async def test_wrong_code_gives_no_access(user: ChatUser, demo: Demo, db: Database):
     assert "không đúng" in await user.send("/start WRONG1")
     assert "chưa tham gia" in await user.send("vneid 5")
