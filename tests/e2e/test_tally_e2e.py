@@ -31,11 +31,11 @@ async def test_chart_and_export_are_sent_as_photo_and_document(bot: Bot, server:
         await uow.members.link_identity(staff.id, "telegram", "602", "602", bot.clock.now())
     officer = server.user(602, first_name="Cán bộ")
     await officer.send("/bieudo")
-    photo = await officer.next_reply()
+    photo = await officer.next_reply(timeout=30)  # matplotlib's first chart takes seconds on a busy machine
     assert photo.kind == "photo" and photo.file_bytes and photo.file_bytes.startswith(b"\x89PNG")
     assert "Xã Mỹ Hiệp – tháng 11/2026 (01/11–30/11): 7 người (+7 so với kỳ trước)" in photo.plain_text
     await officer.send("/xuat")
-    document = await officer.next_reply()
+    document = await officer.next_reply(timeout=30)
     assert document.kind == "document" and document.filename == "baocao_XA-MY-HIEP_2026-11.xlsx"
     book = load_workbook(io.BytesIO(document.file_bytes or b""))
     summary = {r[1]: r for r in book["Báo cáo"].iter_rows(values_only=True) if isinstance(r[0], int)}
