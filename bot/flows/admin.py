@@ -5,7 +5,8 @@ staff see and change only their commune's villages and members; an admin, deploy
 may act on any member or invite by its number or code, and lists the communes of their own
 unit. A number or code outside the scope is answered exactly like one that does not exist.
 
-Commands: /moi /maimoi /thuhoi /thanhvien /vaitro /khoa /mokhoa /nhatky (staff)
+Commands: /moi /maimoi /thuhoi /thanhvien /vaitro /khoa /mokhoa /nhatky (staff);
+          /themtv and /thanhvien also for a leader, in their own village
 Steps:    none (one message each); pages of /thanhvien and /maimoi by global action
 Tables:   units, members, identities, invites, audit, outbox (a member told of a change)
 Texts:    content/texts/admin.yaml
@@ -15,11 +16,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.domain.cleantext import clean_line
 from bot.domain.messages import Markup, Reply
+from bot.domain.textutil import fold
 from bot.flows import resolve
 from bot.flows.commands import PROVINCE_STAFF, SCOPE_OF_ROLE, STAFF, Command, lineage, may_see
 from bot.flows.context import Context
 from bot.flows.feature import Feature
+from bot.flows.free_text import refuse_personal_data
 from bot.flows.paging import PAGE_LINES, fit, more_action, on_more, page
 from bot.flows.report import day_text
 from bot.flows.resolve import Example, commune_ids, scope_of, villages_in_scope
@@ -27,9 +31,12 @@ from bot.services.invites import create_invite
 from bot.services.reminders import payload
 from storage.models import Member, NewMessage, Unit
 
+TEAM_KEEPERS = STAFF | {"leader"}  # /themtv and /thanhvien: a leader in their own village
 INVITE_DAYS = 7
 INVITE_USES = {"member": 5, "leader": 1, "staff": 1, PROVINCE_STAFF: 1}
 MAX_LIST = 30
+MAX_NAME = 64  # as a name taken from a chat profile (bot/flows/join.py)
+_QUOTES = "\"'“”‘’«»"
 
 
 async def member_in_scope(ctx: Context, text: str, example: Example) -> tuple[Member, Unit]:
@@ -144,9 +151,24 @@ async def revoke(ctx: Context, args: str) -> list[Reply]:
 
 
 # Members ----------------------------------------------------------------------
+async def _own_village(ctx: Context) -> Unit | None:
+    """A leader's village (None if their unit is not a village)."""
+    assert ctx.member is not None
+    unit = await ctx.uow.units.get(ctx.member.unit_id)
+    return unit if unit is not None and unit.kind == "village" else None
+
+
 async def members(ctx: Context, args: str) -> list[Reply]:
+    assert ctx.member is not None
     village_id = 0
-    if args.strip():
+    if ctx.member.role == "leader":  # a leader's roster is their village, whatever is typed
+        own = await _own_village(ctx)
+        if own is None:
+            return [ctx.say("admin.no_such_village")]
+        if args.strip() and resolve.index(ctx, [own]).match(args).found is None:
+            return [ctx.say("admin.members_leader_own", village=own.name, value=args.strip())]
+        village_id = own.id
+    elif args.strip():
         village_id = resolve.find(ctx, await villages_in_scope(ctx), args,
                                   lambda place: ctx.t("admin.examples.thanhvien", place=place)).id
     return await members_page(ctx, village_id, 1, None)
@@ -154,6 +176,10 @@ async def members(ctx: Context, args: str) -> list[Reply]:
 
 async def _roster_units(ctx: Context, village_id: int) -> list[Unit] | None:
     """The units a roster lists, in its order: one village, or each commune and its villages by code."""
+    assert ctx.member is not None
+    if ctx.member.role == "leader":
+        own = await _own_village(ctx)
+        return [own] if own is not None and village_id == own.id else None
     villages = await villages_in_scope(ctx)
     if village_id:
         return [v for v in villages if v.id == village_id] or None
@@ -168,8 +194,9 @@ async def _roster_units(ctx: Context, village_id: int) -> list[Unit] | None:
 async def members_page(ctx: Context, village_id: int, number: int, after: int | None) -> list[Reply]:
     """One page of the roster (all the scope, or one village), from just after member ``after``."""
     units = await _roster_units(ctx, village_id)
-    if units is None:
-        return [ctx.say("admin.no_such_village")]
+    if units is None:  # a leader paging a roster wider than their village: not theirs to read
+        leader = ctx.member is not None and ctx.member.role == "leader"
+        return [ctx.say("errors.not_allowed" if leader else "admin.no_such_village")]
     names = {u.id: u.name for u in units}
     rows = await ctx.uow.members.page(list(names), after, PAGE_LINES + 1)
     if not rows:
@@ -184,6 +211,50 @@ async def members_page(ctx: Context, village_id: int, number: int, after: int | 
     more = more_action("tv", village_id, number + 1, rows[shown - 1][0]) if shown < len(rows) else None
     header = ctx.t("paging.members") if number == 1 else ctx.t("paging.members_next", page=number)
     return [page(ctx, header, lines[:shown], more)]
+
+
+async def add_member(ctx: Context, args: str) -> list[Reply]:
+    """/themtv THÔN TÊN: a member without a phone (no chat identity), for /baothay."""
+    assert ctx.member is not None
+    leader = ctx.member.role == "leader"
+    own = await _own_village(ctx) if leader else None
+    if leader and own is None:
+        return [ctx.say("admin.no_such_village")]
+    # A leader's commune is searched too, so another village of it gets its own answer.
+    villages = [v for v in await ctx.uow.units.children(own.parent_id or 0) if v.kind == "village"] \
+        if own is not None else await villages_in_scope(ctx)
+    def example(place: str) -> str:
+        return ctx.t("admin.examples.themtv", place=place)
+    usage_place = resolve.short_name(ctx, own) if own is not None else resolve.sample(ctx, villages)
+    words = args.split()
+    if not words:
+        return [ctx.say("admin.add_member_usage", example=example(usage_place))]
+    village, rest = resolve.take(ctx, villages, words, example, loose=False)
+    if village is None:
+        return [ctx.say("admin.add_member_no_village", value=args.strip(),
+                        names=resolve.names_of([own] if own is not None else villages, MAX_LIST),
+                        example=example(usage_place))]
+    if own is not None and village.id != own.id:
+        return [ctx.say("admin.add_member_own", village=own.name, example=example(usage_place))]
+    name = " ".join(clean_line(" ".join(rest), None).strip(_QUOTES).split())
+    if not name:
+        return [ctx.say("admin.add_member_no_name", example=example(resolve.short_name(ctx, village)))]
+    refused = refuse_personal_data(ctx, name)  # a resident's ID or phone number typed as a name
+    if refused is not None:
+        return [refused]
+    if len(name) > MAX_NAME:
+        return [ctx.say("admin.add_member_too_long", max=MAX_NAME)]
+    if not any(ch.isalpha() for ch in name):
+        return [ctx.say("admin.add_member_bad_name", example=example(resolve.short_name(ctx, village)))]
+    same = next((m for m in await ctx.uow.members.in_unit(village.id)
+                 if m.status != "forgotten" and fold(m.name or "") == fold(name)), None)
+    if same is not None:
+        return [ctx.say("admin.add_member_exists", id=same.id, name=same.name, village=village.name)]
+    member = await ctx.uow.members.add(name, "member", village.id, ctx.now)
+    # The audit keeps no name: /nhatky reads it from the member, and `tcns member forget` erases it there.
+    await ctx.uow.audit.add(ctx.member.id, "member_add", f"member:{member.id}", ctx.now, {"unit": village.id},
+                            unit_id=_commune_of(village))
+    return [ctx.say("admin.member_added", id=member.id, name=name, village=village.name)]
 
 
 CHANNELS = ("telegram", "zalo", "terminal")
@@ -271,12 +342,13 @@ FEATURE = Feature(
         Command(("moi", "invite"), invite, STAFF),
         Command(("maimoi", "invites"), invites, STAFF),
         Command(("thuhoi", "revoke"), revoke, STAFF),
-        Command(("thanhvien", "members"), members, STAFF),
+        Command(("thanhvien", "members"), members, TEAM_KEEPERS),
+        Command(("themtv", "addmember"), add_member, TEAM_KEEPERS),
         Command(("vaitro", "role"), set_role, STAFF),
         Command(("khoa", "disable"), disable, STAFF),
         Command(("mokhoa", "enable"), enable, STAFF),
         Command(("nhatky", "audit"), audit, STAFF),
     ),
     # "Xem tiếp" under a page of /thanhvien or /maimoi (bot/flows/paging.py).
-    global_actions={"tv": on_more(STAFF, members_page), "mm": on_more(STAFF, invites_page, text_cursor=True)},
+    global_actions={"tv": on_more(TEAM_KEEPERS, members_page), "mm": on_more(STAFF, invites_page, text_cursor=True)},
 )

@@ -207,7 +207,7 @@ async def on_behalf(ctx: Context, args: str) -> list[Reply]:
                           max_count=ctx.content.limits.max_count_per_report)
     if result.issues:
         return [ctx.reply(Markup.lines([issue_text(ctx, i) for i in result.issues]))]
-    if not result.is_report:
+    if not result.is_report and not result.nothing:  # "không có": an explicit zero report for them
         return [ctx.say("corrections.proxy_usage", example=example(str(member.id)))]
     groups = day_groups(ctx, result)  # a line may name several days: each item on its own
     for day, _ in groups:

@@ -5,6 +5,11 @@ On the channel the member already uses, ``/lienket`` gives a one-time code (8 di
 links that account to the same member: reports, role and menu are theirs on both, pushes go
 to the channel used last, ``/thanhvien`` shows both. ``/lienket huy`` removes every other
 account (``tcns member forget`` removes them all).
+
+A member added without a phone (``/themtv``) gets a phone later the same way: their leader or
+staff types ``/lienket SỐ-TV`` and hands them the code, valid :data:`HANDOVER_HOURS` hours,
+which they send from their new chat (``/lienket 4829 1375``): that chat becomes theirs, with
+the reports already entered for them.
 """
 
 from __future__ import annotations
@@ -15,12 +20,15 @@ from datetime import timedelta
 
 from bot.domain.messages import Reply
 from bot.domain.textutil import fold
-from bot.flows.commands import EVERYONE, Command
+from bot.flows.commands import EVERYONE, STAFF, Command, may_see
 from bot.flows.context import Context
 from bot.flows.feature import Feature
 from storage.models import Member
 
 CODE_MINUTES = 10
+HANDOVER_HOURS = 24  # a code for a member without a phone: handed over in person, used when the phone is set up
+HANDOVER_ROLES = STAFF | {"leader"}
+NO_CHANNEL = ""  # the channel of a code asked for a member who has none yet
 CODE_DIGITS = 8
 UNLINK_WORDS = frozenset({"huy", "go", "bo", "xoa"})
 _NOT_DIGIT = re.compile(r"\D")
@@ -40,6 +48,9 @@ async def command(ctx: Context, args: str) -> list[Reply]:
         return await _use(ctx, code)
     if words and words[0] in UNLINK_WORDS:
         return await _unlink(ctx)
+    number = args.strip().lstrip("#")
+    if number.isdigit() and len(number) < CODE_DIGITS and ctx.member.role in HANDOVER_ROLES:
+        return await _offer_for(ctx, int(number))
     if _NOT_DIGIT.sub("", args):
         return [ctx.say("link.already_member")]
     return await _offer(ctx)
@@ -56,6 +67,23 @@ async def _offer(ctx: Context) -> list[Reply]:
     if others:
         replies.append(ctx.say("link.linked_now", channels=", ".join(others)))
     return replies
+
+
+async def _offer_for(ctx: Context, member_id: int) -> list[Reply]:
+    """A code for a member of the caller's scope who has no chat yet (added with /themtv)."""
+    member = await ctx.uow.members.get(member_id)
+    if member is None or member.status == "forgotten" or member.role not in ("member", "leader") \
+            or not await may_see(ctx, member.unit_id):
+        return [ctx.say("link.no_such_member", id=member_id)]
+    if await ctx.uow.channels.identities(member.id):
+        return [ctx.say("link.member_has_chat", id=member.id, name=member.name or "")]
+    if not member.active:
+        return [ctx.say("link.member_disabled", id=member.id, name=member.name or "")]
+    code = "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
+    await ctx.uow.channels.add_link_code(code, member.id, NO_CHANNEL, ctx.now + timedelta(hours=HANDOVER_HOURS),
+                                         ctx.now)
+    return [ctx.say("link.handover_code", id=member.id, name=member.name or "", code=f"{code[:4]} {code[4:]}",
+                    hours=HANDOVER_HOURS)]
 
 
 async def _use(ctx: Context, code: str) -> list[Reply]:
@@ -75,6 +103,9 @@ async def _use(ctx: Context, code: str) -> list[Reply]:
                             {"channel": inbound.channel, "from": channel}, unit_id=await _commune_of(ctx, member))
     ctx.member = member
     ctx.end()
+    if channel == NO_CHANNEL:  # their first chat: a member added without a phone
+        return [ctx.reply(ctx.t("link.done_first", name=member.name or "", unit=unit.name if unit else ""),
+                          menu=True, commands_for=member.role)]
     return [ctx.reply(ctx.t("link.done", other=_channel_name(ctx, channel), unit=unit.name if unit else ""),
                       menu=True, commands_for=member.role)]
 

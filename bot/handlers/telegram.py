@@ -39,7 +39,7 @@ MAX_RETRY_AFTER = 60.0
 # Telegram's command menu (setMyCommands), in this order, each described by texts
 # ``commands.<name>``; a role sees the commands the command registry allows it.
 MENU_ORDER = ("baocao", "cuatoi", "huy", "tuan", "thang", "quy", "nam", "ky", "bieudo", "xuat", "hanchot", "chot",
-              "khoaky", "moky", "gannhat", "suabc", "xoabc", "baothay", "thongbao", "moi", "maimoi", "thuhoi",
+              "khoaky", "moky", "gannhat", "suabc", "xoabc", "baothay", "themtv", "thongbao", "moi", "maimoi", "thuhoi",
               "thanhvien", "vaitro", "khoa", "mokhoa", "thon", "chitieu", "nhatky", "tatnhacnho", "batnhacnho",
               "huongdan", "help")
 # Every private chat sees the members' menu (and /start) unless its own is set.

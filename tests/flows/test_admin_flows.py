@@ -13,7 +13,7 @@ from bot.flows.engine import COMMANDS, Engine
 from bot.services.demo import Demo
 from storage import Database
 
-ADMIN_COMMANDS = ("moi", "maimoi", "thuhoi", "thanhvien", "vaitro", "khoa", "mokhoa", "nhatky")
+ADMIN_COMMANDS = ("moi", "maimoi", "thuhoi", "vaitro", "khoa", "mokhoa", "nhatky")  # /thanhvien: leaders too
 
 
 @pytest.fixture

@@ -83,7 +83,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
                          "commune_add", "villages_import", "announce", "void", "correct", "proxy_report",
                          "village_add", "village_rename", "village_figures", "village_an", "village_hien",
                          "target", "deadline.add", "reminder.adhoc", "link", "unlink", "period.confirm",
-                         "period.close", "period.reopen"),
+                         "period.close", "period.reopen", "member_add"),
 }
 
 # Calls whose keyword arguments come from elsewhere than the call (``**`` of a value the test
