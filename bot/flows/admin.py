@@ -14,10 +14,12 @@ Texts:    content/texts/admin.yaml
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from bot.domain.cleantext import clean_line
 from bot.domain.messages import Markup, Reply
+from bot.domain.periods import from_key
+from bot.domain.tally import period_label
 from bot.domain.textutil import fold
 from bot.flows import resolve
 from bot.flows.commands import PROVINCE_STAFF, SCOPE_OF_ROLE, STAFF, Command, lineage, may_see
@@ -29,7 +31,7 @@ from bot.flows.report import day_text
 from bot.flows.resolve import Example, commune_ids, scope_of, villages_in_scope
 from bot.services.invites import create_invite
 from bot.services.reminders import payload
-from storage.models import Member, NewMessage, Unit
+from storage.models import AuditEntry, Member, NewMessage, Unit
 
 TEAM_KEEPERS = STAFF | {"leader"}  # /themtv and /thanhvien: a leader in their own village
 INVITE_DAYS = 7
@@ -318,6 +320,8 @@ async def enable(ctx: Context, args: str) -> list[Reply]:
 
 
 # Audit ------------------------------------------------------------------------
+# /nhatky reads like a log a person wrote: each action in words, with the names, villages,
+# services, values and report numbers it touched (read now: a forgotten member shows by number).
 async def audit(ctx: Context, args: str) -> list[Reply]:
     count = int(args) if args.strip().isdigit() else 10
     count = max(1, min(count, 50))
@@ -325,14 +329,175 @@ async def audit(ctx: Context, args: str) -> list[Reply]:
     entries = await ctx.uow.audit.latest(count, communes)
     if not entries:
         return [ctx.say("admin.audit_empty")]
-    lines = [
-        ctx.t("admin.audit_line", at=entry.at.astimezone(ctx.tz).strftime("%d/%m %H:%M"),
-              who=entry.actor_name or ctx.t("admin.system"),
-              action=ctx.t(f"admin.actions.{entry.action}") if f"admin.actions.{entry.action}" in ctx.t
-              else entry.action, obj=entry.object)
-        for entry in entries
-    ]
+    lines = [ctx.t("admin.audit_line", at=entry.at.astimezone(ctx.tz).strftime("%d/%m %H:%M"),
+                   who=_actor_text(ctx, entry), what=await log_text(ctx, entry))
+             for entry in entries]
     return [ctx.reply(Markup.lines([ctx.t("admin.audit_header", n=len(lines)), *lines]))]
+
+
+def _actor_text(ctx: Context, entry: AuditEntry) -> str:
+    """Who did it: their name; a forgotten member by number; the server (a command, the scheduler)."""
+    if entry.actor_name:
+        return entry.actor_name
+    if entry.actor_id is not None:
+        return str(ctx.t("admin.log.member_number", id=entry.actor_id))
+    return str(ctx.t("admin.system"))
+
+
+def _object_id(entry: AuditEntry) -> int:
+    """The number in an audit object such as ``member:7`` (0 if none)."""
+    tail = entry.object.rpartition(":")[2]
+    return int(tail) if tail.isdigit() else 0
+
+
+async def _unit_text(ctx: Context, unit_id: object) -> str:
+    unit = await ctx.uow.units.get(int(unit_id)) if str(unit_id).isdigit() else None
+    return unit.name if unit is not None else str(ctx.t("admin.log.some_unit"))
+
+
+async def _member_text(ctx: Context, member_id: int) -> str:
+    """"#7 Lan (Ấp Mỹ Thạnh)"; a forgotten member by number only."""
+    member = await ctx.uow.members.get(member_id)
+    if member is None or not member.name:
+        return str(ctx.t("admin.log.member_number", id=member_id))
+    return str(ctx.t("admin.log.member", id=member_id, name=member.name,
+                     unit=await _unit_text(ctx, member.unit_id)))
+
+
+def _service_text(ctx: Context, code: object) -> str:
+    service = ctx.content.catalogue.get(str(code))
+    return service.short if service is not None else str(ctx.t("admin.log.no_service"))
+
+
+def _count_text(ctx: Context, service: str, count: int) -> str:
+    if ctx.content.catalogue.get(service) is None:  # the explicit zero report
+        return str(ctx.t("zero.label"))
+    return str(ctx.t("admin.log.count", service=_service_text(ctx, service), count=count,
+                     unit=ctx.unit_word(service)))
+
+
+async def _report_text(ctx: Context, report_id: int) -> str:
+    """"số 56: Ấp Mỹ Thạnh, VNeID 3 người, ngày 20/11/2026"."""
+    report = await ctx.uow.reports.get(report_id)
+    if report is None:
+        return str(ctx.t("admin.log.report_number", id=report_id))
+    return str(ctx.t("admin.log.report", id=report_id, unit=await _unit_text(ctx, report.village_id),
+                     what=_count_text(ctx, report.service, report.count), day=day_text(report.occurred_on)))
+
+
+def _period_text(ctx: Context, key: object) -> str:
+    """A period key (``2026-11``, ``2026-Q4``) as its name and dates; a campaign's by its day."""
+    text = str(key or "")
+    try:
+        return str(period_label(ctx.t, from_key(text)))
+    except ValueError:
+        pass
+    try:
+        return str(ctx.t("admin.log.campaign_period", due=day_text(date.fromisoformat(text))))
+    except ValueError:
+        return str(ctx.t("admin.log.some_period"))
+
+
+def _day_text(ctx: Context, iso: object) -> str:
+    try:
+        return day_text(date.fromisoformat(str(iso)))
+    except ValueError:
+        return "—"
+
+
+def _figures_text(ctx: Context, figures: object) -> str:
+    items = figures.items() if isinstance(figures, dict) else []
+    shown = [_count_text(ctx, str(code), int(count)) for code, count in items if count]
+    return ", ".join(shown) or str(ctx.t("admin.log.no_figures"))
+
+
+def _role_text(ctx: Context, role: object) -> str:
+    names = {r: ctx.t(f"roles.{r}") for r in ("member", "leader", "staff", "province_staff", "admin")}
+    return str(names.get(str(role)) or ctx.t("admin.log.some_role"))
+
+
+async def _proxy_items(ctx: Context, entry: AuditEntry) -> str:
+    """The reports a /baothay entered (by number), or how many items it had (older entries)."""
+    detail = entry.detail
+    batch = await ctx.uow.reports.batch(str(detail["batch"]), _object_id(entry)) if detail.get("batch") else []
+    if batch:
+        return "; ".join(str(ctx.t("admin.log.proxy_item", id=r.id, what=_count_text(ctx, r.service, r.count),
+                                   day=day_text(r.occurred_on))) for r in batch)
+    return str(ctx.t("admin.log.items", n=detail.get("items", 0)))
+
+
+async def log_text(ctx: Context, entry: AuditEntry) -> str:
+    """What one audit entry says, in words (never its internal object code)."""
+    action, detail, number = entry.action, entry.detail, _object_id(entry)
+    t = ctx.t
+    if action == "join":
+        return str(t("admin.log.join", unit=await _unit_text(ctx, number), role=_role_text(ctx, detail.get("role"))))
+    if action == "invite":
+        return str(t("admin.log.invite", code=detail.get("code", ""), role=_role_text(ctx, detail.get("role")),
+                     unit=await _unit_text(ctx, number)))
+    if action == "invite_revoke":
+        return str(t("admin.log.invite_revoke", code=entry.object.partition(":")[2]))
+    if action == "role":
+        return str(t("admin.log.role", member=await _member_text(ctx, number),
+                     old=_role_text(ctx, detail.get("from")), new=_role_text(ctx, detail.get("to"))))
+    if action in ("disable", "enable", "member_forget", "member_add", "link", "unlink"):
+        member = await _member_text(ctx, number)
+        if action == "link":
+            return str(t("admin.log.link", member=member, channel=_channel_names(ctx, str(detail.get("channel")))))
+        if action == "unlink":
+            removed = " ".join(str(c) for c in detail.get("removed", []))
+            return str(t("admin.log.unlink", member=member, channels=_channel_names(ctx, removed)))
+        if action == "disable":
+            return str(t("admin.log.disable", member=member))
+        if action == "enable":
+            return str(t("admin.log.enable", member=member))
+        if action == "member_add":
+            return str(t("admin.log.member_add", member=member))
+        return str(t("admin.log.member_forget", member=member))
+    if action in ("void", "correct"):
+        report = await _report_text(ctx, number)
+        reason = str(detail.get("reason", ""))
+        if action == "void":
+            return str(t("admin.log.void", report=report, reason=reason))
+        return str(t("admin.log.correct", report=report, old=detail.get("from", ""), new=detail.get("to", ""),
+                     new_id=detail.get("new", ""), reason=reason))
+    if action == "proxy_report":
+        return str(t("admin.log.proxy_report", member=await _member_text(ctx, number),
+                     items=await _proxy_items(ctx, entry)))
+    if action in ("commune_add", "village_add", "village_an", "village_hien"):
+        return str(t(f"admin.log.{action}", unit=await _unit_text(ctx, number)))
+    if action == "village_rename":
+        return str(t("admin.log.village_rename", old=detail.get("old") or t("admin.log.some_unit"),
+                     unit=await _unit_text(ctx, number)))
+    if action == "village_figures":
+        return str(t("admin.log.village_figures", unit=await _unit_text(ctx, number),
+                     households=detail.get("households", "—"), adults=detail.get("adults", "—")))
+    if action == "villages_import":
+        return str(t("admin.log.villages_import", unit=await _unit_text(ctx, number),
+                     added=detail.get("added", 0), updated=detail.get("updated", 0)))
+    if action == "announce":
+        return str(t("admin.log.announce", id=number, people=detail.get("recipients", 0)))
+    if action == "target":
+        return str(t("admin.log.target", unit=await _unit_text(ctx, number),
+                     service=_service_text(ctx, detail.get("service")), year=detail.get("year", ""),
+                     value=detail.get("value", "")))
+    if action in ("deadline.add", "deadline.remove"):
+        key = "admin.log.deadline_add" if action == "deadline.add" else "admin.log.deadline_remove"
+        return str(t(key, id=number, name=detail.get("name", ""), due=_day_text(ctx, detail.get("due"))))
+    if action == "reminder.adhoc":
+        what = detail.get("name") or _period_text(ctx, entry.object.partition(":")[2])
+        return str(t("admin.log.reminder_adhoc", what=what, messages=detail.get("messages", 0)))
+    if action == "period.confirm":
+        timing = t("admin.log.on_time") if detail.get("on_time", True) else t("admin.log.late")
+        return str(t("admin.log.confirm", unit=await _unit_text(ctx, number),
+                     period=_period_text(ctx, detail.get("period")),
+                     figures=_figures_text(ctx, detail.get("figures")), timing=timing))
+    if action in ("period.close", "period.reopen"):
+        period = _period_text(ctx, entry.object.partition(":")[2])
+        if action == "period.reopen":
+            return str(t("admin.log.reopen", period=period))
+        return str(t("admin.log.close_auto" if detail.get("auto") else "admin.log.close", period=period))
+    return str(t("admin.log.other"))  # an action this version does not know: never its code
 
 
 FEATURE = Feature(

@@ -225,7 +225,8 @@ async def on_behalf(ctx: Context, args: str) -> list[Reply]:
     await changed(ctx, member.unit_id, days, "proxy")
     items = [item for _, day_items in groups for item in day_items]
     await ctx.uow.audit.add(ctx.member.id, "proxy_report", f"member:{member.id}", ctx.now,
-                            {"items": len(items)}, unit_id=await _commune_of_village(ctx, member.unit_id))
+                            {"items": len(items), "batch": batch_id},
+                            unit_id=await _commune_of_village(ctx, member.unit_id))
     return [ctx.say("corrections.proxy_recorded", name=member.name or f"#{member.id}", items=items_text(ctx, items),
                     day=", ".join(day_text(day) for day, _ in groups))]
 

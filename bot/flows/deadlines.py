@@ -218,7 +218,8 @@ async def _remind(ctx: Context, commune: Unit, planner: Planner, deadline: Deadl
     if messages and not added:
         return [ctx.say("reminders.adhoc_again")]
     await ctx.uow.audit.add(ctx.member.id, "reminder.adhoc", f"{deadline.rule}:{deadline.key}", ctx.now,
-                            {"messages": added}, unit_id=commune.id)
+                            {"messages": added, "name": deadline_label(ctx.content, deadline)},
+                            unit_id=commune.id)
     reached = len({m.village_id for m in messages})
     replies = [ctx.say("reminders.adhoc_done", people=added, villages=reached, name=deadline.name)]
     if planner.is_quiet(ctx.now):

@@ -87,7 +87,7 @@ async def villages(ctx: Context, args: str) -> list[Reply]:
     if action == "doiten" and rest:
         await ctx.uow.units.update(village.id, name, village.households, village.adults)
         return await _done(ctx, commune, village, "village_rename",
-                           ctx.say("villages.renamed", code=village.code, new=name), new=name)
+                           ctx.say("villages.renamed", code=village.code, new=name), new=name, old=village.name)
     if action == "so" and len(rest) == 2 and all(w.isdigit() and int(w) <= MAX_FIGURE for w in rest):
         await ctx.uow.units.update(village.id, village.name, int(rest[0]), int(rest[1]))
         households, adults = int(rest[0]), int(rest[1])

@@ -106,7 +106,7 @@ def test_members_export_and_forget(tmp_path: Path):
     again = tcns(tmp_path, "chat", "--user", "lan", stdin="vneid 1\n")
     assert "chưa tham gia" in again.stdout  # the chat identity is gone too
     audit = tcns(tmp_path, "chat", "--user", "canbo", stdin="/nhatky\n")  # the commune's staff see the erasure
-    assert "xóa dữ liệu cá nhân (member:" in audit.stdout
+    assert "xóa dữ liệu cá nhân của thành viên #" in audit.stdout
 
 
 def test_backup_and_restore(tmp_path: Path):

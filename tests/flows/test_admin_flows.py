@@ -89,7 +89,7 @@ async def test_members_roles_and_disable(staff: ChatUser, engine: Engine, demo: 
     rows = await peek.live_reports(db, "count")
     assert [r[0] for r in rows] == [3, 2]
     audit = await staff.send("/nhatky")
-    for action in ("tham gia", "đổi vai trò", "khóa thành viên", "mở khóa thành viên"):
+    for action in ("tham gia", "đổi vai trò", "tạm khóa", "mở khóa"):
         assert action in audit
     assert "Cán bộ Văn hóa" in audit
 

@@ -72,7 +72,7 @@ async def test_a_village_confirms_a_late_report_reopens_it_and_it_confirms_again
         history = await uow.cycle.history(demo.villages[0].village.id, "2026-11")
     assert [(c.figures, c.reopened_at is not None) for c in history] == [
         ({"vneid": 5, "chu_ky_so": 2}, True), ({"vneid": 8, "chu_ky_so": 2}, False)]
-    assert "chốt số liệu thôn" in await staff(engine, demo).send("/nhatky")  # audited, in words
+    assert "chốt số liệu Ấp" in await staff(engine, demo).send("/nhatky")  # audited, in words
 
 
 async def test_an_explicit_zero_confirms_and_a_village_without_a_leader_confirms_by_any_member(

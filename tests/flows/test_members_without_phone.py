@@ -68,7 +68,7 @@ async def test_staff_add_in_any_village_of_their_commune(engine: Engine, demo: D
     number = int(re.search(r"#(\d+)", answer).group(1))
     assert f"#{number} Lê Thị Dung" in await staff.send("/thanhvien Hòa Long")
     assert "Không tìm thấy" in await staff.send("/thanhvien Xóm Lạ")
-    assert "thêm thành viên không có điện thoại" in await staff.send("/nhatky")
+    assert "Lê Thị Dung (Ấp Hòa Long), không có điện thoại" in await staff.send("/nhatky")
 
 
 async def test_a_member_without_a_phone_gets_one_later_and_can_be_forgotten(engine: Engine, demo: Demo,

@@ -310,7 +310,7 @@ async def test_hanchot_shows_status_and_staff_add_a_one_off_deadline(
     assert "Đã có hạn" in await staff.send("/hanchot them 30/11 “Chiến dịch VNeID”")
     assert "Chiến dịch VNeID" in await an.send("/hanchot")
     assert await peek.count(db, "custom_deadlines") == 1
-    assert "(demo): thêm hạn báo cáo (custom_deadline:1)" in await staff.send("/nhatky")  # the commune's audit trail
+    assert "(demo): thêm hạn số 1 «Chiến dịch VNeID» ngày 30/11/2026" in await staff.send("/nhatky")  # audit trail
 
 
 async def test_terminal_chat_shows_due_reminders(
@@ -329,7 +329,7 @@ async def test_terminal_chat_shows_due_reminders(
     out.truncate(0)
     await chat.send("/nhaclai quý 4/2026")
     assert "Đã gửi nhắc tới 5 người ở 3 thôn" in out.getvalue()
-    assert "nhắc lại các thôn chưa báo cáo" in await ChatUser(engine, "canbo", channel="terminal").send("/nhatky")
+    assert "nhắc lại các thôn, ấp chưa chốt" in await ChatUser(engine, "canbo", channel="terminal").send("/nhatky")
     out.seek(0)
     out.truncate(0)
     await chat.send("/trogiup")

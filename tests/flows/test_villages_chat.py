@@ -23,7 +23,7 @@ async def test_add_rename_figures_hide(engine: Engine, demo: Demo, db: Database)
     assert await peek.rows(db, "units", "name, households, adults, active", where="code = 'AP-MOI'") == [
         ("Ấp Mới Phát", 210, 540, 0)]
     assert "Không tìm thấy «KHONG-CO»" in await staff.send("/thon an KHONG-CO")
-    assert "thêm thôn" in await staff.send("/nhatky")
+    assert "thêm Ấp Mới" in await staff.send("/nhatky")
 
 
 async def test_targets(engine: Engine, demo: Demo, db: Database):
