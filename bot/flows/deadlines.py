@@ -1,8 +1,9 @@
 """Deadlines in the chat: /hanchot (next deadlines, and whether my village has reported),
-/hanchot them (staff add a one-off deadline), /tatnhacnho and /batnhacnho (weekly digest
+/hanchot them (staff add a one-off deadline), /hanchot xoa SỐ (staff remove one, by the number
+/hanchot shows them), /tatnhacnho and /batnhacnho (weekly digest
 off and on) and "nhắc lại" (staff send one more reminder to villages still missing).
 
-Commands: /hanchot [them] /tatnhacnho /batnhacnho (everyone registered), /nhaclai (staff)
+Commands: /hanchot [them|xoa] /tatnhacnho /batnhacnho (everyone registered), /nhaclai (staff)
 Steps:    none; the "Nhắc lại" button is a global action
 Tables:   custom_deadlines, member_prefs, outbox, audit
 Texts:    content/texts/deadlines.yaml
@@ -14,7 +15,7 @@ import re
 from datetime import date, timedelta
 
 from bot.domain.cleantext import clean_line
-from bot.domain.deadlines import Deadline, DeadlineConfig, Planner
+from bot.domain.deadlines import CAMPAIGN_PREFIX, Deadline, DeadlineConfig, Planner
 from bot.domain.messages import Markup, Reply
 from bot.domain.periods import period_of
 from bot.domain.tally import period_label
@@ -73,7 +74,17 @@ async def hanchot(ctx: Context, args: str) -> list[Reply]:
         if ctx.member is None or ctx.member.role not in STAFF:
             return [ctx.say("deadlines.staff_only")]
         return await add(ctx, rest)
+    if fold(head) in ("xoa", "bo", "remove"):
+        if ctx.member is None or ctx.member.role not in STAFF:
+            return [ctx.say("deadlines.staff_only_remove")]
+        return await remove(ctx, rest)
     return await show(ctx)
+
+
+def campaign_number(deadline: Deadline) -> int | None:
+    """The number of a deadline staff added (``/hanchot xoa SỐ``); None for a rule's deadline."""
+    tail = deadline.rule.removeprefix(CAMPAIGN_PREFIX)
+    return int(tail[1:]) if tail != deadline.rule and tail[:1] == "s" and tail[1:].isdigit() else None
 
 
 async def show(ctx: Context) -> list[Reply]:
@@ -86,8 +97,13 @@ async def show(ctx: Context) -> list[Reply]:
     upcoming = [d for d in await commune_deadlines(ctx.uow, planner, commune, today - timedelta(days=10),
                                                    today + timedelta(days=SHOW_DAYS + 10))
                 if today <= d.due <= today + timedelta(days=SHOW_DAYS)][:MAX_SHOWN]
+    staff = ctx.member.role in STAFF
+    if staff:  # staff see every deadline they added that is still ahead, with its number
+        later = [d for d in await commune_deadlines(ctx.uow, planner, commune, today, today + timedelta(
+            days=MAX_AHEAD_DAYS + 10)) if campaign_number(d) is not None and d.due >= today]
+        upcoming += [d for d in later if d not in upcoming]
     budget = await budget_line(ctx.uow, ctx.content, ZALO, ctx.now.astimezone(ctx.tz).strftime("%Y-%m")) \
-        if ctx.member.role in STAFF else None  # staff: how many Zalo pushes this month's quota has left
+        if staff else None  # staff: how many Zalo pushes this month's quota has left
     if not upcoming:
         return [ctx.say("deadlines.none", days=SHOW_DAYS), *([ctx.reply(budget)] if budget else [])]
     own = await ctx.uow.units.get(ctx.member.unit_id)
@@ -96,14 +112,18 @@ async def show(ctx: Context) -> list[Reply]:
     lines = [ctx.t("deadlines.header", unit=village.name if village else commune.name)]
     for deadline in upcoming:
         moved = ctx.t("deadlines.moved", nominal=day_text(deadline.nominal)) if deadline.moved else ""
+        number = campaign_number(deadline) if staff else None
         lines.append(ctx.t("deadlines.line", name=deadline.name, period=period_text(ctx.content, deadline.period),
-                           due=day_text(deadline.due), moved=moved))
+                           due=day_text(deadline.due), moved=moved,
+                           number=ctx.t("deadlines.number", id=number) if number is not None else ""))
         reported = await ctx.uow.cycle.confirmed_villages(commune.id, deadline.period.key)
         if village is not None:
             key = "deadlines.village_done" if village.id in reported else "deadlines.village_missing"
             lines.append(ctx.t(key, village=village.name))
         else:
             lines.append(ctx.t("deadlines.commune_status", done=len(reported), total=total))
+    if staff and any(campaign_number(d) is not None for d in upcoming):
+        lines.append(ctx.t("deadlines.remove_hint"))
     if budget is not None:
         lines.append(budget)
     return [ctx.reply(Markup.lines(lines), menu=True)]
@@ -115,9 +135,8 @@ def _parse_day(token: str, today: date) -> date | None:
         return None
     day, month, year = int(match[1]), int(match[2]), match[3]
     try:
-        if year is None:
-            found = date(today.year, month, day)
-            return found if found >= today else date(today.year + 1, month, day)
+        if year is None:  # this year's: a day already past is refused, never moved to next year
+            return date(today.year, month, day)
         return date(int(year) + (2000 if len(year) == 2 else 0), month, day)
     except ValueError:
         return None
@@ -134,7 +153,8 @@ async def add(ctx: Context, args: str) -> list[Reply]:
     if due is None:
         return [ctx.say("deadlines.add_bad_date")]
     if due < today:
-        return [ctx.say("deadlines.add_past")]
+        return [ctx.say("deadlines.add_past", day=day_text(due), today=day_text(today),
+                        example=f"{due.day}/{due.month}/{today.year + 1}")]
     if due > today + timedelta(days=MAX_AHEAD_DAYS):
         return [ctx.say("deadlines.add_too_far")]
     name = " ".join(clean_line(name, None).strip(_QUOTES).split())
@@ -159,6 +179,23 @@ async def add(ctx: Context, args: str) -> list[Reply]:
     moved = ctx.t("deadlines.moved", nominal=day_text(deadline.nominal)) if deadline.moved else ""
     return [ctx.say("deadlines.added", name=name, due=day_text(deadline.due), moved=moved,
                     start=day_text(today), first_reminder=day_text(first))]
+
+
+async def remove(ctx: Context, args: str) -> list[Reply]:
+    """/hanchot xoa SỐ: remove a deadline staff added (its number is the one /hanchot shows)."""
+    assert ctx.member is not None
+    number = args.strip().lstrip("#")
+    if not number.isdigit():
+        return [ctx.say("deadlines.remove_usage")]
+    commune = await commune_of(ctx)
+    if commune is None:
+        return [ctx.say("deadlines.no_unit")]
+    removed = await ctx.uow.reminders.remove_deadline(commune.id, int(number), f"{CAMPAIGN_PREFIX}s{number}")
+    if removed is None:
+        return [ctx.say("deadlines.remove_unknown", id=number)]
+    await ctx.uow.audit.add(ctx.member.id, "deadline.remove", f"custom_deadline:{removed.id}", ctx.now,
+                            {"name": removed.name, "due": removed.due_on.isoformat()}, unit_id=commune.id)
+    return [ctx.say("deadlines.removed", id=removed.id, name=removed.name, due=day_text(removed.due_on))]
 
 
 async def digest_off(ctx: Context, args: str) -> list[Reply]:

@@ -144,6 +144,20 @@ class ReminderRepository:
         assert row is not None
         return CustomDeadline(row[0], commune_id, name, starts_on, due_on)
 
+    async def remove_deadline(self, commune_id: int, deadline_id: int, rule: str) -> CustomDeadline | None:
+        """Remove a one-off deadline of the commune (None if it has none with this number) and
+        skip the reminders of it still waiting in the outbox (``rule``: the deadline's rule, unique
+        as its number is)."""
+        row = await self.db.fetchone(
+            "SELECT id, commune_id, name, starts_on, due_on FROM custom_deadlines WHERE id = ? AND commune_id = ?",
+            (deadline_id, commune_id))
+        if row is None:
+            return None
+        await self.db.execute("DELETE FROM custom_deadlines WHERE id = ?", (deadline_id,))
+        await self.db.execute("UPDATE outbox SET status = 'skipped', last_error = 'deadline removed' "
+                              "WHERE rule = ? AND status = 'pending'", (rule,))
+        return CustomDeadline(row[0], row[1], row[2], date.fromisoformat(row[3]), date.fromisoformat(row[4]))
+
     async def deadlines(self, commune_id: int) -> list[CustomDeadline]:
         rows = await self.db.fetchall(
             "SELECT id, commune_id, name, starts_on, due_on FROM custom_deadlines WHERE commune_id = ? "

@@ -93,6 +93,9 @@ async def test_every_audited_action_reads_in_words(engine: Engine, demo: Demo, d
     await staff.send("/thon hien AP-MOI")  # village_hien
     assert "Đã đặt" in await staff.send("/chitieu Mỹ Thạnh cks 2026 40%")  # target
     await staff.send('/hanchot them 30/12 "Chiến dịch VNeID"')  # deadline.add
+    await staff.send('/hanchot them 29/12 "Đợt bỏ"')
+    dropped = (await peek.rows(db, "custom_deadlines", "id", where="name = 'Đợt bỏ'"))[0][0]
+    assert "Đã xóa" in await staff.send(f"/hanchot xoa {dropped}")  # deadline.remove
     await staff.send("/nhaclai tháng 11")  # reminder.adhoc
     await staff.send("/thongbao cả xã Họp tổ sáng thứ Hai")
     await staff.tap("📣 Gửi")  # announce
@@ -134,6 +137,7 @@ async def test_every_audited_action_reads_in_words(engine: Engine, demo: Demo, d
     assert "chốt số liệu Ấp Mỹ Thạnh, tháng 10/2026" in log and "khóa sổ tháng 10/2026" in log
     assert "tự khóa sổ tháng 9/2026" in log
     assert "thêm hạn số" in log and "«Chiến dịch VNeID» ngày 30/12/2026" in log
+    assert f"xóa hạn số {dropped} «Đợt bỏ» ngày 29/12/2026" in log
     assert f"xóa dữ liệu cá nhân của thành viên #{lan_id}" in log  # a forgotten member: by number only
     assert f"thành viên #{lan_id}: gỡ liên kết Zalo" in log  # also as the one who did it
     assert "liên kết" in log and "Zalo" in log

@@ -313,6 +313,30 @@ async def test_hanchot_shows_status_and_staff_add_a_one_off_deadline(
     assert "(demo): thêm hạn số 1 «Chiến dịch VNeID» ngày 30/11/2026" in await staff.send("/nhatky")  # audit trail
 
 
+async def test_a_past_day_is_refused_and_staff_remove_a_deadline_by_its_number(
+        engine: Engine, demo: Demo, db: Database, clock: FixedClock):
+    users = await team(engine, demo)
+    staff = ChatUser(engine, "canbo", channel="terminal")
+    refused = await staff.send('/hanchot them 15/11 "Đợt cũ"')  # today is 22/11/2026: not moved to next year
+    assert "Ngày 15/11/2026 đã qua" in refused and "15/11/2027" in refused
+    assert await peek.count(db, "custom_deadlines") == 0
+    assert "Đã thêm hạn Đợt sau: 15/01/2027" in await staff.send('/hanchot them 15/1/2027 "Đợt sau"')
+    await staff.send('/hanchot them 30/11 "Chiến dịch VNeID"')
+    number = (await peek.rows(db, "custom_deadlines", "id", where="name = 'Chiến dịch VNeID'"))[0][0]
+    shown = await staff.send("/hanchot")
+    assert f"Chiến dịch VNeID – từ 22/11/2026 đến 30/11/2026: hạn 30/11/2026 · số {number}" in shown
+    assert "Đợt sau" in shown and "/hanchot xoa SỐ" in shown  # a deadline staff added, however far
+    assert "· số" not in await users["an"].send("/hanchot")  # members see no numbers
+    assert "Chỉ cán bộ xã mới xóa" in await users["leader0"].send(f"/hanchot xoa {number}")
+    assert "Gõ /hanchot xoa SỐ" in await staff.send("/hanchot xoa")
+    assert "không có hạn số 999" in await staff.send("/hanchot xoa 999")
+    assert await peek.count(db, "custom_deadlines") == 2
+    assert f"Đã xóa hạn số {number} Chiến dịch VNeID (30/11/2026)" in await staff.send(f"/hanchot xoa {number}")
+    assert "Chiến dịch VNeID" not in await staff.send("/hanchot")
+    assert f"không có hạn số {number}" in await staff.send(f"/hanchot xoa {number}")
+    assert f"xóa hạn số {number} «Chiến dịch VNeID» ngày 30/11/2026" in await staff.send("/nhatky")
+
+
 async def test_terminal_chat_shows_due_reminders(
         engine: Engine, demo: Demo, db: Database, content: Content, planner: Planner, clock: FixedClock):
     await team(engine, demo)

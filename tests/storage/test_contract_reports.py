@@ -9,7 +9,7 @@ import pytest
 from support.helpers import NOW
 
 from storage import Database
-from storage.models import NewReport, Target
+from storage.models import NewMessage, NewReport, Target
 
 DAY = date(2026, 11, 20)
 
@@ -285,3 +285,26 @@ async def test_digest_preferences_and_one_off_deadlines(backend: Database, commu
         earlier = await uow.reminders.add_deadline(commune.commune.id, "Sớm", start, date(2026, 12, 5), None, NOW)
         assert earlier is not None
         assert [d.id for d in await uow.reminders.deadlines(commune.commune.id)] == [earlier.id, added.id]
+
+
+async def test_a_one_off_deadline_is_removed_with_its_waiting_reminders(backend: Database, commune):
+    lan = commune.members[0]
+    async with backend.uow() as uow:
+        kept = await uow.reminders.add_deadline(commune.commune.id, "Giữ", date(2026, 12, 1), date(2026, 12, 5),
+                                                None, NOW)
+        gone = await uow.reminders.add_deadline(commune.commune.id, "Bỏ", date(2026, 12, 1), date(2026, 12, 20),
+                                                None, NOW)
+        assert kept is not None and gone is not None
+        await uow.outbox.enqueue([NewMessage(f"cd-s{n.id}", n.due_on.isoformat(), "before", lan.id, "telegram",
+                                             "1001", {"text": "nhắc"}, NOW) for n in (kept, gone)], NOW)
+    async with backend.uow() as uow:
+        assert await uow.reminders.remove_deadline(commune.commune.id + 999, gone.id, f"cd-s{gone.id}") is None
+        removed = await uow.reminders.remove_deadline(commune.commune.id, gone.id, f"cd-s{gone.id}")
+        assert removed == gone
+        assert await uow.reminders.remove_deadline(commune.commune.id, gone.id, f"cd-s{gone.id}") is None
+        assert [d.id for d in await uow.reminders.deadlines(commune.commune.id)] == [kept.id]
+        statuses = {r[0]: r[6] for r in await uow.outbox.listing()}
+    assert statuses == {f"cd-s{kept.id}": "pending", f"cd-s{gone.id}": "skipped"}
+    async with backend.uow() as uow:  # the same name and day can be added again
+        assert await uow.reminders.add_deadline(commune.commune.id, "Bỏ", date(2026, 12, 1), date(2026, 12, 20),
+                                                None, NOW) is not None
