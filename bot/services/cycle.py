@@ -68,6 +68,7 @@ class TeamFigures:
     late: int  # villages confirmed after the deadline
     unconfirmed: int  # villages with reports, not confirmed
     silent: int  # villages with neither
+    without_team: tuple[str, ...] = ()  # the names of the villages with no active member
 
     @property
     def confirmed(self) -> int:
@@ -125,10 +126,12 @@ async def team_figures(uow: UnitOfWork, scope: Unit, period: Period,
     if statuses is None:
         statuses = await village_status(uow, scope, period)
     with_team = members = active = 0
+    without: list[str] = []
     for status in statuses:
         village = status.village
         people = [m for m in await uow.members.in_unit(village.id) if m.active and m.role in MEMBER_ROLES]
         if not people:
+            without.append(village.name)
             continue
         with_team += 1
         members += len(people)
@@ -138,7 +141,7 @@ async def team_figures(uow: UnitOfWork, scope: Unit, period: Period,
         active += len(busy & {m.id for m in people})
     counts = {state: sum(1 for s in statuses if s.state == state) for state in STATES}
     return TeamFigures(period, len(statuses), with_team, members, active, counts["on_time"], counts["late"],
-                       counts["unconfirmed"], counts["silent"])
+                       counts["unconfirmed"], counts["silent"], tuple(without))
 
 
 # ------------------------------------------------------------------------------------------

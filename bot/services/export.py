@@ -82,7 +82,7 @@ def to_csv(data: ExportData, content: Content, tz: ZoneInfo) -> bytes:
     read the diacritics), read from one snapshot; a blank line between the tables."""
     with data.snapshot() as snapshot:
         filed = read_filed(snapshot, data.tally)
-    report = filed_report(content, filed.tally, filed.team, filed.commune, tz)
+    report = filed_report(content, filed.tally, filed.statuses, filed.team, filed.commune, tz)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     for index, (title, table) in enumerate(report.sections[:2]):

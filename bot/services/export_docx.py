@@ -30,7 +30,7 @@ def write_docx(data: ExportData, content: Content, tz: ZoneInfo) -> bytes:
     """The Word document, read from one snapshot."""
     with data.snapshot() as snapshot:
         filed = read_filed(snapshot, data.tally)
-    return render_docx(filed_report(content, filed.tally, filed.team, filed.commune, tz))
+    return render_docx(filed_report(content, filed.tally, filed.statuses, filed.team, filed.commune, tz))
 
 
 def render_docx(report: FiledReport) -> bytes:

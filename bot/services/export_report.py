@@ -8,12 +8,16 @@ place and date, the title with the period and its dates (once), then the indicat
 (``STT | Chỉ tiêu | Đơn vị tính | Chỉ tiêu năm | Kết quả kỳ này | Lũy kế từ đầu năm | Tỷ lệ (%) |
 Ghi chú``), the table per village, the team figures and the two signature blocks.
 
-Pure once :func:`read_team` has read the team figures (inside the export's snapshot); no
-openpyxl or python-docx here: the writers import those when a file is built.
+Each village's status (confirmed on time / late / reports but not confirmed / silent) and the
+team figures are :func:`bot.services.cycle.village_status` and :func:`~bot.services.cycle.team_figures`,
+read in the export's snapshot (``export_rows.read_filed``): what ``/thang`` shows staff, so the
+chat and the filed report never disagree. Pure once those are read; no openpyxl or
+python-docx here: the writers import those when a file is built.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -22,12 +26,13 @@ from bot.content import Content
 from bot.domain.messages import plain_text
 from bot.domain.tally import Tally, VillageTally, long_day
 from bot.domain.textutil import fold
-from storage import UnitOfWork
+from bot.services.cycle import STATES, TeamFigures, VillageStatus
 from storage.models import Unit
 
-TEAM_ROLES = frozenset({"member", "leader"})
-# What a village's line says about its report (export.status.<code>).
-STATUS_CODES = ("reported", "zero", "silent")
+# What a village's line says about its report (export.status.<code>): its state in the cycle,
+# or "hidden" for a village staff hid (its reports still count; the cycle does not follow it).
+HIDDEN = "hidden"
+STATUS_CODES = (*STATES, HIDDEN)
 
 
 def total_name(content: Content, tally: Tally) -> str:
@@ -48,39 +53,9 @@ def unit_of(content: Content, service: str, commune: Unit | None) -> tuple[str, 
     return content.catalogue.unit_of(service, code), content.catalogue.unit_name(service, code)
 
 
-@dataclass(frozen=True)
-class TeamFigures:
-    """The team figures of a period (issue 13): villages with a team, members, members active."""
-
-    villages: int
-    without_team: tuple[str, ...]  # villages with no active member
-    members: int
-    active: int  # members with a report in the period (an explicit zero counts)
-
-    @property
-    def with_team(self) -> int:
-        return self.villages - len(self.without_team)
-
-
-async def read_team(uow: UnitOfWork, tally: Tally) -> TeamFigures:
-    """The team figures of the tally's villages (in the export's snapshot)."""
-    members = active = 0
-    without: list[str] = []
-    for village in tally.villages:
-        team = {m.id for m in await uow.members.in_unit(village.unit.id) if m.active and m.role in TEAM_ROLES}
-        if not team:
-            without.append(village.unit.name)
-        reporters = await uow.reminders.member_totals_in_village(village.unit.id, tally.period.start,
-                                                                  tally.period.end)
-        members += len(team)
-        active += len(team & set(reporters))
-    return TeamFigures(len(tally.villages), tuple(without), members, active)
-
-
-def village_status(village: VillageTally) -> str:
-    if not village.reported:
-        return "silent"
-    return "reported" if any(village.current.values()) else "zero"
+def status_code(statuses: Mapping[int, VillageStatus], village: VillageTally) -> str:
+    found = statuses.get(village.unit.id)
+    return found.state if found is not None else HIDDEN
 
 
 @dataclass(frozen=True)
@@ -188,8 +163,11 @@ def indicator_table(content: Content, tally: Tally, commune: Unit | None) -> Tab
     return Table(header, rows, frozenset(bold), frozenset({1, len(header) - 1}))
 
 
-def village_table(content: Content, tally: Tally, commune: Unit | None) -> Table:
-    """One line per village: its households, each service, the total (one per unit), its report status."""
+def village_table(content: Content, tally: Tally, commune: Unit | None,
+                  statuses: Mapping[int, VillageStatus] | None = None) -> Table:
+    """One line per village: its households, each service, the total (one per unit), its state in
+    the cycle (``statuses``: :func:`bot.services.cycle.village_status` by village id)."""
+    statuses = statuses or {}
     units = _units(content, tally, commune)
     kinds = list(dict.fromkeys(kind for kind, _ in units.values()))
     names = {kind: next(units[c][1] for c in tally.services if units[c][0] == kind) for kind in kinds}
@@ -211,30 +189,33 @@ def village_table(content: Content, tally: Tally, commune: Unit | None) -> Table
     for number, village in enumerate(tally.villages, start=1):
         rows.append([number, village.unit.name, village.unit.households,
                      *[village.current.get(c, 0) for c in tally.services], *sums(village.current),
-                     _t(content, f"export.status.{village_status(village)}")])
+                     _t(content, f"export.status.{status_code(statuses, village)}")])
     if tally.scope.kind == "village":  # one village: its line is the whole
         return Table(header, rows)
     households = [v.unit.households for v in tally.villages if v.unit.households is not None]
-    reported = sum(1 for v in tally.villages if v.reported)
+    confirmed = sum(1 for s in statuses.values() if s.confirmed)
     whole = {c: tally.service_total(c) for c in tally.services}
     rows.append([None, total_name(content, tally), sum(households) if households else None, *whole.values(),
-                 *sums(whole), _t(content, "export.out_of", value=reported, total=len(tally.villages))])
+                 *sums(whole), _t(content, "export.confirmed_out_of", value=confirmed, total=len(statuses))])
     return Table(header, rows, frozenset({len(rows) - 1}))
 
 
-def team_table(content: Content, tally: Tally, team: TeamFigures) -> Table:
-    statuses = [village_status(v) for v in tally.villages]
-    total = len(tally.villages)
-    silent = [v.unit.name for v in tally.villages if not v.reported]
+def team_table(content: Content, statuses: Sequence[VillageStatus], team: TeamFigures) -> Table:
+    """The team figures and the villages by state, as ``/thang`` shows them to staff."""
+    def names(state: str) -> str:
+        return ", ".join(s.village.name for s in statuses if s.state == state)
+
+    zero = sum(1 for s in statuses if s.reports and not any(s.figures.values()))
     lines: list[tuple[str, object, str]] = [
-        (_t(content, "export.team_villages"), _t(content, "export.out_of", value=team.with_team, total=total),
+        (_t(content, "export.team_villages"), _t(content, "export.out_of", value=team.with_team, total=team.villages),
          _t(content, "export.team_no_team", names=", ".join(team.without_team)) if team.without_team else ""),
         (_t(content, "export.team_members"), team.members, ""),
         (_t(content, "export.team_active"), _t(content, "export.out_of", value=team.active, total=team.members), ""),
-        (_t(content, "export.team_reported"), _t(content, "export.out_of", value=total - len(silent), total=total),
-         ""),
-        (_t(content, "export.team_zero"), statuses.count("zero"), ""),
-        (_t(content, "export.team_silent"), len(silent), ", ".join(silent)),
+        (_t(content, "export.team_on_time"), team.on_time, ""),
+        (_t(content, "export.team_late"), team.late, names("late")),
+        (_t(content, "export.team_unconfirmed"), team.unconfirmed, names("unconfirmed")),
+        (_t(content, "export.team_silent"), team.silent, names("silent")),
+        (_t(content, "export.team_zero"), zero, ""),
     ]
     header = [_t(content, "export.col_number"), _t(content, "export.col_content"), _t(content, "export.col_figure"),
               _t(content, "export.col_note")]
@@ -242,9 +223,11 @@ def team_table(content: Content, tally: Tally, team: TeamFigures) -> Table:
                  left=frozenset({1, 3}))
 
 
-def filed_report(content: Content, tally: Tally, team: TeamFigures, commune: Unit | None,
-                 tz: ZoneInfo) -> FiledReport:
-    """The report of ``tally`` as it is filed (``commune``: the tally's commune, for the heading)."""
+def filed_report(content: Content, tally: Tally, statuses: Sequence[VillageStatus], team: TeamFigures,
+                 commune: Unit | None, tz: ZoneInfo) -> FiledReport:
+    """The report of ``tally`` as it is filed (``statuses`` and ``team``: the cycle's reading of
+    the same scope and period; ``commune``: the tally's commune, for the heading)."""
+    by_village = {s.village.id: s for s in statuses}
     name = _commune_name(commune, tally)
     at = tally.generated_at.astimezone(tz)
     period = tally.period
@@ -264,8 +247,8 @@ def filed_report(content: Content, tally: Tally, team: TeamFigures, commune: Uni
         generated_line=_t(content, "export.generated_line", at=at.strftime("%H:%M %d/%m/%Y")),
         sections=[
             (_t(content, "export.section_indicators"), indicator_table(content, tally, commune)),
-            (_t(content, "export.section_villages"), village_table(content, tally, commune)),
-            (_t(content, "export.section_team"), team_table(content, tally, team)),
+            (_t(content, "export.section_villages"), village_table(content, tally, commune, by_village)),
+            (_t(content, "export.section_team"), team_table(content, statuses, team)),
         ],
         signers=((_t(content, "export.signer_left"), _t(content, "export.sign_hint_left")),
                  (_t(content, "export.signer_right"), _t(content, "export.sign_hint_right"))),

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from bot.content import Content
 from bot.domain.messages import plain_text
 from bot.domain.tally import Tally
-from bot.services.export_report import TeamFigures, read_team
+from bot.services.cycle import TeamFigures, VillageStatus, team_figures, village_status
 from bot.services.tallies import build_tally
 from storage import ReadSnapshot, SnapshotSource
 from storage.models import Unit
@@ -27,9 +27,11 @@ class ExportData:
 @dataclass(frozen=True)
 class Filed:
     """What a file shows, read at one moment: the tally (with the figures since 1 January),
-    the team figures and the commune the heading names."""
+    each village's state and the team figures (``bot/services/cycle.py``, as ``/thang`` reads them)
+    and the commune the heading names."""
 
     tally: Tally
+    statuses: list[VillageStatus]  # each village's state in the cycle, as /thang reads it
     team: TeamFigures
     commune: Unit | None
 
@@ -43,12 +45,13 @@ def read_filed(snapshot: ReadSnapshot, requested: Tally) -> Filed:
     tally = snapshot.run(lambda uow: build_tally(uow, requested.scope, requested.period, requested.services,
                                                  requested.generated_at, year_to_date=True,
                                                  counts=requested.units))
-    team = snapshot.run(lambda uow: read_team(uow, tally))
     scope = tally.scope
+    statuses = snapshot.run(lambda uow: village_status(uow, scope, tally.period))
+    team = snapshot.run(lambda uow: team_figures(uow, scope, tally.period, statuses))
 
     async def commune_of(uow) -> Unit | None:  # type: ignore[no-untyped-def]
         if scope.kind == "commune":
             return scope
         return await uow.units.get(scope.parent_id) if scope.kind == "village" and scope.parent_id else None
 
-    return Filed(tally, team, snapshot.run(commune_of))
+    return Filed(tally, statuses, team, snapshot.run(commune_of))

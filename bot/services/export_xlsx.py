@@ -110,7 +110,7 @@ def write_xlsx(data: ExportData, content: Content, tz: ZoneInfo) -> bytes:
         days = snapshot.run(lambda uow: uow.tallies.daily(scope.kind, scope.id, period.start, period.end))
         upto = snapshot.run(lambda uow: uow.tallies.last_report_id())
         workbook = Workbook(write_only=True)
-        report_sheet(workbook, filed_report(content, tally, filed.team, filed.commune, tz))
+        report_sheet(workbook, filed_report(content, tally, filed.statuses, filed.team, filed.commune, tz))
         _service_sheets(workbook, tally, days, content, tz, filed.commune)
         _targets_sheet(workbook, tally, content, tz, filed.commune)
         _detail_sheets(workbook, tally, _detail_rows(snapshot, tally, upto), content, tz)

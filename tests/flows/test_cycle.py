@@ -5,9 +5,11 @@ commune everywhere. The clock is Sunday 22/11/2026 09:30 (the November deadline,
 
 from __future__ import annotations
 
+import csv
 import io
 from datetime import date, datetime
 
+import docx
 import pytest
 from openpyxl import load_workbook
 from support import peek
@@ -207,3 +209,58 @@ async def test_bad_periods_are_answered_with_examples(engine: Engine, demo: Demo
     user = await joined(engine, demo, 1, "c601") if text.startswith("/chot") else staff(engine, demo)
     answer = await user.send(text)
     assert "Chưa hiểu kỳ" in answer and "Ví dụ" in answer
+
+
+# The chat and the filed report read the same states (bot/services/cycle.py village_status).
+EXPORT_STATES = {"Đã chốt đúng hạn": "on_time", "Chốt trễ hạn": "late", "Có báo cáo, chưa chốt": "unconfirmed",
+                 "Chưa báo cáo": "silent"}
+CHAT_LISTS = {"⏰ Chốt trễ: ": "late", "📝 Chưa chốt: ": "unconfirmed", "🔇 Chưa báo cáo: ": "silent"}
+
+
+def chat_states(tally: str, villages: list[str]) -> dict[str, str]:
+    """Each village's state as staff read it under /thang: the lists by state, on time the rest."""
+    states = {}
+    for line in tally.splitlines():
+        for start, state in CHAT_LISTS.items():
+            if line.startswith(start):
+                states.update({name: state for name in line.removeprefix(start).split(", ")})
+    return {name: states.get(name, "on_time") for name in villages}
+
+
+async def test_the_chat_and_every_export_agree_on_each_villages_state(engine: Engine, demo: Demo, db: Database,
+                                                                     clock):
+    names = [v.village.name for v in demo.villages]
+    on_time = await joined(engine, demo, 0, "c901", leader=True, name="Trưởng ấp 1")
+    late = await joined(engine, demo, 1, "c902", leader=True, name="Trưởng ấp 2")
+    await joined(engine, demo, 2, "c903", name="Thành viên 3")
+    for village in (0, 1, 2):  # October's reports: its deadline is 20/10
+        await insert(db, demo, village, date(2026, 10, 10), 4 + village, clock)
+    now = clock.now()
+    clock.set(datetime(2026, 10, 16, 9, 0, tzinfo=TZ))
+    assert "Đã chốt số liệu" in await on_time.send("/chot dung 10")
+    clock.set(now)  # 22/11: after the deadline
+    assert "Chốt sau hạn 20/10/2026" in await late.send("/chot dung 10")
+    user = staff(engine, demo)
+    tally = await user.send("/thang 10")
+    assert "✅ Đúng hạn: 1 · ⏰ Trễ hạn: 1 · 📝 Có báo cáo, chưa chốt: 1 · 🔇 Chưa báo cáo: 3" in tally
+    chat = chat_states(tally, names)
+    assert [chat[n] for n in names] == ["on_time", "late", "unconfirmed", "silent", "silent", "silent"]
+
+    xlsx = user.engine.handle(user._inbound(text="/xuat tháng 10"))
+    book = load_workbook(io.BytesIO((await xlsx)[0].attachment.data))
+    rows = [list(r) for r in book["Báo cáo"].iter_rows(values_only=True)]
+    header = next(r for r in rows if r[:2] == ["STT", "Thôn, ấp"])
+    column = header.index("Tình trạng báo cáo")
+    assert {r[1]: EXPORT_STATES[r[column]] for r in rows if r[1] in names} == chat
+    team = {r[1]: r[2] for r in rows if isinstance(r[0], int) and isinstance(r[1], str)}
+    assert (team["Số thôn, ấp chốt số liệu đúng hạn"], team["Số thôn, ấp chốt số liệu trễ hạn"],
+            team["Số thôn, ấp có báo cáo nhưng chưa chốt"], team["Số thôn, ấp chưa báo cáo"]) == (1, 1, 1, 3)
+
+    word = (await user.engine.handle(user._inbound(text="/xuat word tháng 10")))[0].attachment
+    villages = docx.Document(io.BytesIO(word.data)).tables[2]
+    assert {r.cells[1].text: EXPORT_STATES[r.cells[-1].text] for r in villages.rows
+            if r.cells[1].text in names} == chat
+
+    table = (await user.engine.handle(user._inbound(text="/xuat csv tháng 10")))[0].attachment
+    lines = list(csv.reader(io.StringIO(table.data.decode("utf-8-sig"))))
+    assert {cells[1]: EXPORT_STATES[cells[-1]] for cells in lines if len(cells) > 2 and cells[1] in names} == chat

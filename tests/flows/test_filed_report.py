@@ -105,15 +105,16 @@ async def test_the_report_sheet_is_the_filed_form_with_the_chats_figures(engine,
     villages = row_starting(rows, "STT", "Thôn, ấp")
     thanh = dict(zip(villages, row_named(rows, "Ấp Mỹ Thạnh"), strict=True))
     assert thanh["VNeID (người)"] == 45 and thanh["Tổng (người)"] == 47 and thanh["Tổng (lượt)"] == 3
-    assert thanh["Tình trạng báo cáo"] == "Đã báo cáo"
-    assert row_named(rows, "Ấp Mỹ Phú")[-1] == "Báo cáo: không có hộ nào"
+    assert thanh["Tình trạng báo cáo"] == "Có báo cáo, chưa chốt"  # the cycle's state, as /thang says it
+    assert row_named(rows, "Ấp Mỹ Phú")[-1] == "Có báo cáo, chưa chốt"  # its "không có" too
     assert row_named(rows, "Ấp An Bình")[-1] == "Chưa báo cáo"
     commune = dict(zip(villages, row_starting(rows, None, "Toàn xã"), strict=True))
-    assert commune["Tổng (người)"] == 47 and commune["Tình trạng báo cáo"] == "2/6"
+    assert commune["Tổng (người)"] == 47 and commune["Tình trạng báo cáo"] == "Đã chốt 0/6"
     # The team figures and the signature blocks.
     team = {r[1]: r[2] for r in rows if isinstance(r[0], int) and isinstance(r[1], str) and r[1].startswith("Số")}
-    assert team["Số thành viên"] == 4 and team["Số thôn, ấp đã báo cáo"] == "2/6"
-    assert row_named(rows, "Thành viên có báo cáo trong kỳ")[2] == "3/4"  # the leader typed, Bà Tư reported
+    assert team["Số thành viên"] == 4 and team["Số thôn, ấp có báo cáo nhưng chưa chốt"] == 2
+    assert team["Số thôn, ấp chưa báo cáo"] == 4 and team["Số thôn, ấp báo cáo không có số nào"] == 1
+    assert row_named(rows, "Thành viên hoạt động trong kỳ (báo cáo hoặc chốt số liệu)")[2] == "3/4"
     assert "NGƯỜI LẬP BIỂU" in texts and "THỦ TRƯỞNG ĐƠN VỊ" in texts
     # Printed on A4 landscape, fit to the width, the villages' header repeated.
     assert sheet.page_setup.orientation == "landscape" and sheet.page_setup.paperSize == 9
@@ -170,7 +171,7 @@ async def test_the_word_document_is_the_same_report(engine, demo, november):
     assert vneid[4] == "45" and vneid[5] == "54" and f"{vneid[6]}%" in line_with(chat, "• VNeID: 54/")
     assert next(r for r in table if r[1] == "Tổng cộng (Người)")[4] == "47" and "47 người (+38)" in chat
     lines = {r.cells[1].text: [c.text for c in r.cells] for r in villages.rows}
-    assert lines["Ấp Mỹ Thạnh"][-1] == "Đã báo cáo" and lines["Toàn xã"][-4] == "47"
+    assert lines["Ấp Mỹ Thạnh"][-1] == "Có báo cáo, chưa chốt" and lines["Toàn xã"][-4] == "47"
     assert "Số thành viên" in [r.cells[1].text for r in team.rows]
     assert signatures.cell(0, 0).paragraphs[0].text == "NGƯỜI LẬP BIỂU"
     assert signatures.cell(0, 1).paragraphs[0].text == "THỦ TRƯỞNG ĐƠN VỊ"

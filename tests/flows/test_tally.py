@@ -369,7 +369,7 @@ async def test_xlsx_has_the_same_figures_as_the_chat(engine, demo, november):
     header = next(r for r in report if r[:2] == ["STT", "Thôn, ấp"])
     rows = {r[1]: dict(zip(header, r, strict=True)) for r in report[report.index(header) + 1:] if r[1]}
     assert rows["Ấp Mỹ Thạnh"]["VNeID (người)"] == 45 and rows["Ấp Mỹ Thạnh"]["Tổng (người)"] == 47
-    assert rows["Ấp Mỹ Phú"]["Tình trạng báo cáo"] == "Báo cáo: không có hộ nào"
+    assert rows["Ấp Mỹ Phú"]["Tình trạng báo cáo"] == "Có báo cáo, chưa chốt"
     assert rows["Ấp An Bình"]["Tình trạng báo cáo"] == "Chưa báo cáo"
     total = rows["Toàn xã"]
     assert total["Tổng (người)"] == 47 and total["Thanh toán (hộ)"] == 0 and total["Tổng (hộ)"] == 0
