@@ -29,7 +29,8 @@ class UnitOfWork(Repositories, Protocol):
 
     async def open_inbound(self, channel: str, update_key: str, user_id: str, chat_id: str,
                            now: datetime) -> tuple[bool, Member | None, Conversation]:
-        """Claim an inbound update and load its sender and conversation (one round trip)."""
+        """Claim an inbound update and load its sender and conversation (one round trip; a
+        sender with another channel too has this one marked as the one used last)."""
 
     @property
     def snapshot(self) -> SnapshotSource:

@@ -9,6 +9,7 @@ have no denominator (a number can be a target, a share cannot).
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -94,8 +95,12 @@ class Catalogue(_Strict):
                 seen[key] = service.code
         return self
 
+    @cached_property
+    def _by_code(self) -> dict[str, Service]:
+        return {s.code: s for s in self.services}
+
     def get(self, code: str) -> Service | None:
-        return next((s for s in self.services if s.code == code), None)
+        return self._by_code.get(code)
 
     @property
     def codes(self) -> tuple[str, ...]:

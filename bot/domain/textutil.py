@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
+from functools import lru_cache
 
 _SPACES = re.compile(r"\s+")
 
@@ -26,6 +27,12 @@ def _fold_table() -> dict[int, str | None]:
 _FOLD = _fold_table()
 
 
+# fold and clean are pure: one message is folded (and cleaned) several times on its way through
+# the engine, the answers and the parser; the last few results are kept (a few kilobytes).
+_MEMO = 256
+
+
+@lru_cache(maxsize=_MEMO)
 def fold(text: str) -> str:
     """Lower-case, strip Vietnamese diacritics and collapse white space.
 
@@ -124,6 +131,7 @@ def _emoji_joiners(text: str, start: int, end: int) -> str:
     return run
 
 
+@lru_cache(maxsize=_MEMO)
 def clean(text: str) -> str:
     """What a person sees, as plain characters: applied to every inbound text.
 

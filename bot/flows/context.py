@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -52,8 +53,8 @@ class Context:
     def t(self) -> Any:
         return self.content.texts
 
-    @property
-    def today(self) -> date:
+    @cached_property
+    def today(self) -> date:  # ``now`` is fixed for the context's one update
         return self.now.astimezone(self.tz).date()
 
     def unit_word(self, service: str | None) -> str:

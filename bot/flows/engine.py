@@ -3,7 +3,8 @@
 For every update the engine, inside a single unit of work run wholly in the database
 thread (one round trip, see ``Database.run``):
 1. records (channel, update key); a redelivered update stops here and changes nothing;
-2. loads the member and the stored conversation;
+2. loads the member and the stored conversation (and marks which of a member's channels
+   was used last);
 3. routes to a command, a button, a flow step or the text-report parser (the tables of
    ``bot.flows.registry``, built from each feature's declaration);
 4. stores the new conversation state with the effects (reports, voids, joins).
@@ -68,8 +69,6 @@ class Engine:
         if not claimed:
             log.info("skipping redelivered update %s/%s", inbound.channel, inbound.update_key)
             return []
-        if member is not None:  # a member on two channels is pushed to on the one used last
-            await uow.channels.seen_if_linked(inbound.channel, inbound.user_id, now)
         loaded = (conv.flow, conv.step, dict(conv.data))
         ctx = Context(uow, self.content, now, self.tz, inbound, member, conv)
         if member is not None and self.content.catalogue.counts_by_commune:  # a query only when needed

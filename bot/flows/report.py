@@ -47,7 +47,7 @@ def can_report(ctx: Context) -> bool:
 
 
 def day_text(day: date) -> str:
-    return day.strftime("%d/%m/%Y")
+    return f"{day.day:02d}/{day.month:02d}/{day.year}"  # "%d/%m/%Y", without strftime's cost
 
 
 def items_text(ctx: Context, items: Sequence[NewReport]) -> Markup:

@@ -57,7 +57,8 @@ class PostgresUnitOfWork(RepositorySet):
     async def open_inbound(
         self, channel: str, update_key: str, user_id: str, chat_id: str, now: datetime
     ) -> tuple[bool, Member | None, Conversation]:
-        """Claim an inbound update and load its sender and conversation (one round trip)."""
+        """Claim an inbound update and load its sender and conversation (one round trip; a
+        sender with another channel too has this one marked as the one used last)."""
         return await self.inbox.claim_and_load(channel, update_key, user_id, chat_id, now)
 
 

@@ -103,14 +103,6 @@ class ChannelRepository:
         await self.db.execute("UPDATE identities SET last_seen_at = ? WHERE channel = ? AND external_id = ?",
                               (ts(now), channel, external_id))
 
-    async def seen_if_linked(self, channel: str, external_id: str, now: datetime) -> None:
-        """:meth:`seen`, written only for a member with another identity (the hot path: for
-        everyone else a probe of the member's index entry, no write)."""
-        await self.db.execute(
-            "UPDATE identities SET last_seen_at = ? WHERE channel = ? AND external_id = ? AND EXISTS ("
-            "SELECT 1 FROM identities o WHERE o.member_id = identities.member_id AND o.id <> identities.id)",
-            (ts(now), channel, external_id))
-
     async def identities(self, member_id: int) -> list[tuple[str, str, str, bool]]:
         """(channel, external id, chat id, active) of a member, the one used last first."""
         rows = await self.db.fetchall(

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from storage.models import MAX_ATTEMPTS, Conversation, Member, StoredUpdate
+from storage.sql.channels import ChannelRepository
 from storage.sql.repositories import _Repo, ts
 
 PRUNE_WINDOW = 2000  # inbox rows one pruning statement looks at (a few milliseconds of the database)
@@ -112,7 +113,8 @@ class InboxRepository(_Repo):
     async def claim_and_load(
         self, channel: str, update_key: str, user_id: str, chat_id: str, now: datetime
     ) -> tuple[bool, Member | None, Conversation]:
-        """Claim an update and, in the same statement, load its sender and conversation.
+        """Claim an update and, in the same statement, load its sender and conversation; a
+        sender with another identity too has this one marked as used last (pushes go here).
 
         The hot path of every message: one round trip. An update that waited in the inbox
         loses its payload here, in the transaction of its effects; one that never waited (the
@@ -125,18 +127,25 @@ class InboxRepository(_Repo):
             # side by side (each would load the same conversation and the later commit would undo
             # the earlier's step); within one worker the dispatcher already keeps them in order.
             await self.db.execute(lock, (f"{channel}:{chat_id}",))
+        stamp = ts(now)
+        linked = "EXISTS (SELECT 1 FROM identities o WHERE o.member_id = i.member_id AND o.id <> i.id)"
         row = await self.db.fetchone(
             _CLAIM + "RETURNING "
-            f"(SELECT {json_array('m.id', 'm.name', 'm.role', 'm.unit_id', 'm.status')} "
+            f"(SELECT {json_array('m.id', 'm.name', 'm.role', 'm.unit_id', 'm.status', linked)} "
             " FROM identities i JOIN members m ON m.id = i.member_id "
             " WHERE i.channel = ? AND i.external_id = ?), "
             f"(SELECT {json_array('flow', 'step', 'data', 'version')} FROM conversations "
             " WHERE channel = ? AND chat_id = ?)",
-            (channel, update_key, ts(now), ts(now), channel, user_id, channel, chat_id),
+            (channel, update_key, stamp, stamp, channel, user_id, channel, chat_id),
         )
         if row is None:
             return False, None, Conversation()
-        member = Member(*json.loads(row[0])) if row[0] else None
+        member = None
+        if row[0]:
+            *fields, has_other = json.loads(row[0])
+            member = Member(*fields)
+            if has_other:  # a member on two channels is pushed to on the one used last
+                await ChannelRepository(self.db).seen(channel, user_id, now)
         if row[1]:
             flow, step, data, version = json.loads(row[1])
             return True, member, Conversation(flow, step, json.loads(data), version)

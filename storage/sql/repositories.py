@@ -16,9 +16,20 @@ from typing import Any
 from storage.models import AuditEntry, Conversation, Invite, Member, NewReport, Report, Unit
 from storage.sql.executor import Executor
 
+_to_json = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_ascii=False), one encoder
+_LAST_TS: tuple[datetime | None, str] = (None, "")
+
 
 def ts(value: datetime) -> str:
-    return value.isoformat(timespec="seconds")
+    """A moment as stored: ISO 8601 to the second. The last one is remembered: a unit of work
+    stamps every row it writes with the same ``now`` object, several times per message."""
+    global _LAST_TS
+    last = _LAST_TS  # one read: another thread may swap the pair meanwhile
+    if last[0] is value:  # identity, not equality: equal moments in two time zones differ as text
+        return last[1]
+    text = value.isoformat(timespec="seconds")
+    _LAST_TS = (value, text)
+    return text
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -487,7 +498,7 @@ class ConversationRepository(_Repo):
             "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (channel, chat_id) DO UPDATE SET "
             "flow = excluded.flow, step = excluded.step, data = excluded.data, "
             "version = excluded.version, updated_at = excluded.updated_at",
-            (channel, chat_id, conv.flow, conv.step, json.dumps(conv.data, ensure_ascii=False),
+            (channel, chat_id, conv.flow, conv.step, _to_json(conv.data),
              conv.version, ts(now)),
         )
 

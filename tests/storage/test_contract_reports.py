@@ -247,7 +247,8 @@ async def test_reachable_people_are_active_members_on_active_identities(backend:
         assert [p.member_id for p in await uow.reminders.people(commune.commune.id, [first.id])] == [lan.id]
         assert [p.chat_id for p in await uow.reminders.people_page(commune.commune.id, None, 0, 2)] == [
             "c-staff", "zc-lan"]
-        await uow.channels.seen_if_linked("telegram", "u-lan", NOW + timedelta(minutes=5))
+        # Her next message on Telegram (claimed with its sender) makes Telegram the one used last.
+        await uow.open_inbound("telegram", "seen-1", "u-lan", "c-lan", NOW + timedelta(minutes=5))
         assert [p.chat_id for p in await uow.reminders.people_page(commune.commune.id, first.id, 0, 5)] == ["c-lan"]
         assert await uow.reminders.count_people(commune.commune.id, None, besides=commune.staff.id) == 1
         assert await uow.reminders.count_people(commune.commune.id, second.id, besides=0) == 0
