@@ -9,6 +9,7 @@ have no denominator (a number can be a target, a share cannot).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cached_property
 from typing import Literal
 
@@ -118,6 +119,16 @@ class Catalogue(_Strict):
     def units_of(self, services: tuple[str, ...], commune: str | None = None) -> dict[str, Counts]:
         """service -> what it counts in ``commune``, for each of ``services``."""
         return {code: self.unit_of(code, commune) for code in services}
+
+    def per_kind(self, totals: Mapping[str, int], commune: str | None = None) -> list[tuple[Counts, int]]:
+        """service -> count summed per kind of count (households, people, sessions, in that
+        order), never across kinds; services outside the catalogue and zero sums left out."""
+        by_kind: dict[Counts, int] = {}
+        for code, count in totals.items():
+            if self.get(code) is not None and count:
+                kind = self.unit_of(code, commune)
+                by_kind[kind] = by_kind.get(kind, 0) + count
+        return [(kind, by_kind[kind]) for kind in COUNTS if by_kind.get(kind)]
 
     def word(self, counts: Counts) -> str:
         """The word after a number of this kind: "hộ", "người", "lượt"."""

@@ -209,7 +209,8 @@ async def _confirm_or_show(ctx: Context, commune: Unit, village: Unit, deadline:
         return [ctx.say("cycle.already", village=village.name, period=label(ctx, period), at=at)]
     if action == "show":
         figures, _ = await cycle.figures_of(ctx.uow, village, period)
-        request = cycle.confirm_request(ctx.content, village, period, figures, deadline)
+        request = cycle.confirm_request(ctx.content, village, period, figures, deadline,
+                                        commune_code=ctx.commune_code)
         arg = period_arg(period)
         tail = f" {arg}" if arg else ""
         rows = [[ctx.global_option(ctx.t("cycle.button_ok"), f"{cycle.CONFIRM_ACTION}:ok:{period.key}",

@@ -14,6 +14,7 @@ reminders, the due-day list, /thang and the exports.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal
@@ -242,11 +243,21 @@ def status_lines(content: Content, statuses: list[VillageStatus], team: TeamFigu
     return lines
 
 
-def figures_text(content: Content, figures: dict[str, int]) -> Markup:
+def figures_text(content: Content, figures: dict[str, int], commune_code: str | None = None) -> Markup:
     t = content.texts
-    lines = [t("cycle.figure_line", label=s.short, count=number(figures[s.code]))
-             for s in content.catalogue.services if figures.get(s.code)]
+    catalogue = content.catalogue
+    lines = [t("cycle.figure_line", label=s.short, count=number(figures[s.code]),
+               unit=catalogue.unit_word(s.code, commune_code))
+             for s in catalogue.services if figures.get(s.code)]
     return Markup.lines(lines) if lines else t("cycle.figures_none")
+
+
+def kinds_text(content: Content, figures: Mapping[str, int], commune_code: str | None = None) -> str:
+    """"5 người, 3 hộ": one total per kind of count, never a sum of unlike things ("0" if none)."""
+    catalogue = content.catalogue
+    parts = [str(content.texts("counts.part", count=number(count), unit=catalogue.word(kind)))
+             for kind, count in catalogue.per_kind(figures, commune_code)]
+    return str(content.texts("counts.separator")).join(parts) or number(0)
 
 
 def confirm_options(content: Content, period: Period) -> tuple[tuple[Option, ...], ...]:
@@ -256,13 +267,15 @@ def confirm_options(content: Content, period: Period) -> tuple[tuple[Option, ...
 
 
 def confirm_request(content: Content, village: Unit, period: Period, figures: dict[str, int],
-                    deadline: Deadline | None, overdue: bool = False, again: bool = False) -> Reply:
-    """The figures of a village for a period, with [✅ Đúng, gửi xã] and [✏️ Sửa]."""
+                    deadline: Deadline | None, overdue: bool = False, again: bool = False,
+                    commune_code: str | None = None) -> Reply:
+    """The figures of a village for a period (each in its unit, ``commune_code``: the village's
+    commune, whose overrides say what a service counts), with [✅ Đúng, gửi xã] and [✏️ Sửa]."""
     head = "cycle.ask_again" if again else "cycle.ask_overdue" if overdue else "cycle.ask"
     t = content.texts
     due = t("cycle.due", due=deadline.due.strftime("%d/%m/%Y")) if deadline is not None else ""
     text = t(head, village=village.name, period=period_label(t, period), due=due,
-             figures=figures_text(content, figures), total=number(sum(figures.values())))
+             figures=figures_text(content, figures, commune_code), total=kinds_text(content, figures, commune_code))
     return Reply(text, confirm_options(content, period))
 
 
@@ -292,6 +305,7 @@ async def changed(uow: UnitOfWork, content: Content, village_id: int, days: list
     village = await uow.units.get(village_id) if reopened else None
     if village is None or village.parent_id is None:
         return reopened
+    commune = await uow.units.get(village.parent_id)
     roles = await confirmers(uow, village)
     people = [p for p in await uow.reminders.people(village.parent_id, [village.id]) if p.role in roles]
     messages = []
@@ -301,7 +315,8 @@ async def changed(uow: UnitOfWork, content: Content, village_id: int, days: list
         except ValueError:  # a campaign's period: its dates say it
             period = Period("once", confirmation.starts_on, confirmation.ends_on, confirmation.period)
         figures, _ = await figures_of(uow, village, period)
-        reply = confirm_request(content, village, period, figures, None, again=True)
+        reply = confirm_request(content, village, period, figures, None, again=True,
+                                commune_code=commune.code if commune is not None else None)
         encoded = payload(reply)
         step = f"again-{confirmation.id}"
         for person in people:

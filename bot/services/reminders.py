@@ -25,7 +25,7 @@ from bot.domain.messages import Markup, Option, Reply, payload, reply_of
 from bot.domain.periods import Period
 from bot.domain.reports import NONE_SERVICE
 from bot.domain.tally import period_label, period_name
-from bot.services.cycle import auto_close, confirm_request
+from bot.services.cycle import auto_close, confirm_request, kinds_text
 from storage import Database, UnitOfWork
 from storage import encode_outbox as encode
 from storage.models import CustomDeadline, NewMessage, Person, Unit
@@ -130,6 +130,14 @@ def _common(content: Content, deadline: Deadline) -> dict[str, Any]:
     return {"name": deadline.name, "period": period_text(content, deadline.period), "due": day_text(deadline.due)}
 
 
+def _units(content: Content, commune: Unit) -> dict[str, str]:
+    """The unit words of the services a reminder's example names (VNeID, chữ ký số) in this
+    commune: "5 người", never "5 hộ" for a service counting people."""
+    catalogue = content.catalogue
+    return {"vneid_unit": catalogue.unit_word("vneid", commune.code),
+            "cks_unit": catalogue.unit_word("chu_ky_so", commune.code)}
+
+
 def _missing_lines(content: Content, snap: Snapshot, missing: list[Unit]) -> Markup:
     t = content.texts
     reachable = {p.unit_id for p in snap.people if p.role in MEMBER_ROLES}
@@ -164,12 +172,14 @@ def plan_step(content: Content, planner: Planner, step: Step, snap: Snapshot, se
             for person in snap.in_unit(village.id, MEMBER_ROLES):
                 key = f"{step.step}_leader" if step.step == "eve" and person.role == "leader" else step.step
                 if key not in replies:
-                    replies[key] = Reply(t(f"reminders.{key}", village=village.name, days=days, **common))
+                    replies[key] = Reply(t(f"reminders.{key}", village=village.name, days=days, **common,
+                                           **_units(content, snap.commune)))
                 add(deadline.rule, deadline.key, step.step, person, replies[key], due_at, step.expires, village,
                     deadline.period)
     elif step.step == "confirm":
         for village in missing:
-            reply = confirm_request(content, village, deadline.period, snap.figures.get(village.id, {}), deadline)
+            reply = confirm_request(content, village, deadline.period, snap.figures.get(village.id, {}), deadline,
+                                    commune_code=snap.commune.code)
             for person in snap.confirmers(village.id):
                 add(deadline.rule, deadline.key, step.step, person, reply, due_at, step.expires, village,
                     deadline.period)
@@ -186,7 +196,7 @@ def plan_step(content: Content, planner: Planner, step: Step, snap: Snapshot, se
     elif step.step == "overdue" and missing:
         for village in missing:
             reply = confirm_request(content, village, deadline.period, snap.figures.get(village.id, {}), deadline,
-                                    overdue=True)
+                                    overdue=True, commune_code=snap.commune.code)
             for person in snap.in_unit(village.id, ("leader",)):
                 add(deadline.rule, deadline.key, step.step, person, reply, due_at, step.expires, village,
                     deadline.period)
@@ -213,7 +223,8 @@ def plan_adhoc(content: Content, planner: Planner, deadline: Deadline, snap: Sna
             reply = Reply(t("reminders.adhoc_unconfirmed", village=village.name, **_common(content, deadline)))
             people = snap.confirmers(village.id)
         else:
-            reply = Reply(t("reminders.adhoc", village=village.name, **_common(content, deadline)))
+            reply = Reply(t("reminders.adhoc", village=village.name, **_common(content, deadline),
+                            **_units(content, snap.commune)))
             people = snap.in_unit(village.id, MEMBER_ROLES)
         for person in people:
             out.add(deadline.rule, deadline.key, step, person, reply, due_at, due_at + timedelta(days=1), village,
@@ -237,9 +248,12 @@ def plan_digest(content: Content, planner: Planner, digest: DigestStep, snap: Sn
     dates = {"start": week.start.strftime("%d/%m"), "end": week.end.strftime("%d/%m/%Y")}
     out = Planned()
 
+    code = snap.commune.code
+    catalogue = content.catalogue
+
     def services(totals: dict[str, int]) -> Markup:
-        lines = [t("digest.service_line", label=s.short, count=totals[s.code])
-                 for s in content.catalogue.services if totals.get(s.code)]
+        lines = [t("digest.service_line", label=s.short, count=totals[s.code], unit=catalogue.unit_word(s.code, code))
+                 for s in catalogue.services if totals.get(s.code)]
         return Markup.lines(lines) if lines else t("digest.no_services")
 
     commune_totals: dict[str, int] = {}
@@ -247,12 +261,19 @@ def plan_digest(content: Content, planner: Planner, digest: DigestStep, snap: Sn
         for service, count in per_village.items():
             commune_totals[service] = commune_totals.get(service, 0) + count
     silent = [v.name for v in snap.villages if v.id not in figures.totals]
-    ranked = sorted(((sum(figures.totals.get(v.id, {}).values()), v.name) for v in snap.villages
-                     if sum(figures.totals.get(v.id, {}).values()) > 0), key=lambda item: (-item[0], item[1]))
-    top = [t("digest.top_line", rank=i + 1, village=name, total=total)
-           for i, (total, name) in enumerate(ranked[:planner.config.digest.top])]
+    # The most active: by the people, households and sessions helped, each kind on its own
+    # (people first when a village helped both), never one sum of unlike things.
+    def rank(totals: dict[str, int]) -> tuple[int, ...]:
+        by_kind = dict(catalogue.per_kind(totals, code))
+        return tuple(by_kind.get(kind, 0) for kind in ("people", "households", "sessions"))
+
+    helped = [(v.name, figures.totals.get(v.id, {})) for v in snap.villages]
+    ranked = sorted(((name, totals) for name, totals in helped if any(rank(totals))),
+                    key=lambda item: (tuple(-n for n in rank(item[1])), item[0]))
+    top = [t("digest.top_line", rank=i + 1, village=name, total=kinds_text(content, totals, code))
+           for i, (name, totals) in enumerate(ranked[:planner.config.digest.top])]
     staff_reply = Reply(t(
-        "digest.staff", commune=snap.commune.name, total=sum(commune_totals.values()),
+        "digest.staff", commune=snap.commune.name, total=kinds_text(content, commune_totals, code),
         services=services(commune_totals),
         missing=", ".join(silent) if silent else t("digest.nobody_missing"),
         top=Markup.lines(top) if top else t("digest.no_top"), **dates,
@@ -262,7 +283,8 @@ def plan_digest(content: Content, planner: Planner, digest: DigestStep, snap: Sn
             out.add(DIGEST_RULE, week.key, "staff", person, staff_reply, due_at, digest.expires)
     for village in snap.villages:
         totals = figures.totals.get(village.id, {})
-        reply = Reply(t("digest.leader", village=village.name, total=sum(totals.values()), services=services(totals),
+        reply = Reply(t("digest.leader", village=village.name, total=kinds_text(content, totals, code),
+                        services=services(totals),
                         people=len(figures.members.get(village.id, {})), **dates))
         for person in snap.in_unit(village.id, ("leader",)):
             if person.member_id not in snap.digest_off:

@@ -64,7 +64,7 @@ async def test_the_common_button_report_takes_four_taps(bot: Bot, server: FakeBo
     # A zero report can take another day: menu, zero, another day, yesterday, confirm.
     await hoa.send(bot.content.texts("menu.report"))
     services = await hoa.next_reply()
-    await hoa.tap(services, services.data_for("🚫 Không có hộ nào"))
+    await hoa.tap(services, services.data_for("🚫 Không hỗ trợ ai"))
     confirm = await hoa.next_reply()
     await hoa.tap(confirm, confirm.data_for("📅 Ngày khác"))
     day = await hoa.next_reply()

@@ -55,7 +55,7 @@ async def test_a_village_confirms_a_late_report_reopens_it_and_it_confirms_again
     assert "tổ trưởng là người chốt" in await lan.send("/chot 11")  # the village has a leader
     shown = await leader.send("/chot 11")
     assert "Chốt số liệu Ấp Mỹ Thạnh – tháng 11/2026 (01/11–30/11) (hạn 20/11/2026)" in shown
-    assert "• VNeID: 5" in shown and "• Chữ ký số: 2" in shown and "Tổng: 7" in shown
+    assert "• VNeID: 5 người" in shown and "• Chữ ký số: 2 người" in shown and "Tổng: 7 người" in shown
     answer = await leader.tap("✅ Đúng, gửi xã")
     assert "Đã chốt số liệu Ấp Mỹ Thạnh – tháng 11/2026" in answer and "Chốt sau hạn 20/11/2026" in answer
     assert "đã chốt lúc 09:30 22/11/2026" in await leader.send("/chot 11")
@@ -82,7 +82,7 @@ async def test_an_explicit_zero_confirms_and_a_village_without_a_leader_confirms
     phu = await joined(engine, demo, 1, "c201", name="Phú")
     await phu.send("không có")
     shown = await phu.send("/chot quy 4")  # on time: the quarterly deadline is 10/12
-    assert "Không có hộ nào" in shown and "Tổng: 0" in shown
+    assert "Không hỗ trợ ai" in shown and "Tổng: 0" in shown
     assert "Đã chốt số liệu Ấp Mỹ Phú – quý 4/2026 (01/10–31/12)" in await phu.tap("✅ Đúng, gửi xã")
     answer = await staff(engine, demo).send("/quy")
     assert "✅ Đúng hạn: 1 · ⏰ Trễ hạn: 0" in answer

@@ -256,7 +256,7 @@ async def test_the_commune_chart_tells_zero_from_silence_and_shows_the_target(en
     people, households, sessions, progress = figure.axes  # one panel per kind of count, then the progress
     bars = people
     words = texts_of(figure)
-    assert "Đã báo cáo: không có hộ nào" in words and "Chưa báo cáo" in words  # the legend, in Vietnamese
+    assert "Đã báo cáo: không hỗ trợ ai" in words and "Chưa báo cáo" in words  # the legend, in Vietnamese
     # Mỹ Phú; the four silent ones, on each of the three panels
     assert "0 – báo không có" in words and words.count("chưa báo cáo") == 4 * 3
     assert " 47" in words  # Mỹ Thạnh's people (VNeID 45, Chữ ký số 2); its 3 sessions on their own panel

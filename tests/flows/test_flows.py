@@ -123,7 +123,7 @@ async def test_another_day_is_one_tap_away(user: ChatUser, demo: Demo, db: Datab
     assert "VNeID: 3 người" in summary and "Ngày 21/11/2026" in summary
     assert "Đã ghi nhận" in await user.tap("✔ Ghi nhận")
     await user.send("/baocao")  # a zero report for another day, too
-    await user.tap("🚫 Không có hộ nào")
+    await user.tap("🚫 Không hỗ trợ ai")
     await user.tap("📅 Ngày khác")
     assert "20/11/2026" in await user.send("20/11")
     await user.tap("✔ Ghi nhận")

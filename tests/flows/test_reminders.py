@@ -123,6 +123,8 @@ async def test_the_whole_ladder_escalates_and_drops_villages_as_they_report(
 
     await step("2026-11-17 08:00")  # T−3 of the monthly report (due Fri 20/11)
     assert len(inbox.texts(users["dung"].user_id)) == 1
+    first = inbox.texts(users["dung"].user_id)[0]  # VNeID and signatures count people: the example says so
+    assert "vneid 5 cks 2 (5 người làm VNeID, 2 người làm chữ ký số)" in first and "hộ" not in first
     await report(db, demo, 1, date(2026, 11, 18))  # village 1 reports (it has no leader: its members confirm)
     await step("2026-11-19 08:00")  # T−2 missed, T−1: the confirmers of villages not confirmed are asked
     asked = [m for m in inbox.delivered if m.chat_id == users["dung"].user_id]
@@ -210,6 +212,7 @@ async def test_quiet_hours_hold_ad_hoc_reminders_until_morning(
     clock.set(at("2026-11-21 07:00"))
     assert (await sender(db, clock, planner, inbox).drain()).sent == 5
     assert "Cán bộ xã nhắc" in inbox.texts(users["dung"].user_id)[0]
+    assert "5 người làm VNeID" in inbox.texts(users["dung"].user_id)[0]
     member = users["an"]
     assert "không dùng được" in await member.tap_data("g:remind:thang:2026-11")
 
@@ -232,6 +235,7 @@ async def test_weekly_digest_matches_the_week_and_can_be_turned_off(
     users = await team(engine, demo)
     await report(db, demo, 0, date(2026, 11, 16), 5)
     await report(db, demo, 0, date(2026, 11, 18), 2, "chu_ky_so")
+    await report(db, demo, 0, date(2026, 11, 17), 3, "thanh_toan")  # households: never added to people
     await report(db, demo, 2, date(2026, 11, 22), 9)
     await report(db, demo, 1, date(2026, 11, 23), 40)  # next week: not in this digest
     clock = FixedClock(at("2026-11-23 07:30"))
@@ -239,12 +243,12 @@ async def test_weekly_digest_matches_the_week_and_can_be_turned_off(
     await scheduling_pass(db, content, TZ, clock.now())
     await OutboxSender(db, {"telegram": inbox, "terminal": terminal}, clock, rate=1000, per_chat_interval=0).drain()
     staff = plain_text(terminal.delivered[0].payload["text"])
-    assert "16/11–22/11/2026" in staff and ": 16 hộ" in staff
-    assert "VNeID: 14" in staff and "Chữ ký số: 2" in staff
-    assert "1. Ấp Bình Hàng Trung: 9 hộ" in staff and "2. Ấp Mỹ Thạnh: 7 hộ" in staff
+    assert "16/11–22/11/2026" in staff and ": 3 hộ, 16 người" in staff
+    assert "VNeID: 14 người" in staff and "Chữ ký số: 2 người" in staff and "Thanh toán: 3 hộ" in staff
+    assert "1. Ấp Bình Hàng Trung: 9 người" in staff and "2. Ấp Mỹ Thạnh: 3 hộ, 7 người" in staff
     assert "Ấp Mỹ Phú" in staff.split("Chưa báo cáo tuần qua:")[1].split("\n")[0]
     leader = inbox.texts(users["leader0"].user_id)[0]
-    assert "Ấp Mỹ Thạnh: 7 hộ" in leader and "1 thành viên đã báo cáo" in leader
+    assert "Ấp Mỹ Thạnh: 3 hộ, 7 người" in leader and "1 thành viên đã báo cáo" in leader
     assert inbox.texts(users["an"].user_id) == []  # members get no digest
     # Turning the digest off stops the digest, not the deadline reminders.
     assert "Đã tắt bản tin tuần" in await users["leader2"].send("/tatnhacnho")

@@ -78,16 +78,16 @@ async def test_the_bots_own_confirmation_pasted_back_is_not_a_report(user: ChatU
 async def test_an_explicit_zero_for_a_day_is_recorded_once(user: ChatUser, demo: Demo, db: Database,
                                                           clock: FixedClock):
     await joined(user, demo)
-    assert "không giúp hộ nào" in await user.send("không có")
+    assert "không hỗ trợ ai" in await user.send("không có")
     for _ in range(3):
         assert "Không cần gửi lại" in await user.send("khong co")
     clock.advance(hours=5)  # the same day, later: still once
     assert "Không cần gửi lại" in await user.send("không có")
     await user.send("/baocao")
-    await user.tap("🚫 Không có hộ nào")
+    await user.tap("🚫 Không hỗ trợ ai")
     assert "Không cần gửi lại" in await user.tap("✔ Ghi nhận")
     assert await live(db) == [("none", 0)]
-    assert "không giúp hộ nào" in await user.send("hôm qua không có")  # another day is its own zero
+    assert "không hỗ trợ ai" in await user.send("hôm qua không có")  # another day is its own zero
     assert await live(db) == [("none", 0), ("none", 0)]
 
 

@@ -60,7 +60,7 @@ def line_with(answer: str, start: str) -> str:
 async def test_zero_report_by_text_is_recorded_as_a_count_zero(engine, demo, db, text):
     user = await joined(engine, demo, 0, "z1")
     answer = await user.send(text)
-    assert "không giúp hộ nào" in answer and "22/11/2026" in answer
+    assert "không hỗ trợ ai" in answer and "22/11/2026" in answer
     assert await live_rows(db) == [("none", 0, "2026-11-22")]
     assert "Đã hủy" in await user.tap("↩ Hoàn tác")  # undone like any report
     assert await live_rows(db) == []
@@ -75,8 +75,8 @@ async def test_zero_report_keeps_its_day(engine, demo, db):
 async def test_zero_report_from_the_button_flow(engine, demo, db):
     user = await joined(engine, demo, 0, "z3")
     await user.send("/baocao")
-    summary = await user.tap("🚫 Không có hộ nào")
-    assert "Không giúp hộ nào" in summary and "22/11/2026" in summary
+    summary = await user.tap("🚫 Không hỗ trợ ai")
+    assert "Không hỗ trợ ai" in summary and "22/11/2026" in summary
     assert await live_rows(db) == []  # nothing until confirmed
     assert "Đã ghi nhận" in await user.tap("✔ Ghi nhận")
     assert await live_rows(db) == [("none", 0, "2026-11-22")]
@@ -390,7 +390,7 @@ async def test_xlsx_has_the_same_figures_as_the_chat(engine, demo, november):
     records = [dict(zip(head, r, strict=True)) for r in detail.iter_rows(min_row=7, values_only=True)]
     voided = [r for r in records if r["Trạng thái"] == "Đã hủy"]
     assert [(r["Dịch vụ"], r["Số lượng"]) for r in voided] == [("Thanh toán", 30)]
-    assert ("Ấp Mỹ Phú", "Không có hộ nào", 0) in [(r["Thôn, ấp"], r["Dịch vụ"], r["Số lượng"]) for r in records]
+    assert ("Ấp Mỹ Phú", "Không hỗ trợ ai", 0) in [(r["Thôn, ấp"], r["Dịch vụ"], r["Số lượng"]) for r in records]
     assert all(isinstance(r["Số lượng"], int) for r in records) and isinstance(records[0]["Ngày"], datetime)
     assert {r["Người báo cáo"] for r in records} == {"Người t1", "Người t2"}
     assert all(r["Ngày"].date() >= date(2026, 11, 1) for r in records)  # 31/10 is October's
