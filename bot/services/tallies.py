@@ -56,19 +56,7 @@ async def build_tally(
     units = await villages_of(uow, scope)
     by_id = {u.id: VillageTally(u) for u in units}
     known = set(services)
-    for row in await uow.tallies.totals(scope.kind, scope.id, period.start, period.end):
-        village = by_id.get(row.village_id)
-        if village is None:
-            continue
-        village.reports += row.reports
-        if row.service == NONE_SERVICE:
-            village.zero_reports += row.reports
-        elif row.service in known:
-            village.current[row.service] = row.households
     before = period.previous()
-    for row in await uow.tallies.totals(scope.kind, scope.id, before.start, before.end):
-        if row.village_id in by_id and row.service in known:
-            by_id[row.village_id].previous[row.service] = row.households
     year = period.end.year
     targets = await uow.targets.for_units([*by_id, scope.id], year)
     scope_targets = {}
@@ -79,23 +67,48 @@ async def build_tally(
             by_id[target.unit_id].targets[target.service] = target
         elif scope.kind in ("commune", "province"):  # a whole commune's or province's own target
             scope_targets[target.service] = target
+    # The period, the one before and (where a target needs it) the days since 1 January not
+    # already among them: read in one go.
+    periods = [(period.start, period.end), (before.start, before.end)]
+    carried: tuple[str, ...] = ()
     if targets or year_to_date:
         first_day = date(year, 1, 1)
         if period.start < first_day:  # a week across New Year: only its days in the new year count
-            start, carried = first_day, ()
+            start = first_day
         else:  # 1 January up to the period = the days before the figures already read + those figures
             carried = ("current", "previous") if before.start >= first_day else ("current",)
             start = first_day
-        for village in by_id.values():
-            for name in carried:
-                for service, households in getattr(village, name).items():
-                    village.year_to_date[service] = village.year_to_date.get(service, 0) + households
         upto = period.end if not carried else (before.start if "previous" in carried else period.start)
         if carried:
             upto -= timedelta(days=1)
         if start <= upto:
-            for row in await uow.tallies.totals(scope.kind, scope.id, start, upto):
-                if row.village_id in by_id and row.service in known:
-                    ytd = by_id[row.village_id].year_to_date
-                    ytd[row.service] = ytd.get(row.service, 0) + row.households
+            periods.append((start, upto))
+    current_rows, previous_rows, *earlier = await uow.tallies.totals_many(scope.kind, scope.id, periods)
+    village_of = by_id.get
+    for village_id, service, households, reports in current_rows:
+        village = village_of(village_id)
+        if village is None:
+            continue
+        village.reports += reports
+        if service == NONE_SERVICE:
+            village.zero_reports += reports
+        elif service in known:
+            village.current[service] = households
+    for village_id, service, households, _ in previous_rows:
+        village = village_of(village_id)
+        if village is not None and service in known:
+            village.previous[service] = households
+    if carried:
+        for village in by_id.values():
+            ytd = village.year_to_date
+            ytd.update(village.current)
+            if "previous" in carried:
+                for service, households in village.previous.items():
+                    ytd[service] = ytd.get(service, 0) + households
+    for rows in earlier:
+        for village_id, service, households, _ in rows:
+            village = village_of(village_id)
+            if village is not None and service in known:
+                ytd = village.year_to_date
+                ytd[service] = ytd.get(service, 0) + households
     return Tally(scope, period, services, list(by_id.values()), now, scope_targets, counts)

@@ -106,15 +106,22 @@ class UnitRepository(_Repo):
         return [_unit(r) for r in rows]
 
     async def grandchildren(self, grandparent_id: int, kind: str) -> list[Unit]:
-        """The units of ``kind`` under each child of ``grandparent_id`` (a province's villages), in
-        one query, ordered as :meth:`children` of each child in turn: a province's tally on
-        PostgreSQL made ~100 round trips for these."""
-        cols = ", ".join(f"g.{c.strip()}" for c in _UNIT_COLS.split(","))
+        """The units of ``kind`` under each child of ``grandparent_id`` (a province's villages),
+        ordered as :meth:`children` of each child in turn: the children's ids first, then their
+        children in one query on those ids (index ``units_children``, sqlite 0070 / postgres
+        0050). Joined in one query instead, PostgreSQL guessed a few dozen rows and scanned every
+        unit of the country for a province's 3,000 villages."""
+        parents = [row[0] for row in await self.db.fetchall(
+            "SELECT id FROM units WHERE parent_id = ? ORDER BY name, id", (grandparent_id,))]
+        if not parents:
+            return []
         rows = await self.db.fetchall(
-            f"SELECT {cols} FROM units c JOIN units g ON g.parent_id = c.id WHERE c.parent_id = ? AND g.kind = ? "
-            "ORDER BY c.name, c.id, g.name",
-            (grandparent_id, kind),
+            f"SELECT {_UNIT_COLS} FROM units WHERE parent_id IN ({','.join('?' * len(parents))}) AND kind = ? "
+            "ORDER BY parent_id, name, id",
+            (*parents, kind),
         )
+        place = {parent: index for index, parent in enumerate(parents)}
+        rows.sort(key=lambda row: place[row[2]])  # stable: by name within each child
         return [_unit(r) for r in rows]
 
 

@@ -82,40 +82,55 @@ class TallyRepository(_Repo):
         keyed by commune since sqlite 0030 / postgres 0017);
         the partial months at the edges from the daily covering index.
         """
-        first_month, last_month, days = _split_months(start, end)
+        return (await self.totals_many(scope_kind, scope_id, [(start, end)]))[0]
+
+    async def totals_many(
+        self, scope_kind: str, scope_id: int, periods: Sequence[tuple[date, date]]
+    ) -> list[list[VillageServiceTotal]]:
+        """:meth:`totals` of each ``(start, end)`` in turn, read in one statement (a tally's
+        period, the one before and the days since 1 January: one round trip, not three)."""
         clause, scope = _rollup_clause(scope_kind, scope_id)
-        if first_month is not None and first_month == last_month and not days:
-            # One whole month (/thang, and the month before it): its roll-up rows as they are, one
-            # per village and service, nothing to add up (a province's month is ~18,000 rows).
-            rows = await self.db.fetchall(
-                "SELECT r.village_id, r.service, r.households, r.reports FROM report_months r "
-                f"WHERE {clause} AND r.month = ? AND r.reports > 0",
-                (*scope, first_month),
-            )
-            return [VillageServiceTotal(*row) for row in rows]
-        sums: dict[tuple[int, str], list[int]] = {}
-        parts: list[tuple[str, tuple[object, ...]]] = [
-            (
-                "SELECT r.village_id, r.service, SUM(r.count), COUNT(*) FROM reports r "
-                f"WHERE {_villages_clause(scope_kind)} AND r.voided_at IS NULL "
-                "AND r.occurred_on BETWEEN ? AND ? GROUP BY r.village_id, r.service",
-                (scope_id, day_start.isoformat(), day_end.isoformat()),
-            )
-            for day_start, day_end in days
-        ]
-        if first_month is not None:
-            parts.append((
-                "SELECT r.village_id, r.service, SUM(r.households), SUM(r.reports) FROM report_months r "
-                f"WHERE {clause} AND r.month BETWEEN ? AND ? "
-                "GROUP BY r.village_id, r.service",
-                (*scope, first_month, last_month),
-            ))
-        for sql, params in parts:
-            for village_id, service, households, reports in await self.db.fetchall(sql, params):
-                total = sums.setdefault((village_id, service), [0, 0])
-                total[0] += int(households)
-                total[1] += int(reports)
-        return [VillageServiceTotal(v, s, h, n) for (v, s), (h, n) in sums.items() if n > 0]
+        selects: list[str] = []
+        params: list[object] = []
+        summed: list[bool] = []
+        for index, (start, end) in enumerate(periods):
+            first_month, last_month, days = _split_months(start, end)
+            if first_month is not None and first_month == last_month and not days:
+                # One whole month (/thang, and the month before it): its roll-up rows as they are,
+                # one per village and service, nothing to add up (a province's month is ~18,000 rows).
+                selects.append(f"SELECT {index}, r.village_id, r.service, r.households, r.reports FROM report_months r "
+                               f"WHERE {clause} AND r.month = ? AND r.reports > 0")
+                params += [*scope, first_month]
+                summed.append(False)
+                continue
+            summed.append(True)
+            for day_start, day_end in days:
+                selects.append(f"SELECT {index}, r.village_id, r.service, SUM(r.count), COUNT(*) FROM reports r "
+                               f"WHERE {_villages_clause(scope_kind)} AND r.voided_at IS NULL "
+                               "AND r.occurred_on BETWEEN ? AND ? GROUP BY r.village_id, r.service")
+                params += [scope_id, day_start.isoformat(), day_end.isoformat()]
+            if first_month is not None:
+                selects.append(f"SELECT {index}, r.village_id, r.service, SUM(r.households), SUM(r.reports) "
+                               f"FROM report_months r WHERE {clause} AND r.month BETWEEN ? AND ? "
+                               "GROUP BY r.village_id, r.service")
+                params += [*scope, first_month, last_month]
+        if not selects:
+            return [[] for _ in periods]
+        out: list[list[VillageServiceTotal]] = [[] for _ in periods]
+        sums: list[dict[tuple[int, str], list[int]]] = [{} for _ in periods]
+        make = VillageServiceTotal._make
+        for index, village_id, service, households, reports in await self.db.fetchall(
+                " UNION ALL ".join(selects), params):
+            if not summed[index]:
+                out[index].append(make((village_id, service, households, reports)))
+                continue
+            total = sums[index].setdefault((village_id, service), [0, 0])
+            total[0] += int(households)
+            total[1] += int(reports)
+        for index, period_sums in enumerate(sums):
+            if summed[index]:
+                out[index] = [VillageServiceTotal(v, s, h, n) for (v, s), (h, n) in period_sums.items() if n > 0]
+        return out
 
     async def daily(self, scope_kind: str, scope_id: int, start: date, end: date) -> list[DayTotal]:
         """Live households per village, service and day (zero reports left out)."""

@@ -90,3 +90,53 @@ async def test_year_to_date_in_tallies_matches_a_direct_sum(backend: Database, c
             expected = {(t.village_id, t.service): t.households for t in direct if t.households}
             got = {(v.unit.id, s): h for v in tally.villages for s, h in v.year_to_date.items() if h}
             assert got == expected, (kind, period.key)
+
+
+async def test_totals_of_several_periods_in_one_read_match_each_read_alone(backend: Database):
+    rng = random.Random(23)
+    async with backend.uow() as uow:
+        province = await uow.units.add("province", "T", "Tỉnh T")
+        communes = [await uow.units.add("commune", f"C{i}", f"Xã {i}", province.id) for i in range(2)]
+        villages = [await uow.units.add("village", f"V{i}", f"Thôn {i}", communes[i % 2].id, 100, 200)
+                    for i in range(4)]
+        member = await uow.members.add("M", "member", villages[0].id, NOW)
+        for n in range(300):
+            day = date(2026, 1, 1) + timedelta(days=rng.randrange(365))
+            items = [NewReport(s, 0 if s == "none" else rng.randint(1, 9)) for s in rng.sample(SERVICES, 2)]
+            await uow.reports.add_batch(f"b{n}", member.id, rng.choice(villages).id, items, day, "text", NOW)
+            if n % 7 == 0:
+                await uow.reports.void_batch(f"b{n}", member.id, "test", NOW)
+    periods = [
+        (date(2026, 3, 1), date(2026, 3, 31)),  # a whole month
+        (date(2026, 2, 1), date(2026, 2, 28)),  # the one before
+        (date(2026, 1, 1), date(2026, 1, 31)),
+        (date(2026, 10, 15), date(2026, 12, 14)),  # a month with days on both sides
+        (date(2026, 6, 3), date(2026, 6, 9)),  # days only
+        (date(2026, 1, 1), date(2026, 12, 31)),
+    ]
+    for kind, scope in (("province", province), ("commune", communes[1]), ("village", villages[2])):
+        async with backend.uow() as uow:
+            together = await uow.tallies.totals_many(kind, scope.id, periods)
+            alone = [await uow.tallies.totals(kind, scope.id, start, end) for start, end in periods]
+        assert len(together) == len(periods)
+        assert [sorted(rows) for rows in together] == [sorted(rows) for rows in alone], kind
+        assert kind == "village" or all(together), kind  # every period has reports here
+        for rows in together:
+            assert all(row.reports > 0 for row in rows)
+            assert len({(row.village_id, row.service) for row in rows}) == len(rows)  # one row each
+
+
+async def test_grandchildren_come_in_the_order_of_children_then_name(backend: Database):
+    async with backend.uow() as uow:
+        province = await uow.units.add("province", "T", "Tỉnh T")
+        late = await uow.units.add("commune", "B", "Xã Bình", province.id)
+        early = await uow.units.add("commune", "A", "Xã An", province.id)
+        for name in ("Thôn 3", "Thôn 1", "Thôn 2"):
+            await uow.units.add("village", f"{late.code}{name[-1]}", name, late.id)
+            await uow.units.add("village", f"{early.code}{name[-1]}", name, early.id)
+        got = await uow.units.grandchildren(province.id, "village")
+        expected = [u for c in await uow.units.children(province.id) for u in await uow.units.children(c.id)]
+        assert await uow.units.grandchildren(late.id, "village") == []
+    assert [(u.parent_id, u.name) for u in got] == [(early.id, f"Thôn {i}") for i in (1, 2, 3)] + [
+        (late.id, f"Thôn {i}") for i in (1, 2, 3)]
+    assert got == expected
