@@ -122,8 +122,8 @@ async def test_totals_of_several_periods_in_one_read_match_each_read_alone(backe
         assert [sorted(rows) for rows in together] == [sorted(rows) for rows in alone], kind
         assert kind == "village" or all(together), kind  # every period has reports here
         for rows in together:
-            assert all(row.reports > 0 for row in rows)
-            assert len({(row.village_id, row.service) for row in rows}) == len(rows)  # one row each
+            assert all(reports > 0 for _, _, _, reports in rows)
+            assert len({(village_id, service) for village_id, service, _, _ in rows}) == len(rows)  # one row each
 
 
 async def test_grandchildren_come_in_the_order_of_children_then_name(backend: Database):
