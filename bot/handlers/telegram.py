@@ -25,6 +25,7 @@ from bot.domain.messages import Inbound, Markup, Reply, with_buttons
 from bot.flows.commands import GUEST
 from bot.flows.engine import COMMANDS, MENU, MENUS, Engine
 from bot.handlers.plain import split_text, utf16_length
+from bot.handlers.telegram_request import AiohttpRequest
 from bot.services import metrics
 from bot.services.inbox import Delivered, Dispatcher, Inbox, handle_with_retries
 
@@ -312,7 +313,9 @@ def build_application(
     """The PTB application: transport, rate limiter and the one handler. It has no PTB
     ``Updater``: updates come in through :class:`bot.handlers.telegram_polling.TelegramPolling`
     (or a webhook), stored before they are acknowledged, and are handed to
-    ``Application.process_update`` by the inbox's dispatcher (in order per chat)."""
+    ``Application.process_update`` by the inbox's dispatcher (in order per chat). The bot's
+    requests go over aiohttp (:class:`~bot.handlers.telegram_request.AiohttpRequest`), unless
+    ``request`` is given (it then serves ``getUpdates`` too)."""
     adapter = TelegramAdapter(engine, content)
     builder: ApplicationBuilder = (
         Application.builder().token(token).base_url(base_url).base_file_url(base_file_url)
@@ -321,9 +324,7 @@ def build_application(
     if rate_limit:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=0))
     updates_request = request if request is not None else UpdatesRequest()
-    builder = builder.get_updates_request(updates_request)
-    if request is not None:
-        builder = builder.request(request)
+    builder = builder.get_updates_request(updates_request).request(request or AiohttpRequest())
     application = builder.build()
     application.bot_data["updates_request"] = updates_request
     application.add_handler(TypeHandler(Update, adapter.on_update))

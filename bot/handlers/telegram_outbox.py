@@ -13,30 +13,29 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import httpx
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.content import Content
 from bot.domain.messages import Reply
 from bot.handlers.telegram import MAX_RETRY_AFTER, _seconds, apply_menu, reply_markup, reply_messages, send_text
+from bot.handlers.telegram_request import never_sent, transport_failed
 from bot.services.outbox import BLOCKED, PERMANENT, RETRY_AFTER, SENT, TRANSIENT, UNCERTAIN, Deliver, Delivery
 from bot.services.reminders import reply_of
 from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
-# Transport errors raised before a byte of the request was sent.
-NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 def may_have_arrived(exc: TelegramError) -> bool:
-    """A transport error (PTB wraps httpx's) after the request may have reached Telegram.
+    """A transport error (PTB's request wraps aiohttp's or httpx's) after the request may have
+    reached Telegram.
 
-    Telegram's own answers (a 5xx) carry no httpx cause: the request was refused, try again.
+    Telegram's own answers (a 5xx) carry no transport cause: the request was refused, try again.
     """
     cause = exc.__cause__
-    return isinstance(cause, httpx.TransportError) and not isinstance(cause, NOT_SENT)
+    return transport_failed(cause) and not never_sent(cause)
 
 
 PART_ATTEMPTS = 3  # a part after the first: tries before the row is settled as partly sent

@@ -214,11 +214,13 @@ async def deliveries_for(runtime: Runtime, stack: contextlib.AsyncExitStack) -> 
     HTTP clients close with ``stack``."""
     from telegram import Bot
 
+    from bot.handlers.telegram_request import AiohttpRequest
+
     settings = runtime.settings
     deliveries: dict[str, Deliver] = {}
     if settings.telegram_bot_token:
         bot = await stack.enter_async_context(Bot(settings.telegram_bot_token, base_url=settings.telegram_api_base_url,
-                                                  base_file_url=settings.file_base_url))
+                                                  base_file_url=settings.file_base_url, request=AiohttpRequest()))
         deliveries[telegram_outbox.CHANNEL] = telegram_outbox.telegram_delivery(bot, runtime.content)
     if settings.zalo_bot_token:
         client = await stack.enter_async_context(zalo.ZaloClient(settings.zalo_bot_token, settings.zalo_api_base_url))

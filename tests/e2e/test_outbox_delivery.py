@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from collections import Counter
 
+import pytest
 from support import peek
 from support.fakebotapi import FakeBotApi
 from support.helpers import NOW
@@ -13,11 +14,14 @@ from telegram.request import HTTPXRequest
 
 from bot.domain.clock import FixedClock
 from bot.handlers.telegram_outbox import telegram_delivery
+from bot.handlers.telegram_request import AiohttpRequest
 from bot.services.outbox import OutboxSender
 from storage import Database
 from storage.models import NewMessage
 
 TOKEN = "123:TEST"
+# The bot's own request (aiohttp) and PTB's default (httpx, which a deployment may still pass in).
+REQUESTS = pytest.mark.parametrize("make_request", [AiohttpRequest, HTTPXRequest], ids=["aiohttp", "httpx"])
 
 
 async def enqueue(db: Database, chats: list[int]) -> None:
@@ -37,13 +41,14 @@ def sender(db: Database, bot: Bot) -> OutboxSender:
                         backoff=(60.0,))
 
 
-async def test_an_answer_lost_after_telegram_took_the_message_is_not_sent_again(db: Database):
+@REQUESTS
+async def test_an_answer_lost_after_telegram_took_the_message_is_not_sent_again(db: Database, make_request):
     async with FakeBotApi() as server:
         for chat in (4001, 4002):
             server.user(chat)
         server.lose_answer("sendMessage", hold=3.0)  # the first send arrives, its answer does not
         await enqueue(db, [4001, 4002])
-        request = HTTPXRequest(read_timeout=0.5)
+        request = make_request(read_timeout=0.5)
         async with Bot(TOKEN, base_url=server.base_url, request=request) as bot:
             first = await sender(db, bot).drain()
             again = await sender(db, bot).drain()
@@ -53,12 +58,13 @@ async def test_an_answer_lost_after_telegram_took_the_message_is_not_sent_again(
     assert (first.sent, first.uncertain, again.sent) == (1, 1, 0)
 
 
-async def test_a_connection_that_never_opened_is_tried_again(db: Database):
+@REQUESTS
+async def test_a_connection_that_never_opened_is_tried_again(db: Database, make_request):
     with socket.socket() as probe:  # a local port with nobody listening: connection refused
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     await enqueue(db, [4003])
-    request = HTTPXRequest()
+    request = make_request()
     await request.initialize()  # not the Bot: its getMe would fail the same way
     bot = Bot(TOKEN, base_url=f"http://127.0.0.1:{port}/bot", request=request)
     try:
