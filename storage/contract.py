@@ -68,9 +68,11 @@ class Database(Protocol):
     def uow(self) -> AbstractAsyncContextManager[UnitOfWork]:
         """``async with db.uow() as uow``: one transaction, committed when the block ends."""
 
-    async def run(self, work: Work[T], durable: bool = False) -> T:
+    async def run(self, work: Work[T], durable: bool = False, single: bool = False) -> T:
         """``work(uow)`` as one unit of work, the hot path (see the backend for how). ``durable``:
-        the commit survives a power loss (what a channel is told has arrived)."""
+        the commit survives a power loss (what a channel is told has arrived). ``single``:
+        ``work`` makes one statement, atomic by itself, so a backend may run it without a
+        transaction around it (PostgreSQL: one round trip instead of three)."""
 
     async def bulk_pause(self, timeout: float = 2.0) -> None:
         """Between the chunks of a bulk write: let the backend catch its breath."""

@@ -184,7 +184,7 @@ class Inbox:
             return []
         rows = [(u.key, u.payload, self._seq.next()) for u in updates]
         now = self.clock.now()
-        new = set(await self.db.run(lambda uow: uow.inbox.store(self.channel, rows, now), durable=True))
+        new = set(await self.db.run(lambda uow: uow.inbox.store(self.channel, rows, now), durable=True, single=True))
         fresh = [u for u in updates if u.key in new]
         metrics.UPDATES.labels(self.channel, "new").inc(len(fresh))
         if len(fresh) < len(updates):

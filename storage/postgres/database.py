@@ -181,7 +181,13 @@ class PostgresDatabase:
         async with self.pool.acquire() as conn, conn.transaction():
             yield PostgresUnitOfWork(conn, PostgresSnapshotSource(self.dsn))
 
-    async def run(self, work: Callable[[PostgresUnitOfWork], Coroutine[Any, Any, T]], durable: bool = False) -> T:
+    @asynccontextmanager
+    async def _single(self) -> AsyncIterator[PostgresUnitOfWork]:
+        async with self.pool.acquire() as conn:
+            yield PostgresUnitOfWork(conn, PostgresSnapshotSource(self.dsn))
+
+    async def run(self, work: Callable[[PostgresUnitOfWork], Coroutine[Any, Any, T]], durable: bool = False,
+                  single: bool = False) -> T:
         """``work(uow)`` as one unit of work, in one transaction on a pooled connection.
 
         Units run concurrently, each on its own connection (the pool bounds how many).
@@ -190,11 +196,13 @@ class PostgresDatabase:
         serialization conflict to another transaction is rolled back and run again from the
         start (up to ``RETRIES`` times): ``work`` must do nothing but database work that can
         be repeated, as the SQLite backend already requires. ``durable``: every commit here
-        is (PostgreSQL's default ``synchronous_commit``), so it changes nothing.
+        is (PostgreSQL's default ``synchronous_commit``), so it changes nothing. ``single``:
+        ``work`` makes one statement, which commits by itself (no BEGIN and COMMIT around it:
+        the webhook's store before its 200 is one round trip).
         """
         for attempt in range(RETRIES + 1):
             try:
-                async with self.uow() as uow:
+                async with self._single() if single else self.uow() as uow:
                     return await work(uow)
             except _CONFLICTS:
                 if attempt == RETRIES:

@@ -22,20 +22,28 @@ FIRST_KEY = ("", "")  # before every (channel, update_key)
 
 class InboxRepository(_Repo):
     async def store(self, channel: str, updates: Sequence[tuple[str, str, int]], now: datetime) -> list[str]:
-        """Store ``(key, payload, seq)`` updates; returns the keys that were new.
+        """Store ``(key, payload, seq)`` updates; returns the keys that were new, in order.
 
         A key seen before (waiting, or processed and not yet pruned) is left as it is: the
-        channel redelivered it, and it must not be handled twice.
+        channel redelivered it, and it must not be handled twice. One statement for the whole
+        batch (a channel hands over at most a hundred at a time), atomic by itself: the webhook's
+        store runs it without a transaction around it (``Database.run(..., single=True)``).
         """
-        new: list[str] = []
+        if not updates:
+            return []
         stamp = ts(now)
-        for key, payload, seq in updates:
-            row = await self.db.fetchone(
-                "INSERT INTO inbox (channel, update_key, seq, received_at, payload) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT DO NOTHING RETURNING update_key",
-                (channel, key, seq, stamp, payload),
-            )
-            if row is not None:
+        values = ", ".join(["(?, ?, ?, ?, ?)"] * len(updates))
+        params = [v for key, payload, seq in updates for v in (channel, key, seq, stamp, payload)]
+        rows = await self.db.fetchall(
+            f"INSERT INTO inbox (channel, update_key, seq, received_at, payload) VALUES {values} "
+            "ON CONFLICT DO NOTHING RETURNING update_key",
+            params,
+        )
+        inserted = {r[0] for r in rows}
+        new: list[str] = []
+        for key, _, _ in updates:
+            if key in inserted:
+                inserted.discard(key)  # a key twice in one batch is new once
                 new.append(key)
         return new
 

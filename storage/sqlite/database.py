@@ -429,7 +429,8 @@ class SqliteDatabase:
         """``async with db.uow() as uow``: a transaction whose statements each make a round trip."""
         return SqliteUnitOfWork(self)
 
-    async def run(self, work: Callable[[SqliteUnitOfWork], Coroutine[Any, Any, T]], durable: bool = False) -> T:
+    async def run(self, work: Callable[[SqliteUnitOfWork], Coroutine[Any, Any, T]], durable: bool = False,
+                  single: bool = False) -> T:
         """Run ``work(uow)`` as one unit of work wholly in the database thread.
 
         The hot path of every inbound message. ``work`` may await the repositories, whose
@@ -447,6 +448,8 @@ class SqliteDatabase:
         what a channel is told has arrived (the inbox); everything else commits with
         ``NORMAL``, which a crash of the process never loses, and which a later durable
         commit makes durable too (the WAL is written in order).
+
+        ``single`` (one statement) changes nothing here: the unit joins a group commit anyway.
         """
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queued.append((work, future, durable))

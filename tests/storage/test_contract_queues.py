@@ -64,6 +64,20 @@ async def test_old_claims_are_pruned_recent_ones_kept(backend: Database):
         assert not await uow.inbox.claim("telegram", "new", NOW)  # still a redelivery
 
 
+async def test_a_batch_is_stored_by_one_statement_outside_a_transaction(backend: Database):
+    """The webhook's store (``run(..., single=True)``): one statement, durable by itself; a key
+    twice in one batch is new once, one stored before is not new, a stored one outlives the call."""
+    def store(batch):  # type: ignore[no-untyped-def]
+        return backend.run(lambda uow: uow.inbox.store("telegram", batch, NOW), durable=True, single=True)
+
+    assert await store([("s1", '{"n": 1}', 1)]) == ["s1"]
+    assert await store([("s2", "{}", 2), ("s1", "{}", 3), ("s3", "{}", 4), ("s2", "{}", 5)]) == ["s2", "s3"]
+    assert await store([("s3", "{}", 6)]) == []
+    async with backend.uow() as uow:
+        assert [(u.key, u.payload) for u in await uow.inbox.waiting("telegram")] == [
+            ("s1", '{"n": 1}'), ("s2", "{}"), ("s3", "{}")]
+
+
 async def test_stored_updates_wait_in_arrival_order_and_a_redelivery_is_not_new(backend: Database):
     async with backend.uow() as uow:
         assert await uow.inbox.store("telegram", [("u3", '{"n": 3}', 3), ("u1", '{"n": 1}', 1)], NOW) == ["u3", "u1"]
