@@ -18,8 +18,9 @@ the engine (the report recorded with its roll-up, the conversation saved) and an
 bare app's job ends at its 200, which is all it does. Each case also prints the rate of the
 200s alone (what Telegram waits for) and the CPU each process spent per report: the client
 with the fake Bot API, the server (every worker), and PostgreSQL (every backend and its
-helpers). Both sides get the same client (aiohttp, one connection per request in flight),
-the same uvicorn (uvloop and httptools when installed, as they are with tcns) and a warm-up.
+helpers); the last table sets those totals side by side. Both sides get the same client
+(aiohttp, one connection per request in flight), the same uvicorn (uvloop and httptools,
+as tcns declares them) and a warm-up.
 
 Telegram's flood limits are off for the replies (``TELEGRAM_RATE_LIMIT=false``): the fake has
 none, and with them on every reply waits for Telegram's budget of about 30 messages a second
@@ -123,14 +124,15 @@ class Cpu:
         self._me, self._server, self._pg = time.process_time(), tree_cpu(self.server), tree_cpu(self.pg)
         return self
 
-    def per_report(self, reports: int) -> str:
+    def per_report(self, reports: int) -> tuple[str, float]:
+        """What was spent per report, said, and the total in milliseconds."""
         def used(before: dict[int, float], after: dict[int, float]) -> float:
             return sum(after.values()) - sum(before.get(pid, 0.0) for pid in after)
         me = time.process_time() - self._me
         server, pg = used(self._server, tree_cpu(self.server)), used(self._pg, tree_cpu(self.pg))
         ms = [1000 * x / reports for x in (me, server, pg)]
         return (f"CPU per report: client{'+fake' if self.fake else ''} {ms[0]:.2f} ms, server {ms[1]:.2f} ms, "
-                f"PostgreSQL {ms[2]:.2f} ms, total {sum(ms):.2f} ms")
+                f"PostgreSQL {ms[2]:.2f} ms, total {sum(ms):.2f} ms"), sum(ms)
 
     fake: bool = False
 
@@ -315,6 +317,7 @@ async def until(check: Callable[[], Awaitable[bool]], timeout: float, every: flo
 class Result:
     rate: float  # reports/s, the whole job
     acked: float  # 200s/s
+    cpu: float  # milliseconds of CPU per report, every process of the case
 
 
 def warm_up(members: int) -> list[dict[str, Any]]:
@@ -352,7 +355,7 @@ async def tcns_case(name: str, db: str, workers: int, args: argparse.Namespace, 
 
             finished = await until(done, 300)
             elapsed = time.monotonic() - started
-            spent = cpu.per_report(len(batch))
+            spent, total = cpu.per_report(len(batch))
         finally:
             await stop(process)
     print(f"  {name}: all {len(batch)} answered 200 in {posted:.1f} s, all recorded and replied in {elapsed:.1f} s;"
@@ -360,7 +363,7 @@ async def tcns_case(name: str, db: str, workers: int, args: argparse.Namespace, 
     recorded = await count_reports(db)
     if not finished or recorded != len(batch):
         print(f"  {name}: {recorded} of {len(batch)} recorded (answered: {finished})", file=sys.stderr)
-    return Result(len(batch) / elapsed, len(batch) / posted)
+    return Result(len(batch) / elapsed, len(batch) / posted, total)
 
 
 async def bare_case(db: str, args: argparse.Namespace, workdir: Path) -> Result:
@@ -375,11 +378,11 @@ async def bare_case(db: str, args: argparse.Namespace, workdir: Path) -> Result:
         started = time.monotonic()
         await post_all(f"http://127.0.0.1:{port}", batch, args.concurrency)
         elapsed = time.monotonic() - started
-        spent = cpu.per_report(len(batch))
+        spent, total = cpu.per_report(len(batch))
     finally:
         await stop(process)
     print(f"  bare: all {len(batch)} stored and answered 200 in {elapsed:.1f} s; {spent}", flush=True)
-    return Result(len(batch) / elapsed, len(batch) / elapsed)
+    return Result(len(batch) / elapsed, len(batch) / elapsed, total)
 
 
 async def main() -> None:
@@ -404,10 +407,13 @@ async def main() -> None:
     print(f"\n{args.reports} text reports over HTTP, {args.concurrency} requests in flight, {os.cpu_count()} cores,"
           f" load average {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end")
     bare = results.get("bare")
-    print(f"  {'case':>9}  {'reports/s':>9}  {'ratio':>10}  {'200s/s':>7}")
+    print(f"  {'case':>9}  {'reports/s':>9}  {'ratio':>10}  {'200s/s':>7}  {'CPU ms/report':>13}  {'CPU ratio':>9}")
     for case, result in results.items():
         ratio = f"{result.rate / bare.rate:5.2f}x bare" if bare else ""
-        print(f"  {case:>9}  {result.rate:9.0f}  {ratio:>10}  {result.acked:7.0f}")
+        cpu_ratio = f"{bare.cpu / result.cpu:9.2f}" if bare and result.cpu else ""
+        print(f"  {case:>9}  {result.rate:9.0f}  {ratio:>10}  {result.acked:7.0f}  {result.cpu:13.2f}  {cpu_ratio}")
+    print("  (CPU ratio: the bare app's CPU per report over the case's, every process counted: the ratio that\n"
+          "   reports/s would show if both were bound by these cores alone; the SQLite case has no PostgreSQL)")
 
 
 if __name__ == "__main__":
