@@ -149,8 +149,10 @@ _NOT_WORD = re.compile(r"[^\w\s]|_")
 
 
 @lru_cache(maxsize=4096)
+@lru_cache(maxsize=256)
 def answer_key(text: str) -> str:
-    """How a typed answer is compared: folded, without punctuation or emoji."""
+    """How a typed answer is compared: folded, without punctuation or emoji (pure: the last
+    few are kept, one message is keyed several times on its way)."""
     return fold(_NOT_WORD.sub(" ", text))
 
 

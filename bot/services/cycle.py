@@ -154,11 +154,7 @@ async def closed_for(uow: UnitOfWork, village_id: int, days: list[date]) -> Peri
     """Hold the village's commune for a write (until the commit) and say whether any of
     ``days`` falls in one of its closed periods: the check and the write are one unit of work."""
     await uow.cycle.hold_village(village_id)
-    for day in sorted(set(days)):
-        lock = await uow.cycle.closed_on_village(village_id, day)
-        if lock is not None:
-            return lock
-    return None
+    return await uow.cycle.check_village(village_id, days) if days else None
 
 
 async def close_period(uow: UnitOfWork, commune: Unit, period: Period, by: int | None, now: datetime) -> bool:

@@ -41,9 +41,17 @@ def _lock(row: tuple[Any, ...]) -> PeriodLock:
                       datetime.fromisoformat(row[5]))
 
 
+_VILLAGE_LOCK_COLS = ", ".join(f"l.{c.strip()}" for c in _LOCK_COLS.split(","))
+
+
 class CycleRepository:
     def __init__(self, db: Executor) -> None:
         self.db = db
+        # village id -> (first, last day): what :meth:`check_village` found holds no live
+        # confirmation of the village, in this transaction (one per repository), with the
+        # commune held: nothing else can confirm it before the commit (:meth:`hold`), and
+        # :meth:`confirm` forgets it. :meth:`reopen` then has nothing to look for.
+        self._unconfirmed: dict[int, tuple[date, date]] = {}
 
     async def hold(self, commune_id: int, exclusive: bool = False) -> None:
         """Serialise this transaction with closing and confirming in the commune: shared for a
@@ -58,12 +66,34 @@ class CycleRepository:
         if sql:
             await self.db.fetchall(sql, (village_id,))
 
+    async def check_village(self, village_id: int, days: list[date]) -> PeriodLock | None:
+        """Before a write to the village's reports dated on ``days``, with its commune held
+        (:meth:`hold_village`): a closed period holding one of them, if any (the earliest
+        day's first), as :meth:`closed_on_village` for each day. The usual answer (none) is
+        one query, which also looks for a live confirmation holding any of the days: finding
+        none spares :meth:`reopen` its query after the write."""
+        first, last = min(days).isoformat(), max(days).isoformat()
+        row = await self.db.fetchone(
+            "SELECT EXISTS (SELECT 1 FROM period_locks l WHERE l.commune_id = u.parent_id AND l.starts_on <= ? "
+            "AND l.ends_on >= ?), EXISTS (SELECT 1 FROM confirmations c WHERE c.village_id = u.id "
+            "AND c.reopened_at IS NULL AND c.starts_on <= ? AND c.ends_on >= ?) FROM units u WHERE u.id = ?",
+            (last, first, last, first, village_id),
+        )
+        if row is not None and not row[1]:
+            self._unconfirmed[village_id] = (min(days), max(days))
+        if row is not None and not row[0]:
+            return None  # no closed period meets the days at all
+        for day in sorted(set(days)):
+            lock = await self.closed_on_village(village_id, day)
+            if lock is not None:
+                return lock
+        return None
+
     async def closed_on_village(self, village_id: int, day: date) -> PeriodLock | None:
         """:meth:`closed_on` for the village's commune (one query, from the village's id)."""
-        cols = ", ".join(f"l.{c.strip()}" for c in _LOCK_COLS.split(","))
         row = await self.db.fetchone(
-            f"SELECT {cols} FROM period_locks l JOIN units u ON u.parent_id = l.commune_id WHERE u.id = ? "
-            "AND l.starts_on <= ? AND l.ends_on >= ? ORDER BY l.ends_on DESC LIMIT 1",
+            f"SELECT {_VILLAGE_LOCK_COLS} FROM period_locks l JOIN units u ON u.parent_id = l.commune_id "
+            "WHERE u.id = ? AND l.starts_on <= ? AND l.ends_on >= ? ORDER BY l.ends_on DESC LIMIT 1",
             (village_id, day.isoformat(), day.isoformat()),
         )
         return _lock(row) if row else None
@@ -72,6 +102,7 @@ class CycleRepository:
     async def confirm(self, commune_id: int, village_id: int, period: str, starts_on: date, ends_on: date,
                       by: int, now: datetime, figures: dict[str, int], on_time: bool) -> Confirmation | None:
         """A new live confirmation; None if the village's period is confirmed already."""
+        self._unconfirmed.clear()
         changed = await self.db.execute(
             "INSERT INTO confirmations (commune_id, village_id, period, starts_on, ends_on, confirmed_by, "
             "confirmed_at, figures, on_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -115,6 +146,9 @@ class CycleRepository:
                      now: datetime) -> list[Confirmation]:
         """Reopen the village's live confirmations of every period holding one of ``days``
         (a report, void or correction dated there changed its figures); the ones reopened."""
+        known = self._unconfirmed.get(village_id)
+        if known is not None and days and known[0] <= min(days) and max(days) <= known[1]:
+            return []  # none holds these days: checked in this transaction, with the commune held
         found: dict[int, Confirmation] = {}
         for day in sorted(set(days)):
             rows = await self.db.fetchall(

@@ -98,3 +98,27 @@ async def test_a_write_after_a_close_sees_it(backend: Database, commune):
         await uow.cycle.hold_village(village.id)
         assert (await uow.cycle.closed_on_village(village.id, date(2026, 11, 30))).period == "2026-11"
         assert await uow.cycle.closed_on_village(village.id, date(2026, 12, 1)) is None
+
+
+async def test_a_writes_check_finds_closed_days_and_never_hides_a_confirmation(backend: Database, commune):
+    """check_village: what a report's write checks first (closed days; and, in the same query,
+    whether reopen will have anything to do). A confirmation made after the check, in the same
+    unit of work, is still reopened by a change."""
+    (village, other), cid, leader = commune.villages, commune.commune.id, commune.members[0]
+    async with backend.uow() as uow:
+        await uow.cycle.close(cid, "2026-10", date(2026, 10, 1), date(2026, 10, 31), commune.staff.id, NOW)
+        await uow.cycle.confirm(cid, village.id, *NOV, leader.id, NOW, {"vneid": 3}, True)
+    async with backend.uow() as uow:
+        await uow.cycle.hold_village(village.id)
+        assert await uow.cycle.check_village(village.id, [date(2026, 12, 1)]) is None
+        assert (await uow.cycle.check_village(village.id, [date(2026, 12, 1), date(2026, 10, 31)])).period == "2026-10"
+        assert await uow.cycle.check_village(village.id, [date(2026, 11, 20)]) is None
+        reopened = await uow.cycle.reopen(village.id, [date(2026, 11, 20)], leader.id, "report", NOW)
+        assert [c.period for c in reopened] == ["2026-11"]  # the live confirmation was seen by the check
+    async with backend.uow() as uow:
+        await uow.cycle.hold_village(other.id)
+        assert await uow.cycle.check_village(other.id, [date(2026, 11, 20)]) is None  # nothing confirmed there
+        assert await uow.cycle.reopen(other.id, [date(2026, 11, 20)], leader.id, "report", NOW) == []
+        await uow.cycle.confirm(cid, other.id, *NOV, leader.id, NOW, {}, True)  # confirmed after the check
+        reopened = await uow.cycle.reopen(other.id, [date(2026, 11, 20)], leader.id, "report", NOW)
+        assert [c.period for c in reopened] == ["2026-11"]
