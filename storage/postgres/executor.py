@@ -40,8 +40,9 @@ class PostgresDialect:
         return f"SELECT pg_advisory_xact_lock{'_shared' if shared else ''}(({key})::bigint)"
 
     def columns_sql(self) -> str:
+        # The key's own columns: indkey lists a key's INCLUDE columns after them (postgres 0051).
         return (
-            "SELECT c.relname::text, a.attname::text, (a.attnum = ANY(i.indkey))::int "
+            "SELECT c.relname::text, a.attname::text, (a.attnum = ANY(i.indkey[0:i.indnkeyatts - 1]))::int "
             "FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
             "LEFT JOIN pg_index i ON i.indrelid = c.oid AND i.indisprimary "
             f"WHERE c.relkind = 'r' AND c.relnamespace = {_SCHEMA} ORDER BY c.relname, a.attnum"
