@@ -110,6 +110,9 @@ class PostgresExecutor:
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in await self._conn.fetch(numbered(sql), *params)]
 
+    async def fetchrows(self, sql: str, params: Sequence[Any] = ()) -> Sequence[Sequence[Any]]:
+        return await self._conn.fetch(numbered(sql), *params)  # asyncpg records
+
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         row = await self._conn.fetchrow(numbered(sql), *params)
         return None if row is None else tuple(row)

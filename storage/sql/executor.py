@@ -55,6 +55,11 @@ class Executor(Protocol):
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
 
+    async def fetchrows(self, sql: str, params: Sequence[Any] = ()) -> Sequence[Sequence[Any]]:
+        """The rows as the driver hands them (indexed, sliced and unpacked like tuples, but not
+        necessarily tuples): for reads of tens of thousands of rows, where making a tuple of
+        each costs as much as reading it (asyncpg's records)."""
+
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None: ...
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...

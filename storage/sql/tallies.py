@@ -121,7 +121,7 @@ class TallyRepository(_Repo):
         if not selects:
             return out
         sums: list[dict[tuple[int, str], list[int]]] = [{} for _ in periods]
-        for row in await self.db.fetchall(" UNION ALL ".join(selects), params):
+        for row in await self.db.fetchrows(" UNION ALL ".join(selects), params):
             index = row[0]
             if not summed[index]:
                 out[index].append(row[1:])

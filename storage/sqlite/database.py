@@ -120,6 +120,9 @@ class _SqliteExecutor:
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return await self._trip(lambda c: c.fetchall(), sql, params)
 
+    async def fetchrows(self, sql: str, params: Sequence[Any] = ()) -> Sequence[Sequence[Any]]:
+        return await self.fetchall(sql, params)  # already tuples
+
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         return await self._trip(lambda c: c.fetchone(), sql, params)
 
@@ -167,6 +170,9 @@ class _DirectExecutor:
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self._raw.execute(sql, params).fetchall()
+
+    async def fetchrows(self, sql: str, params: Sequence[Any] = ()) -> Sequence[Sequence[Any]]:
+        return await self.fetchall(sql, params)
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         cursor = self._raw.execute(sql, params)
