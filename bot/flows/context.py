@@ -20,8 +20,16 @@ from storage.models import Conversation, Member
 
 GLOBAL_PREFIX = "g:"
 KEYS_FIELD = "_keys"
+# Keys of the options of pushes sent to the chat since its last message (bot.flows.pushed): they
+# answer the next message, after the pending step's own keys and typed answers.
+PUSHED_FIELD = "_pushed"
 MEMORY_FIELD = "_recent"  # kept across flows: the chat's recent reports, to recognise a repeat without a query
 MAX_KEY_CHARS = 40  # longer typed text is never a key or a menu label
+# What a text-only user types for an option (Zalo, terminal): short digits, the same one for the
+# same thing in every step. The options of a step are 1, 2, 3...; "0" takes back: it cancels a
+# flow at any step, and undoes the report just recorded ("hủy" both ways).
+CANCEL_KEY = "0"
+UNDO_KEY = CANCEL_KEY
 
 
 class Refusal(Exception):
@@ -99,7 +107,7 @@ class Context:
         return Option(label, data, key)
 
     def cancel_option(self) -> Option:
-        return self.option(self.t("buttons.cancel"), "cancel", "huy")
+        return self.option(self.t("buttons.cancel"), "cancel", CANCEL_KEY)
 
     # Replies -------------------------------------------------------------
     def say(self, key: str, /, **params: Any) -> Reply:
@@ -137,9 +145,10 @@ class Context:
         """The conversation to store: the keys of the buttons just offered, and a new version
         if anything changed. A reply that offered nothing new in a step that did not change
         (an error, a hint) leaves the buttons on screen and their keys valid."""
-        data = {k: v for k, v in self.conv.data.items() if k != KEYS_FIELD}
+        keyed = (KEYS_FIELD, PUSHED_FIELD)
+        data = {k: v for k, v in self.conv.data.items() if k not in keyed}
         if not self._keys and self.conv.flow and (self.conv.flow, self.conv.step) == loaded[:2] \
-                and data == {k: v for k, v in loaded[2].items() if k != KEYS_FIELD}:
+                and data == {k: v for k, v in loaded[2].items() if k not in keyed}:
             return Conversation(self.conv.flow, self.conv.step, dict(loaded[2]), self.conv.version)
         if self._keys:
             data[KEYS_FIELD] = self._keys

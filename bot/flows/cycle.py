@@ -21,7 +21,7 @@ from bot.domain.periods import Period, PeriodScheme, from_key
 from bot.domain.tally import long_day, period_label
 from bot.domain.textutil import fold
 from bot.flows.commands import MEMBERS, STAFF, Command
-from bot.flows.context import Context
+from bot.flows.context import GLOBAL_PREFIX, Context
 from bot.flows.deadlines import commune_of, planner_for
 from bot.flows.feature import Feature
 from bot.flows.tally import BadArgument, kind_and_text, parse_period
@@ -211,12 +211,8 @@ async def _confirm_or_show(ctx: Context, commune: Unit, village: Unit, deadline:
         figures, _ = await cycle.figures_of(ctx.uow, village, period)
         request = cycle.confirm_request(ctx.content, village, period, figures, deadline,
                                         commune_code=ctx.commune_code)
-        arg = period_arg(period)
-        tail = f" {arg}" if arg else ""
-        rows = [[ctx.global_option(ctx.t("cycle.button_ok"), f"{cycle.CONFIRM_ACTION}:ok:{period.key}",
-                                   f"/chot dung{tail}"),
-                 ctx.global_option(ctx.t("cycle.button_fix"), f"{cycle.CONFIRM_ACTION}:fix:{period.key}",
-                                   f"/chot sua{tail}")]]
+        rows = [[ctx.global_option(option.label, option.data[len(GLOBAL_PREFIX):], option.key)
+                 for option in row] for row in request.options]  # keys valid for the next message
         return [ctx.reply(request.text, rows)]
     made = await cycle.confirm(ctx.uow, village, period, deadline, ctx.member.id, ctx.now, ctx.today)
     if made is None:  # confirmed meanwhile (two taps)

@@ -25,7 +25,7 @@ from bot.domain.messages import Inbound, Reply, build_attachments
 from bot.domain.textutil import clean, fold
 from bot.flows import join, report, smalltalk, undo
 from bot.flows.commands import PROVINCE_STAFF, role_of
-from bot.flows.context import GLOBAL_PREFIX, KEYS_FIELD, MAX_KEY_CHARS, Context, Refusal
+from bot.flows.context import GLOBAL_PREFIX, KEYS_FIELD, MAX_KEY_CHARS, PUSHED_FIELD, Context, Refusal
 from bot.flows.feature import Flow
 from bot.flows.registry import COMMANDS, FLOWS, GLOBAL_ACTIONS, MENU, MENUS  # noqa: F401 (the channels read COMMANDS, MENUS here)
 from bot.services.tallies import commune_code_of
@@ -108,6 +108,9 @@ class Engine:
         for candidate in (folded, typed):
             if candidate and candidate in keys:
                 return await self._on_choice(ctx, keys[candidate])
+        pushed = ctx.conv.data.get(PUSHED_FIELD) or {}  # a push's options: after the step's own answers
+        if folded in pushed and ctx.conv.flow not in FLOWS:
+            return await self._on_choice(ctx, pushed[folded])
         command = split_command(text)
         if command is None and folded in self._menu:
             command = (self._menu[folded], "")
@@ -121,6 +124,8 @@ class Engine:
             answered = await flow.on_text(ctx, text)
             if answered is not None:
                 return answered
+            if folded in pushed:  # "6" in a count step is six households; here, no answer to the step
+                return await self._on_choice(ctx, pushed[folded])
             if report.can_report(ctx) and report.reads_as_report(ctx, text):
                 ctx.end()  # a report typed while a question was pending: handled as what it is
                 return await report.from_text(ctx, text)

@@ -26,7 +26,7 @@ from bot.flows.context import Context
 
 PAGE_LINES = 30
 PAGE_CHARS = 3000
-MORE_KEY = "tiep"
+MORE_KEY = "1"  # the page's only option
 
 PageHandler = Callable[[Context, int, int, int], Awaitable[list[Reply]]]
 

@@ -28,7 +28,7 @@ from bot.domain.report_parser import LONG_DIGITS, ParseIssue, ParseResult, parse
 from bot.domain.reports import NONE_SERVICE
 from bot.domain.textutil import clean, fold, reorders
 from bot.flows.commands import MEMBERS, REGISTERED, Command
-from bot.flows.context import Context
+from bot.flows.context import UNDO_KEY, Context
 from bot.flows.cycle import changed, refuse_if_closed
 from bot.flows.feature import Feature, Flow
 from storage.models import NewReport
@@ -183,7 +183,7 @@ async def _record_days(ctx: Context, groups: list[tuple[date, list[NewReport]]])
     batch_id = secrets.token_urlsafe(6)
     for day, items in groups:
         await record(ctx, items, day, "text", batch_id)
-    undo = ctx.global_option(ctx.t("buttons.undo"), f"undo:{batch_id}", "huy", key_action=UNDO_LAST)
+    undo = ctx.global_option(ctx.t("buttons.undo"), f"undo:{batch_id}", UNDO_KEY, key_action=UNDO_LAST)
     return [ctx.reply(ctx.t("report.recorded_days", days=_days_text(ctx, groups)), [[undo]])]
 
 
@@ -196,7 +196,7 @@ async def _record_text(ctx: Context, items: Sequence[NewReport], day: date) -> l
     batch_id = await record(ctx, items, day, "text")
     if isinstance(batch_id, Reply):
         return [batch_id]
-    undo = ctx.global_option(ctx.t("buttons.undo"), f"undo:{batch_id}", "huy", key_action=UNDO_LAST)
+    undo = ctx.global_option(ctx.t("buttons.undo"), f"undo:{batch_id}", UNDO_KEY, key_action=UNDO_LAST)
     if list(items) == [ZERO]:
         return [ctx.reply(ctx.t("zero.recorded_text", day=day_text(day)), [[undo]])]
     text_out = ctx.t("report.recorded_text", items=items_text(ctx, items), day=day_text(day))
@@ -257,7 +257,7 @@ def _ask_service(ctx: Context) -> Reply:
     count = ctx.conv.data.get("count")
     if count:  # the number came first: only the service is missing
         return ctx.reply(ctx.t("report.ask_service_for", count=count), [*rows, [ctx.cancel_option()]])
-    zero = ctx.option(ctx.t("zero.button"), "zero", "0")
+    zero = ctx.option(ctx.t("zero.button"), "zero", str(len(buttons) + 1))  # "0" cancels, as in every step
     return ctx.reply(ctx.t("report.ask_service"), [*rows, [zero], [ctx.cancel_option()]])
 
 

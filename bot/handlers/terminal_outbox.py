@@ -8,6 +8,7 @@ from datetime import datetime
 
 from bot.domain.clock import Clock
 from bot.domain.deadlines import Planner
+from bot.flows import pushed
 from bot.handlers.plain import render_plain
 from bot.handlers.terminal import CHANNEL
 from bot.services.outbox import SENT, Delivery, OutboxSender
@@ -24,7 +25,8 @@ def terminal_inbox(
     printed: list[str] = []
 
     async def deliver(message: OutboxMessage) -> Delivery:
-        printed.append(render_plain(reply_of(message.payload)))
+        reply = await pushed.offer(db, CHANNEL, message.chat_id, reply_of(message.payload), clock.now())
+        printed.append(render_plain(reply))  # its options' digits work when typed
         return Delivery(SENT)
 
     sender = OutboxSender(db, {CHANNEL: deliver}, clock, is_quiet=planner.is_quiet, rate=1000.0,

@@ -11,7 +11,16 @@ idempotency key, so trying again could send the message twice).
 
 from __future__ import annotations
 
-from bot.handlers.zalo import QUOTA_EXCEEDED, TOKEN_REFUSED, ZaloAdapter, ZaloError, ZaloNetworkError, split_text
+from bot.flows import pushed
+from bot.handlers.zalo import (
+    CHANNEL,
+    QUOTA_EXCEEDED,
+    TOKEN_REFUSED,
+    ZaloAdapter,
+    ZaloError,
+    ZaloNetworkError,
+    split_text,
+)
 from bot.services.outbox import PAUSE, PERMANENT, SENT, TRANSIENT, UNCERTAIN, Deliver, Delivery
 from bot.services.reminders import reply_of
 from storage.models import OutboxMessage
@@ -20,11 +29,13 @@ PAUSE_REASONS = {QUOTA_EXCEEDED: "quota", TOKEN_REFUSED: "token"}
 
 
 def zalo_delivery(adapter: ZaloAdapter) -> Deliver:
-    """Rows rendered as the adapter renders replies (options as typed keys)."""
-    client = adapter.client
+    """Rows rendered as the adapter renders replies (options as typed digits, which then work:
+    bot.flows.pushed)."""
+    client, engine = adapter.client, adapter.engine
 
     async def deliver(message: OutboxMessage) -> Delivery:
-        parts = split_text(adapter.render(reply_of(message.payload)))
+        reply = await pushed.offer(engine.db, CHANNEL, message.chat_id, reply_of(message.payload), engine.clock.now())
+        parts = split_text(adapter.render(reply))
         for number, part in enumerate(parts):
             try:
                 await client.send_message(message.chat_id, part)

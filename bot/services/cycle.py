@@ -258,8 +258,10 @@ def kinds_text(content: Content, figures: Mapping[str, int], commune_code: str |
 
 def confirm_options(content: Content, period: Period) -> tuple[tuple[Option, ...], ...]:
     t = content.texts
-    return ((Option(t("cycle.button_ok"), f"g:{CONFIRM_ACTION}:ok:{period.key}", f"/chot dung {period.key}"),
-             Option(t("cycle.button_fix"), f"g:{CONFIRM_ACTION}:fix:{period.key}", f"/chot sua {period.key}")),)
+    # Keys as a text-only user types them: 1 and 2 (a push's are renumbered where the chat's
+    # pending step already uses those, see bot.flows.pushed).
+    return ((Option(t("cycle.button_ok"), f"g:{CONFIRM_ACTION}:ok:{period.key}", "1"),
+             Option(t("cycle.button_fix"), f"g:{CONFIRM_ACTION}:fix:{period.key}", "2")),)
 
 
 def confirm_request(content: Content, village: Unit, period: Period, figures: dict[str, int],

@@ -57,7 +57,7 @@ def remind_option(content: Content, deadline: Deadline) -> Option:
     return Option(
         content.texts("reminders.remind_button"),
         f"g:{REMIND_ACTION}:{deadline.rule}:{deadline.key}",
-        f"/nhaclai {deadline_label(content, deadline)}",  # what a text-only user types: no internal code
+        "1",  # what a text-only user types (renumbered if the chat's pending step uses it: bot.flows.pushed)
     )
 
 

@@ -37,7 +37,7 @@ def test_newcomer_joins_and_reports_in_the_demo_chat(tmp_path: Path):
     assert chat.returncode == 0, chat.stderr
     out = chat.stdout
     assert "Ấp Mỹ Phú" in out and "Đã ghi nhận" in out
-    assert "[1] VNeID" in out and "[huy] ✖ Hủy" in out  # options rendered as numbered lines
+    assert "[1] VNeID" in out and "[0] ✖ Hủy" in out  # options rendered as numbered lines
     assert "<b>" not in out
     assert re.search(r"Tuần này \([^)]*\): 4 hộ, 7 người", out)  # never one sum of unlike things
     rows = peek.file_rows(tmp_path / "tcns.db", "reports", "service, count, source", where="voided_at IS NULL",

@@ -31,13 +31,14 @@ async def test_join_then_report_in_one_line_then_undo_by_typing(bot: Bot, server
     await join(lan, seeded.villages[0].member_code)
     recorded = await say(lan, "hom qua vneid 5, cks 2")
     assert "Đã ghi nhận" in recorded and "VNeID: 5 người" in recorded
-    assert "[huy] ↩ Hoàn tác" in recorded and "Gõ số hoặc chữ trong [ngoặc]" in recorded  # no buttons on Zalo
+    assert "[0] ↩ Hoàn tác" in recorded and "Gõ số trong [ngoặc]" in recorded  # no buttons on Zalo
+    assert "gõ 0 để hoàn tác" in recorded and "bấm" not in recorded.lower()
     assert "<b>" not in recorded  # plain text, no Telegram HTML
     assert await bot.live_reports() == [("vneid", 5, "text"), ("chu_ky_so", 2, "text")]
     member = await peek.rows(bot.db, "members m JOIN identities i ON i.member_id = m.id",
                              "m.name, i.channel, i.external_id", where="i.channel = 'zalo'")
     assert member == [("Lan", "zalo", "z-501")]
-    assert "Đã hủy báo cáo" in await say(lan, "huy")  # typing the key is tapping "↩ Hoàn tác"
+    assert "Đã hủy báo cáo" in await say(lan, "0")  # typing the key is tapping "↩ Hoàn tác"
     assert await bot.live_reports() == []
 
 
@@ -165,6 +166,24 @@ async def test_an_announcement_reaches_zalo_members_through_the_outbox(bot: Bot,
                                group="status")
     assert statuses == [("sent", 3)]
     assert await peek.count(bot.db, "identities", "active = 0") == 0
+
+
+async def test_a_pushed_request_to_confirm_is_answered_by_typing_its_digit(bot: Bot, server: FakeZaloApi,
+                                                                            seeded: Demo, clock: FixedClock):
+    leader, lan = server.user("z-541", "Trưởng ấp"), server.user("z-542", "Lan")
+    await join(leader, seeded.villages[0].leader_code)
+    await join(lan, seeded.villages[0].member_code)
+    await say(lan, "vneid 2")
+    assert "[1] ✅ Đúng, gửi xã" in await say(leader, "/chot 11")
+    assert "Đã chốt số liệu" in await say(leader, "1")
+    await say(lan, "21/11 vneid 3")  # the month changed after it was confirmed: the leader is asked again
+    sender = OutboxSender(bot.db, {"zalo": zalo_delivery(bot.adapter)}, clock, rate=1000)
+    assert (await sender.drain()).sent == 1
+    asked = server.messages("z-541")[-1].text or ""
+    assert "vừa thay đổi" in asked and "[1] ✅ Đúng, gửi xã" in asked and "[2] ✏️ Sửa" in asked
+    assert "bấm" not in asked.lower() and "/chot" not in asked
+    assert "Đã chốt số liệu" in await say(leader, "1")
+    assert await peek.count(bot.db, "confirmations", "reopened_at IS NULL") == 1
 
 
 async def test_429_stops_pushing_until_resumed_and_the_budget_is_reported(bot: Bot, server: FakeZaloApi, seeded: Demo,

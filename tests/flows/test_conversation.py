@@ -136,8 +136,10 @@ async def test_tap_on_telegram_type_on_text_channels(engine: Engine, demo: Demo)
     on_terminal = ChatUser(engine, "8711", "Ba", channel="terminal")
     await on_terminal.send(f"/start {demo.villages[0].member_code}")
     answer = await on_terminal.send("vneid 2")
-    assert "Sai thì gõ Hoàn tác" in answer and "bấm" not in answer
-    assert "Đã hủy" in await on_terminal.send("hoàn tác")  # what the text says to type works
+    assert "Sai thì gõ 0 để hoàn tác" in answer and "bấm" not in answer
+    assert "Đã hủy" in await on_terminal.send("0")  # what the text says to type works
+    await on_terminal.send("vneid 2")
+    assert "Đã hủy" in await on_terminal.send("hoàn tác")  # the words too
     assert "bấm" not in (await on_terminal.send("/trogiup")).lower()
 
 

@@ -80,9 +80,9 @@ async def test_members_next_page_typed_on_a_text_channel(staff: ChatUser, db: Da
     await add_members(db, demo, clock, 40)
     await staff.send("/thanhvien")
     rendered = render_plain(staff.last[0])
-    assert f"[tiep] {MORE}" in rendered
+    assert f"[1] {MORE}" in rendered  # a digit to type, as every option on a text channel
     first = shown_numbers(rendered)
-    second = shown_numbers(await staff.send("tiep"))
+    second = shown_numbers(await staff.send("1"))
     assert first and second and not set(first) & set(second)
 
 
@@ -129,7 +129,7 @@ async def test_villages_list_is_paged(staff: ChatUser, db: Database, demo: Demo)
         codes += re.findall(r"• ([A-Z0-9-]+) –", text)
         if not has_more(staff):
             break
-        text = await staff.send("tiep")
+        text = await staff.send("1")
     assert len(codes) == 76 and len(set(codes)) == 76
 
 
@@ -139,7 +139,7 @@ async def test_invites_are_paged(staff: ChatUser, db: Database, demo: Demo, cloc
                 for _ in range(40)]
     text = await staff.send("/maimoi")
     while has_more(staff):
-        text += await staff.send("tiep")
+        text += await staff.send("1")
     assert all(text.count(code) == 1 for code in made)
 
 

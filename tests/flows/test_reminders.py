@@ -352,10 +352,10 @@ async def test_terminal_chat_shows_due_reminders(
     chat = TerminalChat(engine, content, "canbo", stdout=out, inbox=terminal_inbox(db, clock, planner, "canbo"))
     await chat.send("/trogiup")
     text = out.getvalue()
-    assert "Báo cáo quý" in text and "Chưa chốt" in text and "[/nhaclai quý 4/2026] 🔔 Nhắc lại" in text
+    assert "Báo cáo quý" in text and "Chưa chốt" in text and "[1] 🔔 Nhắc lại" in text
     out.seek(0)
     out.truncate(0)
-    await chat.send("/nhaclai quý 4/2026")
+    await chat.send("1")  # the pushed option's digit
     assert "Đã gửi nhắc tới 5 người ở 3 thôn" in out.getvalue()
     assert "nhắc lại các thôn, ấp chưa chốt" in await ChatUser(engine, "canbo", channel="terminal").send("/nhatky")
     out.seek(0)
