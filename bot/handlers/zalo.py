@@ -14,7 +14,7 @@ and "Bảng mã lỗi"): ``{base}/bot<TOKEN>/<method>`` with case-sensitive meth
   read as a typed message); a sticker (the "text only" answer);
   ``message.unsupported.received``, sent instead of the content when the sender is in a
   protected group (children, people with disabilities, people who cannot read): answered
-  politely, nothing of it stored.
+  politely once; only its id is stored (so that a redelivery is not answered again).
 * Errors: 401 the token is refused (stop, tell the operator); 403 "Internal server error" is a
   server error, tried again with backoff (never a sign the user left); 429 "Quota exceeded":
   the bot's quota is spent, pushing stops (:mod:`bot.services.quota`), nothing is retried in
@@ -45,6 +45,7 @@ from bot.domain.messages import Inbound, Reply, plain_text
 from bot.flows.engine import Engine
 from bot.handlers.plain import render_plain
 from bot.handlers.plain import split_text as split_plain
+from bot.services import metrics
 from bot.services.inbox import Delivered, Dispatcher, Inbox, handle_with_retries
 
 log = logging.getLogger(__name__)
@@ -328,7 +329,7 @@ class ZaloAdapter:
         mismatch), then awaits this and answers 200 once it returns: the event is durably
         stored by then (store first), and handled in the background. Returns False for a body
         that is no event (nothing stored; answer 200 all the same, Zalo has nothing better to
-        send). A protected sender's event is answered and not stored. Raises if the event
+        send). A protected sender's event is answered; only its id is stored. Raises if the event
         could not be stored: answer 500, so that Zalo may deliver it again.
         """
         event = event_of(body)
@@ -348,14 +349,16 @@ class ZaloAdapter:
         found = key_and_chat(event)
         if found is None:
             return False  # nothing to key it by, nobody to answer: not stored
-        if is_protected(event):
-            self._answer_protected(found[1], event)
-            return True
         key, chat = found
+        protected = is_protected(event)
         stored = stored_form(event)
         payload = json.dumps(stored, separators=(",", ":"))  # ASCII escapes: lone surrogates survive
         while True:
             try:
+                if protected:  # only its id, as every handled event leaves: a redelivery is not answered again
+                    if await self._mark_seen(key):
+                        self._answer_protected(chat, event)
+                    return True
                 await self.inbox.accept([Delivered(key, chat, payload, stored)])
                 return True
             except Exception:
@@ -367,9 +370,17 @@ class ZaloAdapter:
                     return False
                 await asyncio.sleep(BACKOFF_SECONDS[0])
 
+    async def _mark_seen(self, key: str) -> bool:
+        """Record an event id as handled, with nothing else of the event (durably); False if it
+        was already (a redelivery)."""
+        now = self.engine.clock.now()
+        fresh = await self.engine.db.run(lambda uow: uow.inbox.claim(CHANNEL, key, now), durable=True)
+        metrics.UPDATES.labels(CHANNEL, "new" if fresh else "redelivered").inc()
+        return fresh
+
     def _answer_protected(self, chat: str, event: dict[str, Any]) -> None:
-        """A protected sender: the bot cannot read the message; say so and who to ask. Nothing of
-        the event is stored (not even its id): a redelivery is answered again."""
+        """A protected sender: the bot cannot read the message; say so and who to ask. Only the
+        event's id was stored (:meth:`_mark_seen`), no content and nothing of the sender."""
         chat_type = str(((event.get("message") or {}).get("chat") or {}).get("chat_type", "PRIVATE")).upper()
         if chat_type != "PRIVATE":
             return

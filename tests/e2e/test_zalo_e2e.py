@@ -84,16 +84,22 @@ async def test_a_photo_is_refused_and_never_stored_its_caption_is_read_as_a_repo
     assert "cccd" not in dump.lower() and "0123456789" not in dump and "f.zalo.example" not in dump
 
 
-async def test_a_protected_users_message_is_answered_politely_and_nothing_of_it_is_stored(
+async def test_a_protected_users_message_is_answered_politely_once_and_only_its_id_is_stored(
         bot: Bot, server: FakeZaloApi, seeded: Demo):
     child = server.user("z-540", "Bé")
-    before = {t: await peek.count(bot.db, t) for t in ("inbox", "conversations", "identities", "members")}
-    await child.send_protected()
+    before = {t: await peek.count(bot.db, t) for t in ("conversations", "identities", "members", "outbox")}
+    message_id = await child.send_protected()
     answer = (await child.next_reply()).text or ""
     assert "không đọc được tin nhắn này" in answer and "tổ trưởng" in answer
     await bot.adapter.drain()
-    after = {t: await peek.count(bot.db, t) for t in before}
-    assert after == before
+    assert {t: await peek.count(bot.db, t) for t in before} == before
+    # The event id, as every handled event leaves for de-duplication: no content, nobody's id or chat.
+    assert await peek.rows(bot.db, "inbox", "channel, update_key, payload") == [("zalo", message_id, None)]
+    server.redeliver_last()  # Zalo hands the same event out again
+    await server.wait_until_delivered()
+    await bot.adapter.drain()
+    assert await child.replies_until_quiet(quiet=0.5) == []  # not answered twice
+    assert await peek.count(bot.db, "inbox") == 1
 
 
 async def test_group_messages_are_ignored(bot: Bot, server: FakeZaloApi, seeded: Demo):

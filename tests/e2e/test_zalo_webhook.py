@@ -45,7 +45,7 @@ async def test_join_report_and_undo_by_webhook_in_both_body_shapes(bot: Bot, ser
     server.webhook_shape = "bare"  # the event alone, as clients in the wild also receive it
     assert "VNeID: 5 người" in await say(lan, "vneid 5")
     assert await bot.live_reports() == [("vneid", 5, "text")]
-    assert "Đã hủy báo cáo" in await say(lan, "huy")
+    assert "Đã hủy báo cáo" in await say(lan, "0")
     assert await bot.live_reports() == []
     assert set(bot.answers) == {200} and server.calls_to("getUpdates") == []
     assert await peek.count(bot.db, "inbox", "processed_at IS NULL") == 0
@@ -83,10 +83,17 @@ async def test_a_body_that_is_no_event_is_acknowledged_and_ignored(bot: Bot, ser
 
 async def test_a_protected_users_event_by_webhook(bot: Bot, server: FakeZaloApi):
     child = server.user("z-604", "Bé")
-    await child.send_protected()
+    message_id = await child.send_protected()
     answer = (await child.next_reply()).text or ""
     assert "không đọc được tin nhắn này" in answer
-    assert await peek.count(bot.db, "inbox") == 0
+    assert await peek.rows(bot.db, "inbox", "update_key, payload") == [(message_id, None)]  # its id only
+    server.redeliver_last()
+    await server.wait_until_pushed()
+    assert bot.answers[-1] == 200  # acknowledged, and nothing else
+    await bot.adapter.drain()
+    assert await child.replies_until_quiet(quiet=0.5) == []
+    assert await peek.count(bot.db, "conversations", "channel = 'zalo'") == 0
+    assert await peek.count(bot.db, "identities", "channel = 'zalo'") == 0
 
 
 async def test_chart_by_photo_url_and_the_export_as_a_link(db_url: str, content: Content, clock: FixedClock,
