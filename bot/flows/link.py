@@ -10,10 +10,16 @@ A member added without a phone (``/themtv``) gets a phone later the same way: th
 staff types ``/lienket SỐ-TV`` and hands them the code, valid :data:`HANDOVER_HOURS` hours,
 which they send from their new chat (``/lienket 4829 1375``): that chat becomes theirs, with
 the reports already entered for them.
+
+Guessing is cut off: after :data:`MAX_WRONG_CODES` wrong codes from one chat or one account
+within :data:`WRONG_CODE_WINDOW`, codes are refused until the window has passed (counted in
+storage, ``link_attempts``, by a hash of the chat and the account).
 """
 
 from __future__ import annotations
 
+import hashlib
+import math
 import re
 import secrets
 from datetime import timedelta
@@ -30,6 +36,11 @@ HANDOVER_HOURS = 24  # a code for a member without a phone: handed over in perso
 HANDOVER_ROLES = STAFF | {"leader"}
 NO_CHANNEL = ""  # the channel of a code asked for a member who has none yet
 CODE_DIGITS = 8
+# Wrong codes a chat, or an account, may send before /lienket codes are refused for the rest of
+# the window (stored, so every worker and a restart keep counting): with 10^8 codes, each
+# alive 10 minutes, guessing one is hopeless.
+MAX_WRONG_CODES = 5
+WRONG_CODE_WINDOW = timedelta(minutes=30)
 UNLINK_WORDS = frozenset({"huy", "go", "bo", "xoa"})
 _NOT_DIGIT = re.compile(r"\D")
 
@@ -86,10 +97,25 @@ async def _offer_for(ctx: Context, member_id: int) -> list[Reply]:
                     hours=HANDOVER_HOURS)]
 
 
+def _subjects(ctx: Context) -> list[str]:
+    """Who wrong codes are counted against: the chat and the account, by a hash of their ids."""
+    inbound = ctx.inbound
+    return [hashlib.sha256(f"{kind}:{inbound.channel}:{value}".encode()).hexdigest()[:32]
+            for kind, value in (("chat", inbound.chat_id), ("user", inbound.user_id))]
+
+
 async def _use(ctx: Context, code: str) -> list[Reply]:
+    subjects, since = _subjects(ctx), ctx.now - WRONG_CODE_WINDOW
+    failures, first = await ctx.uow.channels.link_failures(subjects, since)
+    if failures >= MAX_WRONG_CODES and first is not None:
+        minutes = max(1, math.ceil((first + WRONG_CODE_WINDOW - ctx.now).total_seconds() / 60))
+        return [ctx.say("link.too_many", tries=MAX_WRONG_CODES, minutes=minutes)]
     taken = await ctx.uow.channels.take_link_code(code, ctx.now)
     if taken is None:
-        return [ctx.say("link.bad_code")]
+        await ctx.uow.channels.add_link_failure(subjects, since, ctx.now)
+        left = MAX_WRONG_CODES - failures - 1
+        return [ctx.say("link.bad_code"), *([ctx.say("link.tries_left", left=left)] if 0 < left <= 2 else [])]
+    await ctx.uow.channels.clear_link_failures(subjects)
     member, channel = taken
     inbound = ctx.inbound
     if channel == inbound.channel:

@@ -3,6 +3,7 @@ channels (``identities.last_seen_at``, one-time ``link_codes``)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -126,6 +127,28 @@ class ChannelRepository:
         if row is None:
             return None
         return _member(row[:-1]), row[-1]
+
+    async def link_failures(self, subjects: Sequence[str], since: datetime) -> tuple[int, datetime | None]:
+        """The most wrong codes any of ``subjects`` made since ``since``, and when that
+        subject's first one was (None when there was none)."""
+        marks = ", ".join("?" for _ in subjects)
+        row = await self.db.fetchone(
+            f"SELECT failures, first_at FROM link_attempts WHERE subject IN ({marks}) AND first_at > ? "
+            "ORDER BY failures DESC, first_at LIMIT 1", (*subjects, ts(since)))
+        return (0, None) if row is None else (int(row[0]), datetime.fromisoformat(row[1]))
+
+    async def add_link_failure(self, subjects: Sequence[str], since: datetime, now: datetime) -> None:
+        """One more wrong code for each of ``subjects``; a count whose window began before
+        ``since`` starts again (and rows whose window passed are forgotten)."""
+        await self.db.execute("DELETE FROM link_attempts WHERE first_at <= ?", (ts(since),))
+        for subject in subjects:
+            await self.db.execute(
+                "INSERT INTO link_attempts (subject, failures, first_at) VALUES (?, 1, ?) "
+                "ON CONFLICT (subject) DO UPDATE SET failures = link_attempts.failures + 1", (subject, ts(now)))
+
+    async def clear_link_failures(self, subjects: Sequence[str]) -> None:
+        marks = ", ".join("?" for _ in subjects)
+        await self.db.execute(f"DELETE FROM link_attempts WHERE subject IN ({marks})", tuple(subjects))
 
     async def unlink(self, member_id: int, keep_channel: str, keep_external_id: str) -> list[tuple[str, str]]:
         """Remove the member's other identities (and their chat state); the (channel, chat id) removed."""

@@ -102,6 +102,15 @@ async def test_a_protected_users_message_is_answered_politely_once_and_only_its_
     assert await peek.count(bot.db, "inbox") == 1
 
 
+async def test_guessing_link_codes_is_cut_off_with_a_clear_answer(bot: Bot, server: FakeZaloApi, seeded: Demo):
+    guesser = server.user("z-545", "Khách")
+    for n in range(5):
+        assert "không đúng" in await say(guesser, f"/lienket 3333 000{n}")
+    answer = await say(guesser, "/lienket 3333 0009")
+    assert "Đã gõ sai mã liên kết 5 lần" in answer and "thử lại sau 30 phút" in answer
+    assert await peek.count(bot.db, "link_attempts") == 2  # this chat and this account, as hashes
+
+
 async def test_group_messages_are_ignored(bot: Bot, server: FakeZaloApi, seeded: Demo):
     lan = server.user("z-505", "Lan")
     await lan.send_in_group("g-1", f"/start {seeded.villages[0].member_code}")

@@ -81,3 +81,22 @@ async def test_staff_elsewhere_are_staff_on_another_channel(backend: Database, c
         await uow.members.link_identity(commune.staff.id, "zalo", "z-s", "z-s", NOW)
         assert await uow.channels.staff_elsewhere("zalo") == [(commune.staff.id, "telegram", "c-staff")]
         assert await uow.channels.staff_elsewhere("telegram") == [(commune.staff.id, "zalo", "z-s")]
+
+
+async def test_wrong_link_codes_are_counted_per_subject_within_a_window(backend: Database):
+    since = NOW - timedelta(minutes=30)
+    async with backend.uow() as uow:
+        assert await uow.channels.link_failures(["chat-a", "user-a"], since) == (0, None)
+        for minute in range(3):
+            await uow.channels.add_link_failure(["chat-a", "user-a"], since, NOW + timedelta(minutes=minute))
+        await uow.channels.add_link_failure(["chat-b", "user-a"], since, NOW + timedelta(minutes=5))
+    async with backend.uow() as uow:
+        assert await uow.channels.link_failures(["chat-a", "user-x"], since) == (3, NOW)
+        assert await uow.channels.link_failures(["chat-b", "user-a"], since) == (4, NOW)  # the account: 4
+        assert await uow.channels.link_failures(["chat-z", "user-z"], since) == (0, None)
+        later = NOW + timedelta(minutes=31)  # the window of the first wrong code has passed
+        assert await uow.channels.link_failures(["chat-a"], later - timedelta(minutes=30)) == (0, None)
+        await uow.channels.add_link_failure(["chat-a"], later - timedelta(minutes=30), later)
+        assert await uow.channels.link_failures(["chat-a"], later - timedelta(minutes=30)) == (1, later)
+        await uow.channels.clear_link_failures(["chat-a", "user-a"])
+        assert await uow.channels.link_failures(["chat-a", "user-a"], later - timedelta(minutes=30)) == (0, None)
