@@ -66,7 +66,8 @@ async def main(args: argparse.Namespace, settings: Settings) -> int:
                 budget = "-" if channel.budget is None else channel.budget
                 name, month = channel.channel.capitalize(), f"{channel.month[5:]}/{channel.month[:4]}"
                 print(plain_text(t("reminders_cli.channel_line", channel=name, month=month,
-                                   sent=channel.sent, queued=channel.queued, left=left, budget=budget)))
+                                   sent=channel.sent, replies=channel.replies, queued=channel.queued,
+                                   left=left, budget=budget)))
                 if channel.paused:
                     key = "reminders_cli.paused_token" if channel.paused == "token" else "reminders_cli.paused_quota"
                     print(plain_text(t(key, channel=name, command=channel.channel)))

@@ -47,6 +47,7 @@ from bot.handlers.plain import render_plain
 from bot.handlers.plain import split_text as split_plain
 from bot.services import metrics
 from bot.services.inbox import Delivered, Dispatcher, Inbox, handle_with_retries
+from bot.services.quota import Quotas
 
 log = logging.getLogger(__name__)
 
@@ -265,6 +266,8 @@ class ZaloAdapter:
         self.token_refused = False
         self.inbox = Inbox(engine.db, engine.clock, CHANNEL, Dispatcher(self._process, concurrency), chat_of)
         self._answers: set[asyncio.Task[None]] = set()
+        self._quotas = Quotas(engine.tz)
+        self._uncounted = 0  # replies sent and not yet counted against the quota
 
     async def start(self) -> dict[str, Any]:
         """Check the token (raises ZaloError when Zalo refuses it); returns the bot's account."""
@@ -384,7 +387,11 @@ class ZaloAdapter:
         chat_type = str(((event.get("message") or {}).get("chat") or {}).get("chat_type", "PRIVATE")).upper()
         if chat_type != "PRIVATE":
             return
-        task = asyncio.ensure_future(self.send(chat, Reply(self.content.texts("zalo.protected"))))
+        async def answer() -> None:
+            await self.send(chat, Reply(self.content.texts("zalo.protected")))
+            await self.count_replies()
+
+        task = asyncio.ensure_future(answer())
         self._answers.add(task)
         task.add_done_callback(self._answers.discard)
 
@@ -423,6 +430,19 @@ class ZaloAdapter:
         for reply in replies:
             if not await self.send(inbound.chat_id, reply):
                 break
+        await self.count_replies()
+
+    async def count_replies(self) -> None:
+        """Count the replies sent since the last count against the month's quota (Zalo counts a
+        bot's answers as well as its pushes): one write for whatever went out meanwhile."""
+        count, self._uncounted = self._uncounted, 0
+        if not count:
+            return
+        try:
+            await self._quotas.replied(self.engine.db, CHANNEL, self.engine.clock.now(), count)
+        except Exception:
+            self._uncounted += count  # counted with the next ones
+            log.exception("could not count %d Zalo replies against the quota", count)
 
     def render(self, reply: Reply, file_link: str | None = None) -> str:
         text = render_plain(reply)
@@ -469,6 +489,8 @@ class ZaloAdapter:
                     await self.client.send_photo(chat_id, photo, text or None)
                 else:
                     await self.client.send_message(chat_id, text)
+                self._uncounted += 1
+                metrics.REPLIES.labels(CHANNEL).inc()
                 return True
             except ZaloError as exc:
                 if exc.retryable:  # 403 "Internal server error", 5xx: says nothing about the user

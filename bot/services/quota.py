@@ -1,7 +1,11 @@
 """Push budgets per channel: Zalo gives each bot a monthly message quota.
 
 Every push the outbox sender delivers is counted (``channel_quota``, per channel and month in
-the deployment's time zone). With a budget set for a channel (``TCNS_ZALO_MONTHLY_BUDGET``):
+the deployment's time zone), and so is every direct reply on Zalo: the Zalo Bot Platform's
+quota is on the bot's messages, and its documentation does not set answers apart from pushes
+(one ``sendMessage`` for both, the same 429), so both use the budget; only pushes are held
+back when it runs low (an answer is what someone just asked for). With a budget set for a
+channel (``TCNS_ZALO_MONTHLY_BUDGET``):
 
 * once what is left falls to the reserve (``reserve`` of the budget), only deadline reminders
   go out; digests and announcements wait for the next month (or an operator), so the
@@ -12,7 +16,7 @@ the deployment's time zone). With a budget set for a channel (``TCNS_ZALO_MONTHL
   when an operator resumes it (``tcns reminders resume zalo``). Staff who also use another
   channel are told there, once a month.
 
-``tcns reminders status`` shows sent, queued and left per channel this month.
+``tcns reminders status`` shows pushes sent, replies, queued and left per channel this month.
 """
 
 from __future__ import annotations
@@ -45,14 +49,15 @@ class Standing:
 
     channel: str
     month: str
-    sent: int
+    sent: int  # pushes
     queued: int
     budget: int | None
     paused: str | None  # quota | token | None
+    replies: int = 0  # direct replies: they use the quota too
 
     @property
     def left(self) -> int | None:
-        return None if self.budget is None else max(self.budget - self.sent, 0)
+        return None if self.budget is None else max(self.budget - self.sent - self.replies, 0)
 
 
 class Quotas:
@@ -87,7 +92,7 @@ class Quotas:
             budget = self.budgets.get(channel)
             if budget is None:
                 continue
-            left = budget - (quota.sent_in(month) if quota else 0)
+            left = budget - (quota.used_in(month) if quota else 0)
             if left <= 0:
                 held[channel] = None
             elif left <= self.reserve_of(budget):
@@ -100,10 +105,17 @@ class Quotas:
         if budget is None:
             return None
         quota = await uow.channels.quota(channel)
-        return max(budget - (quota.sent_in(self.month(now)) if quota else 0), 0)
+        return max(budget - (quota.used_in(self.month(now)) if quota else 0), 0)
 
     async def counted(self, uow: UnitOfWork, channel: str, now: datetime) -> None:
         await uow.channels.count_sent(channel, self.month(now), now)
+
+    async def replied(self, db: Database, channel: str, now: datetime, messages: int) -> None:
+        """``messages`` direct replies went out on ``channel``: they use its quota too (one small
+        write per answered update, in a unit of work of its own, after the sends)."""
+        if messages > 0:
+            month = self.month(now)
+            await db.run(lambda uow: uow.channels.count_replies(channel, month, now, messages))
 
     async def pause(self, uow: UnitOfWork, channel: str, reason: str, now: datetime) -> None:
         """Stop pushing on ``channel`` (in this unit of work); the first time this month, staff
@@ -132,7 +144,8 @@ class Quotas:
             quota = known.get(channel)
             budget = self.budgets.get(channel, quota.budget if quota else None)
             out.append(Standing(channel, month, quota.sent_in(month) if quota else 0, queued.get(channel, 0),
-                                budget, quota.paused_in(month) if quota else None))
+                                budget, quota.paused_in(month) if quota else None,
+                                quota.replies_in(month) if quota else 0))
         return out
 
 
@@ -141,6 +154,6 @@ async def budget_line(uow: UnitOfWork, content: Content, channel: str, month: st
     quota = await uow.channels.quota(channel)
     if quota is None or quota.budget is None:
         return None
-    left = max(quota.budget - quota.sent_in(month), 0)
+    left = max(quota.budget - quota.used_in(month), 0)
     key = "quota.paused_line" if quota.paused_in(month) else "quota.left_line"
     return content.texts(key, left=left, budget=quota.budget)

@@ -21,9 +21,17 @@ class ChannelQuota:
     paused_reason: str | None  # quota | token | None
     paused_month: str | None
     paused_at: datetime | None
+    replies: int = 0  # direct replies sent in ``month`` (Zalo counts them against the quota too)
 
     def sent_in(self, month: str) -> int:
         return self.sent if self.month == month else 0
+
+    def replies_in(self, month: str) -> int:
+        return self.replies if self.month == month else 0
+
+    def used_in(self, month: str) -> int:
+        """Messages of ``month`` that count against the budget: pushes and replies."""
+        return self.sent_in(month) + self.replies_in(month)
 
     def paused_in(self, month: str) -> str | None:
         """Why pushing is paused in ``month`` (a quota pause ends when the month turns)."""
@@ -40,12 +48,12 @@ class ChannelRepository:
 
     async def quota(self, channel: str) -> ChannelQuota | None:
         row = await self.db.fetchone(
-            "SELECT channel, month, sent, budget, paused_reason, paused_month, paused_at FROM channel_quota "
+            "SELECT channel, month, sent, budget, paused_reason, paused_month, paused_at, replies FROM channel_quota "
             "WHERE channel = ?", (channel,))
         if row is None:
             return None
         return ChannelQuota(row[0], row[1], int(row[2]), row[3], row[4], row[5],
-                            datetime.fromisoformat(row[6]) if row[6] else None)
+                            datetime.fromisoformat(row[6]) if row[6] else None, int(row[7]))
 
     async def quotas(self) -> list[ChannelQuota]:
         rows = await self.db.fetchall("SELECT channel FROM channel_quota ORDER BY channel")
@@ -64,8 +72,19 @@ class ChannelRepository:
             "INSERT INTO channel_quota (channel, month, sent, updated_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (channel) DO UPDATE SET "
             "sent = CASE WHEN channel_quota.month = excluded.month THEN channel_quota.sent + excluded.sent "
-            "ELSE excluded.sent END, month = excluded.month, updated_at = excluded.updated_at",
+            "ELSE excluded.sent END, replies = CASE WHEN channel_quota.month = excluded.month "
+            "THEN channel_quota.replies ELSE 0 END, month = excluded.month, updated_at = excluded.updated_at",
             (channel, month, sent, ts(now)))
+
+    async def count_replies(self, channel: str, month: str, now: datetime, replies: int = 1) -> None:
+        """``replies`` more direct replies in ``month`` (both counters start again when it turns)."""
+        await self.db.execute(
+            "INSERT INTO channel_quota (channel, month, sent, replies, updated_at) VALUES (?, ?, 0, ?, ?) "
+            "ON CONFLICT (channel) DO UPDATE SET "
+            "replies = CASE WHEN channel_quota.month = excluded.month THEN channel_quota.replies + excluded.replies "
+            "ELSE excluded.replies END, sent = CASE WHEN channel_quota.month = excluded.month "
+            "THEN channel_quota.sent ELSE 0 END, month = excluded.month, updated_at = excluded.updated_at",
+            (channel, month, replies, ts(now)))
 
     async def pause(self, channel: str, reason: str, month: str, now: datetime) -> bool:
         """Stop pushing on ``channel``; True if it was not paused (for this reason) already."""

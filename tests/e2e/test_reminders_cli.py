@@ -76,7 +76,8 @@ def test_status_shows_each_channel_this_month_and_resume_lifts_a_pause(demo_with
     async def spent() -> None:
         async with await database_from_url(str(demo_with_a_member / "tcns.db")).open() as db, db.uow() as uow:
             month = Quotas(TZ).month(now)
-            await uow.channels.count_sent("zalo", month, now, sent=40)
+            await uow.channels.count_sent("zalo", month, now, sent=30)
+            await uow.channels.count_replies("zalo", month, now, replies=10)  # answers use the quota too
             await uow.channels.pause("zalo", "quota", month, now)
 
     asyncio.run(spent())
@@ -84,7 +85,7 @@ def test_status_shows_each_channel_this_month_and_resume_lifts_a_pause(demo_with
     status = tcns(demo_with_a_member, "reminders", "status", extra_env=env)
     assert status.returncode == 0, status.stderr
     line = next(row for row in status.stdout.splitlines() if row.startswith("Zalo tháng"))
-    assert "đã gửi 40" in line and "còn 0/40" in line
+    assert "đã gửi 30 tin nhắc, 10 tin trả lời" in line and "còn 0/40" in line
     assert "TẠM DỪNG: hết hạn mức" in status.stdout and "tcns reminders resume zalo" in status.stdout
     resumed = tcns(demo_with_a_member, "reminders", "resume", "zalo", extra_env=env)
     assert resumed.returncode == 0 and "Đã mở lại" in resumed.stdout

@@ -177,6 +177,7 @@ async def test_zalo_webhook_takes_both_body_shapes_once(db_path: Path, content: 
             replies = await user.replies_until_quiet(quiet=0.5)
             assert len(replies) == 1 and "Đã ghi nhận" in replies[0].text
             assert await peek.live_reports(app.runtime.db, "service, count") == [("vneid", 4)]
+            assert 'tcns_replies_sent_total{channel="zalo"}' in (await app.http.get("/metrics")).text
 
 
 def test_several_workers_on_sqlite_are_refused_in_vietnamese(tmp_path: Path, monkeypatch, capsys) -> None:

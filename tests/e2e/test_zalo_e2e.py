@@ -215,7 +215,8 @@ async def test_429_stops_pushing_until_resumed_and_the_budget_is_reported(bot: B
     assert len(server.calls_to("sendMessage")) == calls + 1  # nothing retried in a loop
     async with bot.db.uow() as uow:
         standing = {s.channel: s for s in await quotas.standing(uow, clock.now())}
-    assert (standing["zalo"].sent, standing["zalo"].queued, standing["zalo"].left) == (0, 2, 100)
+    replies = standing["zalo"].replies  # the staff member's answers while announcing
+    assert (standing["zalo"].sent, standing["zalo"].queued, standing["zalo"].left) == (0, 2, 100 - replies)
     assert standing["zalo"].paused == "quota"
     told = await peek.rows(bot.db, "outbox", "channel, payload", where="rule = 'channel_paused'")
     assert [channel for channel, _ in told] == ["terminal"]  # the demo's staff member, on their other channel
@@ -227,7 +228,7 @@ async def test_429_stops_pushing_until_resumed_and_the_budget_is_reported(bot: B
     assert (await sender.drain()).sent == 2
     async with bot.db.uow() as uow:
         standing = {s.channel: s for s in await quotas.standing(uow, clock.now())}
-    assert (standing["zalo"].sent, standing["zalo"].queued, standing["zalo"].left) == (2, 0, 98)
+    assert (standing["zalo"].sent, standing["zalo"].queued, standing["zalo"].left) == (2, 0, 98 - replies)
 
 
 async def test_a_low_budget_keeps_what_is_left_for_deadline_reminders(bot: Bot, server: FakeZaloApi, seeded: Demo,
@@ -238,7 +239,8 @@ async def test_a_low_budget_keeps_what_is_left_for_deadline_reminders(bot: Bot, 
         await uow.outbox.enqueue([NewMessage("monthly", "2026-11", "eve", None, "zalo", "z-531",
                                              {"text": "Mai là hạn báo cáo tháng"}, clock.now())], clock.now())
         await uow.channels.count_sent("zalo", Quotas(TZ).month(clock.now()), clock.now(), sent=8)
-    quotas = Quotas(TZ, {"zalo": 10}, reserve=0.2)  # 2 left: the reserve
+        replies = (await uow.channels.quota("zalo")).replies  # type: ignore[union-attr]  # answers count too
+    quotas = Quotas(TZ, {"zalo": 10 + replies}, reserve=1.5 / (10 + replies))  # 2 left: the reserve (ceil)
     sender = OutboxSender(bot.db, {"zalo": zalo_delivery(bot.adapter)}, clock, rate=1000, quota=quotas)
     assert (await sender.drain()).sent == 1
     assert [m.text for m in server.messages("z-531")[-1:]] == ["Mai là hạn báo cáo tháng"]
@@ -310,7 +312,33 @@ async def test_staff_see_how_many_zalo_messages_are_left_this_month(bot: Bot, se
         await uow.channels.count_sent("zalo", quotas.month(clock.now()), clock.now(), sent=1500)
     staff = server.user("z-560", "Cán bộ")
     await join(staff, await staff_code(bot, seeded, clock))
-    assert "Bot Zalo còn 500/2000 tin nhắn trong tháng này" in await say(staff, "/hanchot")
+    answered = len(server.messages("z-560"))  # the bot's answers so far use the quota too
+    assert f"Bot Zalo còn {500 - answered}/2000 tin nhắn trong tháng này" in await say(staff, "/hanchot")
     lan = server.user("z-561", "Lan")
     await join(lan, seeded.villages[0].member_code)
     assert "tin nhắn trong tháng" not in await say(lan, "/hanchot")  # members are not bothered with it
+
+
+async def test_direct_replies_use_the_quota_and_are_reported_with_the_pushes(bot: Bot, server: FakeZaloApi,
+                                                                              seeded: Demo, clock: FixedClock):
+    """Zalo counts a bot's answers against its quota as well as its pushes (one sendMessage for
+    both): each reply sent is counted, shown by tcns reminders status and in /metrics."""
+    from bot.services import metrics
+
+    before = metrics.REPLIES.labels("zalo")._value.get()
+    lan = server.user("z-570", "Lan")
+    await join(lan, seeded.villages[0].member_code)
+    await say(lan, "vneid 2")
+    await say(lan, "/cuatoi")
+    await bot.adapter.drain()
+    sent = len(server.messages("z-570"))
+    quotas = Quotas(TZ, {"zalo": 100})
+    async with bot.db.uow() as uow:
+        standing = {s.channel: s for s in await quotas.standing(uow, clock.now())}
+    assert (standing["zalo"].sent, standing["zalo"].replies, standing["zalo"].left) == (0, sent, 100 - sent)
+    assert metrics.REPLIES.labels("zalo")._value.get() - before == sent
+    async with bot.db.uow() as uow:  # with the budget down to its reserve, replies still go; pushes wait
+        await uow.channels.count_replies("zalo", quotas.month(clock.now()), clock.now(), replies=100 - sent)
+        held = await quotas.holds(uow, ["zalo"], clock.now())
+    assert held == {"zalo": None}
+    assert "VNeID: 1 người" in await say(lan, "vneid 1")

@@ -28,8 +28,16 @@ async def test_pushes_are_counted_per_month_and_a_pause_ends_with_the_month(back
     async with backend.uow() as uow:
         quota = await uow.channels.quota("zalo")
         assert quota is not None and quota.paused_in("2026-03") == "quota" and quota.paused_in("2026-04") is None
+        await uow.channels.count_replies("zalo", "2026-03", NOW, replies=4)
+        quota = await uow.channels.quota("zalo")
+        assert quota is not None and (quota.sent_in("2026-03"), quota.replies_in("2026-03")) == (3, 4)
+        assert quota.used_in("2026-03") == 7
         await uow.channels.count_sent("zalo", "2026-04", NOW)  # a new month starts the count again
-        assert (await uow.channels.quota("zalo")).sent_in("2026-04") == 1  # type: ignore[union-attr]
+        quota = await uow.channels.quota("zalo")
+        assert quota is not None and (quota.sent_in("2026-04"), quota.replies_in("2026-04")) == (1, 0)
+        await uow.channels.count_replies("zalo", "2026-05", NOW, replies=2)  # and so do replies
+        quota = await uow.channels.quota("zalo")
+        assert quota is not None and (quota.sent_in("2026-05"), quota.replies_in("2026-05")) == (0, 2)
         assert await uow.channels.resume("zalo", NOW) and not await uow.channels.resume("zalo", NOW)
         assert [q.channel for q in await uow.channels.quotas()] == ["telegram", "zalo"]
 
