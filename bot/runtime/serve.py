@@ -66,6 +66,7 @@ class BotProcess:
         self._stack = contextlib.AsyncExitStack()
         self._stop = asyncio.Event()
         self._zalo_polling: asyncio.Task[None] | None = None
+        self._webhooks: dict[str, bool] = {}  # channel -> webhook registered at start
         self._replays: set[asyncio.Task[int]] = set()
 
     @property
@@ -108,6 +109,7 @@ class BotProcess:
             for inbox in self.inboxes():
                 self._replays.add(asyncio.create_task(inbox.replay(self._stop)))
             await self._set_webhooks()
+        self._say_modes(poll)
         self.scheduler = start_reminders(runtime, deliveries, sweep=None if poll else self.sweep)
 
     def inboxes(self) -> list[Inbox]:
@@ -127,10 +129,25 @@ class BotProcess:
         from bot.handlers import webhooks  # Starlette: only tcns serve loads it
 
         if self.telegram is not None and settings.telegram_webhook_secret:
-            await webhooks.set_telegram_webhook(self.telegram.application.bot, settings.public_url,
-                                                settings.telegram_webhook_secret)
+            self._webhooks["Telegram"] = await webhooks.set_telegram_webhook(
+                self.telegram.application.bot, settings.public_url, settings.telegram_webhook_secret)
         if self.zalo is not None and settings.zalo_webhook_secret:
-            await webhooks.set_zalo_webhook(self.zalo.client, settings.public_url, settings.zalo_webhook_secret)
+            self._webhooks["Zalo"] = await webhooks.set_zalo_webhook(self.zalo.client, settings.public_url,
+                                                                     settings.zalo_webhook_secret)
+
+    def _say_modes(self, poll: bool) -> None:
+        """How each channel receives, in the operator's log: long polling (``tcns run``, for
+        trying it out) or webhook (``tcns serve``), registered with the channel or not."""
+        for name, running in (("Telegram", self.telegram), ("Zalo", self.zalo)):
+            if running is None:
+                continue
+            if poll:
+                log.info("%s: receiving by long polling; in production use tcns serve (webhook)", name)
+            elif self._webhooks.get(name):
+                log.info("%s: receiving by webhook at %s", name, self.runtime.settings.public_url)
+            else:
+                log.warning("%s: webhook mode, but no webhook is registered (TCNS_PUBLIC_URL not set or refused)",
+                            name)
 
     async def stop(self) -> None:
         """Fetch nothing more; everyone settles the work in hand at once, within the grace."""

@@ -150,7 +150,7 @@ ZALO_SECRET = "zalo-webhook-secret"
 ZALO_HEADER = {"X-Bot-Api-Secret-Token": ZALO_SECRET}
 
 
-async def test_zalo_webhook_takes_both_body_shapes_once(db_path: Path, content: Content) -> None:
+async def test_zalo_webhook_takes_both_body_shapes_once(db_path: Path, content: Content, caplog) -> None:
     from support.fakezaloapi import FakeZaloApi
 
     clock, code = await night_commune(db_path, content)
@@ -158,8 +158,10 @@ async def test_zalo_webhook_takes_both_body_shapes_once(db_path: Path, content: 
     async with FakeZaloApi() as api:
         settings = Settings(TCNS_DB=str(db_path), ZALO_BOT_TOKEN="zalo:TOKEN", ZALO_API_BASE_URL=api.base_url,
                             ZALO_WEBHOOK_SECRET=ZALO_SECRET, TCNS_PUBLIC_URL=f"http://127.0.0.1:{port}")
+        caplog.set_level("INFO", logger="bot.runtime.serve")
         async with Served(settings, clock, port=port) as app:
             assert api.webhook_url == f"{app.url}/webhook/zalo" and api.webhook_secret == ZALO_SECRET
+            assert f"Zalo: receiving by webhook at {app.url}" in caplog.text  # the mode, for the operator
             user = api.user("z-901", "Lan")
 
             def event(text: str) -> dict:

@@ -268,6 +268,7 @@ async def test_tcns_run_serves_zalo_and_stops_cleanly_on_sigterm(server: FakeZal
             await process.wait()
     assert process.returncode == 0, stderr.decode()
     assert server.token_seen == TOKEN
+    assert "Zalo: tự hỏi tin mới (long polling), để chạy thử" in stderr.decode()  # which mode, said plainly
 
 
 async def test_tcns_run_says_clearly_when_zalo_refuses_the_token(server: FakeZaloApi, tmp_path: Path):
