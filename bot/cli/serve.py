@@ -34,9 +34,8 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     if not (settings.telegram_bot_token or settings.zalo_bot_token):
         say(texts, "admin_cli.no_token", err=True)
         return 2
-    for token, secret, name, channel in (
+    for token, secret, name, channel in (  # Zalo's is generated from its token when not set
         (settings.telegram_bot_token, settings.telegram_webhook_secret, "TELEGRAM_WEBHOOK_SECRET", "Telegram"),
-        (settings.zalo_bot_token, settings.zalo_webhook_secret, "ZALO_WEBHOOK_SECRET", "Zalo"),
     ):
         if token and not secret:
             say(texts, "serve_cli.no_secret", err=True, setting=name, channel=channel)

@@ -131,9 +131,9 @@ class BotProcess:
         if self.telegram is not None and settings.telegram_webhook_secret:
             self._webhooks["Telegram"] = await webhooks.set_telegram_webhook(
                 self.telegram.application.bot, settings.public_url, settings.telegram_webhook_secret)
-        if self.zalo is not None and settings.zalo_webhook_secret:
+        if self.zalo is not None and settings.zalo_webhook_token:  # configured, or generated from the token
             self._webhooks["Zalo"] = await webhooks.set_zalo_webhook(self.zalo.client, settings.public_url,
-                                                                     settings.zalo_webhook_secret)
+                                                                     settings.zalo_webhook_token)
 
     def _say_modes(self, poll: bool) -> None:
         """How each channel receives, in the operator's log: long polling (``tcns run``, for

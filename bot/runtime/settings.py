@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -54,6 +56,17 @@ class Settings(BaseSettings):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def zalo_webhook_token(self) -> str | None:
+        """The secret every Zalo webhook delivery must carry: ``ZALO_WEBHOOK_SECRET`` if set, else
+        one generated from the bot token (HMAC-SHA256, 64 hex characters, within Zalo's 8-256):
+        the same in every worker and after a restart, with nothing to store or configure."""
+        if self.zalo_webhook_secret:
+            return self.zalo_webhook_secret
+        if not self.zalo_bot_token:
+            return None
+        return hmac.new(self.zalo_bot_token.encode(), b"tcns zalo webhook secret", hashlib.sha256).hexdigest()
 
     @property
     def file_base_url(self) -> str:

@@ -135,7 +135,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             app.state.telegram = None if process.telegram is None else webhooks.TelegramWebhook(
                 process.telegram.adapter.inbox, settings.telegram_webhook_secret, stop)
             app.state.zalo = None if process.zalo is None else webhooks.ZaloWebhook(
-                process.zalo, settings.zalo_webhook_secret, stop)
+                process.zalo, settings.zalo_webhook_token, stop)
             log.info("worker %d serving webhooks", os.getpid())
             try:
                 yield

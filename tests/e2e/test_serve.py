@@ -3,6 +3,7 @@ fake Bot API, the secret, redeliveries, /healthz, /metrics and the signed file U
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -180,6 +181,28 @@ async def test_zalo_webhook_takes_both_body_shapes_once(db_path: Path, content: 
             assert len(replies) == 1 and "Đã ghi nhận" in replies[0].text
             assert await peek.live_reports(app.runtime.db, "service, count") == [("vneid", 4)]
             assert 'tcns_replies_sent_total{channel="zalo"}' in (await app.http.get("/metrics")).text
+
+
+async def test_zalo_webhook_secret_is_generated_from_the_token_when_not_set(db_path: Path, content: Content) -> None:
+    from support.fakezaloapi import FakeZaloApi
+
+    clock, _code = await night_commune(db_path, content)
+    port = free_port()
+    async with FakeZaloApi() as api:
+        settings = Settings(TCNS_DB=str(db_path), ZALO_BOT_TOKEN="zalo:TOKEN", ZALO_API_BASE_URL=api.base_url,
+                            ZALO_WEBHOOK_SECRET="", TCNS_PUBLIC_URL=f"http://127.0.0.1:{port}")
+        async with Served(settings, clock, port=port) as app:
+            secret = api.webhook_secret
+            assert secret and re.fullmatch(r"[0-9a-f]{64}", secret) and "TOKEN" not in secret
+            again = Settings(ZALO_BOT_TOKEN="zalo:TOKEN", ZALO_WEBHOOK_SECRET="")  # another worker, a restart
+            assert secret == again.zalo_webhook_token
+            user = api.user("z-902", "Lan")
+            event = user._event("message.text.received", {"id": user.chat_id, "chat_type": "PRIVATE"}, text="/trogiup")
+            assert (await app.http.post("/webhook/zalo", json=event,
+                                        headers={"X-Bot-Api-Secret-Token": "x" * 64})).status_code == 403
+            assert (await app.http.post("/webhook/zalo", json=event,
+                                        headers={"X-Bot-Api-Secret-Token": secret})).status_code == 200
+            assert (await user.next_reply()).text
 
 
 def test_several_workers_on_sqlite_are_refused_in_vietnamese(tmp_path: Path, monkeypatch, capsys) -> None:
