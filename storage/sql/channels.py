@@ -67,24 +67,22 @@ class ChannelRepository:
             (channel, month, budget, ts(now)))
 
     async def count_sent(self, channel: str, month: str, now: datetime, sent: int = 1) -> None:
-        """``sent`` more pushes in ``month`` (the counter starts again when the month turns)."""
-        await self.db.execute(
-            "INSERT INTO channel_quota (channel, month, sent, updated_at) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (channel) DO UPDATE SET "
-            "sent = CASE WHEN channel_quota.month = excluded.month THEN channel_quota.sent + excluded.sent "
-            "ELSE excluded.sent END, replies = CASE WHEN channel_quota.month = excluded.month "
-            "THEN channel_quota.replies ELSE 0 END, month = excluded.month, updated_at = excluded.updated_at",
-            (channel, month, sent, ts(now)))
+        """``sent`` more pushes in ``month`` (the counters start again when the month turns)."""
+        await self._count(channel, month, now, sent, 0)
 
     async def count_replies(self, channel: str, month: str, now: datetime, replies: int = 1) -> None:
-        """``replies`` more direct replies in ``month`` (both counters start again when it turns)."""
+        """``replies`` more direct replies in ``month`` (the counters start again when it turns)."""
+        await self._count(channel, month, now, 0, replies)
+
+    async def _count(self, channel: str, month: str, now: datetime, sent: int, replies: int) -> None:
+        same = "channel_quota.month = excluded.month"
         await self.db.execute(
-            "INSERT INTO channel_quota (channel, month, sent, replies, updated_at) VALUES (?, ?, 0, ?, ?) "
-            "ON CONFLICT (channel) DO UPDATE SET "
-            "replies = CASE WHEN channel_quota.month = excluded.month THEN channel_quota.replies + excluded.replies "
-            "ELSE excluded.replies END, sent = CASE WHEN channel_quota.month = excluded.month "
-            "THEN channel_quota.sent ELSE 0 END, month = excluded.month, updated_at = excluded.updated_at",
-            (channel, month, replies, ts(now)))
+            "INSERT INTO channel_quota (channel, month, sent, replies, updated_at) VALUES (?, ?, ?, ?, ?) "
+            f"ON CONFLICT (channel) DO UPDATE SET "
+            f"sent = CASE WHEN {same} THEN channel_quota.sent + excluded.sent ELSE excluded.sent END, "
+            f"replies = CASE WHEN {same} THEN channel_quota.replies + excluded.replies ELSE excluded.replies END, "
+            "month = excluded.month, updated_at = excluded.updated_at",
+            (channel, month, sent, replies, ts(now)))
 
     async def pause(self, channel: str, reason: str, month: str, now: datetime) -> bool:
         """Stop pushing on ``channel``; True if it was not paused (for this reason) already."""
