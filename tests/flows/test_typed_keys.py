@@ -99,7 +99,7 @@ async def test_a_zalo_user_types_digits_through_every_keyboard(engine: Engine, c
 
     # The report by steps: services 1-6, "không có" after them, 0 cancels at every step.
     answer = await lan.send("/baocao")
-    assert "[1] VNeID" in answer and "[7] 🚫 Không có hộ nào" in answer and "[0] ✖ Hủy" in answer
+    assert "[1] VNeID" in answer and "[7] 🚫 Không hỗ trợ ai" in answer and "[0] ✖ Hủy" in answer
     answer = await lan.send("3")
     assert "bao nhiêu" in answer and "[5] 5" in answer and "[0] ✖ Hủy" in answer
     answer = await lan.send("4")
