@@ -34,6 +34,7 @@ async def offer(db: Database, channel: str, chat_id: str, reply: Reply, now: dat
     if not any(o.data.startswith(GLOBAL_PREFIX) for row in reply.options for o in row):
         return reply
     async with db.uow() as uow:
+        await uow.conversations.lock(channel, chat_id)  # an update of the chat being handled finishes first
         conv = await uow.conversations.load(channel, chat_id)
         pushed = dict(conv.data.get(PUSHED_FIELD) or {})
         free = _free(set(conv.data.get(KEYS_FIELD) or {}) | set(pushed))

@@ -51,6 +51,6 @@ def zalo_delivery(adapter: ZaloAdapter) -> Deliver:
                 if number > 0 or exc.may_have_arrived:
                     return Delivery(UNCERTAIN, str(exc))
                 return Delivery(TRANSIENT, str(exc))
-        return Delivery(SENT)
+        return Delivery(SENT, messages=len(parts))  # Zalo counts each part against the quota
 
     return deliver

@@ -86,6 +86,7 @@ class Delivery:
     error: str = ""
     retry_after: float = 0.0
     reason: str = ""
+    messages: int = 1  # messages the channel counts for a sent row (a long text goes out in parts)
 
 
 Deliver = Callable[[OutboxMessage], Awaitable[Delivery]]
@@ -351,7 +352,7 @@ class OutboxSender:
                 result.retried += 1
             elif outcome.outcome == SENT:
                 await uow.outbox.mark_sent(row.id, now)
-                await self.quota.counted(uow, row.channel, now)
+                await self.quota.counted(uow, row.channel, now, outcome.messages)
                 result.sent += 1
             elif outcome.outcome == PAUSE:
                 await uow.outbox.release(row.id, outcome.error)

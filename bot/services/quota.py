@@ -107,8 +107,8 @@ class Quotas:
         quota = await uow.channels.quota(channel)
         return max(budget - (quota.used_in(self.month(now)) if quota else 0), 0)
 
-    async def counted(self, uow: UnitOfWork, channel: str, now: datetime) -> None:
-        await uow.channels.count_sent(channel, self.month(now), now)
+    async def counted(self, uow: UnitOfWork, channel: str, now: datetime, messages: int = 1) -> None:
+        await uow.channels.count_sent(channel, self.month(now), now, sent=messages)
 
     async def replied(self, db: Database, channel: str, now: datetime, messages: int) -> None:
         """``messages`` direct replies went out on ``channel``: they use its quota too (one small

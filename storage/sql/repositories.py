@@ -490,6 +490,13 @@ class ReportRepository(_Repo):
 
 
 class ConversationRepository(_Repo):
+    async def lock(self, channel: str, chat_id: str) -> None:
+        """Hold the chat until the unit of work ends, as the engine does for each update (several
+        workers: PostgreSQL's advisory lock; SQLite has one writer anyway)."""
+        lock = self.db.dialect.chat_lock()
+        if lock:
+            await self.db.execute(lock, (f"{channel}:{chat_id}",))
+
     async def load(self, channel: str, chat_id: str) -> Conversation:
         row = await self.db.fetchone(
             "SELECT flow, step, data, version FROM conversations WHERE channel = ? AND chat_id = ?",

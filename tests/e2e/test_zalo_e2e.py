@@ -343,3 +343,19 @@ async def test_direct_replies_use_the_quota_and_are_reported_with_the_pushes(bot
         held = await quotas.holds(uow, ["zalo"], clock.now())
     assert held == {"zalo": None}
     assert "VNeID: 1 người" in await say(lan, "vneid 1")
+
+
+async def test_a_long_push_sent_in_parts_counts_each_part_against_the_quota(bot: Bot, server: FakeZaloApi,
+                                                                             clock: FixedClock):
+    long_text = "\n".join(f"Dòng {n}: " + "thông báo của xã " * 8 for n in range(40))  # over 2,000 characters
+    async with bot.db.uow() as uow:
+        await uow.outbox.enqueue([NewMessage("announce", "9", "msg", None, "zalo", "z-580",
+                                             {"text": long_text}, clock.now())], clock.now())
+    server.user("z-580", "Lan")
+    quotas = Quotas(TZ, {"zalo": 100})
+    sender = OutboxSender(bot.db, {"zalo": zalo_delivery(bot.adapter)}, clock, rate=1000, quota=quotas)
+    assert (await sender.drain()).sent == 1
+    parts = len(server.messages("z-580"))
+    async with bot.db.uow() as uow:
+        standing = {s.channel: s for s in await quotas.standing(uow, clock.now())}
+    assert parts >= 2 and (standing["zalo"].sent, standing["zalo"].left) == (parts, 100 - parts)
