@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -94,7 +95,8 @@ def to_inbound(update: Update, bot_username: str | None = None) -> Inbound | Non
         return Inbound(**base, choice=update.callback_query.data or "")
     if update.message is not None:
         message = update.message
-        media = message.effective_attachment is not None
+        # A text message never carries media (Telegram sends a caption with those instead).
+        media = message.text is None and message.effective_attachment is not None
         # A photo captioned "vneid 3": the caption is read as a report; the photo is never fetched or kept.
         return Inbound(**base, text=message.text if message.text is not None else message.caption, media=media)
     return None
@@ -274,6 +276,42 @@ class TelegramAdapter:
         await self._quietly(application.bot.set_my_commands(menu_commands(self.content, DEFAULT_MENU_ROLE)))
 
 
+_JSON = json.JSONDecoder()
+_ANSWER_HEAD = re.compile(r'\s*\{\s*"ok"\s*:\s*true\s*,\s*"result"\s*:\s*\[\s*')
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _updates_answer(text: str) -> tuple[dict[str, Any], dict[int, str]] | None:
+    """A ``getUpdates`` answer as Telegram writes it (``{"ok":true,"result":[...]}``) parsed
+    into what ``json.loads`` gives, with each update's JSON text as it came, by update id;
+    None for any other shape (an error, another key order, anything unexpected): then the
+    caller parses it the ordinary way."""
+    head = _ANSWER_HEAD.match(text)
+    if head is None:
+        return None
+    pos, updates, raw = head.end(), [], {}
+    if not text.startswith("]", pos):
+        while True:
+            try:
+                update, end = _JSON.raw_decode(text, pos)
+            except ValueError:
+                return None
+            if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
+                return None
+            updates.append(update)
+            raw[update["update_id"]] = text[pos:end]
+            pos = _SPACE.match(text, end).end()  # type: ignore[union-attr]
+            if text.startswith(",", pos):
+                pos = _SPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
+                continue
+            if not text.startswith("]", pos):
+                return None
+            break
+    if text[pos + 1:].strip() != "}":
+        return None
+    return {"ok": True, "result": updates}, raw
+
+
 class KeepsRawUpdates:
     """A request mixin: the updates of the last ``getUpdates`` answer as Telegram sent them
     (one JSON text each, taken before PTB turns them into objects), so they are stored
@@ -283,6 +321,10 @@ class KeepsRawUpdates:
     raw_updates: dict[int, str]
 
     def parse_json_payload(self, payload: bytes) -> dict[str, Any]:
+        read = _updates_answer(payload.decode("utf-8", "replace"))
+        if read is not None:  # each update's own text, cut out of the answer while it is parsed
+            data, self.raw_updates = read
+            return data
         data = BaseRequest.parse_json_payload(payload)
         result = data.get("result") if isinstance(data, dict) else None
         if isinstance(result, list) and all(isinstance(u, dict) and "update_id" in u for u in result):
