@@ -30,7 +30,7 @@ from bot.flows.cycle import changed, refuse_if_closed
 from bot.flows.feature import Feature
 from bot.flows.free_text import refuse_personal_data
 from bot.flows.paging import fit, more_action, on_more, page
-from bot.flows.report import ZERO, check_day, day_groups, day_text, issue_text, items_text
+from bot.flows.report import ZERO, check_day, day_groups, day_text, issue_text, items_text, zero_refused
 from storage.models import Member, NewReport, Report, Unit
 
 CORRECTORS = frozenset({"leader", "staff", "admin"})
@@ -216,6 +216,9 @@ async def on_behalf(ctx: Context, args: str) -> list[Reply]:
             return [problem]
     days = [day for day, _ in groups]
     refused = await refuse_if_closed(ctx, member.unit_id, days)
+    for day, day_items in groups:
+        if refused is None and day_items == [ZERO]:
+            refused = await zero_refused(ctx, member.id, day)
     if refused is not None:
         return [refused]
     batch_id = secrets.token_urlsafe(6)

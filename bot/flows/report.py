@@ -88,6 +88,8 @@ async def record(ctx: Context, items: Sequence[NewReport], day: date, source: st
     back. The refusal instead if ``day`` is in a closed period."""
     assert ctx.member is not None
     refused = await refuse_if_closed(ctx, ctx.member.unit_id, [day])
+    if refused is None and list(items) == [ZERO]:
+        refused = await zero_refused(ctx, ctx.member.id, day)
     if refused is not None:
         return refused
     batch_id = batch_id or secrets.token_urlsafe(6)
@@ -98,6 +100,13 @@ async def record(ctx: Context, items: Sequence[NewReport], day: date, source: st
         fresh = [entry for entry in ctx.memory or [] if datetime.fromisoformat(entry[1]) > ctx.now - window]
         ctx.remember([*fresh[-(MAX_REMEMBERED - 1):], [signature(items, day), ctx.now.isoformat()]])
     return batch_id
+
+
+async def zero_refused(ctx: Context, member_id: int, day: date) -> Reply | None:
+    """"Nothing" for a day that already has the member's reports contradicts them: said, not recorded."""
+    totals = await ctx.uow.reports.member_totals(member_id, day, day)
+    items = [NewReport(service, count) for service, count in totals.items() if service != NONE_SERVICE and count]
+    return ctx.say("zero.has_reports", day=day_text(day), items=items_text(ctx, items)) if items else None
 
 
 def signature(items: Sequence[NewReport], day: date) -> str:

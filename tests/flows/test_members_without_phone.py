@@ -33,7 +33,8 @@ async def test_a_leader_adds_a_member_without_a_phone_and_reports_for_them(engin
     roster = await leader.send("/thanhvien")  # the numbers /baothay asks for, of the leader's own village
     assert f"#{number} Nguyễn Văn Ba – thành viên, Ấp Mỹ Thạnh" in roster and "Ấp Mỹ Phú" not in roster
     assert "Đã ghi thay cho Nguyễn Văn Ba" in await leader.send(f"/baothay {number} vneid 2")
-    assert "Đã ghi thay cho Nguyễn Văn Ba" in await leader.send(f"/baothay {number} không có")
+    assert "Đã ghi thay cho Nguyễn Văn Ba" in await leader.send(f"/baothay {number} hôm qua không có")
+    assert "đã có báo cáo" in await leader.send(f"/baothay {number} không có")  # today has their VNeID 2
     assert await peek.rows(db, "reports", "member_id, service, count, source", order="id") == [
         (number, "vneid", 2, "proxy"), (number, "none", 0, "proxy")]
     audit = await peek.rows(db, "audit", "action, object, detail", where="action = 'member_add'")

@@ -91,6 +91,21 @@ async def test_an_explicit_zero_for_a_day_is_recorded_once(user: ChatUser, demo:
     assert await live(db) == [("none", 0), ("none", 0)]
 
 
+async def test_nothing_for_a_day_that_has_reports_is_said_not_recorded(user: ChatUser, demo: Demo, db: Database):
+    await joined(user, demo)
+    await user.send("vneid 5 cks 2")
+    refused = await user.send("không có")
+    assert "đã có báo cáo" in refused and "VNeID: 5 người" in refused and "Chữ ký số: 2 người" in refused
+    await user.send("/baocao")
+    await user.tap("🚫 Không hỗ trợ ai")
+    assert "đã có báo cáo" in await user.tap("✔ Ghi nhận")
+    assert await live(db) == [("vneid", 5), ("chu_ky_so", 2)]
+    await user.send("/huy")
+    await user.tap("Hủy báo cáo này")
+    assert "không hỗ trợ ai" in await user.send("không có")  # nothing left for the day: now it is the truth
+    assert await live(db) == [("none", 0)]
+
+
 # No step traps ------------------------------------------------------------------
 async def test_a_stray_word_after_huy_shows_the_question_again_and_its_buttons_still_work(
         user: ChatUser, demo: Demo, db: Database):
