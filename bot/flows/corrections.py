@@ -72,8 +72,8 @@ async def recent_page(ctx: Context, village_id: int, number: int, before: int | 
     catalogue = ctx.content.catalogue
     lines = [
         ctx.t("corrections.line", id=r.id, day=day_text(r.occurred_on)[:5], village=names[r.village_id],
-              service=catalogue.get(r.service).short if catalogue.get(r.service) else ctx.t("zero.label"),
-              count=r.count, unit=ctx.unit_word(r.service) if catalogue.get(r.service) else "",
+              what=ctx.t("corrections.item", service=catalogue.get(r.service).short, count=r.count,
+                         unit=ctx.unit_word(r.service)) if catalogue.get(r.service) else ctx.t("zero.label"),
               name=name or "—", source=ctx.t(f"corrections.sources.{r.source}"),
               corrected=ctx.t("corrections.corrected_mark", id=r.supersedes) if r.supersedes else "")
         for r, name in rows

@@ -35,6 +35,7 @@ async def test_a_leader_adds_a_member_without_a_phone_and_reports_for_them(engin
     assert "Đã ghi thay cho Nguyễn Văn Ba" in await leader.send(f"/baothay {number} vneid 2")
     assert "Đã ghi thay cho Nguyễn Văn Ba" in await leader.send(f"/baothay {number} hôm qua không có")
     assert "đã có báo cáo" in await leader.send(f"/baothay {number} không có")  # today has their VNeID 2
+    assert "Ấp Mỹ Thạnh – Không hỗ trợ ai – Nguyễn Văn Ba (báo thay)" in await leader.send("/gannhat")
     assert await peek.rows(db, "reports", "member_id, service, count, source", order="id") == [
         (number, "vneid", 2, "proxy"), (number, "none", 0, "proxy")]
     audit = await peek.rows(db, "audit", "action, object, detail", where="action = 'member_add'")
