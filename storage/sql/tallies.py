@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from storage.models import TARGET_KINDS, DayTotal, DetailRow, Target, VillageServiceTotal
 from storage.sql.repositories import _Repo, ts
@@ -87,51 +88,44 @@ class TallyRepository(_Repo):
 
     async def totals_many(
         self, scope_kind: str, scope_id: int, periods: Sequence[tuple[date, date]]
-    ) -> list[list[tuple[int, str, int, int]]]:
-        """:meth:`totals` of each ``(start, end)`` in turn, read in one statement (a tally's
-        period, the one before and the days since 1 January: one round trip, not three), as
-        plain ``(village_id, service, households, reports)`` tuples: a province's tally reads
-        some 50,000 of them, and a named tuple costs more to make than the row it holds."""
+    ) -> list[Sequence[Sequence[Any]]]:
+        """:meth:`totals` of each ``(start, end)`` in turn (a tally's period, the one before and
+        the days since 1 January), as rows that unpack to ``(village_id, service, households,
+        reports)``: a whole month's are the driver's rows as they come. A province's tally reads
+        some 50,000 of them, and making anything of each (a named tuple, a tuple, a slice
+        dropping a period number to read them all in one statement) cost more than reading it."""
         clause, scope = _rollup_clause(scope_kind, scope_id)
-        selects: list[str] = []
-        params: list[object] = []
-        summed: list[bool] = []
-        for index, (start, end) in enumerate(periods):
+        out: list[Sequence[Sequence[Any]]] = []
+        for start, end in periods:
             first_month, last_month, days = _split_months(start, end)
             if first_month is not None and first_month == last_month and not days:
                 # One whole month (/thang, and the month before it): its roll-up rows as they are,
                 # one per village and service, nothing to add up (a province's month is ~18,000 rows).
-                selects.append(f"SELECT {index}, r.village_id, r.service, r.households, r.reports FROM report_months r "
-                               f"WHERE {clause} AND r.month = ? AND r.reports > 0")
-                params += [*scope, first_month]
-                summed.append(False)
+                out.append(await self.db.fetchrows(
+                    "SELECT r.village_id, r.service, r.households, r.reports FROM report_months r "
+                    f"WHERE {clause} AND r.month = ? AND r.reports > 0",
+                    (*scope, first_month),
+                ))
                 continue
-            summed.append(True)
+            selects: list[str] = []
+            params: list[object] = []
             for day_start, day_end in days:
-                selects.append(f"SELECT {index}, r.village_id, r.service, SUM(r.count), COUNT(*) FROM reports r "
+                selects.append("SELECT r.village_id, r.service, SUM(r.count), COUNT(*) FROM reports r "
                                f"WHERE {_villages_clause(scope_kind)} AND r.voided_at IS NULL "
                                "AND r.occurred_on BETWEEN ? AND ? GROUP BY r.village_id, r.service")
                 params += [scope_id, day_start.isoformat(), day_end.isoformat()]
             if first_month is not None:
-                selects.append(f"SELECT {index}, r.village_id, r.service, SUM(r.households), SUM(r.reports) "
+                selects.append("SELECT r.village_id, r.service, SUM(r.households), SUM(r.reports) "
                                f"FROM report_months r WHERE {clause} AND r.month BETWEEN ? AND ? "
                                "GROUP BY r.village_id, r.service")
                 params += [*scope, first_month, last_month]
-        out: list[list[tuple[int, str, int, int]]] = [[] for _ in periods]
-        if not selects:
-            return out
-        sums: list[dict[tuple[int, str], list[int]]] = [{} for _ in periods]
-        for row in await self.db.fetchrows(" UNION ALL ".join(selects), params):
-            index = row[0]
-            if not summed[index]:
-                out[index].append(row[1:])
-                continue
-            total = sums[index].setdefault((row[1], row[2]), [0, 0])
-            total[0] += int(row[3])
-            total[1] += int(row[4])
-        for index, period_sums in enumerate(sums):
-            if summed[index]:
-                out[index] = [(v, s, h, n) for (v, s), (h, n) in period_sums.items() if n > 0]
+            sums: dict[tuple[int, str], list[int]] = {}
+            for village_id, service, households, reports in await self.db.fetchrows(" UNION ALL ".join(selects),
+                                                                                     params):
+                total = sums.setdefault((village_id, service), [0, 0])
+                total[0] += int(households)
+                total[1] += int(reports)
+            out.append([(v, s, h, n) for (v, s), (h, n) in sums.items() if n > 0])
         return out
 
     async def daily(self, scope_kind: str, scope_id: int, start: date, end: date) -> list[DayTotal]:

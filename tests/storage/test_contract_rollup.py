@@ -119,7 +119,7 @@ async def test_totals_of_several_periods_in_one_read_match_each_read_alone(backe
             together = await uow.tallies.totals_many(kind, scope.id, periods)
             alone = [await uow.tallies.totals(kind, scope.id, start, end) for start, end in periods]
         assert len(together) == len(periods)
-        assert [sorted(rows) for rows in together] == [sorted(rows) for rows in alone], kind
+        assert [sorted(map(tuple, rows)) for rows in together] == [sorted(rows) for rows in alone], kind
         assert kind == "village" or all(together), kind  # every period has reports here
         for rows in together:
             assert all(reports > 0 for _, _, _, reports in rows)
