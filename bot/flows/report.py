@@ -105,7 +105,7 @@ async def record(ctx: Context, items: Sequence[NewReport], day: date, source: st
 async def zero_refused(ctx: Context, member_id: int, day: date) -> Reply | None:
     """"Nothing" for a day that already has the member's reports contradicts them: said, not recorded."""
     totals = await ctx.uow.reports.member_totals(member_id, day, day)
-    items = [NewReport(service, count) for service, count in totals.items() if service != NONE_SERVICE and count]
+    items = [NewReport(service, totals[service]) for service in ctx.content.catalogue.codes if totals.get(service)]
     return ctx.say("zero.has_reports", day=day_text(day), items=items_text(ctx, items)) if items else None
 
 
