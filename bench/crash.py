@@ -45,7 +45,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # tests/ holds support.fakebota
 
 TOKEN = "123:CRASH"
 FIRST_USER = 20_000
-REPLY = re.compile(r"VNeID: (\d+) hộ")
+REPLY = re.compile(r"VNeID: (\d+) (?:hộ|người)")  # the unit VNeID counts in (content/services.yaml)
 BARE_REPLY = re.compile(r"OK (\d+)")
 INFLIGHT = 32  # bot.services.inbox.DEFAULT_CONCURRENCY
 

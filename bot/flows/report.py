@@ -37,7 +37,7 @@ FLOW = "report"
 REPORTING_ROLES = MEMBERS
 QUICK_COUNTS = (1, 2, 3, 4, 5)
 UNDO_LAST = "undo-last"  # typed "huy" right after a text report: take back the member's last report
-MAX_REMEMBERED = 5  # recent reports a chat remembers to recognise a repeat
+MAX_REMEMBERED = 24  # a chat's reports in the repeat window it remembers (a busy day's burst, resent after a crash)
 DAY_ISSUES = ("bad_date", "future_date", "tomorrow")
 ZERO = NewReport(NONE_SERVICE, 0)  # an explicit "no household this time" report (stored with count 0)
 

@@ -35,6 +35,17 @@ async def test_the_same_report_again_is_asked_about_with_the_time_of_the_first(
     assert len(await live(db)) == 6
 
 
+async def test_a_resend_is_recognised_after_a_burst_of_other_reports(user: ChatUser, demo: Demo, db: Database):
+    """A member sends a dozen reports in a row; the first one's confirmation never arrived (a crash
+    between the commit and the reply), so they send it again after the others."""
+    await joined(user, demo)
+    for k in range(1, 13):
+        assert "Đã ghi nhận" in await user.send(f"vneid {k}")
+    again = await user.send("vneid 1")
+    assert "Ghi thêm" in again and "đã ghi nhận" in again
+    assert len(await live(db)) == 12
+
+
 async def test_a_repeat_can_be_answered_by_typing(user: ChatUser, demo: Demo, db: Database):
     await joined(user, demo)
     await user.send("vneid 3")
