@@ -67,7 +67,13 @@ async def apply_menu(bot, content: Content, chat_id: int, role: str) -> None:  #
 
 def chat_of(payload: str) -> str:
     """The chat a stored update belongs to (its ordering key), from the raw Bot API JSON."""
-    data = json.loads(payload)
+    return chat_of_update(json.loads(payload))
+
+
+def chat_of_update(data: Any) -> str:
+    """:func:`chat_of` of an update already parsed (``json.loads``)."""
+    if not isinstance(data, dict):
+        return ""
     for field in ("message", "edited_message", "callback_query"):
         part = data.get(field)
         if isinstance(part, dict):
@@ -186,7 +192,10 @@ class TelegramAdapter:
     async def _process(self, delivered: Delivered) -> None:
         """The dispatcher's handler: a stored update through PTB's handlers (``on_update``)."""
         assert self.application is not None
-        update = delivered.parsed or Update.de_json(json.loads(delivered.payload), self.application.bot)
+        update = delivered.parsed
+        if not isinstance(update, Update):  # a webhook's parsed JSON, or a stored payload
+            update = Update.de_json(update if isinstance(update, dict) else json.loads(delivered.payload),
+                                    self.application.bot)
         await self.application.process_update(update)
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

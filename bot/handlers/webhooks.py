@@ -1,4 +1,4 @@
-"""The channels' webhook endpoints (Starlette), store first: a 200 only once the update is
+"""The channels' webhook endpoints, store first: a 200 only once the update is
 durably in the inbox (``Inbox.accept``); a redelivered update is answered 200 and changes
 nothing (the inbox's key); a wrong or missing secret gets 403 and nothing is stored.
 
@@ -12,7 +12,10 @@ nothing (the inbox's key); a wrong or missing secret gets 403 and nothing is sto
   on, as for polling; a store that failed is a 500 (Zalo may send it again).
 
 A webhook waits for room in the dispatcher before storing (bounded memory under a burst: the
-channel holds its next request meanwhile, as polling does not fetch).
+channel holds its next request meanwhile, as polling does not fetch). The stores of requests
+that arrive together share one statement and one commit (:class:`GroupStore`), each request
+answered once its own update is durable. The endpoints take the secret header and the body and
+return the status; the ASGI plumbing is bot/runtime/web.py's.
 """
 
 from __future__ import annotations
@@ -21,9 +24,8 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Sequence
 
-from starlette.requests import Request
-from starlette.responses import Response
 from telegram import Bot
 from telegram.error import TelegramError
 
@@ -39,33 +41,80 @@ ZALO_PATH = "/webhook/zalo"
 TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ZALO_SECRET_HEADER = "X-Bot-Api-Secret-Token"
 MAX_CONNECTIONS = 40  # Telegram's default: requests it keeps open at once
+MAX_GROUP = 100  # updates one store takes at most (Telegram keeps at most MAX_CONNECTIONS in flight)
+
+OK, BAD, FORBIDDEN, FAILED, UNAVAILABLE = 200, 400, 403, 500, 503
 
 
-FORBIDDEN = Response(status_code=403)
-BAD = Response(status_code=400)
-OK = Response(status_code=200)
+class GroupStore:
+    """Group commit of the webhook's stores: the updates whose requests arrive while a store is
+    under way are stored together by the next one, in one statement and one durable commit
+    (:meth:`Inbox.accept` takes a batch), and each request returns once its own update is
+    stored. Nothing waits for company: a request that finds no store under way starts one at
+    once, so a lone update is stored as before, and under load the commits per update fall."""
+
+    def __init__(self, inbox: Inbox) -> None:
+        self.inbox = inbox
+        self._waiting: list[tuple[Delivered, asyncio.Future[None]]] = []
+        self._storing: asyncio.Task[None] | None = None
+
+    async def store(self, update: Delivered) -> None:
+        """Return once ``update`` is durably stored (raise if its store failed)."""
+        done = asyncio.get_running_loop().create_future()
+        self._waiting.append((update, done))
+        if self._storing is None:
+            self._storing = asyncio.ensure_future(self._store_all())
+        await done  # a request that goes away (its future cancelled) leaves the others' store alone
+
+    async def _store_all(self) -> None:
+        try:
+            while self._waiting:
+                group, self._waiting = self._waiting[:MAX_GROUP], self._waiting[MAX_GROUP:]
+                try:
+                    await self.inbox.accept([update for update, _ in group])
+                except Exception as exc:  # every request of the group answers 500: the channel sends again
+                    _settle(group, exc)
+                else:
+                    _settle(group, None)
+        finally:
+            self._storing = None
+
+
+def _settle(group: Sequence[tuple[Delivered, asyncio.Future[None]]], error: BaseException | None) -> None:
+    for _, done in group:
+        if not done.done():
+            if error is None:
+                done.set_result(None)
+            else:
+                done.set_exception(error)
 
 
 class TelegramWebhook:
-    """``POST /webhook/telegram`` into the Telegram adapter's inbox."""
+    """``POST /webhook/telegram`` into the Telegram adapter's inbox (the route's ASGI plumbing
+    is in bot/runtime/web.py: this takes the secret header and the body, returns the status)."""
 
     def __init__(self, inbox: Inbox, secret: str | None, stop: asyncio.Event) -> None:
         self.inbox, self.secret, self.stop = inbox, secret, stop
+        self._group = GroupStore(inbox)
 
-    async def __call__(self, request: Request) -> Response:
-        if not zalo.secret_matches(self.secret or "", request.headers.get(TELEGRAM_SECRET_HEADER)):  # constant time
+    async def handle(self, secret: str | None, body: bytes) -> int:
+        if not zalo.secret_matches(self.secret or "", secret):  # constant time
             return FORBIDDEN
         started = time.perf_counter()
-        body = (await request.body()).decode("utf-8", "replace")
+        text = body.decode("utf-8", "replace")
         try:
-            data = json.loads(body)
+            data = json.loads(text)
             key = str(int(data["update_id"]))
         except (ValueError, TypeError, KeyError):
             return BAD  # not an update: nothing stored
         await self.inbox.dispatcher.wait_for_room(self.stop)
         if self.stop.is_set():
-            return Response(status_code=503)  # stopping: not stored, Telegram sends it again
-        await self.inbox.accept([Delivered(key, telegram.chat_of(body), body)])
+            return UNAVAILABLE  # stopping: not stored, Telegram sends it again
+        try:
+            await self._group.store(Delivered(key, telegram.chat_of_update(data), text, data))
+        except Exception:  # not stored: a 500, Telegram sends it again
+            log.exception("could not store a Telegram webhook update")
+            return FAILED
         metrics.WEBHOOK.labels(telegram.CHANNEL).observe(time.perf_counter() - started)
         return OK
 
@@ -77,22 +126,22 @@ class ZaloWebhook:
     def __init__(self, adapter: zalo.ZaloAdapter, secret: str | None, stop: asyncio.Event) -> None:
         self.adapter, self.secret, self.stop = adapter, secret, stop
 
-    async def __call__(self, request: Request) -> Response:
-        if not zalo.secret_matches(self.secret or "", request.headers.get(ZALO_SECRET_HEADER)):
+    async def handle(self, secret: str | None, body: bytes) -> int:
+        if not zalo.secret_matches(self.secret or "", secret):
             return FORBIDDEN
         started = time.perf_counter()
         try:
-            body = json.loads(await request.body())
+            event = json.loads(body)
         except ValueError:
             return BAD
         await self.adapter.inbox.dispatcher.wait_for_room(self.stop)
         if self.stop.is_set():
-            return Response(status_code=503)
+            return UNAVAILABLE
         try:
-            await self.adapter.receive(body)  # no event in it: nothing stored, 200 all the same
+            await self.adapter.receive(event)  # no event in it: nothing stored, 200 all the same
         except Exception:  # not stored: a 500, so that Zalo may deliver it again
             log.exception("could not store a Zalo webhook event")
-            return Response(status_code=500)
+            return FAILED
         metrics.WEBHOOK.labels(zalo.CHANNEL).observe(time.perf_counter() - started)
         return OK
 
