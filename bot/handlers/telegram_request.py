@@ -4,9 +4,10 @@ documented point for another HTTP library).
 PTB's own ``HTTPXRequest`` cost 4 to 6 ms of CPU per ``sendMessage`` here (httpx, httpcore's
 pool bookkeeping over every connection at each step, anyio), aiohttp under 1 ms: every text
 report is answered with one message, so that was half of ``tcns serve``'s CPU per report
-(``bench/webhook.py``). The requests are the same (form fields, or multipart with files),
-with PTB's default timeouts, and fail as PTB's do: :class:`~telegram.error.TimedOut` or
-:class:`~telegram.error.NetworkError`, raised from the transport's exception, which
+(``bench/webhook.py``). The parameters go as a JSON body (the Bot API takes
+``application/json``; a url-encoded form costs more CPU to build), or as multipart with
+files, with PTB's default timeouts, and fail as PTB's do: :class:`~telegram.error.TimedOut`
+or :class:`~telegram.error.NetworkError`, raised from the transport's exception, which
 :func:`never_sent` reads (the outbox must not send again what may have arrived).
 
 ``getUpdates`` keeps PTB's ``HTTPXRequest`` (one long poll at a time: cost does not matter
@@ -14,6 +15,9 @@ there, and it keeps the raw updates, see ``bot.handlers.telegram.UpdatesRequest`
 """
 
 from __future__ import annotations
+
+import json
+from typing import Any
 
 import aiohttp
 import httpx
@@ -40,6 +44,16 @@ def transport_failed(cause: BaseException | None) -> bool:
 def never_sent(cause: BaseException | None) -> bool:
     """A transport failure that happened before the request left (safe to send again)."""
     return isinstance(cause, _NOT_SENT)
+
+
+_JSON_HEADERS = {"Content-Type": "application/json"}
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _json_body(parameters: dict[str, Any]) -> bytes:
+    """The request's parameters as a JSON object (the Bot API takes ``application/json``):
+    ints and objects as themselves, a string (a ``reply_markup`` already in JSON too) as a string."""
+    return _ENCODE(parameters).encode()
 
 
 def _total(*parts: float | None) -> float | None:
@@ -85,11 +99,13 @@ class AiohttpRequest(BaseRequest):
         if self._session is None or self._session.closed:
             raise RuntimeError("This AiohttpRequest is not initialized!")
         files = request_data.multipart_data if request_data else None
-        fields = request_data.json_parameters if request_data else None
-        data: aiohttp.FormData | dict[str, str] | None = fields
-        if files:
+        data: aiohttp.FormData | bytes | None = None
+        headers = None
+        if request_data is not None and not files:  # a JSON body: no form encoding of every field
+            data, headers = _json_body(request_data.parameters), _JSON_HEADERS
+        elif request_data is not None:
             form = aiohttp.FormData()
-            for name, value in (fields or {}).items():
+            for name, value in request_data.json_parameters.items():
                 form.add_field(name, value)
             for name, upload in files.items():
                 if isinstance(upload, tuple):
@@ -110,7 +126,7 @@ class AiohttpRequest(BaseRequest):
             sock_read=read,  # type: ignore[arg-type]
         )
         try:
-            async with self._session.request(method, url, data=data, timeout=timeout) as answer:
+            async with self._session.request(method, url, data=data, headers=headers, timeout=timeout) as answer:
                 return answer.status, await answer.read()
         except TimeoutError as exc:  # aiohttp's timeouts are TimeoutErrors too
             raise TimedOut(f"aiohttp.{type(exc).__name__}: {exc}") from exc
