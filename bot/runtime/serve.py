@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import time
@@ -111,6 +112,8 @@ class BotProcess:
             await self._set_webhooks()
         self._say_modes(poll)
         self.scheduler = start_reminders(runtime, deliveries, sweep=None if poll else self.sweep)
+        gc.freeze()  # what start-up built (content, PTB, the registry) lives as long as the process:
+        # the collector no longer walks it at every full pass (3% of tcns serve's CPU per update)
 
     def inboxes(self) -> list[Inbox]:
         return [adapter.inbox for adapter in (self.telegram and self.telegram.adapter, self.zalo) if adapter]
