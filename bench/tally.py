@@ -8,7 +8,10 @@ times, through the real storage stack (aiosqlite, unit of work, repositories):
 
 * the commune ``/thang`` tally (this month, the previous one, year-to-date coverage
   against targets: every village of the timed commune has targets);
-* the province-wide monthly tally (about 3,000 villages);
+* the province-wide monthly tally (about 3,000 villages in about 100 communes): the chat
+  answer's, one line per commune (``build_province_tally``), and the same village by village
+  (``build_tally``: what the province's file reads, and what the chat answer read before), with
+  the ratio of the two;
 * the XLSX export of one commune (tally, daily series, report detail, openpyxl).
 
 To show that tally time does not grow with reports outside the period, the database is
@@ -54,7 +57,7 @@ from bot.content import load_content
 from bot.domain.periods import month
 from bot.runtime.backend import database_from_url, is_postgres
 from bot.services.export import gather, to_xlsx
-from bot.services.tallies import build_tally
+from bot.services.tallies import build_province_tally, build_tally
 from storage.sqlite.database import SqliteDatabase
 
 PROVINCES = 34
@@ -176,7 +179,12 @@ async def measure(path: Path | str, communes: int, repeat: int) -> dict[str, flo
                 tally = await build_tally(uow, commune, period, codes, NOW)
             assert tally.total > 0
 
-        async def province_tally() -> None:
+        async def province_tally() -> None:  # what /thang of a province reads: one line per commune
+            async with db.uow() as uow:
+                tally = await build_province_tally(uow, province, period, codes, NOW)
+            assert tally.village_count > 1000 or communes < 1000
+
+        async def province_villages() -> None:  # the same, village by village (what /thang read before)
             async with db.uow() as uow:
                 tally = await build_tally(uow, province, period, codes, NOW)
             assert len(tally.villages) > 1000 or communes < 1000
@@ -190,6 +198,8 @@ async def measure(path: Path | str, communes: int, repeat: int) -> dict[str, flo
         await commune_tally()  # warm the page cache once, as a running bot would be
         results["commune"] = await timed("commune /thang tally (March)", commune_tally, repeat)
         results["province"] = await timed("province monthly tally (March)", province_tally, max(3, repeat // 4))
+        results["villages"] = await timed("  the same, village by village", province_villages, max(3, repeat // 4))
+        print(f"  {'':<34} commune grain / village grain: {results['province'] / results['villages']:.2f}")
         results["export"] = await timed("commune XLSX export (March)", export, max(3, repeat // 4))
         return results
     finally:
@@ -277,7 +287,7 @@ def report(results: list[tuple[int, dict[str, float]]]) -> None:
     """The same period timed at half and at the whole of the year's reports, and the goals."""
     (small_rows, small), (big_rows, big) = results
     print(f"\nsame period (March), {big_rows / small_rows:.1f}x the reports in the database:")
-    for key in ("commune", "province", "export"):
+    for key in ("commune", "province", "villages", "export"):
         print(f"  {key:<10} {small[key]:8.1f} ms -> {big[key]:8.1f} ms  (ratio {big[key] / small[key]:.2f})")
     print(f"goals at {big_rows:,} reports: commune < 50 ms ({'met' if big['commune'] < 50 else 'NOT met'}), "
           f"province < 100 ms ({'met' if big['province'] < 100 else 'NOT met'})")
@@ -295,6 +305,7 @@ def throwaway_server(folder: str) -> tuple[str, object]:
     """A PostgreSQL server from pgserver in ``folder``, restarted once with ``PG_SETTINGS``."""
     import pgserver
 
+    os.makedirs(folder, exist_ok=True)  # pgserver makes the data folder, not its parent
     server = pgserver.get_server(os.path.join(folder, "data"), cleanup_mode="stop")
     server.psql("".join(f"ALTER SYSTEM SET {k} = '{v}';" for k, v in PG_SETTINGS.items()))
     server.cleanup()

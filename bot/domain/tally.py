@@ -83,6 +83,29 @@ class VillageTally:
         return _per_kind(self.previous, units)
 
 
+@dataclass
+class CommuneTally(VillageTally):
+    """A commune's villages summed, one line of a province's tally (``unit`` is the commune):
+    ``reported`` means some village reported."""
+
+    village_count: int = 0  # the commune's villages
+    reported_villages: int = 0  # of them, those with a report in the period (an explicit zero included)
+
+
+@dataclass(frozen=True)
+class VillageSummary:
+    """The villages behind a tally kept at commune grain (a province's, one line per commune):
+    how many, how many reported, their households and adults summed (a village without the
+    figure as 0), and those with targets of their own, with their figures since 1 January:
+    all that the province's coverage reads of them."""
+
+    count: int
+    reported: int
+    households: int
+    adults: int
+    targeted: tuple[VillageTally, ...] = ()
+
+
 def _per_kind(values: dict[str, int], units: dict[str, Counts]) -> dict[Counts, int]:
     out: dict[Counts, int] = {}
     for service, value in values.items():
@@ -159,6 +182,11 @@ class Coverage:
 
 @dataclass
 class Tally:
+    """A scope's tally. At village grain ``villages`` holds one line per village; at commune
+    grain (a province's chat answer, built by ``build_province_tally``) one
+    :class:`CommuneTally` per commune, and ``summary`` says what coverage and "villages
+    reported" need of the villages themselves. Totals are the same sums at either grain."""
+
     scope: Unit
     period: Period
     services: tuple[str, ...]
@@ -166,6 +194,19 @@ class Tally:
     generated_at: datetime
     scope_targets: dict[str, Target] = field(default_factory=dict)  # targets set on the commune itself
     units: dict[str, Counts] = field(default_factory=dict)  # service -> what it counts (households if absent)
+    summary: VillageSummary | None = None  # at commune grain: the villages behind the lines
+
+    @property
+    def village_count(self) -> int:
+        """The scope's villages (at either grain)."""
+        return self.summary.count if self.summary is not None else len(self.villages)
+
+    @property
+    def reported_count(self) -> int:
+        """How many of them reported in the period (an explicit zero counts, silence does not)."""
+        if self.summary is not None:
+            return self.summary.reported
+        return sum(1 for v in self.villages if v.reported)
 
     def unit_of(self, service: str) -> Counts:
         return self.units.get(service, "households")
@@ -207,6 +248,9 @@ class Tally:
 
     @property
     def missing(self) -> list[Unit]:
+        """The villages that have not reported (village grain only)."""
+        if self.summary is not None:
+            raise ValueError("a tally at commune grain does not list its villages")
         return [v.unit for v in self.villages if not v.reported]
 
     def coverage(self, service: str, villages: list[VillageTally] | None = None) -> Coverage | None:
@@ -215,16 +259,23 @@ class Tally:
         A target set on the commune itself (not per village) covers all its villages."""
         counts = self.unit_of(service)
         whole = self.scope_targets.get(service)
+        summary = self.summary
         if villages is None and whole is not None:
-            households = sum(v.unit.households or 0 for v in self.villages)
-            adults = sum(v.unit.adults or 0 for v in self.villages)
+            if summary is not None:
+                households, adults, count = summary.households, summary.adults, summary.count
+            else:
+                households = sum(v.unit.households or 0 for v in self.villages)
+                adults = sum(v.unit.adults or 0 for v in self.villages)
+                count = len(self.villages)
             goal = target_value(whole, counts, households, adults)
             if goal is not None:
                 helped_all = sum(v.year_to_date.get(service, 0) for v in self.villages)
                 return Coverage(service, helped_all, goal, denominator(counts, households, adults) or 0,
-                                len(self.villages), counts)
+                                count, counts)
+        if villages is None:
+            villages = list(summary.targeted) if summary is not None else self.villages
         helped = target = base = count = 0
-        for village in self.villages if villages is None else villages:
+        for village in villages:
             goal = village.targets.get(service)
             value = target_value(goal, counts, village.unit.households, village.unit.adults) if goal else None
             if value is None:
@@ -362,18 +413,26 @@ def period_name(texts: Any, period: Period) -> str:
 
 
 def per_commune(tally: Tally, communes: list[Unit]) -> Tally:
-    """A province's tally with one line per commune (its villages summed), in the order of
-    ``communes``: what a province's chart draws. Coverage stays with the tally it came from."""
-    groups = {c.id: VillageTally(c) for c in communes}
-    for village in tally.villages:
-        group = groups.get(village.unit.parent_id or 0)
-        if group is None:
-            continue
-        for name in ("current", "previous", "year_to_date"):
-            summed = getattr(group, name)
-            for service, value in getattr(village, name).items():
-                summed[service] = summed.get(service, 0) + value
-        group.reports += village.reports
-        group.zero_reports += village.zero_reports
+    """A province's tally with one line per commune (its villages summed: a
+    :class:`CommuneTally`), in the order of ``communes``: what a province's chart draws and
+    its chat answer lists. Coverage stays with the tally it came from. A tally already at
+    commune grain has its lines put in that order."""
+    if tally.summary is not None:
+        lines = {line.unit.id: line for line in tally.villages}
+        groups = {c.id: lines.get(c.id) or CommuneTally(c) for c in communes}
+    else:
+        groups = {c.id: CommuneTally(c) for c in communes}
+        for village in tally.villages:
+            group = groups.get(village.unit.parent_id or 0)
+            if group is None:
+                continue
+            for name in ("current", "previous", "year_to_date"):
+                summed = getattr(group, name)
+                for service, value in getattr(village, name).items():
+                    summed[service] = summed.get(service, 0) + value
+            group.reports += village.reports
+            group.zero_reports += village.zero_reports
+            group.village_count += 1
+            group.reported_villages += village.reported
     return Tally(tally.scope, tally.period, tally.services, list(groups.values()), tally.generated_at,
                  units=tally.units)

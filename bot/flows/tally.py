@@ -16,7 +16,6 @@ Texts:    content/texts/tally.yaml
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 from functools import partial
@@ -24,7 +23,7 @@ from functools import partial
 from bot.domain.catalogue import COUNTS, Counts
 from bot.domain.messages import Markup, PendingAttachment, Reply
 from bot.domain.periods import Period, PeriodScheme, cutoff_month, from_key, week_of
-from bot.domain.tally import Tally, bar, number, per_commune, period_label
+from bot.domain.tally import CommuneTally, Tally, bar, number, per_commune, period_label
 from bot.domain.textutil import fold
 from bot.flows import resolve
 from bot.flows.commands import OVERSEERS, READERS, Command, may_see
@@ -32,7 +31,7 @@ from bot.flows.commands import scope_of as permitted
 from bot.flows.context import Context, Refusal
 from bot.flows.feature import Feature
 from bot.services import cycle
-from bot.services.tallies import build_tally
+from bot.services.tallies import build_province_tally, build_tally
 from storage.models import Unit
 
 MAX_CODE_WORDS = 6  # the words of an argument looked up as a commune's or province's code
@@ -247,8 +246,11 @@ async def _request(ctx: Context, kind: str, args: str, command: str) -> Request 
 
 
 async def tally_for(ctx: Context, request: Request) -> Tally:
-    return await build_tally(ctx.uow, request.scope, request.period, ctx.content.catalogue.codes, ctx.now,
-                             catalogue=ctx.content.catalogue)
+    """The tally the answer, the chart and the file start from: a province's one line per
+    commune (the file reads its villages itself, ``bot/services/export_rows.py``)."""
+    build = build_province_tally if request.scope.kind == "province" else build_tally
+    return await build(ctx.uow, request.scope, request.period, ctx.content.catalogue.codes, ctx.now,
+                       catalogue=ctx.content.catalogue)
 
 
 async def _status(ctx: Context, request: Request) -> list[Markup] | None:
@@ -317,8 +319,7 @@ def render(ctx: Context, tally: Tally, communes: list[Unit] | None = None,
                                percent=item.percent_of_target))
     lines.append("")
     if tally.scope.kind == "province":
-        reported = sum(1 for v in tally.villages if v.reported)
-        lines.append(ctx.t("tally.province_reported", reported=reported, count=len(tally.villages)))
+        lines.append(ctx.t("tally.province_reported", reported=tally.reported_count, count=tally.village_count))
     elif tally.scope.kind == "village":
         village = tally.villages[0]
         if not village.reported:
@@ -346,13 +347,9 @@ def render(ctx: Context, tally: Tally, communes: list[Unit] | None = None,
 
 def _commune_pages(ctx: Context, tally: Tally, label: str, communes: list[Unit]) -> list[Reply]:
     """A province: one line per commune (households, change, villages reported), then the province total."""
-    villages, reported = Counter[int](), Counter[int]()
-    for village in tally.villages:
-        villages[village.unit.parent_id or 0] += 1
-        reported[village.unit.parent_id or 0] += village.reported
-    blocks = [ctx.t("tally.commune_line", name=c.unit.name, reported=reported[c.unit.id], count=villages[c.unit.id],
+    blocks = [ctx.t("tally.commune_line", name=c.unit.name, reported=c.reported_villages, count=c.village_count,
                     totals=per_kind(ctx, c.totals(tally.units), c.previous_totals(tally.units), "tally.village"))
-              for c in per_commune(tally, communes).villages]
+              for c in per_commune(tally, communes).villages if isinstance(c, CommuneTally)]
     blocks.append(ctx.t("tally.province_line", name=tally.scope.name,
                         totals=per_kind(ctx, tally.totals(), tally.previous_totals(), "tally.village")))
     pages = _pages(ctx, blocks)

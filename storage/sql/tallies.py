@@ -49,6 +49,27 @@ def _next_month(day: date) -> date:
     return date(day.year + day.month // 12, day.month % 12 + 1, 1)
 
 
+def _months(first: str, last: str) -> list[str]:
+    """Every ``YYYY-MM`` from ``first`` to ``last``."""
+    day, end = date.fromisoformat(f"{first}-01"), date.fromisoformat(f"{last}-01")
+    out = []
+    while day <= end:
+        out.append(day.strftime("%Y-%m"))
+        day = _next_month(day)
+    return out
+
+
+def _summed(rows: Iterable[Sequence[Any]]) -> list[tuple[int, str, int, int]]:
+    """Rows ``(key, service, households, reports)`` added up per key and service, those with
+    no live report left out."""
+    sums: dict[tuple[int, str], list[int]] = {}
+    for key, service, households, reports in rows:
+        total = sums.setdefault((int(key), service), [0, 0])
+        total[0] += int(households)
+        total[1] += int(reports)
+    return [(k, s, h, n) for (k, s), (h, n) in sums.items() if n > 0]
+
+
 # The same scopes over the roll-up, keyed by (commune_id, month, village_id, service): a
 # commune's month is one run of the key, a province's one run per commune. The clause and
 # how many times it takes the scope's id.
@@ -128,6 +149,87 @@ class TallyRepository(_Repo):
             out.append([(v, s, h, n) for (v, s), (h, n) in sums.items() if n > 0])
         return out
 
+    async def commune_totals(
+        self, province_id: int, periods: Sequence[tuple[date, date]]
+    ) -> list[list[tuple[int, str, int, int]]]:
+        """:meth:`totals_many` of a province with its villages summed per commune: for each
+        ``(start, end)``, rows ``(commune_id, service, households, reports)`` (a service only
+        where some village has a live report of it). A month of a province is ~18,000 roll-up
+        rows, added up here by the database into a few hundred."""
+        clause, scope = _rollup_clause("province", province_id)
+        out: list[list[tuple[int, str, int, int]]] = []
+        for start, end in periods:
+            first_month, last_month, days = _split_months(start, end)
+            selects: list[str] = []
+            params: list[object] = []
+            for day_start, day_end in days:  # per village first (the daily index), then per commune
+                selects.append(
+                    "SELECT u.parent_id, x.service, SUM(x.households), SUM(x.reports) FROM ("
+                    "SELECT r.village_id, r.service, SUM(r.count) AS households, COUNT(*) AS reports FROM reports r "
+                    f"WHERE {_villages_clause('province')} AND r.voided_at IS NULL AND r.occurred_on BETWEEN ? AND ? "
+                    "GROUP BY r.village_id, r.service) x JOIN units u ON u.id = x.village_id "
+                    "GROUP BY u.parent_id, x.service")
+                params += [province_id, day_start.isoformat(), day_end.isoformat()]
+            if first_month is not None:
+                selects.append("SELECT r.commune_id, r.service, SUM(r.households), SUM(r.reports) "
+                               f"FROM report_months r WHERE {clause} AND r.month BETWEEN ? AND ? AND r.reports > 0 "
+                               "GROUP BY r.commune_id, r.service")
+                params += [*scope, first_month, last_month]
+            out.append(_summed(await self.db.fetchall(" UNION ALL ".join(selects), params)))
+        return out
+
+    async def reported_villages(self, province_id: int, start: date, end: date) -> list[tuple[int, int]]:
+        """``(commune_id, villages)``: per commune of the province, how many of its villages
+        have a live report (an explicit zero included) in ``start``–``end``."""
+        clause, scope = _rollup_clause("province", province_id)
+        first_month, last_month, days = _split_months(start, end)
+        if first_month is not None and not days:
+            rows = await self.db.fetchall(
+                "SELECT r.commune_id, COUNT(DISTINCT r.village_id) FROM report_months r "
+                f"WHERE {clause} AND r.month BETWEEN ? AND ? AND r.reports > 0 GROUP BY r.commune_id",
+                (*scope, first_month, last_month))
+            return [(int(c), int(n)) for c, n in rows]
+        selects: list[str] = []
+        params: list[object] = []
+        for day_start, day_end in days:
+            selects.append(f"SELECT r.village_id FROM reports r WHERE {_villages_clause('province')} "
+                           "AND r.voided_at IS NULL AND r.occurred_on BETWEEN ? AND ?")
+            params += [province_id, day_start.isoformat(), day_end.isoformat()]
+        if first_month is not None:
+            selects.append(f"SELECT r.village_id FROM report_months r WHERE {clause} "
+                           "AND r.month BETWEEN ? AND ? AND r.reports > 0")
+            params += [*scope, first_month, last_month]
+        rows = await self.db.fetchall(
+            f"SELECT u.parent_id, COUNT(*) FROM units u WHERE u.id IN ({' UNION '.join(selects)}) "
+            "GROUP BY u.parent_id", params)
+        return [(int(c), int(n)) for c, n in rows]
+
+    async def village_list_totals(
+        self, village_ids: Sequence[int], start: date, end: date
+    ) -> list[tuple[int, str, int, int]]:
+        """:meth:`totals` of these villages (of any communes), ``start``–``end``: rows
+        ``(village_id, service, households, reports)``. Each village's months are read by the
+        roll-up's whole key (its commune, each month, the village)."""
+        if not village_ids:
+            return []
+        first_month, last_month, days = _split_months(start, end)
+        marks = ",".join("?" * len(village_ids))
+        selects: list[str] = []
+        params: list[object] = []
+        for day_start, day_end in days:
+            selects.append(f"SELECT r.village_id, r.service, SUM(r.count), COUNT(*) FROM reports r "
+                           f"WHERE r.village_id IN ({marks}) AND r.voided_at IS NULL "
+                           "AND r.occurred_on BETWEEN ? AND ? GROUP BY r.village_id, r.service")
+            params += [*village_ids, day_start.isoformat(), day_end.isoformat()]
+        if first_month is not None and last_month is not None:
+            months = _months(first_month, last_month)
+            selects.append("SELECT r.village_id, r.service, SUM(r.households), SUM(r.reports) FROM units v "
+                           "JOIN report_months r ON r.commune_id = v.parent_id AND r.village_id = v.id "
+                           f"WHERE v.id IN ({marks}) AND r.month IN ({','.join('?' * len(months))}) "
+                           "GROUP BY r.village_id, r.service")
+            params += [*village_ids, *months]
+        return _summed(await self.db.fetchall(" UNION ALL ".join(selects), params))
+
     async def daily(self, scope_kind: str, scope_id: int, start: date, end: date) -> list[DayTotal]:
         """Live households per village, service and day (zero reports left out)."""
         rows = await self.db.fetchall(
@@ -194,6 +296,18 @@ class TargetRepository(_Repo):
             f"ON CONFLICT (unit_id, service, year) {conflict}",
             [(*row, ts(now)) for row in rows],
         )
+
+    async def of_villages(self, parent_ids: Sequence[int], year: int) -> list[Target]:
+        """The targets of ``year`` set on the villages of these units (a province's communes)."""
+        if not parent_ids:
+            return []
+        rows = await self.db.fetchall(
+            "SELECT t.unit_id, t.service, t.year, t.kind, t.value FROM units v JOIN targets t ON t.unit_id = v.id "
+            f"WHERE v.parent_id IN ({','.join('?' * len(parent_ids))}) AND v.kind = 'village' AND t.year = ? "
+            "ORDER BY t.unit_id, t.service",
+            (*parent_ids, year),
+        )
+        return [Target(r[0], r[1], r[2], r[3], float(r[4])) for r in rows]
 
     async def for_units(self, unit_ids: Sequence[int], year: int) -> list[Target]:
         if not unit_ids:

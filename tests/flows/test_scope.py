@@ -108,6 +108,40 @@ async def test_province_targets_give_the_province_coverage(engine, places):
     assert "/chitieu tinh" in await province_staff.send("/chitieu xa dvc 2026 10")
 
 
+@pytest.mark.parametrize("typed", ("/thang", "/nam", "/quy", "/tuan", "/tuan 30/12/2025", "/ky 1/2026"))
+async def test_a_province_answer_is_the_same_summed_per_commune_or_village_by_village(engine, places, db, clock,
+                                                                                   monkeypatch, typed):
+    """The province's answer is summed per commune by the database; read village by village
+    (as it was before), it is the same text: every total, commune line, villages reported and
+    coverage (the demo's villages have targets of their own; one set here has no report; an
+    explicit zero and a voided report in two more villages, on both sides of New Year)."""
+    from bot.flows import tally as tally_flow
+    from bot.services.tallies import build_tally
+    from storage.models import NewReport
+
+    staff, province_staff = user(engine, places, "staff"), user(engine, places, "province_staff")
+    assert "Đã đặt" in await staff.send("/chitieu Mỹ Phú vneid 2026 50")
+    async with db.uow() as uow:
+        villages = [u for u in await uow.units.children(places[HOME].commune.id) if u.kind == "village"]
+        zero, voided = [v for v in villages if v.id != places[HOME].village.id][:2]
+        member = await uow.members.add("Người báo thêm", "member", zero.id, clock.now())
+        for day in (date(2025, 12, 31), date(2026, 1, 1), clock.now().date()):
+            await uow.reports.add_batch(f"zero-{day}", member.id, zero.id, [NewReport("none", 0)], day, "text",
+                                        clock.now())
+            await uow.reports.add_batch(f"void-{day}", member.id, voided.id, [NewReport("vneid", 9)], day, "text",
+                                        clock.now())
+            await uow.reports.void_batch(f"void-{day}", member.id, "test", clock.now())
+    summed = await province_staff.send(typed)
+    monkeypatch.setattr(tally_flow, "build_province_tally", build_tally)
+    assert await province_staff.send(typed) == summed
+    assert "Tỉnh Đồng Tháp" in summed
+    if typed in ("/thang", "/nam", "/quy"):
+        assert "Đã báo cáo: 3/7 thôn, ấp" in summed and "Tiến độ năm 2026" in summed
+        assert "Xã Mỹ Hiệp: 47 người (+47) – 2/6 thôn, ấp đã báo cáo" in summed
+    if typed == "/tuan 30/12/2025":
+        assert "Đã báo cáo: 1/7 thôn, ấp" in summed
+
+
 # Commands that act on a member, a report or an invite by its number or code.
 def _acting(place, command: str) -> tuple[str, str]:
     """The command typed for ``place``, and what its success says."""
@@ -175,7 +209,7 @@ async def test_the_admin_help_says_it_is_deployment_wide(engine, places):
 async def test_a_province_chart_draws_one_bar_per_commune(db, places, content, clock):
     from bot.domain.periods import month
     from bot.domain.tally import per_commune
-    from bot.services.tallies import build_tally
+    from bot.services.tallies import build_province_tally, build_tally
 
     province = places[HOME].province
     async with db.uow() as uow:
@@ -184,6 +218,11 @@ async def test_a_province_chart_draws_one_bar_per_commune(db, places, content, c
     bars = per_commune(tally, communes)
     assert [(c.unit.name, c.total) for c in bars.villages] == [("Xã Bình Thạnh", 71), ("Xã Mỹ Hiệp", 47)]
     assert bars.total == tally.total == 118
+    async with db.uow() as uow:  # what /bieudo draws: the province summed per commune by the database
+        summed = await build_province_tally(uow, province, month(2026, 11), content.catalogue.codes, clock.now())
+    drawn = per_commune(summed, communes).villages
+    assert [(c.unit.name, c.current, c.reported) for c in drawn] == [
+        (c.unit.name, c.current, c.reported) for c in bars.villages]
 
 
 async def test_a_province_export_totals_the_province(db, places, content, clock):

@@ -140,3 +140,89 @@ async def test_grandchildren_come_in_the_order_of_children_then_name(backend: Da
     assert [(u.parent_id, u.name) for u in got] == [(early.id, f"Thôn {i}") for i in (1, 2, 3)] + [
         (late.id, f"Thôn {i}") for i in (1, 2, 3)]
     assert got == expected
+
+
+async def _province_with_reports(backend: Database) -> tuple[object, list[object]]:
+    """A province of three communes: two with villages and reports (voided ones, explicit
+    zeros, a count of 0 on a service), one with a village that never reports; targets on
+    some villages (of the year of the period, and of the year before), households and adults
+    missing on some. Reports from December 2025 to January 2027, so that periods cross New Year."""
+    rng = random.Random(31)
+    async with backend.uow() as uow:
+        province = await uow.units.add("province", "T", "Tỉnh T")
+        other = await uow.units.add("province", "K", "Tỉnh K")  # reports of another province count nowhere here
+        communes = [await uow.units.add("commune", f"C{i}", f"Xã {name}", province.id)
+                    for i, name in enumerate(("Bình", "An", "Lặng"))]
+        elsewhere = await uow.units.add("commune", "CK", "Xã Khác", other.id)
+        villages = [await uow.units.add("village", f"V{i}", f"Thôn {i}", communes[i % 2].id,
+                                        None if i == 3 else 100 + i, None if i == 4 else 300 + i) for i in range(6)]
+        silent = await uow.units.add("village", "VS", "Thôn Lặng", communes[2].id, 90, 250)
+        outside = await uow.units.add("village", "VK", "Thôn Khác", elsewhere.id, 100, 300)
+        member = await uow.members.add("M", "member", villages[0].id, NOW)
+        for n in range(500):
+            day = date(2025, 12, 1) + timedelta(days=rng.randrange(427))
+            village = rng.choice([*villages, outside])
+            items = [NewReport(s, 0 if s == "none" or n % 41 == 0 else rng.randint(1, 9))
+                     for s in rng.sample(SERVICES, 2 if n % 5 else 1)]
+            await uow.reports.add_batch(f"b{n}", member.id, village.id, items, day, "text", NOW)
+            if n % 6 == 0:
+                await uow.reports.void_batch(f"b{n}", member.id, "test", NOW)
+        for year in (2026, 2027):
+            await uow.targets.set(villages[0].id, "vneid", year, "percent_adults", 40, NOW)
+            await uow.targets.set(villages[3].id, "thanh_toan", year, "percent", 50, NOW)  # no households: none
+            await uow.targets.set(villages[2].id, "thanh_toan", year, "absolute", 30, NOW)
+            await uow.targets.set(silent.id, "chu_ky_so", year, "absolute", 5, NOW)
+            await uow.targets.set(communes[0].id, "vneid", year, "absolute", 99, NOW)  # not the province's
+            await uow.targets.set(outside.id, "vneid", year, "absolute", 7, NOW)
+    return province, communes
+
+
+@pytest.mark.parametrize("province_target", (False, True))
+async def test_a_province_tally_by_commune_shows_what_village_by_village_shows(backend: Database, content,
+                                                                              province_target):
+    """The province's chat answer and chart (one line per commune, summed by the database)
+    against the same tally village by village: every figure they show."""
+    from bot.domain.periods import cutoff_month, period_of
+    from bot.domain.tally import per_commune
+    from bot.services.tallies import build_province_tally, build_tally
+
+    province, communes = await _province_with_reports(backend)
+    if province_target:
+        async with backend.uow() as uow:
+            for year in (2026, 2027):
+                await uow.targets.set(province.id, "vneid", year, "absolute", 150, NOW)
+                await uow.targets.set(province.id, "thanh_toan", year, "percent", 20, NOW)
+                await uow.targets.set(province.id, "dich_vu_cong", year, "percent", 20, NOW)  # sessions: no share
+    codes = content.catalogue.codes
+    units = content.catalogue.units_of(codes, None)
+    periods = [period_of(kind, day) for kind in ("week", "month", "quarter", "year")
+               for day in (date(2026, 1, 2), date(2026, 3, 17), date(2026, 12, 30), date(2027, 1, 2))]
+    periods += [cutoff_month(2026, 1, 15), cutoff_month(2027, 1, 15), period_of("month", date(2025, 11, 5))]
+    shown = set()  # what the comparisons covered
+    for period in periods:
+        for year_to_date in (False, True):
+            async with backend.uow() as uow:
+                old = await build_tally(uow, province, period, codes, NOW, year_to_date=year_to_date, counts=units)
+                new = await build_province_tally(uow, province, period, codes, NOW, year_to_date=year_to_date,
+                                                 counts=units)
+            where = (period.key, year_to_date)
+            assert new.totals() == old.totals() and new.previous_totals() == old.previous_totals(), where
+            assert [(new.service_total(c), new.service_previous(c)) for c in codes] == [
+                (old.service_total(c), old.service_previous(c)) for c in codes], where
+            assert (new.reported_count, new.village_count) == (old.reported_count, old.village_count) == (
+                sum(v.reported for v in old.villages), 7), where
+            assert [new.coverage(c) for c in codes] == [old.coverage(c) for c in codes], where
+            shown |= {(c.service, c.villages) for c in map(old.coverage, codes) if c is not None}
+            old_lines, new_lines = per_commune(old, communes).villages, per_commune(new, communes).villages
+            assert [line.unit.name for line in new_lines] == ["Xã Bình", "Xã An", "Xã Lặng"]
+            for was, now in zip(old_lines, new_lines, strict=True):
+                assert (now.current, now.previous, now.reports, now.zero_reports, now.reported) == (
+                    was.current, was.previous, was.reports, was.zero_reports, was.reported), where
+                assert (now.village_count, now.reported_villages) == (was.village_count, was.reported_villages)
+                if year_to_date or province_target:  # read at commune grain only where something shows it
+                    assert now.year_to_date == was.year_to_date, where
+            assert sum(v.reports for v in new.villages) == sum(v.reports for v in old.villages)  # the file's size
+            shown |= {("reported", line.reported_villages) for line in new_lines}
+    by_village = {("vneid", 1), ("thanh_toan", 1), ("chu_ky_so", 1)}  # villages 0 and 2, the silent one
+    assert by_village <= shown if not province_target else {("vneid", 7), ("thanh_toan", 7)} <= shown, shown
+    assert {("reported", 0), ("reported", 3)} <= shown, shown
