@@ -161,7 +161,7 @@ async def build_province_tally(
             households += commune_households
             adults += commune_adults
     reported = 0
-    for commune_id, villages in await uow.tallies.reported_villages(province.id, period.start, period.end):
+    for commune_id, villages in await uow.tallies.reported_villages(ids, period.start, period.end):
         line = lines.get(commune_id)
         if isinstance(line, CommuneTally):
             line.reported_villages = villages

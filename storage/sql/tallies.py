@@ -178,30 +178,35 @@ class TallyRepository(_Repo):
             out.append(_summed(await self.db.fetchall(" UNION ALL ".join(selects), params)))
         return out
 
-    async def reported_villages(self, province_id: int, start: date, end: date) -> list[tuple[int, int]]:
-        """``(commune_id, villages)``: per commune of the province, how many of its villages
-        have a live report (an explicit zero included) in ``start``–``end``."""
-        clause, scope = _rollup_clause("province", province_id)
+    async def reported_villages(self, commune_ids: Sequence[int], start: date, end: date) -> list[tuple[int, int]]:
+        """``(commune_id, villages)``: per commune, how many of its villages have a live report
+        (an explicit zero included) in ``start``–``end``. A whole month is one run of the
+        roll-up per commune; anything else is asked of each village until one report is found
+        (a year's roll-up is twelve runs, a week's days ~20,000 rows)."""
+        if not commune_ids:
+            return []
+        marks = ",".join("?" * len(commune_ids))
         first_month, last_month, days = _split_months(start, end)
-        if first_month is not None and not days:
+        if first_month is not None and first_month == last_month and not days:
             rows = await self.db.fetchall(
                 "SELECT r.commune_id, COUNT(DISTINCT r.village_id) FROM report_months r "
-                f"WHERE {clause} AND r.month BETWEEN ? AND ? AND r.reports > 0 GROUP BY r.commune_id",
-                (*scope, first_month, last_month))
+                f"WHERE r.commune_id IN ({marks}) AND r.month = ? AND r.reports > 0 GROUP BY r.commune_id",
+                (*commune_ids, first_month))
             return [(int(c), int(n)) for c, n in rows]
-        selects: list[str] = []
-        params: list[object] = []
+        tests: list[str] = []
+        params: list[object] = [*commune_ids]
+        if first_month is not None and last_month is not None:
+            months = _months(first_month, last_month)
+            tests.append("EXISTS (SELECT 1 FROM report_months r WHERE r.commune_id = v.parent_id "
+                         f"AND r.month IN ({','.join('?' * len(months))}) AND r.village_id = v.id AND r.reports > 0)")
+            params += months
         for day_start, day_end in days:
-            selects.append(f"SELECT r.village_id FROM reports r WHERE {_villages_clause('province')} "
-                           "AND r.voided_at IS NULL AND r.occurred_on BETWEEN ? AND ?")
-            params += [province_id, day_start.isoformat(), day_end.isoformat()]
-        if first_month is not None:
-            selects.append(f"SELECT r.village_id FROM report_months r WHERE {clause} "
-                           "AND r.month BETWEEN ? AND ? AND r.reports > 0")
-            params += [*scope, first_month, last_month]
+            tests.append("EXISTS (SELECT 1 FROM reports r WHERE r.village_id = v.id AND r.voided_at IS NULL "
+                         "AND r.occurred_on BETWEEN ? AND ?)")
+            params += [day_start.isoformat(), day_end.isoformat()]
         rows = await self.db.fetchall(
-            f"SELECT u.parent_id, COUNT(*) FROM units u WHERE u.id IN ({' UNION '.join(selects)}) "
-            "GROUP BY u.parent_id", params)
+            f"SELECT v.parent_id, COUNT(*) FROM units v WHERE v.parent_id IN ({marks}) AND v.kind = 'village' "
+            f"AND ({' OR '.join(tests)}) GROUP BY v.parent_id", params)
         return [(int(c), int(n)) for c, n in rows]
 
     async def village_list_totals(
