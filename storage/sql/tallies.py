@@ -162,13 +162,12 @@ class TallyRepository(_Repo):
             first_month, last_month, days = _split_months(start, end)
             selects: list[str] = []
             params: list[object] = []
-            for day_start, day_end in days:  # per village first (the daily index), then per commune
+            for day_start, day_end in days:  # each village's days from the daily index, its commune on the way
                 selects.append(
-                    "SELECT u.parent_id, x.service, SUM(x.households), SUM(x.reports) FROM ("
-                    "SELECT r.village_id, r.service, SUM(r.count) AS households, COUNT(*) AS reports FROM reports r "
-                    f"WHERE {_villages_clause('province')} AND r.voided_at IS NULL AND r.occurred_on BETWEEN ? AND ? "
-                    "GROUP BY r.village_id, r.service) x JOIN units u ON u.id = x.village_id "
-                    "GROUP BY u.parent_id, x.service")
+                    "SELECT v.parent_id, r.service, SUM(r.count), COUNT(*) FROM units c "
+                    "JOIN units v ON v.parent_id = c.id JOIN reports r ON r.village_id = v.id "
+                    "WHERE c.parent_id = ? AND c.kind = 'commune' AND v.kind = 'village' AND r.voided_at IS NULL "
+                    "AND r.occurred_on BETWEEN ? AND ? GROUP BY v.parent_id, r.service")
                 params += [province_id, day_start.isoformat(), day_end.isoformat()]
             if first_month is not None:
                 selects.append("SELECT r.commune_id, r.service, SUM(r.households), SUM(r.reports) "
