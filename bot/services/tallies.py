@@ -17,7 +17,7 @@ from bot.domain.periods import Period
 from bot.domain.reports import NONE_SERVICE
 from bot.domain.tally import CommuneTally, Tally, VillageSummary, VillageTally
 from storage import UnitOfWork
-from storage.models import Unit
+from storage.models import Target, Unit
 
 
 async def villages_of(uow: UnitOfWork, scope: Unit) -> list[Unit]:
@@ -149,7 +149,6 @@ async def build_province_tally(
     known = set(services)
     year = period.end.year
     scope_targets = {t.service: t for t in await uow.targets.for_units([province.id], year) if t.service in known}
-    own = [t for t in await uow.targets.of_villages(ids, year) if t.service in known]
     periods, carried = _reads(period, bool(scope_targets) or year_to_date)
     _fill(lines, known, await uow.tallies.commune_totals(province.id, periods), carried)
     count = households = adults = 0
@@ -166,15 +165,15 @@ async def build_province_tally(
         if isinstance(line, CommuneTally):
             line.reported_villages = villages
             reported += villages
-    targeted: dict[int, VillageTally] = {}
-    if own:
-        targeted = {u.id: VillageTally(u) for u in await uow.units.many(sorted({t.unit_id for t in own}))}
-        for target in own:
-            targeted[target.unit_id].targets[target.service] = target
-        # Their figures since 1 January (of the period's year), read at once.
-        for village_id, service, helped, _ in await uow.tallies.village_list_totals(
-                list(targeted), date(year, 1, 1), period.end):
-            if service in known:
-                targeted[village_id].year_to_date[service] = helped
+    own: dict[int, dict[str, Target]] = {}
+    for target in await uow.targets.of_villages(ids, year):
+        if target.service in known:
+            own.setdefault(target.unit_id, {})[target.service] = target
+    targeted = {u.id: VillageTally(u, targets=own[u.id]) for u in await uow.units.many(list(own))}
+    # Their figures since 1 January (of the period's year), read at once.
+    for village_id, service, helped, _ in await uow.tallies.village_list_totals(
+            [v.unit for v in targeted.values()], date(year, 1, 1), period.end):
+        if service in known:
+            targeted[village_id].year_to_date[service] = helped
     summary = VillageSummary(count, reported, households, adults, tuple(targeted.values()))
     return Tally(province, period, services, list(lines.values()), now, scope_targets, counts, summary)

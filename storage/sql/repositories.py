@@ -106,13 +106,12 @@ class UnitRepository(_Repo):
         return [_unit(r) for r in rows]
 
     async def many(self, unit_ids: Sequence[int]) -> list[Unit]:
-        """The units with these ids, in the order asked (ids of no unit left out)."""
+        """The units with these ids (in no particular order; ids of no unit left out)."""
         if not unit_ids:
             return []
         rows = await self.db.fetchall(
             f"SELECT {_UNIT_COLS} FROM units WHERE id IN ({','.join('?' * len(unit_ids))})", tuple(unit_ids))
-        found = {row[0]: _unit(row) for row in rows}
-        return [found[i] for i in unit_ids if i in found]
+        return [_unit(r) for r in rows]
 
     async def village_figures(self, parent_ids: Sequence[int]) -> list[tuple[int, int, int, int]]:
         """Per unit of ``parent_ids`` that has villages (a province's communes): ``(its id, how

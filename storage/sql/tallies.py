@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from storage.models import TARGET_KINDS, DayTotal, DetailRow, Target, VillageServiceTotal
+from storage.models import TARGET_KINDS, DayTotal, DetailRow, Target, Unit, VillageServiceTotal
 from storage.sql.repositories import _Repo, ts
 
 # The villages of a scope, as a sub-select on its id (one index seek per village).
@@ -209,29 +209,33 @@ class TallyRepository(_Repo):
         return [(int(c), int(n)) for c, n in rows]
 
     async def village_list_totals(
-        self, village_ids: Sequence[int], start: date, end: date
+        self, villages: Sequence[Unit], start: date, end: date
     ) -> list[tuple[int, str, int, int]]:
         """:meth:`totals` of these villages (of any communes), ``start``–``end``: rows
-        ``(village_id, service, households, reports)``. Each village's months are read by the
-        roll-up's whole key (its commune, each month, the village)."""
-        if not village_ids:
+        ``(village_id, service, households, reports)``. Their months are read in the runs of
+        the roll-up of their communes (all of a commune's villages, or a few of them)."""
+        if not villages:
             return []
+        ids = [v.id for v in villages]
+        parents = sorted({v.parent_id for v in villages if v.parent_id is not None})
         first_month, last_month, days = _split_months(start, end)
-        marks = ",".join("?" * len(village_ids))
+        marks = ",".join("?" * len(ids))
         selects: list[str] = []
         params: list[object] = []
         for day_start, day_end in days:
             selects.append(f"SELECT r.village_id, r.service, SUM(r.count), COUNT(*) FROM reports r "
                            f"WHERE r.village_id IN ({marks}) AND r.voided_at IS NULL "
                            "AND r.occurred_on BETWEEN ? AND ? GROUP BY r.village_id, r.service")
-            params += [*village_ids, day_start.isoformat(), day_end.isoformat()]
-        if first_month is not None and last_month is not None:
-            months = _months(first_month, last_month)
-            selects.append("SELECT r.village_id, r.service, SUM(r.households), SUM(r.reports) FROM units v "
-                           "JOIN report_months r ON r.commune_id = v.parent_id AND r.village_id = v.id "
-                           f"WHERE v.id IN ({marks}) AND r.month IN ({','.join('?' * len(months))}) "
-                           "GROUP BY r.village_id, r.service")
-            params += [*village_ids, *months]
+            params += [*ids, day_start.isoformat(), day_end.isoformat()]
+        if first_month is not None and parents:
+            selects.append("SELECT r.village_id, r.service, SUM(r.households), SUM(r.reports) FROM report_months r "
+                           f"WHERE r.commune_id IN ({','.join('?' * len(parents))}) AND r.month BETWEEN ? AND ? "
+                           f"AND r.village_id IN ({marks}) GROUP BY r.village_id, r.service")
+            params += [*parents, first_month, last_month, *ids]
+        if not selects:
+            return []
+        if len(selects) == 1:  # one statement: its rows per village and service as they come
+            return [row for row in await self.db.fetchrows(selects[0], params) if row[3] > 0]  # type: ignore[misc]
         return _summed(await self.db.fetchall(" UNION ALL ".join(selects), params))
 
     async def daily(self, scope_kind: str, scope_id: int, start: date, end: date) -> list[DayTotal]:
@@ -306,12 +310,11 @@ class TargetRepository(_Repo):
         if not parent_ids:
             return []
         rows = await self.db.fetchall(
-            "SELECT t.unit_id, t.service, t.year, t.kind, t.value FROM units v JOIN targets t ON t.unit_id = v.id "
-            f"WHERE v.parent_id IN ({','.join('?' * len(parent_ids))}) AND v.kind = 'village' AND t.year = ? "
-            "ORDER BY t.unit_id, t.service",
+            "SELECT t.unit_id, t.service, t.kind, t.value FROM units v JOIN targets t ON t.unit_id = v.id "
+            f"WHERE v.parent_id IN ({','.join('?' * len(parent_ids))}) AND v.kind = 'village' AND t.year = ?",
             (*parent_ids, year),
         )
-        return [Target(r[0], r[1], r[2], r[3], float(r[4])) for r in rows]
+        return [Target(r[0], r[1], year, r[2], float(r[3])) for r in rows]
 
     async def for_units(self, unit_ids: Sequence[int], year: int) -> list[Target]:
         if not unit_ids:
