@@ -95,18 +95,48 @@ def test_a_backend_is_chosen_by_the_url():
     assert type(database_from_url("plain.db")).__name__ == "SqliteDatabase"
 
 
-async def test_the_connection_pragmas_and_a_durable_commit_that_syncs_fully(sqlite_db: SqliteDatabase):
+async def test_the_connection_pragmas(sqlite_db: SqliteDatabase):
     async def pragma(name: str) -> int:
         return (await sqlite_db.conn.execute_fetchall(f"PRAGMA {name}"))[0][0]
 
     assert (await pragma("foreign_keys"), await pragma("synchronous"), await pragma("temp_store")) == (1, 1, 2)
 
-    async def synchronous(uow):  # type: ignore[no-untyped-def]
-        return (await uow.units.db.fetchone("PRAGMA synchronous"))[0]
 
-    assert await sqlite_db.run(synchronous, durable=True) == 2  # FULL for this commit
-    assert await sqlite_db.run(synchronous) == 1  # NORMAL again for the others
-    assert await pragma("synchronous") == 1
+async def test_a_durable_commit_returns_only_once_the_wal_holding_it_is_on_disk(
+        sqlite_db: SqliteDatabase, db_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """``durable=True`` (what a channel is told has arrived): the WAL file is synced after the
+    commit and before ``run`` returns; the other units' commits are not waited on."""
+    real_sync = sqlite_module.os.fdatasync
+    returned: list[str] = []
+    syncs: list[tuple[bool, list[str], bool]] = []
+
+    def spy(fd: int) -> None:
+        wal = sqlite_module.os.stat(f"{db_path}-wal")
+        reader = sqlite3.connect(str(db_path))
+        try:
+            stored = [r[0] for r in reader.execute("SELECT code FROM units ORDER BY code")]
+        finally:
+            reader.close()
+        syncs.append((sqlite_module.os.fstat(fd).st_ino == wal.st_ino, stored, "C2" in returned))
+        real_sync(fd)
+
+    monkeypatch.setattr(sqlite_module.os, "fdatasync", spy)
+
+    def unit(code: str):  # type: ignore[no-untyped-def]
+        async def work(uow):  # type: ignore[no-untyped-def]
+            await uow.units.add("commune", code, f"Xã {code}")
+            return code
+        return work
+
+    async def run(code: str, durable: bool) -> None:
+        returned.append(await sqlite_db.run(unit(code), durable=durable))
+
+    await run("C1", durable=False)
+    assert syncs == []  # an ordinary commit is not synced
+    await asyncio.gather(run("C2", durable=True), run("C3", durable=False))
+    # The WAL file, after C2's commit (C3 may have been grouped with it or not), before C2 returned.
+    assert [(wal, stored[:2], c2_returned) for wal, stored, c2_returned in syncs] == [(True, ["C1", "C2"], False)]
+    assert returned[-1] == "C2"
 
 
 async def test_a_round_trip_runs_in_aiosqlites_own_thread_on_the_raw_connection(sqlite_db: SqliteDatabase):
