@@ -20,12 +20,13 @@ import asyncio
 import contextlib
 import json
 import logging
+from typing import Any
 
-from telegram import Update
+from telegram import Bot
 from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application
 
-from bot.handlers.telegram import CHANNEL, KeepsRawUpdates, TelegramAdapter, _seconds
+from bot.handlers.telegram import CHANNEL, KeepsRawUpdates, TelegramAdapter, _seconds, chat_of_update
 from bot.services.inbox import Delivered
 
 log = logging.getLogger(__name__)
@@ -34,13 +35,29 @@ POLL_SECONDS = 30  # long-poll window of one getUpdates call
 MAX_BATCH = 100  # Telegram's limit per getUpdates
 ALLOWED_UPDATES = ("message", "callback_query")
 BACKOFF_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)
+DEFAULT_READ_SECONDS = 5.0  # PTB's default read timeout, for an updates connection that names none
 STOP_GRACE_SECONDS = 6.0  # updates being handled at a stop get this long (docker stop waits 10 s)
 
 
-def payload_of(update: Update) -> str:
-    """An update as JSON text, from PTB's object (when the request kept no raw copy)."""
+def payload_of(update: dict[str, Any]) -> str:
+    """An update as JSON text (when the request kept no raw copy)."""
     # ASCII escapes: a lone surrogate (a broken emoji in a name) is stored and read back unchanged.
-    return json.dumps(update.to_dict(), separators=(",", ":"))
+    return json.dumps(update, separators=(",", ":"))
+
+
+async def get_updates(bot: Bot, offset: int | None, limit: int, timeout: int,
+                      read_timeout: float) -> list[dict[str, Any]]:
+    """``getUpdates`` as ``Bot.get_updates`` calls it (on PTB's updates connection, with its
+    errors), the updates left as the Bot API's JSON dicts.
+
+    ``Bot.get_updates`` makes a tree of Telegram objects of every update (~60 us each, a third
+    of the event loop's work per text report) that a text message never needs
+    (:func:`bot.handlers.telegram.text_inbound`); the adapter makes one only for the others.
+    ``Bot._post`` is private: tests/unit/test_telegram_raw_updates.py says so first if it goes.
+    """
+    data = {"offset": offset, "limit": limit, "timeout": timeout, "allowed_updates": list(ALLOWED_UPDATES)}
+    result = await bot._post("getUpdates", data, read_timeout=read_timeout)
+    return list(result or [])
 
 
 class TelegramPolling:
@@ -89,10 +106,9 @@ class TelegramPolling:
             room = await self.inbox.dispatcher.wait_for_room(self._stop)
             if self._stop.is_set():
                 break
-            poll = asyncio.ensure_future(bot.get_updates(
-                offset=offset, limit=min(room, MAX_BATCH), timeout=int(self.poll_seconds),
-                allowed_updates=list(ALLOWED_UPDATES),
-            ))
+            timeout = int(self.poll_seconds)
+            poll = asyncio.ensure_future(get_updates(bot, offset, min(room, MAX_BATCH), timeout,
+                                                     self._read_timeout + timeout))
             stopped = asyncio.ensure_future(self._stop.wait())
             await asyncio.wait({poll, stopped}, return_when=asyncio.FIRST_COMPLETED)
             stopped.cancel()
@@ -118,7 +134,7 @@ class TelegramPolling:
             if not updates:
                 continue
             raw = self._raw()
-            delivered = [Delivered(str(u.update_id), _chat_key(u), raw.get(u.update_id) or payload_of(u), u)
+            delivered = [Delivered(str(u["update_id"]), chat_of_update(u), raw.get(u["update_id"]) or payload_of(u), u)
                          for u in updates]
             try:
                 await self.inbox.accept(delivered)  # durable: from here the next offset may confirm them
@@ -126,21 +142,23 @@ class TelegramPolling:
                 log.exception("could not store %d Telegram update(s); fetching them again", len(updates))
                 await self._sleep(BACKOFF_SECONDS[0])
                 continue
-            offset = max(u.update_id for u in updates) + 1
+            offset = max(u["update_id"] for u in updates) + 1
 
     def _raw(self) -> dict[int, str]:
         request = self.application.bot_data.get("updates_request")
         return request.take_raw_updates() if isinstance(request, KeepsRawUpdates) else {}
+
+    @property
+    def _read_timeout(self) -> float:
+        """The updates connection's own read timeout (a long poll's adds to it, as in PTB)."""
+        request = self.application.bot_data.get("updates_request")
+        return float(getattr(request, "read_timeout", None) or DEFAULT_READ_SECONDS)
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stop.wait(), seconds)
 
 
-def _chat_key(update: Update) -> str:
-    chat = update.effective_chat
-    user = update.effective_user
-    return str(chat.id if chat is not None else user.id if user is not None else "")
 
 
 __all__ = ["CHANNEL", "TelegramPolling"]
