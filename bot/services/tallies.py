@@ -140,7 +140,10 @@ async def build_province_tally(
     figures since 1 January of those with targets of their own; the rows per village stay
     in the database (a province's month is ~18,000 roll-up rows: reading and adding them up
     in Python was most of the tally's time). The province's own target needs the communes'
-    figures since 1 January; ``year_to_date`` reads them always."""
+    figures since 1 January; ``year_to_date`` reads them always. A period from 1 January
+    (a year, a first quarter) of a province most of whose villages have targets of their own
+    is read village by village (:func:`build_tally`): their figures since 1 January are the
+    period's, read once."""
     if counts is None:
         counts = await counts_of(uow, catalogue, province, services) if catalogue is not None else {}
     communes = [u for u in await uow.units.children(province.id) if u.kind == "commune"]
@@ -148,17 +151,22 @@ async def build_province_tally(
     lines: dict[int, VillageTally] = {c.id: CommuneTally(c) for c in communes}
     known = set(services)
     year = period.end.year
-    scope_targets = {t.service: t for t in await uow.targets.for_units([province.id], year) if t.service in known}
-    periods, carried = _reads(period, bool(scope_targets) or year_to_date)
-    _fill(lines, known, await uow.tallies.commune_totals(province.id, periods), carried)
     count = households = adults = 0
+    sizes: dict[int, int] = {}
     for commune_id, villages, commune_households, commune_adults in await uow.units.village_figures(ids):
         line = lines.get(commune_id)
         if isinstance(line, CommuneTally):
-            line.village_count = villages
+            line.village_count = sizes[commune_id] = villages
             count += villages
             households += commune_households
             adults += commune_adults
+    if period.start == date(year, 1, 1) and 2 * await uow.targets.villages_with_targets(ids, year) >= count > 0:
+        # Most villages have targets of their own and the year to date is the period itself:
+        # read village by village, the period's rows are their year to date too.
+        return await build_tally(uow, province, period, services, now, year_to_date, counts=counts)
+    scope_targets = {t.service: t for t in await uow.targets.for_units([province.id], year) if t.service in known}
+    periods, carried = _reads(period, bool(scope_targets) or year_to_date)
+    _fill(lines, known, await uow.tallies.commune_totals(province.id, periods), carried)
     reported = 0
     for commune_id, villages in await uow.tallies.reported_villages(ids, period.start, period.end):
         line = lines.get(commune_id)
@@ -170,9 +178,12 @@ async def build_province_tally(
         if target.service in known:
             own.setdefault(target.unit_id, {})[target.service] = target
     targeted = {u.id: VillageTally(u, targets=own[u.id]) for u in await uow.units.many(list(own))}
-    # Their figures since 1 January (of the period's year), read at once.
+    # Their figures since 1 January (of the period's year), read at once: in their communes'
+    # runs of the roll-up when they are most of those communes' villages.
+    theirs = {v.unit.parent_id or 0 for v in targeted.values()}
+    dense = 2 * len(targeted) >= sum(sizes.get(c, 0) for c in theirs)
     for village_id, service, helped, _ in await uow.tallies.village_list_totals(
-            [v.unit for v in targeted.values()], date(year, 1, 1), period.end):
+            list(targeted), date(year, 1, 1), period.end, sorted(theirs) if dense else ()):
         if service in known:
             targeted[village_id].year_to_date[service] = helped
     summary = VillageSummary(count, reported, households, adults, tuple(targeted.values()))

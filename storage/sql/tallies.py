@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from storage.models import TARGET_KINDS, DayTotal, DetailRow, Target, Unit, VillageServiceTotal
+from storage.models import TARGET_KINDS, DayTotal, DetailRow, Target, VillageServiceTotal
 from storage.sql.repositories import _Repo, ts
 
 # The villages of a scope, as a sub-select on its id (one index seek per village).
@@ -209,15 +209,17 @@ class TallyRepository(_Repo):
         return [(int(c), int(n)) for c, n in rows]
 
     async def village_list_totals(
-        self, villages: Sequence[Unit], start: date, end: date
+        self, ids: Sequence[int], start: date, end: date, communes: Sequence[int] = ()
     ) -> list[tuple[int, str, int, int]]:
         """:meth:`totals` of these villages (of any communes), ``start``–``end``: rows
-        ``(village_id, service, households, reports)``. Their months are read in the runs of
-        the roll-up of their communes (all of a commune's villages, or a few of them)."""
-        if not villages:
+        ``(village_id, service, households, reports)``. Each village's months are read by the
+        roll-up's whole key (its commune, each month, the village); with ``communes`` (theirs,
+        when they are most of those communes' villages), in those communes' runs of the
+        roll-up instead, the other villages' rows left out here (a filter on a list of
+        thousands of villages took PostgreSQL 2 µs a row, and a seek a village and month costs
+        more than the row it finds)."""
+        if not ids:
             return []
-        ids = [v.id for v in villages]
-        parents = sorted({v.parent_id for v in villages if v.parent_id is not None})
         first_month, last_month, days = _split_months(start, end)
         marks = ",".join("?" * len(ids))
         selects: list[str] = []
@@ -227,16 +229,26 @@ class TallyRepository(_Repo):
                            f"WHERE r.village_id IN ({marks}) AND r.voided_at IS NULL "
                            "AND r.occurred_on BETWEEN ? AND ? GROUP BY r.village_id, r.service")
             params += [*ids, day_start.isoformat(), day_end.isoformat()]
-        if first_month is not None and parents:
+        if first_month is not None and last_month is not None and communes:
             selects.append("SELECT r.village_id, r.service, SUM(r.households), SUM(r.reports) FROM report_months r "
-                           f"WHERE r.commune_id IN ({','.join('?' * len(parents))}) AND r.month BETWEEN ? AND ? "
-                           f"AND r.village_id IN ({marks}) GROUP BY r.village_id, r.service")
-            params += [*parents, first_month, last_month, *ids]
+                           f"WHERE r.commune_id IN ({','.join('?' * len(communes))}) AND r.month BETWEEN ? AND ? "
+                           "GROUP BY r.village_id, r.service")
+            params += [*communes, first_month, last_month]
+        elif first_month is not None and last_month is not None:
+            months = _months(first_month, last_month)
+            selects.append("SELECT r.village_id, r.service, SUM(r.households), SUM(r.reports) FROM units v "
+                           "JOIN report_months r ON r.commune_id = v.parent_id AND r.village_id = v.id "
+                           f"WHERE v.id IN ({marks}) AND r.month IN ({','.join('?' * len(months))}) "
+                           "GROUP BY r.village_id, r.service")
+            params += [*ids, *months]
         if not selects:
             return []
+        wanted = set(ids)
         if len(selects) == 1:  # one statement: its rows per village and service as they come
-            return [row for row in await self.db.fetchrows(selects[0], params) if row[3] > 0]  # type: ignore[misc]
-        return _summed(await self.db.fetchall(" UNION ALL ".join(selects), params))
+            return [row for row in await self.db.fetchrows(selects[0], params)  # type: ignore[misc]
+                    if row[3] > 0 and row[0] in wanted]
+        return [row for row in _summed(await self.db.fetchall(" UNION ALL ".join(selects), params))
+                if row[0] in wanted]
 
     async def daily(self, scope_kind: str, scope_id: int, start: date, end: date) -> list[DayTotal]:
         """Live households per village, service and day (zero reports left out)."""
@@ -304,6 +316,18 @@ class TargetRepository(_Repo):
             f"ON CONFLICT (unit_id, service, year) {conflict}",
             [(*row, ts(now)) for row in rows],
         )
+
+    async def villages_with_targets(self, parent_ids: Sequence[int], year: int) -> int:
+        """How many villages of these units (a province's communes) have a target of ``year``."""
+        if not parent_ids:
+            return 0
+        row = await self.db.fetchone(
+            "SELECT COUNT(*) FROM units v WHERE v.parent_id IN "
+            f"({','.join('?' * len(parent_ids))}) AND v.kind = 'village' "
+            "AND EXISTS (SELECT 1 FROM targets t WHERE t.unit_id = v.id AND t.year = ?)",
+            (*parent_ids, year),
+        )
+        return int(row[0]) if row else 0
 
     async def of_villages(self, parent_ids: Sequence[int], year: int) -> list[Target]:
         """The targets of ``year`` set on the villages of these units (a province's communes)."""

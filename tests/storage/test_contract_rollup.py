@@ -142,11 +142,12 @@ async def test_grandchildren_come_in_the_order_of_children_then_name(backend: Da
     assert got == expected
 
 
-async def _province_with_reports(backend: Database) -> tuple[object, list[object]]:
+async def _province_with_reports(backend: Database, most_targeted: bool = True) -> tuple[object, list[object]]:
     """A province of three communes: two with villages and reports (voided ones, explicit
     zeros, a count of 0 on a service), one with a village that never reports; targets on
     some villages (of the year of the period, and of the year before), households and adults
-    missing on some. Reports from December 2025 to January 2027, so that periods cross New Year."""
+    missing on some (4 of the 7 villages; 2 without ``most_targeted``). Reports from December
+    2025 to January 2027, so that periods cross New Year."""
     rng = random.Random(31)
     async with backend.uow() as uow:
         province = await uow.units.add("province", "T", "Tỉnh T")
@@ -168,8 +169,9 @@ async def _province_with_reports(backend: Database) -> tuple[object, list[object
             if n % 6 == 0:
                 await uow.reports.void_batch(f"b{n}", member.id, "test", NOW)
         for year in (2026, 2027):
-            await uow.targets.set(villages[0].id, "vneid", year, "percent_adults", 40, NOW)
-            await uow.targets.set(villages[3].id, "thanh_toan", year, "percent", 50, NOW)  # no households: none
+            if most_targeted:
+                await uow.targets.set(villages[0].id, "vneid", year, "percent_adults", 40, NOW)
+                await uow.targets.set(villages[3].id, "thanh_toan", year, "percent", 50, NOW)  # no households: none
             await uow.targets.set(villages[2].id, "thanh_toan", year, "absolute", 30, NOW)
             await uow.targets.set(silent.id, "chu_ky_so", year, "absolute", 5, NOW)
             await uow.targets.set(communes[0].id, "vneid", year, "absolute", 99, NOW)  # not the province's
@@ -177,16 +179,16 @@ async def _province_with_reports(backend: Database) -> tuple[object, list[object
     return province, communes
 
 
-@pytest.mark.parametrize("province_target", (False, True))
-async def test_a_province_tally_by_commune_shows_what_village_by_village_shows(backend: Database, content,
-                                                                              province_target):
+@pytest.mark.parametrize("targets", ("most villages", "few villages", "province"))
+async def test_a_province_tally_by_commune_shows_what_village_by_village_shows(backend: Database, content, targets):
     """The province's chat answer and chart (one line per commune, summed by the database)
     against the same tally village by village: every figure they show."""
     from bot.domain.periods import cutoff_month, period_of
     from bot.domain.tally import per_commune
     from bot.services.tallies import build_province_tally, build_tally
 
-    province, communes = await _province_with_reports(backend)
+    province, communes = await _province_with_reports(backend, targets != "few villages")
+    province_target = targets == "province"
     if province_target:
         async with backend.uow() as uow:
             for year in (2026, 2027):
@@ -223,6 +225,24 @@ async def test_a_province_tally_by_commune_shows_what_village_by_village_shows(b
                     assert now.year_to_date == was.year_to_date, where
             assert sum(v.reports for v in new.villages) == sum(v.reports for v in old.villages)  # the file's size
             shown |= {("reported", line.reported_villages) for line in new_lines}
-    by_village = {("vneid", 1), ("thanh_toan", 1), ("chu_ky_so", 1)}  # villages 0 and 2, the silent one
+            shown.add(("by commune", new.summary is not None))
+    by_village = {("thanh_toan", 1), ("chu_ky_so", 1)} | ({("vneid", 1)} if targets == "most villages" else set())
     assert by_village <= shown if not province_target else {("vneid", 7), ("thanh_toan", 7)} <= shown, shown
-    assert {("reported", 0), ("reported", 3)} <= shown, shown
+    assert {("reported", 0), ("reported", 3), ("by commune", True)} <= shown, shown
+    # A year (from 1 January) of a province most of whose villages have targets is read village by village.
+    assert (("by commune", False) in shown) == (targets != "few villages"), shown
+
+
+async def test_totals_of_a_list_of_villages_by_seeks_or_by_runs_match_each_village_alone(backend: Database):
+    _, communes = await _province_with_reports(backend)
+    async with backend.uow() as uow:
+        villages = [v for c in communes for v in await uow.units.children(c.id)]
+        some = [villages[0], villages[3], villages[-1]]  # of the three communes, the silent village among them
+        ids = [v.id for v in some]
+        for start, end in [(date(2026, 1, 1), date(2026, 3, 31)), (date(2026, 1, 1), date(2026, 3, 17)),
+                           (date(2026, 2, 10), date(2026, 2, 20)), (date(2025, 12, 1), date(2027, 1, 31))]:
+            alone = sorted([tuple(row) for v in some for row in await uow.tallies.totals("village", v.id, start, end)])
+            by_seeks = await uow.tallies.village_list_totals(ids, start, end)
+            by_runs = await uow.tallies.village_list_totals(ids, start, end, sorted({v.parent_id for v in some}))
+            assert sorted(map(tuple, by_seeks)) == sorted(map(tuple, by_runs)) == alone, (start, end)
+            assert alone or start.month == 2
