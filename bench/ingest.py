@@ -220,6 +220,8 @@ async def full_stack(workdir: Path, updates: list[dict[str, Any]], members: int,
     db = await SqliteDatabase(str(workdir / "full.db")).open()
     await seed(db, members)
     content = load_content()
+    content.lexicon  # noqa: B018 - loaded at start-up as open_runtime does, not by the first report timed
+    content.deadlines  # noqa: B018
     engine = Engine(db, content, SystemClock(), ZoneInfo("Asia/Ho_Chi_Minh"))
     request = RawOfflineRequest(updates)
     app = build_application(TOKEN, engine, content, rate_limit=False, request=request)
