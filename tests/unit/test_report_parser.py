@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 from pydantic import ValidationError
-from support.parsing import MAX, TODAY, YESTERDAY, C, D, K, S, T, V, parse
+from support.parsing import CATALOGUE, LEXICON, MAX, TODAY, YESTERDAY, C, D, K, S, T, V, parse
 
 from bot.content import load_content
 from bot.domain.catalogue import Catalogue
@@ -458,3 +458,33 @@ def test_every_error_code_has_its_vietnamese_text() -> None:
     texts = load_content().texts
     missing = [code for code in ISSUE_CODES if f"parse_errors.{code}" not in texts]
     assert not missing, f"content/texts.yaml has no parse_errors text for {missing}"
+
+
+def test_the_quick_reading_of_service_count_lines_agrees_with_the_general_one() -> None:
+    """The commonest lines (``vneid 5 cks 12``) skip the general machinery (report_parser._quick):
+    on every line of the tables and on lines made near that shape, both readings agree."""
+    def both(text: str) -> tuple[ParseResult, ParseResult]:
+        return tuple(parse_report(text, today=TODAY, catalogue=CATALOGUE, lexicon=LEXICON, max_count=MAX,
+                                  quick=quick) for quick in (True, False))  # type: ignore[return-value]
+
+    for text, *_ in CASES:
+        quick, general = both(text)
+        assert quick == general, text
+    aliases = sorted(alias for service in CATALOGUE.services for alias in (*service.aliases, service.code))
+    words = [*aliases, "ho", "hộ", "thon", "ngày", "không", "ko", "va", "hom", "qua", "năm", "ba", "CKS", "VNeID",
+             "vne\u2060id", "chu", "ky", "so", "Đ", "k"]
+    numbers = ["0", "00", "05", "1", "7", "12", "99", "250", "499", "500", "501", "999", "1000", "2026", "123456789",
+               "５", "1e9", "-3", "2,5", "15/11", "3.5"]
+    spaces = [" ", " ", " ", "  ", "\t", "\n", " ; ", ", ", ":", "\u00a0", "\u202e", ""]
+    rng = random.Random(11)
+    quick_lines = 0
+    for _ in range(4000):
+        parts: list[str] = []
+        for _ in range(rng.randint(1, 4)):
+            parts += [rng.choice(aliases if rng.random() < 0.8 else words), rng.choice(spaces[:3] * 6 + spaces),
+                      rng.choice(numbers[4:10] if rng.random() < 0.8 else numbers), rng.choice(spaces[:3] * 6 + spaces)]
+        text = "".join(parts[:-1]) if rng.random() < 0.9 else "".join(parts)
+        quick, general = both(text)
+        assert quick == general, text
+        quick_lines += general.is_report and not general.date
+    assert quick_lines > 1000  # the shape the quick reading takes came up often enough
