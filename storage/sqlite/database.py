@@ -522,7 +522,10 @@ class SqliteDatabase:
         """In a worker thread: fdatasync the WAL file (the one now at its path: it may have been
         deleted and made again while no connection was open)."""
         wal = f"{self.path}-wal"
-        current = os.stat(wal)
+        try:
+            current = os.stat(wal)
+        except FileNotFoundError:  # no WAL (SQLite makes it on the first read): every commit is in the
+            return  # database file, which the last checkpoint synced
         fd = self._wal_fd
         if fd is not None and os.fstat(fd).st_ino != current.st_ino:
             os.close(fd)
