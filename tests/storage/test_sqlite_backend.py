@@ -199,3 +199,33 @@ async def test_opening_the_database_waits_while_a_restore_holds_it(tmp_path: Pat
     await db.close()
     with dblock.exclusive(path):  # closed: free again
         pass
+
+
+async def test_a_migration_that_breaks_a_foreign_key_is_refused_and_changes_nothing(db_path: Path, monkeypatch):
+    """The check covers the tables a migration writes and the ones pointing at them: deleting
+    villages that members still belong to is caught through ``members``, which the migration
+    never names, and the villages are back."""
+    db = await SqliteDatabase(str(db_path)).open()
+    try:
+        async with db.uow() as uow:
+            commune = await uow.units.add("commune", "XA", "Xã A")
+            village = await uow.units.add("village", "T1", "Thôn 1", commune.id)
+            await uow.members.add("Lan", "member", village.id, NOW)
+        broken = (MIGRATIONS[-1][0] + 1, "DELETE FROM units WHERE kind = 'village';\n")
+        monkeypatch.setattr("storage.sqlite.database.MIGRATIONS", [*MIGRATIONS, broken])
+        with pytest.raises(RuntimeError, match="breaks foreign keys"):
+            await db.upgrade()
+        rows = await db.conn.execute_fetchall("SELECT code FROM units ORDER BY id")
+        assert [r[0] for r in rows] == ["XA", "T1"]
+        assert await db.schema_version() == MIGRATIONS[-1][0]
+    finally:
+        await db.close()
+
+
+def test_a_migration_names_the_tables_it_writes():
+    script = ("CREATE TABLE IF NOT EXISTS link_attempts (id INTEGER);\nINSERT OR IGNORE INTO Members (id) VALUES (1);\n"
+              "ALTER TABLE reports_new RENAME TO reports;\nCREATE INDEX outbox_due ON outbox (status);\n"
+              "CREATE TRIGGER t AFTER INSERT ON reports BEGIN UPDATE report_months SET n = 1; END;")
+    written = sqlite_module.migration_tables(script)
+    assert {"link_attempts", "members", "reports_new", "reports", "report_months"} <= written
+    assert "outbox" not in written  # an index changes no row
