@@ -80,6 +80,28 @@ def numbered(sql: str) -> str:
     return _TOKENS.sub(number, sql)
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9_:.\-]*")  # a string that is the same text inside quotes: nothing to escape
+
+
+def _literal(value: Any) -> str | None:
+    if type(value) is int:
+        return str(value)
+    if isinstance(value, str) and _PLAIN.fullmatch(value):
+        return f"'{value}'"
+    return None  # anything else is only ever sent as a parameter
+
+
+def inlined(sql: str, params: Sequence[Any]) -> str | None:
+    """``sql`` with its ``?`` placeholders written as literals, for a simple query that goes
+    with another in one round trip; None unless every parameter is an integer or a string of
+    letters, digits and ``_:.-`` (so no value ever needs escaping)."""
+    literals = [_literal(value) for value in params]
+    if None in literals or sum(1 for m in _TOKENS.finditer(sql) if m.group() == "?") != len(literals):
+        return None
+    values = iter(literals)
+    return _TOKENS.sub(lambda m: next(values) if m.group() == "?" else m.group(), sql)  # type: ignore[arg-type]
+
+
 def rowcount(status: str) -> int:
     """The rows a statement changed, from asyncpg's command tag ("UPDATE 3", "INSERT 0 1")."""
     tail = status.rpartition(" ")[2]
@@ -87,17 +109,37 @@ def rowcount(status: str) -> int:
 
 
 class PostgresExecutor:
-    """Runs a unit of work's statements on its connection, inside its transaction."""
+    """Runs a unit of work's statements on its connection, inside its transaction.
+
+    ``begin``: the transaction is not open yet; its ``BEGIN`` goes with the first statement.
+    When that is an :meth:`execute` whose parameters can be written as plain literals (the
+    engine's chat lock, ``telegram:123``), both go as one simple query, in one round trip
+    instead of two; otherwise ``BEGIN`` goes on its own first. A unit of work that makes no
+    statement opens no transaction (:attr:`begun` stays False: nothing to commit)."""
 
     dialect = POSTGRES
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: asyncpg.Connection, begin: bool = False) -> None:
         self._conn = conn
+        self._begin = begin
+        self.begun = False
+
+    async def _open(self) -> None:
+        if self._begin:
+            self._begin, self.begun = False, True
+            await self._conn.execute("BEGIN")
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        if self._begin:
+            text = inlined(sql, params)
+            if text is not None:
+                self._begin, self.begun = False, True
+                return rowcount(await self._conn.execute(f"BEGIN; {text}"))
+            await self._open()
         return rowcount(await self._conn.execute(numbered(sql), *params))
 
     async def new_id(self, sql: str, params: Sequence[Any] = ()) -> int:
+        await self._open()
         value = await self._conn.fetchval(numbered(sql), *params)
         assert value is not None, "INSERT ... RETURNING id gave no row"
         return int(value)
@@ -105,14 +147,18 @@ class PostgresExecutor:
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         rows = list(rows)
         if rows:
+            await self._open()
             await self._conn.executemany(numbered(sql), rows)
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        await self._open()
         return [tuple(r) for r in await self._conn.fetch(numbered(sql), *params)]
 
     async def fetchrows(self, sql: str, params: Sequence[Any] = ()) -> Sequence[Sequence[Any]]:
+        await self._open()
         return await self._conn.fetch(numbered(sql), *params)  # asyncpg records
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        await self._open()
         row = await self._conn.fetchrow(numbered(sql), *params)
         return None if row is None else tuple(row)

@@ -85,3 +85,28 @@ async def test_db_upgrade_and_backup_on_postgresql(tmp_path: Path, postgres_serv
         assert (tmp_path / "tcns.dump").read_bytes()[:5] == b"PGDMP"  # pg_dump's custom format
         restore = await asyncio.to_thread(_tcns, tmp_path, url, "restore", "tcns.dump", "--yes", path=plain_path)
         assert restore.returncode == 1 and "pg_restore" in restore.stderr
+
+
+def test_only_plain_values_are_written_into_a_simple_query() -> None:
+    from storage.postgres.executor import inlined
+
+    assert inlined("SELECT f(?, ?) -- ?", ("telegram:42", 7)) == "SELECT f('telegram:42', 7) -- ?"
+    for unsafe in ("it's", "a\\b", "x; DROP TABLE reports", "Lan Trần", "a\nb", True, 1.5, None, b"x"):
+        assert inlined("SELECT f(?)", (unsafe,)) is None  # sent as a parameter instead
+    assert inlined("SELECT f(?)", ("",)) == "SELECT f('')"
+    assert inlined("SELECT f(?, ?)", ("a",)) is None  # placeholders and values do not match
+
+
+async def test_a_unit_of_work_commits_what_it_wrote_and_nothing_after_an_error(postgres_url: str) -> None:
+    async with PostgresDatabase(postgres_url) as db:
+        async with db.uow() as uow:  # BEGIN goes with the first statement, written in
+            assert await uow.executor.execute("SELECT pg_advisory_xact_lock(hashtext(?))", ("telegram:1",)) == 1
+            await uow.executor.execute("INSERT INTO schema_migrations VALUES (?, ?)", (990001, "a"))
+        with pytest.raises(ZeroDivisionError):
+            async with db.uow() as uow:  # BEGIN on its own: the value is not plain
+                await uow.executor.execute("INSERT INTO schema_migrations VALUES (?, ?)", (990002, "it's"))
+                raise ZeroDivisionError
+        async with db.uow() as uow:
+            rows = await uow.executor.fetchall("SELECT version FROM schema_migrations WHERE version > 990000")
+            assert rows == [(990001,)]
+            assert await uow.executor.fetchone("SELECT 1") == (1,)
