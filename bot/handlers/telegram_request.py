@@ -17,6 +17,7 @@ there, and it keeps the raw updates, see ``bot.handlers.telegram.UpdatesRequest`
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any
 
 import aiohttp
@@ -60,6 +61,18 @@ def _total(*parts: float | None) -> float | None:
     return None if any(p is None for p in parts) else sum(p for p in parts if p is not None)
 
 
+@lru_cache(maxsize=64)
+def _timeout(pool: float | None, connect: float | None, write: float | None,
+             read: float | None) -> aiohttp.ClientTimeout:
+    """aiohttp's timeouts for PTB's four (made once per combination: every request uses the defaults)."""
+    return aiohttp.ClientTimeout(
+        total=_total(pool, connect, write, read),
+        connect=_total(pool, connect),  # a free connection, then a new one open
+        sock_connect=connect,
+        sock_read=read,
+    )
+
+
 class AiohttpRequest(BaseRequest):
     """The bot's requests (everything but ``getUpdates``) on one aiohttp session."""
 
@@ -78,8 +91,10 @@ class AiohttpRequest(BaseRequest):
 
     async def initialize(self) -> None:
         if self._session is None or self._session.closed:
+            # No cookie jar: the Bot API sets none, and a jar is looked through at every request.
             self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self._pool_size),
-                                                  headers={"User-Agent": self.USER_AGENT})
+                                                  headers={"User-Agent": self.USER_AGENT},
+                                                  cookie_jar=aiohttp.DummyCookieJar())
 
     async def shutdown(self) -> None:
         if self._session is not None:
@@ -119,12 +134,7 @@ class AiohttpRequest(BaseRequest):
         pool = self._pool if pool_timeout is BaseRequest.DEFAULT_NONE else pool_timeout
         write = (MEDIA_WRITE_TIMEOUT if files else self._write) if write_timeout is BaseRequest.DEFAULT_NONE \
             else write_timeout
-        timeout = aiohttp.ClientTimeout(
-            total=_total(pool, connect, write, read),  # type: ignore[arg-type]
-            connect=_total(pool, connect),  # type: ignore[arg-type]  # a free connection, then a new one open
-            sock_connect=connect,  # type: ignore[arg-type]
-            sock_read=read,  # type: ignore[arg-type]
-        )
+        timeout = _timeout(pool, connect, write, read)  # type: ignore[arg-type]
         try:
             async with self._session.request(method, url, data=data, headers=headers, timeout=timeout) as answer:
                 return answer.status, await answer.read()
