@@ -45,6 +45,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from http import HTTPStatus
 from typing import Any, NamedTuple
 
@@ -295,6 +296,7 @@ def _parse_html(text: str) -> str:
     return "".join(out)
 
 
+@lru_cache(maxsize=1024)  # a pure function, asked twice per message sent (the length check, the answer)
 def _render_text(text: str, parse_mode: str | None) -> str:
     """Visible text for ``parse_mode``. Only HTML is parsed; Markdown is passed through as-is."""
     if parse_mode and parse_mode.lower() == "html":
