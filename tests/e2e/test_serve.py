@@ -3,6 +3,7 @@ fake Bot API, the secret, redeliveries, /healthz, /metrics and the signed file U
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -91,6 +92,45 @@ async def test_redelivered_update_is_a_no_op(served) -> None:
     await lan.next_reply()
     await lan.no_more_replies()
     assert await peek.live_reports(app.runtime.db, "service, count") == [("vneid", 2)]
+
+
+async def test_a_burst_is_stored_together_and_each_update_handled_once(served) -> None:
+    """Requests that arrive together share their store (one statement, one commit); each is
+    answered 200 once its own update is stored, and one sent twice in the burst counts once."""
+    app, api, code, _ = served
+    people = [api.user(510 + n, first_name=f"TV {n}") for n in range(6)]
+    joins = [person.message_update(f"/start {code}") for person in people]
+    answers = await asyncio.gather(*(app.http.post("/webhook/telegram", json=u, headers=HEADER) for u in joins))
+    assert [a.status_code for a in answers] == [200] * 6
+    for person in people:
+        await person.next_replies(2)
+    reports = [person.message_update(f"vneid {n + 1}") for n, person in enumerate(people)]
+    burst = [*reports, reports[0], reports[3]]  # two of them sent again while the burst is in flight
+    answers = await asyncio.gather(*(app.http.post("/webhook/telegram", json=u, headers=HEADER) for u in burst))
+    assert [a.status_code for a in answers] == [200] * 8
+    for person in people:
+        assert "Đã ghi nhận" in (await person.next_reply()).plain_text
+        await person.no_more_replies(0.1)
+    stored = await peek.live_reports(app.runtime.db, "service, count")
+    assert sorted(stored) == [("vneid", n) for n in range(1, 7)]
+
+
+async def test_a_store_that_failed_is_a_500_and_the_update_sent_again_is_handled(served, monkeypatch) -> None:
+    app, api, code, _ = served
+    lan = api.user(520, first_name="Lan")
+    inbox = app.app.state.telegram.inbox
+    accept = inbox.accept
+
+    async def failing(updates):  # type: ignore[no-untyped-def]
+        raise OSError("database gone")
+
+    monkeypatch.setattr(inbox, "accept", failing)
+    update = lan.message_update(f"/start {code}")
+    assert (await app.http.post("/webhook/telegram", json=update, headers=HEADER)).status_code == 500
+    await lan.no_more_replies(0.2)
+    monkeypatch.setattr(inbox, "accept", accept)
+    assert (await app.http.post("/webhook/telegram", json=update, headers=HEADER)).status_code == 200  # Telegram again
+    assert "Chào mừng" in (await lan.next_reply()).plain_text
 
 
 async def test_not_an_update_is_refused(served) -> None:
