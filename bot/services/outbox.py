@@ -78,6 +78,7 @@ PAUSE = "pause"
 UNCERTAIN = "uncertain"
 PACE_KEPT_SECONDS = 60.0  # a chat's pace row is forgotten this long after it ran out
 CLAIM_RETRY_SECONDS = 0.05  # a claim lost to another worker (or its chat's pace): look again this soon
+LATE_SEND_SECONDS = 0.01  # a send this much after its slot moves its chat's next slot back (_keep_chat_pace)
 
 
 @dataclass(frozen=True)
@@ -317,6 +318,7 @@ class OutboxSender:
                     await self._settle(row, Delivery(TRANSIENT, "sender stopped before sending", 0.0), result,
                                        retry_now=True)
                     return
+            await self._keep_chat_pace(row, slot)
             while True:
                 try:
                     outcome = await deliver(row)
@@ -341,6 +343,20 @@ class OutboxSender:
         except BaseException as exc:  # recorded at once, so no new claim starts after it
             failures.append(exc)
             raise
+
+    async def _keep_chat_pace(self, row: OutboxMessage, slot: float) -> None:
+        """A send starting well after its slot (a busy machine) moves its chat's next slot back by
+        as much, so that the next message to that chat, from any worker, still comes a whole
+        ``per_chat_interval`` after this one really went."""
+        interval = self.limiter.per_chat_interval
+        if slot <= 0 or interval <= 0:
+            return
+        now = self.wall()
+        if now - slot < LATE_SEND_SECONDS:
+            return
+        self.limiter.note_chat(row.chat_id)
+        async with self.db.uow() as uow:
+            await uow.leases.push_chat_pace(row.channel, row.chat_id, now + interval)
 
     async def _settle(self, row: OutboxMessage, outcome: Delivery, result: DrainResult,
                       retry_now: bool = False) -> None:

@@ -80,6 +80,12 @@ class LeaseRepository(_Repo):
         await self.db.execute("UPDATE chat_pace SET next_at = ? WHERE channel = ? AND chat_id = ?",
                               (next_at, channel, chat_id))
 
+    async def push_chat_pace(self, channel: str, chat_id: str, next_at: float) -> None:
+        """No next message to the chat before ``next_at`` (a send that started late: the gap to
+        the next one counts from when it really went)."""
+        await self.db.execute("UPDATE chat_pace SET next_at = ? WHERE channel = ? AND chat_id = ? AND next_at < ?",
+                              (next_at, channel, chat_id, next_at))
+
     async def prune_pace(self, before: float) -> int:
         """Forget chats whose pace is long over (housekeeping)."""
         return await self.db.execute("DELETE FROM chat_pace WHERE next_at < ?", (before,))

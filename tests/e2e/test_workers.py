@@ -128,21 +128,60 @@ async def test_two_workers_senders_never_send_the_same_row_and_share_one_budget(
 
         senders = [OutboxSender(db, {"telegram": delivery(name)}, FixedClock(NOW), rate=rate, per_chat_interval=1.0)
                    for name, db in (("a", first_db), ("b", second_db))]
-        started = time.monotonic()
-        await asyncio.gather(*(s.drain() for s in senders))
-        while len(sent) < total:  # rows paced for their chat wait for a later drain
+        while len(sent) < total:  # both after the same rows; rows paced for their chat wait for a later drain
             await asyncio.gather(*(s.drain() for s in senders))
+        ids = Counter(row_id for _, row_id, _, _ in sent)
+        assert len(ids) == total and set(ids.values()) == {1}  # every row once, none twice
+        for chat in {c for _, _, c, _ in sent}:
+            times = sorted(t for _, _, c, t in sent if c == chat)
+            assert times[1] - times[0] >= 0.95  # 1 s apart per chat, whichever worker sent them
+
+        # One budget: each worker sends its own half of 40 chats at once; 40 msg/s together, not each.
+        sent.clear()
+        messages = [NewMessage("test", "p2", "s0", None, "telegram", str(8000 + chat), {"text": "Nhắc"}, NOW)
+                    for chat in range(40)]
+        async with first_db.uow() as uow:
+            await uow.outbox.enqueue(messages, NOW)
+
+        async def half(sender: OutboxSender, chat_ids: list[str]) -> None:
+            for chat_id in chat_ids:
+                await sender.drain(chat_id=chat_id)
+
+        started = time.monotonic()
+        await asyncio.gather(half(senders[0], [str(8000 + c) for c in range(0, 40, 2)]),
+                             half(senders[1], [str(8000 + c) for c in range(1, 40, 2)]))
         elapsed = time.monotonic() - started
     finally:
         await first_db.close()
         await second_db.close()
-    ids = Counter(row_id for _, row_id, _, _ in sent)
-    assert len(ids) == total and set(ids.values()) == {1}  # every row once, none twice
-    assert {worker for worker, *_ in sent} == {"a", "b"}  # both worked
-    assert elapsed >= (total - 1) / rate * 0.95  # one budget for both: 40 msg/s together, not each
-    for chat in {c for _, _, c, _ in sent}:
-        times = sorted(t for _, _, c, t in sent if c == chat)
-        assert times[1] - times[0] >= 0.95  # 1 s apart per chat, whichever worker sent them
+    assert len(sent) == 40 and {worker for worker, *_ in sent} == {"a", "b"}
+    assert elapsed >= 39 / rate * 0.95
+
+
+async def test_a_send_that_starts_late_keeps_its_chat_a_whole_second_from_the_next(db: Database) -> None:
+    """Telegram's 1 s per chat counts from when a message really went: the first message to a
+    chat starts 0.4 s after its slot (the event loop was busy), so the next one to that chat
+    waits a whole second from then, not from the slot."""
+    messages = [NewMessage("test", "p1", step, None, "telegram", "7101", {"text": "Nhắc"}, NOW)
+                for step in ("s1", "s2")]
+    async with db.uow() as uow:
+        await uow.outbox.enqueue(messages, NOW)
+    sent: list[float] = []
+
+    async def deliver(row: OutboxMessage) -> Delivery:
+        sent.append(time.monotonic())
+        return Delivery(SENT)
+
+    class BusyLoop(OutboxSender):
+        async def _send(self, row: OutboxMessage, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+            if not sent:
+                time.sleep(0.4)  # the delivery task gets the loop 0.4 s after its claim
+            await super()._send(row, *args, **kwargs)
+
+    sender = BusyLoop(db, {"telegram": deliver}, FixedClock(NOW), rate=1000.0, per_chat_interval=1.0)
+    while len(sent) < 2:
+        await sender.drain()
+    assert sent[1] - sent[0] >= 0.99
 
 
 async def test_two_workers_handle_one_chats_updates_one_after_the_other(postgres_url: str) -> None:  # noqa: F811
