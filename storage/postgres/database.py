@@ -179,11 +179,18 @@ class PostgresDatabase:
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[PostgresUnitOfWork]:
         # BEGIN goes with the unit's first statement (one round trip less, see PostgresExecutor);
-        # COMMIT when the block ends normally. On an error nothing is committed: the connection
-        # goes back to the pool, whose reset (_reset) rolls the open transaction back.
+        # COMMIT when the block ends normally. On an error nothing is committed: ROLLBACK here,
+        # as asyncpg's transaction block did (left to the pool's reset, asyncpg reports every
+        # such release as an error: "Resetting connection with an active transaction").
         async with self.pool.acquire() as conn:
             uow = PostgresUnitOfWork(conn, PostgresSnapshotSource(self.dsn), begin=True)
-            yield uow
+            try:
+                yield uow
+            except BaseException:
+                if uow.executor.begun and not conn.is_closed():
+                    with contextlib.suppress(Exception):  # a busy or broken connection: the pool drops it
+                        await conn.execute("ROLLBACK")
+                raise
             if uow.executor.begun:
                 await conn.execute("COMMIT")
 
