@@ -159,6 +159,4 @@ class TelegramPolling:
             await asyncio.wait_for(self._stop.wait(), seconds)
 
 
-
-
 __all__ = ["CHANNEL", "TelegramPolling"]

@@ -72,8 +72,12 @@ class GroupStore:
                 group, self._waiting = self._waiting[:MAX_GROUP], self._waiting[MAX_GROUP:]
                 try:
                     await self.inbox.accept([update for update, _ in group])
-                except Exception as exc:  # every request of the group answers 500: the channel sends again
+                except BaseException as exc:  # every request of the group answers 500: the channel sends again
                     _settle(group, exc)
+                    if not isinstance(exc, Exception):  # cancelled (a stop): the requests waiting after it too
+                        _settle(self._waiting, exc)
+                        self._waiting = []
+                        raise
                 else:
                     _settle(group, None)
         finally:

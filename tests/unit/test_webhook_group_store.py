@@ -1,0 +1,53 @@
+"""The webhook's group commit (bot/handlers/webhooks.py GroupStore): requests arriving while a
+store is under way are stored together by the next one, each answered once its own update is
+stored; a store that fails or is cancelled (a stop) leaves no request waiting for ever."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.handlers.webhooks import GroupStore
+from bot.services.inbox import Delivered
+
+
+class SlowInbox:
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+        self.release = asyncio.Event()
+
+    async def accept(self, updates: list[Delivered]) -> None:
+        self.batches.append([u.key for u in updates])
+        await self.release.wait()
+
+
+def _update(key: str) -> Delivered:
+    return Delivered(key, "1", "{}")
+
+
+async def test_requests_arriving_during_a_store_are_stored_together_by_the_next() -> None:
+    inbox = SlowInbox()
+    group = GroupStore(inbox)  # type: ignore[arg-type]
+    first = asyncio.create_task(group.store(_update("1")))
+    await asyncio.sleep(0)
+    others = [asyncio.create_task(group.store(_update(k))) for k in ("2", "3")]
+    await asyncio.sleep(0)
+    assert not first.done() and inbox.batches == [["1"]]
+    inbox.release.set()
+    await asyncio.wait_for(asyncio.gather(first, *others), 1)
+    assert inbox.batches == [["1"], ["2", "3"]]
+
+
+async def test_a_stop_during_a_store_leaves_no_request_waiting() -> None:
+    inbox = SlowInbox()
+    group = GroupStore(inbox)  # type: ignore[arg-type]
+    first = asyncio.create_task(group.store(_update("1")))
+    await asyncio.sleep(0)
+    second = asyncio.create_task(group.store(_update("2")))
+    await asyncio.sleep(0)
+    assert group._storing is not None
+    group._storing.cancel()  # what a shutdown does to the task storing
+    for request in (first, second):
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(request, 1)  # not a TimeoutError: answered, not left hanging
