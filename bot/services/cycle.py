@@ -153,8 +153,7 @@ async def team_figures(uow: UnitOfWork, scope: Unit, period: Period,
 async def closed_for(uow: UnitOfWork, village_id: int, days: list[date]) -> PeriodLock | None:
     """Hold the village's commune for a write (until the commit) and say whether any of
     ``days`` falls in one of its closed periods: the check and the write are one unit of work."""
-    await uow.cycle.hold_village(village_id)
-    return await uow.cycle.check_village(village_id, days) if days else None
+    return await uow.cycle.hold_and_check_village(village_id, days)
 
 
 async def close_period(uow: UnitOfWork, commune: Unit, period: Period, by: int | None, now: datetime) -> bool:

@@ -39,6 +39,9 @@ class PostgresDialect:
     def xact_lock(self, key: str, shared: bool) -> str | None:
         return f"SELECT pg_advisory_xact_lock{'_shared' if shared else ''}(({key})::bigint)"
 
+    def hold_and_check(self) -> str | None:
+        return "SELECT closed, confirmed FROM tcns_hold_and_check(?, ?, ?, ?)"  # migration 0052
+
     def columns_sql(self) -> str:
         # The key's own columns: indkey lists a key's INCLUDE columns after them (postgres 0051).
         return (

@@ -79,6 +79,21 @@ class CycleRepository:
             "AND c.reopened_at IS NULL AND c.starts_on <= ? AND c.ends_on >= ?) FROM units u WHERE u.id = ?",
             (last, first, last, first, village_id),
         )
+        return await self._checked(village_id, days, row)
+
+    async def hold_and_check_village(self, village_id: int, days: list[date]) -> PeriodLock | None:
+        """:meth:`hold_village` then :meth:`check_village` (same answer, same effect on
+        :meth:`reopen`); on PostgreSQL one round trip, the check seeing everything committed
+        before the hold was granted (a function: :meth:`~storage.sql.executor.Dialect.hold_and_check`)."""
+        sql = self.db.dialect.hold_and_check() if days else None
+        if sql is None:
+            await self.hold_village(village_id)
+            return await self.check_village(village_id, days) if days else None
+        row = await self.db.fetchone(sql, (village_id, HOLD_KEY, min(days).isoformat(), max(days).isoformat()))
+        return await self._checked(village_id, days, row)
+
+    async def _checked(self, village_id: int, days: list[date], row: tuple[Any, ...] | None) -> PeriodLock | None:
+        """:meth:`check_village`'s answer from its first query's row (None: no such village)."""
         if row is not None and not row[1]:
             self._unconfirmed[village_id] = (min(days), max(days))
         if row is not None and not row[0]:

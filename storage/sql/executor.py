@@ -28,6 +28,13 @@ class Dialect(Protocol):
         """A query taking a lock on the integer SQL expression ``key`` until the transaction
         ends (None: units of work already run one at a time, as on SQLite)."""
 
+    def hold_and_check(self) -> str | None:
+        """A query that, given ``(village id, HOLD_KEY, first day, last day)``, takes the shared
+        :meth:`xact_lock` of the village's commune and then, seeing everything committed before
+        the lock was granted, answers :meth:`~storage.sql.cycle.CycleRepository.check_village`'s
+        row ``(closed period meets the days, live confirmation meets them)``: one round trip
+        (PostgreSQL: a function, migration 0052). None where :meth:`xact_lock` is None."""
+
     # The catalogue (storage.sql.schema): each returns a query.
     def columns_sql(self) -> str:
         """Rows ``(table, column, in primary key 0/1)`` for every table, columns in order."""

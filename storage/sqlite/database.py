@@ -57,6 +57,9 @@ class SqliteDialect:
     def xact_lock(self, key: str, shared: bool) -> str | None:
         return None  # one writer at a time: a check and its write in one unit of work are atomic
 
+    def hold_and_check(self) -> str | None:
+        return None  # nothing to hold (xact_lock): CycleRepository checks with its own query
+
     def columns_sql(self) -> str:
         return ("SELECT m.name, p.name, p.pk > 0 FROM sqlite_master m JOIN pragma_table_info(m.name) p "
                 "WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' ORDER BY m.name, p.cid")

@@ -122,3 +122,56 @@ async def test_a_writes_check_finds_closed_days_and_never_hides_a_confirmation(b
         await uow.cycle.confirm(cid, other.id, *NOV, leader.id, NOW, {}, True)  # confirmed after the check
         reopened = await uow.cycle.reopen(other.id, [date(2026, 11, 20)], leader.id, "report", NOW)
         assert [c.period for c in reopened] == ["2026-11"]
+
+
+async def test_hold_and_check_answers_as_the_hold_then_the_check(backend: Database, commune):
+    """What a report's write does (bot.services.cycle.closed_for): the same answers as
+    hold_village then check_village, and the same spared query in reopen."""
+    (village, other), cid, leader = commune.villages, commune.commune.id, commune.members[0]
+    async with backend.uow() as uow:
+        await uow.cycle.close(cid, "2026-10", date(2026, 10, 1), date(2026, 10, 31), commune.staff.id, NOW)
+        await uow.cycle.confirm(cid, village.id, *NOV, leader.id, NOW, {"vneid": 3}, True)
+    async with backend.uow() as uow:
+        assert await uow.cycle.hold_and_check_village(village.id, []) is None
+        assert await uow.cycle.hold_and_check_village(village.id, [date(2026, 12, 1)]) is None
+        assert (await uow.cycle.hold_and_check_village(
+            village.id, [date(2026, 12, 1), date(2026, 10, 31)])).period == "2026-10"
+        assert await uow.cycle.hold_and_check_village(village.id, [date(2026, 11, 20)]) is None
+        reopened = await uow.cycle.reopen(village.id, [date(2026, 11, 20)], leader.id, "report", NOW)
+        assert [c.period for c in reopened] == ["2026-11"]
+        assert await uow.cycle.hold_and_check_village(cid + 1000, [date(2026, 10, 5)]) is None  # no such village
+    async with backend.uow() as uow:
+        assert await uow.cycle.hold_and_check_village(other.id, [date(2026, 11, 20)]) is None
+        await uow.cycle.confirm(cid, other.id, *NOV, leader.id, NOW, {}, True)  # confirmed after the check
+        reopened = await uow.cycle.reopen(other.id, [date(2026, 11, 20)], leader.id, "report", NOW)
+        assert [c.period for c in reopened] == ["2026-11"]
+
+
+async def test_a_write_waiting_for_a_close_sees_what_it_committed(backend: Database, commune):
+    """Staff hold the commune exclusively, close October and confirm November for a village;
+    a report's check started meanwhile waits for them and, once they commit, finds October
+    closed and November confirmed (so its change reopens November): the check reads after
+    the hold is granted, not from a snapshot taken before it waited."""
+    village, cid, leader = commune.villages[0], commune.commune.id, commune.members[0]
+    holding, order = asyncio.Event(), []
+
+    async def staff() -> None:
+        async with backend.uow() as uow:
+            await uow.cycle.hold(cid, exclusive=True)
+            await uow.cycle.close(cid, "2026-10", date(2026, 10, 1), date(2026, 10, 31), commune.staff.id, NOW)
+            await uow.cycle.confirm(cid, village.id, *NOV, leader.id, NOW, {"vneid": 3}, True)
+            holding.set()
+            await asyncio.sleep(0.3)  # the write below is waiting meanwhile
+            order.append("staff")
+
+    async def write() -> None:
+        await holding.wait()
+        async with backend.uow() as uow:
+            lock = await uow.cycle.hold_and_check_village(village.id, [date(2026, 10, 31), date(2026, 11, 20)])
+            order.append("check")
+            assert lock is not None and lock.period == "2026-10"
+            reopened = await uow.cycle.reopen(village.id, [date(2026, 11, 20)], leader.id, "report", NOW)
+            assert [c.period for c in reopened] == ["2026-11"]
+
+    await asyncio.gather(staff(), write())
+    assert order == ["staff", "check"]
