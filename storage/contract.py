@@ -9,7 +9,7 @@ the same repositories. ``bot.runtime.backend`` is the one place that picks a bac
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
@@ -31,6 +31,11 @@ class UnitOfWork(Repositories, Protocol):
                            now: datetime) -> tuple[bool, Member | None, Conversation]:
         """Claim an inbound update and load its sender and conversation (one round trip; a
         sender with another channel too has this one marked as the one used last)."""
+
+    async def open_inbound_many(self, channel: str, updates: Sequence[tuple[str, str, str]],
+                                now: datetime) -> list[tuple[bool, Member | None, Conversation]]:
+        """:meth:`open_inbound` of several updates ``(update_key, user_id, chat_id)`` of different
+        chats, in one unit of work: each claimed and loaded as alone."""
 
     @property
     def snapshot(self) -> SnapshotSource:

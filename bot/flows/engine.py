@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -30,6 +31,7 @@ from bot.flows.feature import Flow
 from bot.flows.registry import COMMANDS, FLOWS, GLOBAL_ACTIONS, MENU, MENUS  # noqa: F401 (the channels read COMMANDS, MENUS here)
 from bot.services.tallies import commune_code_of
 from storage import Database, UnitOfWork
+from storage.models import Conversation, Member
 
 log = logging.getLogger(__name__)
 _SYMBOLS = re.compile(r"[^\w\s]")
@@ -61,11 +63,32 @@ class Engine:
         replies = await self.db.run(lambda uow: self._handle(uow, inbound, now))
         return await build_attachments(replies)
 
+    async def handle_many(self, inbounds: Sequence[Inbound]) -> list[list[Reply] | None]:
+        """:meth:`handle` of several updates of one channel, each of a different chat, in ONE
+        transaction: what a webhook's group of requests does (one commit, one round trip to
+        hold every chat). Each update is handled exactly as alone; None for one handled before
+        (a redelivery). If any of them raises, nothing of any is stored and the error goes to
+        the caller (who then handles them one by one)."""
+        now = self.clock.now()
+        results = await self.db.run(lambda uow: self._handle_many(uow, inbounds, now))
+        return [None if replies is None else await build_attachments(replies) for replies in results]
+
+    async def _handle_many(self, uow: UnitOfWork, inbounds: Sequence[Inbound],
+                           now: datetime) -> list[list[Reply] | None]:
+        assert len({inbound.chat_id for inbound in inbounds}) == len(inbounds), "one update per chat"
+        opened = await uow.open_inbound_many(
+            inbounds[0].channel, [(i.update_key, i.user_id, i.chat_id) for i in inbounds], now)
+        return [await self._handle_opened(uow, inbound, now, *found) if found[0] else None
+                for inbound, found in zip(inbounds, opened, strict=True)]
+
     async def _handle(self, uow: UnitOfWork, inbound: Inbound, now: datetime) -> list[Reply]:
         """Everything one update does to storage, in one transaction (in the database thread)."""
-        claimed, member, conv = await uow.open_inbound(
-            inbound.channel, inbound.update_key, inbound.user_id, inbound.chat_id, now
-        )
+        found = await uow.open_inbound(inbound.channel, inbound.update_key, inbound.user_id, inbound.chat_id, now)
+        return await self._handle_opened(uow, inbound, now, *found)
+
+    async def _handle_opened(self, uow: UnitOfWork, inbound: Inbound, now: datetime, claimed: bool,
+                             member: Member | None, conv: Conversation) -> list[Reply]:
+        """The rest of :meth:`_handle`, the update claimed (or found handled before) and loaded."""
         if not claimed:
             log.info("skipping redelivered update %s/%s", inbound.channel, inbound.update_key)
             return []

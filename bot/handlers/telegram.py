@@ -11,7 +11,9 @@ import json
 import logging
 import os
 import re
-from dataclasses import replace
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -201,6 +203,48 @@ def reply_messages(reply: Reply) -> list[Reply]:
     return [Reply(Markup(part)) for part in parts[:-1]] + [replace(reply, text=Markup(parts[-1]))]
 
 
+@dataclass(frozen=True)
+class _Replies:
+    """What the dispatcher sends for an update a webhook group handled (its chat's replies, in
+    its chat's turn): ``Delivered.parsed`` of a job that is not an update."""
+
+    chat_id: int
+    replies: list[Reply]
+
+
+class InlineBudget:
+    """How many replies may go back in webhooks' answers: ``rate`` a second, bursts of as many.
+    Telegram gives no answer to those, so no flood-limit wait either: past the budget, replies
+    go through the rate limiter as requests of their own."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate, self._tokens, self._at = rate, rate, time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self._tokens = min(self.rate, self._tokens + (now - self._at) * self.rate)
+        self._at = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
+
+def inline_body(chat_id: int, reply: Reply, menu: str) -> bytes | None:
+    """A webhook answer that makes Telegram send ``reply`` (``sendMessage`` as the body), or
+    None when it is not one plain message (a file, a long text, a command menu to set)."""
+    if reply.attachment is not None or reply.commands_for is not None:
+        return None
+    messages = reply_messages(reply)
+    if len(messages) != 1:
+        return None
+    message = messages[0]
+    markup = reply_markup(message, menu)
+    text = json.dumps(str(message.text), ensure_ascii=False)
+    tail = f',"reply_markup":{markup}' if markup is not None else ""
+    return f'{{"method":"sendMessage","chat_id":{chat_id},"parse_mode":"HTML","text":{text}{tail}}}'.encode()
+
+
 def _seconds(value: int | float | timedelta) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
@@ -212,6 +256,40 @@ class TelegramAdapter:
         self.menus = {role: menu_markup(content, role) for role in MENUS}
         self.inbox = Inbox(engine.db, engine.clock, CHANNEL, Dispatcher(self._process), chat_of)
         self.application: Application | None = None  # type: ignore[type-arg]
+        self.inline: InlineBudget | None = None  # webhooks: replies in their answers (None: no budget kept)
+        self.inline_off = False  # webhooks: never a reply in an answer
+
+    async def handle_group(self, group: Sequence[Delivered]) -> list[bytes | None]:
+        """A webhook's group: private texts (:func:`text_inbound`) of different chats, none of
+        them with an update waiting in the dispatcher, handled in one transaction
+        (:meth:`Engine.handle_many`); raises if that failed (then nothing of them is stored).
+        Returns each one's webhook answer: its reply as the body when it is one plain message
+        (:func:`inline_body`) and the budget allows, else None, and the replies go out in
+        their chat's turn in the dispatcher (after the commit, as for any update)."""
+        assert self.application is not None
+        bot = self.application.bot
+        inbounds = [text_inbound(d.parsed, bot.username) for d in group]
+        assert all(inbounds), "a webhook group takes private texts only"
+        started = time.perf_counter()
+        handled = await self.engine.handle_many(inbounds)  # type: ignore[arg-type]
+        took = time.perf_counter() - started
+        bodies: list[bytes | None] = []
+        for delivered, replies in zip(group, handled, strict=True):
+            metrics.UPDATES.labels(CHANNEL, "new" if replies is not None else "redelivered").inc()
+            metrics.HANDLED.labels(CHANNEL).observe(took)
+            chat_id = int(delivered.chat)
+            body = None
+            replies = replies or []
+            if len(replies) == 1 and not self.inline_off and (self.inline is None or self.inline.take()):
+                reply = replies[0]
+                menu = self.menus.get(reply.menu_role or DEFAULT_MENU_ROLE, self.menus[DEFAULT_MENU_ROLE])
+                body = inline_body(chat_id, reply, menu)
+            if body is not None:
+                metrics.REPLIES.labels(CHANNEL).inc()
+            elif replies:
+                self.inbox.dispatcher.submit(Delivered(delivered.key, delivered.chat, "", _Replies(chat_id, replies)))
+            bodies.append(body)
+        return bodies
 
     async def _process(self, delivered: Delivered) -> None:
         """The dispatcher's handler. A text typed in a private chat goes to the engine straight
@@ -220,6 +298,10 @@ class TelegramAdapter:
         assert self.application is not None
         bot = self.application.bot
         parsed = delivered.parsed
+        if isinstance(parsed, _Replies):  # a webhook group's update, handled: its replies, in turn
+            for reply in parsed.replies:
+                await self.send(bot, parsed.chat_id, reply)
+            return
         if isinstance(parsed, Update):
             await self.application.process_update(parsed)
             return

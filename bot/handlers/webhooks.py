@@ -24,7 +24,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from telegram import Bot
 from telegram.error import TelegramError
@@ -46,46 +46,85 @@ MAX_GROUP = 100  # updates one store takes at most (Telegram keeps at most MAX_C
 OK, BAD, FORBIDDEN, FAILED, UNAVAILABLE = 200, 400, 403, 500, 503
 
 
+GroupHandler = Callable[[Sequence[Delivered]], Awaitable[list[bytes | None]]]
+
+
 class GroupStore:
     """Group commit of the webhook's stores: the updates whose requests arrive while a store is
     under way are stored together by the next one, in one statement and one durable commit
     (:meth:`Inbox.accept` takes a batch), and each request returns once its own update is
     stored. Nothing waits for company: a request that finds no store under way starts one at
-    once, so a lone update is stored as before, and under load the commits per update fall."""
+    once, so a lone update is stored as before, and under load the commits per update fall.
 
-    def __init__(self, inbox: Inbox) -> None:
+    With ``handle`` (Telegram's :meth:`~bot.handlers.telegram.TelegramAdapter.handle_group`),
+    the group's ``direct`` updates (private texts) whose chat has nothing waiting in the
+    dispatcher are not stored to wait: they are handled in the group's one transaction, which
+    stores them with their effects, and each request returns once that committed, with the
+    body of its answer (its reply, or None). Should that fail, they are stored to wait like the
+    others (nothing of them was committed). A group takes one update per chat: a second one of
+    a chat waits for the next group."""
+
+    def __init__(self, inbox: Inbox, handle: GroupHandler | None = None) -> None:
         self.inbox = inbox
-        self._waiting: list[tuple[Delivered, asyncio.Future[None]]] = []
+        self.handle = handle
+        self._waiting: list[tuple[Delivered, bool, asyncio.Future[bytes | None]]] = []
         self._storing: asyncio.Task[None] | None = None
 
-    async def store(self, update: Delivered) -> None:
-        """Return once ``update`` is durably stored (raise if its store failed)."""
+    async def store(self, update: Delivered, direct: bool = False) -> bytes | None:
+        """Return once ``update`` is durably stored (raise if its store failed): None, or the
+        body of the webhook's answer when it was handled in its group (``direct``)."""
         done = asyncio.get_running_loop().create_future()
-        self._waiting.append((update, done))
+        self._waiting.append((update, direct, done))
         if self._storing is None:
             self._storing = asyncio.ensure_future(self._store_all())
-        await done  # a request that goes away (its future cancelled) leaves the others' store alone
+        return await done  # a request that goes away (its future cancelled) leaves the others' store alone
+
+    def _next_group(self) -> list[tuple[Delivered, bool, asyncio.Future[bytes | None]]]:
+        group, later, chats = [], [], set()
+        for entry in self._waiting:
+            if len(group) < MAX_GROUP and entry[0].chat not in chats:
+                group.append(entry)
+                chats.add(entry[0].chat)
+            else:
+                later.append(entry)
+        self._waiting = later
+        return group
 
     async def _store_all(self) -> None:
         try:
             while self._waiting:
-                group, self._waiting = self._waiting[:MAX_GROUP], self._waiting[MAX_GROUP:]
+                group = self._next_group()
                 try:
-                    await self.inbox.accept([update for update, _ in group])
+                    await self._store_group(group)
                 except BaseException as exc:  # every request of the group answers 500: the channel sends again
                     _settle(group, exc)
                     if not isinstance(exc, Exception):  # cancelled (a stop): the requests waiting after it too
                         _settle(self._waiting, exc)
                         self._waiting = []
                         raise
-                else:
-                    _settle(group, None)
         finally:
             self._storing = None
 
+    async def _store_group(self, group: list[tuple[Delivered, bool, asyncio.Future[bytes | None]]]) -> None:
+        direct = [e for e in group if e[1] and not self.inbox.dispatcher.busy(e[0].chat)] if self.handle else []
+        if direct:
+            try:
+                bodies = await self.handle([update for update, _, _ in direct])  # type: ignore[misc]
+            except Exception:  # nothing of them stored: they wait in the inbox as any update does
+                log.exception("could not handle a group of %d webhook updates; storing them", len(direct))
+            else:
+                for (_, _, done), body in zip(direct, bodies, strict=True):
+                    if not done.done():
+                        done.set_result(body)
+                handled = {id(entry) for entry in direct}
+                group = [entry for entry in group if id(entry) not in handled]
+        if group:
+            await self.inbox.accept([update for update, _, _ in group])
+            _settle(group, None)
 
-def _settle(group: Sequence[tuple[Delivered, asyncio.Future[None]]], error: BaseException | None) -> None:
-    for _, done in group:
+
+def _settle(group: Sequence[tuple[Delivered, bool, asyncio.Future[bytes | None]]], error: BaseException | None) -> None:
+    for _, _, done in group:
         if not done.done():
             if error is None:
                 done.set_result(None)
@@ -94,33 +133,37 @@ def _settle(group: Sequence[tuple[Delivered, asyncio.Future[None]]], error: Base
 
 
 class TelegramWebhook:
-    """``POST /webhook/telegram`` into the Telegram adapter's inbox (the route's ASGI plumbing
-    is in bot/runtime/web.py: this takes the secret header and the body, returns the status)."""
+    """``POST /webhook/telegram`` into the Telegram adapter (the route's ASGI plumbing is in
+    bot/runtime/web.py: this takes the secret header and the body, returns the status and the
+    answer's JSON body, if any). A private text is handled in its group's transaction before
+    the 200 (:class:`GroupStore` with the adapter's ``handle_group``), its reply in the answer
+    when it is one plain message; any other update is stored to wait for the dispatcher."""
 
-    def __init__(self, inbox: Inbox, secret: str | None, stop: asyncio.Event) -> None:
-        self.inbox, self.secret, self.stop = inbox, secret, stop
-        self._group = GroupStore(inbox)
+    def __init__(self, adapter: telegram.TelegramAdapter, secret: str | None, stop: asyncio.Event) -> None:
+        self.adapter, self.inbox, self.secret, self.stop = adapter, adapter.inbox, secret, stop
+        self._group = GroupStore(adapter.inbox, adapter.handle_group)
 
-    async def handle(self, secret: str | None, body: bytes) -> int:
+    async def handle(self, secret: str | None, body: bytes) -> tuple[int, bytes | None]:
         if not zalo.secret_matches(self.secret or "", secret):  # constant time
-            return FORBIDDEN
+            return FORBIDDEN, None
         started = time.perf_counter()
         text = body.decode("utf-8", "replace")
         try:
             data = json.loads(text)
             key = str(int(data["update_id"]))
         except (ValueError, TypeError, KeyError):
-            return BAD  # not an update: nothing stored
+            return BAD, None  # not an update: nothing stored
         await self.inbox.dispatcher.wait_for_room(self.stop)
         if self.stop.is_set():
-            return UNAVAILABLE  # stopping: not stored, Telegram sends it again
+            return UNAVAILABLE, None  # stopping: not stored, Telegram sends it again
+        direct = telegram.text_inbound(data) is not None
         try:
-            await self._group.store(Delivered(key, telegram.chat_of_update(data), text, data))
+            answer = await self._group.store(Delivered(key, telegram.chat_of_update(data), text, data), direct)
         except Exception:  # not stored: a 500, Telegram sends it again
             log.exception("could not store a Telegram webhook update")
-            return FAILED
+            return FAILED, None
         metrics.WEBHOOK.labels(telegram.CHANNEL).observe(time.perf_counter() - started)
-        return OK
+        return OK, answer
 
 
 class ZaloWebhook:
@@ -130,7 +173,10 @@ class ZaloWebhook:
     def __init__(self, adapter: zalo.ZaloAdapter, secret: str | None, stop: asyncio.Event) -> None:
         self.adapter, self.secret, self.stop = adapter, secret, stop
 
-    async def handle(self, secret: str | None, body: bytes) -> int:
+    async def handle(self, secret: str | None, body: bytes) -> tuple[int, bytes | None]:
+        return await self._handle(secret, body), None
+
+    async def _handle(self, secret: str | None, body: bytes) -> int:
         if not zalo.secret_matches(self.secret or "", secret):
             return FORBIDDEN
         started = time.perf_counter()

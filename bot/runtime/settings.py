@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     public_url: str | None = Field(default=None, validation_alias="TCNS_PUBLIC_URL")
     telegram_webhook_secret: str | None = Field(default=None, validation_alias="TELEGRAM_WEBHOOK_SECRET")
     zalo_webhook_secret: str | None = Field(default=None, validation_alias="ZALO_WEBHOOK_SECRET")
+    # Replies a second (per worker) that may go back in the webhook's own answer instead of a
+    # request of their own (Telegram runs it; no error comes back): 0 never. With
+    # TELEGRAM_RATE_LIMIT=false there is no budget: every single-message reply goes that way.
+    telegram_inline_rate: float = Field(default=20.0, ge=0, le=1000, validation_alias="TELEGRAM_WEBHOOK_INLINE_RATE")
     file_secret: str | None = Field(default=None, validation_alias="TCNS_FILE_SECRET")
     log_format: str = Field(default="text", pattern="^(text|json)$", validation_alias="TCNS_LOG_FORMAT")
 

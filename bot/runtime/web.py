@@ -31,6 +31,7 @@ from starlette.routing import Route
 
 from bot.domain.clock import Clock
 from bot.handlers import webhooks
+from bot.handlers.telegram import InlineBudget
 from bot.runtime.backend import latest_schema
 from bot.runtime.core import Runtime, open_runtime
 from bot.runtime.logs import configure_logging
@@ -143,12 +144,17 @@ async def _webhook(hook: Any, header: bytes, scope: Any, receive: Any, send: Any
         if not message.get("more_body", False):
             break
     try:
-        status = await hook.handle(secret, b"".join(chunks))
+        status, body = await hook.handle(secret, b"".join(chunks))
     except Exception:
         log.exception("error in a webhook")
-        status = 500
-    await send({"type": "http.response.start", "status": status, "headers": _EMPTY})
-    await send({"type": "http.response.body", "body": b""})
+        status, body = 500, None
+    if body is None:
+        await send({"type": "http.response.start", "status": status, "headers": _EMPTY})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 async def no_webhook(request: Request) -> Response:
@@ -167,8 +173,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             await process.start(poll=False)
             app.state.runtime, app.state.process = runtime, process
             stop = process.stopping
+            if process.telegram is not None:
+                adapter = process.telegram.adapter
+                adapter.inline_off = settings.telegram_inline_rate == 0
+                adapter.inline = InlineBudget(settings.telegram_inline_rate) if settings.telegram_rate_limit else None
             app.state.telegram = None if process.telegram is None else webhooks.TelegramWebhook(
-                process.telegram.adapter.inbox, settings.telegram_webhook_secret, stop)
+                process.telegram.adapter, settings.telegram_webhook_secret, stop)
             app.state.zalo = None if process.zalo is None else webhooks.ZaloWebhook(
                 process.zalo, settings.zalo_webhook_token, stop)
             log.info("worker %d serving webhooks", os.getpid())

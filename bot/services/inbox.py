@@ -85,6 +85,10 @@ class Dispatcher:
     def held(self) -> int:
         return self._held
 
+    def busy(self, chat: str) -> bool:
+        """Whether an update of ``chat`` is waiting or being handled here (a newer one goes after it)."""
+        return chat in self._chats
+
     def room(self) -> int:
         return max(self.capacity - self._held, 0)
 

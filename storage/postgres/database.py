@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import random
 import threading
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -60,6 +60,13 @@ class PostgresUnitOfWork(RepositorySet):
         """Claim an inbound update and load its sender and conversation (one round trip; a
         sender with another channel too has this one marked as the one used last)."""
         return await self.inbox.claim_and_load(channel, update_key, user_id, chat_id, now)
+
+    async def open_inbound_many(
+        self, channel: str, updates: Sequence[tuple[str, str, str]], now: datetime
+    ) -> list[tuple[bool, Member | None, Conversation]]:
+        """:meth:`open_inbound` of several updates ``(update_key, user_id, chat_id)`` of different
+        chats: every chat held in one statement, in one order (see ``claim_and_load_many``)."""
+        return await self.inbox.claim_and_load_many(channel, updates, now)
 
 
 class PostgresReadSnapshot:

@@ -36,6 +36,11 @@ class PostgresDialect:
     def chat_lock(self) -> str:
         return "SELECT pg_advisory_xact_lock(hashtext(?))"
 
+    def chat_locks(self, count: int) -> str:
+        # VALUES are scanned in the order written: the locks are taken in the callers' order.
+        values = ", ".join(["(?)"] * count)
+        return f"SELECT pg_advisory_xact_lock(hashtext(v.k)) FROM (VALUES {values}) AS v(k)"
+
     def xact_lock(self, key: str, shared: bool) -> str | None:
         return f"SELECT pg_advisory_xact_lock{'_shared' if shared else ''}(({key})::bigint)"
 

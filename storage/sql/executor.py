@@ -19,6 +19,9 @@ class Dialect(Protocol):
         """A statement taking a lock on one ``?`` key until the transaction ends (PostgreSQL: a
         transaction-level advisory lock), or "" where transactions never overlap (SQLite)."""
 
+    def chat_locks(self, count: int) -> str:
+        """:meth:`chat_lock` of ``count`` ``?`` keys in one statement, taken in the order given."""
+
     def skip_locked(self) -> str:
         """The clause after a SELECT that locks its rows for this transaction and passes over
         rows another transaction holds (``FOR UPDATE SKIP LOCKED``), or "" where one writer

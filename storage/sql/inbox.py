@@ -118,8 +118,20 @@ class InboxRepository(_Repo):
         )
         return deleted, (end[0], end[1])
 
+    async def claim_and_load_many(
+        self, channel: str, updates: Sequence[tuple[str, str, str]], now: datetime
+    ) -> list[tuple[bool, Member | None, Conversation]]:
+        """:meth:`claim_and_load` of several updates ``(update_key, user_id, chat_id)`` of
+        different chats in one unit of work (a webhook's group): their chats are held first,
+        all in one statement and in one order (the keys sorted: two groups that share chats
+        cannot wait for each other), then each is claimed and loaded as alone."""
+        lock = self.db.dialect.chat_locks(len(updates))
+        if lock:
+            await self.db.execute(lock, sorted({f"{channel}:{chat}" for _, _, chat in updates}))
+        return [await self.claim_and_load(channel, key, user, chat, now, locked=True) for key, user, chat in updates]
+
     async def claim_and_load(
-        self, channel: str, update_key: str, user_id: str, chat_id: str, now: datetime
+        self, channel: str, update_key: str, user_id: str, chat_id: str, now: datetime, locked: bool = False
     ) -> tuple[bool, Member | None, Conversation]:
         """Claim an update and, in the same statement, load its sender and conversation; a
         sender with another identity too has this one marked as used last (pushes go here).
@@ -127,10 +139,11 @@ class InboxRepository(_Repo):
         The hot path of every message: one round trip. An update that waited in the inbox
         loses its payload here, in the transaction of its effects; one that never waited (the
         terminal chat) is recorded as processed. An update processed before returns no row
-        (the upsert's ``WHERE`` fails), hence ``(False, None, ...)``.
+        (the upsert's ``WHERE`` fails), hence ``(False, None, ...)``. ``locked``: the chat is
+        held already (:meth:`claim_and_load_many`).
         """
         json_array = self.db.dialect.json_array
-        lock = self.db.dialect.chat_lock()
+        lock = None if locked else self.db.dialect.chat_lock()
         if lock:  # several workers: two updates of one chat are handled one after the other, never
             # side by side (each would load the same conversation and the later commit would undo
             # the earlier's step); within one worker the dispatcher already keeps them in order.

@@ -51,6 +51,9 @@ class SqliteDialect:
     def chat_lock(self) -> str:
         return ""  # one unit of work at a time already
 
+    def chat_locks(self, count: int) -> str:
+        return ""
+
     def skip_locked(self) -> str:
         return ""  # one writer at a time: the claim's UPDATE ... WHERE status = 'pending' is enough
 
@@ -245,6 +248,12 @@ class SqliteUnitOfWork(RepositorySet):
         """Claim an inbound update and load its sender and conversation (one round trip; a
         sender with another channel too has this one marked as the one used last)."""
         return await self.inbox.claim_and_load(channel, update_key, user_id, chat_id, now)
+
+    async def open_inbound_many(
+        self, channel: str, updates: Sequence[tuple[str, str, str]], now: datetime
+    ) -> list[tuple[bool, Member | None, Conversation]]:
+        """:meth:`open_inbound` of several updates ``(update_key, user_id, chat_id)`` of different chats."""
+        return await self.inbox.claim_and_load_many(channel, updates, now)
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

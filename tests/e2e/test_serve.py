@@ -57,16 +57,21 @@ async def test_webhook_update_is_answered_through_ptb(served) -> None:
     assert api.webhook["url"] == f"{app.url}/webhook/telegram"
     assert api.webhook["secret_token"] == SECRET
     lan = api.user(501, first_name="Lan")
-    answer = await app.http.post("/webhook/telegram", json=lan.message_update(f"/start {code}"), headers=HEADER)
+    answer = await app.post_telegram(api, lan.message_update(f"/start {code}"), HEADER)
     assert answer.status_code == 200
     welcome = await lan.next_reply()
     assert "Chào mừng" in welcome.plain_text
     await lan.next_reply()  # first steps
-    answer = await app.http.post("/webhook/telegram", json=lan.message_update("vneid 3"), headers=HEADER)
+    sent = len(api.calls_to("sendMessage"))
+    answer = await app.post_telegram(api, lan.message_update("vneid 3"), HEADER)
     assert answer.status_code == 200
+    # One plain message: it went back in the webhook's answer (Telegram sends it), not as a request.
+    assert answer.json()["method"] == "sendMessage" and answer.json()["chat_id"] == 501
     assert "Đã ghi nhận" in (await lan.next_reply()).plain_text
     reports = await peek.live_reports(app.runtime.db, "service, count")
     assert reports == [("vneid", 3)]
+    await lan.no_more_replies(0.2)
+    assert len(api.calls_to("sendMessage")) == sent + 1  # the answer's call only: the bot sent no request of its own
 
 
 async def test_wrong_or_missing_secret_is_refused_and_changes_nothing(served) -> None:
@@ -74,7 +79,7 @@ async def test_wrong_or_missing_secret_is_refused_and_changes_nothing(served) ->
     lan = api.user(502, first_name="Lan")
     update = lan.message_update(f"/start {code}")
     for headers in ({"X-Telegram-Bot-Api-Secret-Token": "wrong"}, {}):
-        answer = await app.http.post("/webhook/telegram", json=update, headers=headers)
+        answer = await app.post_telegram(api, update, headers)
         assert answer.status_code == 403
     await lan.no_more_replies()
     assert await peek.rows(app.runtime.db, "inbox", "update_key") == []  # not stored, not marked
@@ -84,11 +89,11 @@ async def test_redelivered_update_is_a_no_op(served) -> None:
     app, api, code, _ = served
     lan = api.user(503, first_name="Lan")
     first = lan.message_update(f"/start {code}")
-    assert (await app.http.post("/webhook/telegram", json=first, headers=HEADER)).status_code == 200
+    assert (await app.post_telegram(api, first, HEADER)).status_code == 200
     await lan.next_replies(2)
     report = lan.message_update("vneid 2")
     for _ in range(3):  # Telegram retries an update it thinks was not received
-        assert (await app.http.post("/webhook/telegram", json=report, headers=HEADER)).status_code == 200
+        assert (await app.post_telegram(api, report, HEADER)).status_code == 200
     await lan.next_reply()
     await lan.no_more_replies()
     assert await peek.live_reports(app.runtime.db, "service, count") == [("vneid", 2)]
@@ -100,13 +105,13 @@ async def test_a_burst_is_stored_together_and_each_update_handled_once(served) -
     app, api, code, _ = served
     people = [api.user(510 + n, first_name=f"TV {n}") for n in range(6)]
     joins = [person.message_update(f"/start {code}") for person in people]
-    answers = await asyncio.gather(*(app.http.post("/webhook/telegram", json=u, headers=HEADER) for u in joins))
+    answers = await asyncio.gather(*(app.post_telegram(api, u, HEADER) for u in joins))
     assert [a.status_code for a in answers] == [200] * 6
     for person in people:
         await person.next_replies(2)
     reports = [person.message_update(f"vneid {n + 1}") for n, person in enumerate(people)]
     burst = [*reports, reports[0], reports[3]]  # two of them sent again while the burst is in flight
-    answers = await asyncio.gather(*(app.http.post("/webhook/telegram", json=u, headers=HEADER) for u in burst))
+    answers = await asyncio.gather(*(app.post_telegram(api, u, HEADER) for u in burst))
     assert [a.status_code for a in answers] == [200] * 8
     for person in people:
         assert "Đã ghi nhận" in (await person.next_reply()).plain_text
@@ -119,18 +124,54 @@ async def test_a_store_that_failed_is_a_500_and_the_update_sent_again_is_handled
     app, api, code, _ = served
     lan = api.user(520, first_name="Lan")
     inbox = app.app.state.telegram.inbox
-    accept = inbox.accept
+    engine = app.app.state.telegram.adapter.engine
+    accept, handle_many = inbox.accept, engine.handle_many
 
     async def failing(updates):  # type: ignore[no-untyped-def]
         raise OSError("database gone")
 
     monkeypatch.setattr(inbox, "accept", failing)
+    monkeypatch.setattr(engine, "handle_many", failing)  # neither handled in its request nor stored
     update = lan.message_update(f"/start {code}")
-    assert (await app.http.post("/webhook/telegram", json=update, headers=HEADER)).status_code == 500
+    assert (await app.post_telegram(api, update, HEADER)).status_code == 500
     await lan.no_more_replies(0.2)
     monkeypatch.setattr(inbox, "accept", accept)
-    assert (await app.http.post("/webhook/telegram", json=update, headers=HEADER)).status_code == 200  # Telegram again
+    monkeypatch.setattr(engine, "handle_many", handle_many)
+    assert (await app.post_telegram(api, update, HEADER)).status_code == 200  # Telegram again
     assert "Chào mừng" in (await lan.next_reply()).plain_text
+
+
+async def test_a_group_that_could_not_be_handled_is_stored_and_handled_after(served, monkeypatch) -> None:
+    """Handling a group in its requests failed (nothing of it committed): its updates are stored
+    before the 200 and handled one by one by the dispatcher, each once."""
+    app, api, code, _ = served
+    people = [api.user(530 + n, first_name=f"TV {n}") for n in range(3)]
+    for person in people:
+        await app.post_telegram(api, person.message_update(f"/start {code}"), HEADER)
+        await person.next_replies(2)
+    engine = app.app.state.telegram.adapter.engine
+
+    async def failing(inbounds):  # type: ignore[no-untyped-def]
+        raise OSError("lost the connection")
+
+    monkeypatch.setattr(engine, "handle_many", failing)
+    reports = [person.message_update(f"cks {n + 1}") for n, person in enumerate(people)]
+    answers = await asyncio.gather(*(app.post_telegram(api, u, HEADER) for u in reports))
+    assert [(a.status_code, a.content) for a in answers] == [(200, b"")] * 3  # stored; replies go as requests
+    for person in people:
+        assert "Đã ghi nhận" in (await person.next_reply()).plain_text
+    assert sorted(await peek.live_reports(app.runtime.db, "service, count")) == [("chu_ky_so", n) for n in (1, 2, 3)]
+
+
+async def test_a_reply_of_several_messages_goes_as_requests_in_order(served) -> None:
+    """Only a reply that is one plain message goes in the webhook's answer: /start's welcome and
+    first steps (two messages) are sent by the bot itself, in order, after the commit."""
+    app, api, code, _ = served
+    lan = api.user(540, first_name="Lan")
+    answer = await app.post_telegram(api, lan.message_update(f"/start {code}"), HEADER)
+    assert (answer.status_code, answer.content) == (200, b"")
+    welcome, steps = await lan.next_replies(2)
+    assert "Chào mừng" in welcome.plain_text and steps.plain_text != welcome.plain_text
 
 
 async def test_not_an_update_is_refused(served) -> None:
@@ -146,8 +187,8 @@ async def test_healthz_and_metrics(served) -> None:
     assert health.status_code == 200 and health.json()["ok"] is True
     lan = api.user(504, first_name="Lan")
     update = lan.message_update(f"/start {code}")
-    await app.http.post("/webhook/telegram", json=update, headers=HEADER)
-    await app.http.post("/webhook/telegram", json=update, headers=HEADER)
+    await app.post_telegram(api, update, HEADER)
+    await app.post_telegram(api, update, HEADER)
     await lan.next_replies(2)
     text = (await app.http.get("/metrics")).text
     assert 'tcns_updates_received_total{channel="telegram",outcome="new"}' in text

@@ -206,3 +206,29 @@ async def test_two_workers_handle_one_chats_updates_one_after_the_other(postgres
         await first_db.close()
         await second_db.close()
     assert finished["u3"] < finished["u1"] <= finished["u2"]
+
+
+async def test_two_workers_groups_sharing_chats_wait_for_each_other_without_deadlock(postgres_url: str) -> None:  # noqa: F811
+    """Two webhook groups on two workers with chats in common, in opposite orders: each holds
+    every chat of its group in one sorted statement, so one waits for the other (never both for
+    each other), and a chat's later update sees the earlier one's commit."""
+    first_db = await database_from_url(postgres_url).open()
+    second_db = await database_from_url(postgres_url).open()
+    finished: dict[str, float] = {}
+    try:
+        async def group(db: Database, name: str, updates: list[tuple[str, str, str]], hold: float) -> None:
+            async with db.uow() as uow:
+                found = await uow.open_inbound_many("telegram", updates, NOW)
+                assert all(claimed for claimed, _, _ in found)
+                await asyncio.sleep(hold)
+            finished[name] = time.monotonic()
+
+        first = asyncio.create_task(group(first_db, "a", [("k1", "9001", "9001"), ("k2", "9002", "9002")], 0.5))
+        await asyncio.sleep(0.1)
+        second = asyncio.create_task(group(second_db, "b", [("k3", "9002", "9002"), ("k4", "9001", "9001")], 0))
+        alone = asyncio.create_task(group(second_db, "c", [("k5", "9003", "9003")], 0))
+        await asyncio.wait_for(asyncio.gather(first, second, alone), 10)
+    finally:
+        await first_db.close()
+        await second_db.close()
+    assert finished["c"] < finished["a"] <= finished["b"]

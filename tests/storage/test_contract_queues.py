@@ -116,6 +116,22 @@ async def test_a_claim_loads_the_sender_and_the_conversation_in_one_go(backend: 
         assert await uow.inbox.claim_and_load("terminal", "t1", "nobody", "c9", NOW) == (True, None, Conversation())
 
 
+async def test_a_group_of_updates_is_claimed_and_loaded_each_as_alone(backend: Database, commune):
+    """A webhook's group (several chats, one unit of work): each update claimed and loaded as
+    :meth:`open_inbound` would, a redelivered one found handled, a waiting one claimed."""
+    lan = commune.members[0]
+    async with backend.uow() as uow:
+        await uow.conversations.save("telegram", "c-lan", Conversation("report", "count", {"service": "cks"}, 2), NOW)
+        await uow.inbox.store("telegram", [("g2", "{}", 1)], NOW)  # stored to wait before
+        await uow.open_inbound("telegram", "g3", "u-x", "c-x", NOW)  # handled before
+        found = await uow.open_inbound_many(
+            "telegram", [("g1", "u-lan", "c-lan"), ("g2", "nobody", "c-9"), ("g3", "u-x", "c-x")], NOW)
+        assert found == [(True, lan, Conversation("report", "count", {"service": "cks"}, 2)),
+                         (True, None, Conversation()), (False, None, Conversation())]
+        assert await uow.inbox.waiting("telegram") == []
+        assert not await uow.inbox.claim("telegram", "g1", NOW)  # claimed by the group
+
+
 # The outbox -----------------------------------------------------------------------------------
 def message(chat: str, due: datetime = NOW, step: str = "before", **kw) -> NewMessage:  # type: ignore[no-untyped-def]
     return NewMessage("thang", "2026-11", step, None, "telegram", chat, {"text": f"Nhắc {chat}"}, due, **kw)

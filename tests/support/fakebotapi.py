@@ -344,6 +344,11 @@ async def _read_params(request: web.Request) -> dict[str, Any]:
                 params[key] = Upload(value.filename, value.content_type, value.file.read())
             else:
                 params[key] = _decode_form_value(key, str(value))
+    return _decoded_objects(params)
+
+
+def _decoded_objects(params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` with the object parameters that came as JSON text (``reply_markup``...) decoded."""
     for key in _OBJECT_PARAMS & params.keys():
         if isinstance(params[key], str):
             try:
@@ -797,6 +802,20 @@ class FakeBotApi(FakeServer):
 
     # -- HTTP plumbing ------------------------------------------------------------------------
 
+    async def webhook_answer(self, body: bytes, content_type: str | None) -> None:
+        """What Telegram does with a webhook's answer: a JSON body naming a ``method`` is that
+        Bot API call, made by Telegram for the bot; its result (or error) goes to nobody (it is
+        recorded in :attr:`calls` and :attr:`errors` as any other). An empty body does nothing."""
+        if not body or not (content_type or "").startswith("application/json"):
+            return
+        params = json.loads(body)
+        method = params.pop("method", None) if isinstance(params, dict) else None
+        if not isinstance(method, str):
+            return
+        call = Call(method, {})
+        self.calls.append(call)
+        await self._run_method(call, _decoded_objects(params))
+
     async def _handle_method(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         self.token_seen = request.match_info["token"]
@@ -804,7 +823,21 @@ class FakeBotApi(FakeServer):
         call = Call(method, {})
         self.calls.append(call)
         try:
-            call.params.update(await _read_params(request))
+            params = await _read_params(request)
+        except _ApiError as error:
+            params = None
+            failure = error
+        if params is None:
+            self.errors.append(ErrorReply(method, failure.status, failure.description))
+            self._changed.notify()
+            return web.json_response({"ok": False, "error_code": failure.status, "description": failure.description},
+                                     status=failure.status)
+        return await self._run_method(call, params)
+
+    async def _run_method(self, call: Call, params: dict[str, Any]) -> web.Response:
+        method = call.method
+        try:
+            call.params.update(params)
             handler = self._methods.get(method.lower())
             if handler is None:
                 self.unknown_methods.append(method)

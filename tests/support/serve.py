@@ -39,6 +39,14 @@ class Served:
         self._task: asyncio.Task[Any] | None = None
         self.http = httpx.AsyncClient(base_url=self.url, timeout=10)
 
+    async def post_telegram(self, api: Any, update: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
+        """POST ``update`` to the Telegram webhook as Telegram does, and do what Telegram does
+        with the answer: a Bot API call in its body is made at ``api`` (the fake Bot API)."""
+        answer = await self.http.post("/webhook/telegram", json=update, headers=headers)
+        if answer.status_code == 200:
+            await api.webhook_answer(answer.content, answer.headers.get("content-type"))
+        return answer
+
     @property
     def runtime(self) -> Any:
         return self.app.state.runtime

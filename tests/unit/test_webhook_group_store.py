@@ -22,8 +22,8 @@ class SlowInbox:
         await self.release.wait()
 
 
-def _update(key: str) -> Delivered:
-    return Delivered(key, "1", "{}")
+def _update(key: str, chat: str | None = None) -> Delivered:
+    return Delivered(key, chat or f"chat-{key}", "{}")
 
 
 async def test_requests_arriving_during_a_store_are_stored_together_by_the_next() -> None:
@@ -51,3 +51,18 @@ async def test_a_stop_during_a_store_leaves_no_request_waiting() -> None:
     for request in (first, second):
         with pytest.raises(asyncio.CancelledError):
             await asyncio.wait_for(request, 1)  # not a TimeoutError: answered, not left hanging
+
+
+async def test_a_group_takes_one_update_per_chat_the_next_ones_wait_in_order() -> None:
+    inbox = SlowInbox()
+    inbox.release.set()
+    group = GroupStore(inbox)  # type: ignore[arg-type]
+    first = asyncio.create_task(group.store(_update("0")))
+    await asyncio.sleep(0)
+    inbox.release.clear()
+    stores = [asyncio.create_task(group.store(_update(k, chat))) for k, chat in
+              (("1", "a"), ("2", "b"), ("3", "a"), ("4", "a"), ("5", "c"))]
+    await asyncio.sleep(0)
+    inbox.release.set()
+    await asyncio.wait_for(asyncio.gather(first, *stores), 1)
+    assert inbox.batches == [["0"], ["1", "2", "5"], ["3"], ["4"]]
