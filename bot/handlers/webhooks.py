@@ -58,9 +58,9 @@ class GroupStore:
 
     With ``handle`` (Telegram's :meth:`~bot.handlers.telegram.TelegramAdapter.handle_group`),
     the group's ``direct`` updates (private texts) whose chat has nothing waiting in the
-    dispatcher are not stored to wait: they are handled in the group's one transaction, which
-    stores them with their effects, and each request returns once that committed, with the
-    body of its answer (its reply, or None). Should that fail, they are stored to wait like the
+    dispatcher (and while no replay of the table is under way) are not stored to wait: they
+    are handled in the group's one transaction, which stores them with their effects, and each
+    request returns once that committed, with the body of its answer (its reply, or None). Should that fail, they are stored to wait like the
     others (nothing of them was committed). A group takes one update per chat: a second one of
     a chat waits for the next group."""
 
@@ -106,7 +106,10 @@ class GroupStore:
             self._storing = None
 
     async def _store_group(self, group: list[tuple[Delivered, bool, asyncio.Future[bytes | None]]]) -> None:
-        direct = [e for e in group if e[1] and not self.inbox.dispatcher.busy(e[0].chat)] if self.handle else []
+        # Handled here only when nothing older of its chat can be waiting: none in the dispatcher,
+        # and no replay under way (it may be about to hand over one of the chat's from the table).
+        direct = [e for e in group if e[1] and not self.inbox.dispatcher.busy(e[0].chat)] \
+            if self.handle and not self.inbox.replaying else []
         if direct:
             try:
                 bodies = await self.handle([update for update, _, _ in direct])  # type: ignore[misc]

@@ -176,6 +176,7 @@ class Inbox:
         self.dispatcher = dispatcher
         dispatcher.channel = channel
         self._chat_of = chat_of  # the ordering key of a stored payload (for replays)
+        self.replaying = 0  # replays under way: until they end, what waits in the table may be any chat's
         self._seq = _Seq()
 
     async def accept(self, updates: Sequence[Delivered]) -> list[Delivered]:
@@ -204,6 +205,13 @@ class Inbox:
         ``stored_before`` (seconds since the epoch): only those stored before then (the sweep
         of ``tcns serve``: updates a worker stored and died with; one just stored is its own).
         """
+        self.replaying += 1
+        try:
+            return await self._replay(stop, stored_before)
+        finally:
+            self.replaying -= 1
+
+    async def _replay(self, stop: asyncio.Event | None, stored_before: float | None) -> int:
         stop = stop or asyncio.Event()
         cutoff = None if stored_before is None else int(stored_before * 1e9)  # seq: ns since the epoch
         after, replayed = -1, 0

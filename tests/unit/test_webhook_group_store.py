@@ -66,3 +66,34 @@ async def test_a_group_takes_one_update_per_chat_the_next_ones_wait_in_order() -
     inbox.release.set()
     await asyncio.wait_for(asyncio.gather(first, *stores), 1)
     assert inbox.batches == [["0"], ["1", "2", "5"], ["3"], ["4"]]
+
+
+class Busy:
+    def __init__(self, chats: set[str]) -> None:
+        self.chats = chats
+
+    def busy(self, chat: str) -> bool:
+        return chat in self.chats
+
+
+async def test_a_text_is_handled_in_its_request_only_when_nothing_older_of_its_chat_can_wait() -> None:
+    """A direct update goes to the group's handler unless its chat has an update in the
+    dispatcher or a replay of the table is under way: then it is stored and waits its turn."""
+    inbox = SlowInbox()
+    inbox.release.set()
+    inbox.dispatcher = Busy({"busy"})  # type: ignore[attr-defined]
+    inbox.replaying = 0  # type: ignore[attr-defined]
+    handled: list[list[str]] = []
+
+    async def handle(updates):  # type: ignore[no-untyped-def]
+        handled.append([u.key for u in updates])
+        return [f"reply {u.key}".encode() for u in updates]
+
+    group = GroupStore(inbox, handle)  # type: ignore[arg-type]
+    answers = await asyncio.gather(group.store(_update("1"), direct=True), group.store(_update("2", "busy"), True),
+                                   group.store(_update("3"), direct=False))
+    assert answers == [b"reply 1", None, None]
+    assert handled == [["1"]] and inbox.batches == [["2", "3"]]
+    inbox.replaying = 1  # type: ignore[attr-defined]
+    assert await group.store(_update("4"), direct=True) is None
+    assert handled == [["1"]] and inbox.batches[-1] == ["4"]
