@@ -60,9 +60,9 @@ class GroupStore:
     the group's ``direct`` updates (private texts) whose chat has nothing waiting in the
     dispatcher (and while no replay of the table is under way) are not stored to wait: they
     are handled in the group's one transaction, which stores them with their effects, and each
-    request returns once that committed, with the body of its answer (its reply, or None). Should that fail, they are stored to wait like the
-    others (nothing of them was committed). A group takes one update per chat: a second one of
-    a chat waits for the next group."""
+    request returns once that committed, with the body of its answer (its reply, or None).
+    Should that fail, they are stored to wait like the others (nothing of them was committed).
+    A group takes one update per chat: a second one of a chat waits for the next group."""
 
     def __init__(self, inbox: Inbox, handle: GroupHandler | None = None) -> None:
         self.inbox = inbox
