@@ -42,6 +42,9 @@ TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ZALO_SECRET_HEADER = "X-Bot-Api-Secret-Token"
 MAX_CONNECTIONS = 40  # Telegram's default: requests it keeps open at once
 MAX_GROUP = 100  # updates one store takes at most (Telegram keeps at most MAX_CONNECTIONS in flight)
+# Groups of Telegram's handled at once: while the database runs one group's statements, this
+# process handles another's (a group's work is one statement after the other on one connection).
+GROUP_LANES = 3
 
 OK, BAD, FORBIDDEN, FAILED, UNAVAILABLE = 200, 400, 403, 500, 503
 
@@ -64,25 +67,34 @@ class GroupStore:
     Should that fail, they are stored to wait like the others (nothing of them was committed).
     A group takes one update per chat: a second one of a chat waits for the next group."""
 
-    def __init__(self, inbox: Inbox, handle: GroupHandler | None = None) -> None:
+    def __init__(self, inbox: Inbox, handle: GroupHandler | None = None, lanes: int = 1) -> None:
         self.inbox = inbox
         self.handle = handle
+        self.lanes = lanes  # groups under way at once (each on a connection of its own)
         self._waiting: list[tuple[Delivered, bool, asyncio.Future[bytes | None]]] = []
-        self._storing: asyncio.Task[None] | None = None
+        self._running: set[asyncio.Task[None]] = set()
+        self._chats: set[str] = set()  # the chats of the groups under way: a newer update of one waits
 
     async def store(self, update: Delivered, direct: bool = False) -> bytes | None:
         """Return once ``update`` is durably stored (raise if its store failed): None, or the
         body of the webhook's answer when it was handled in its group (``direct``)."""
         done = asyncio.get_running_loop().create_future()
         self._waiting.append((update, direct, done))
-        if self._storing is None:
-            self._storing = asyncio.ensure_future(self._store_all())
+        self._spawn()
         return await done  # a request that goes away (its future cancelled) leaves the others' store alone
 
+    def _spawn(self) -> None:
+        if self._waiting and len(self._running) < self.lanes:
+            lane = asyncio.ensure_future(self._store_all())
+            self._running.add(lane)
+            lane.add_done_callback(self._running.discard)
+
     def _next_group(self) -> list[tuple[Delivered, bool, asyncio.Future[bytes | None]]]:
-        group, later, chats = [], [], set()
+        """What waits, up to an equal share per lane, one update per chat (none of a chat under way)."""
+        size = min(MAX_GROUP, -(-len(self._waiting) // self.lanes))
+        group, later, chats = [], [], set(self._chats)
         for entry in self._waiting:
-            if len(group) < MAX_GROUP and entry[0].chat not in chats:
+            if len(group) < size and entry[0].chat not in chats:
                 group.append(entry)
                 chats.add(entry[0].chat)
             else:
@@ -91,19 +103,22 @@ class GroupStore:
         return group
 
     async def _store_all(self) -> None:
-        try:
-            while self._waiting:
-                group = self._next_group()
-                try:
-                    await self._store_group(group)
-                except BaseException as exc:  # every request of the group answers 500: the channel sends again
-                    _settle(group, exc)
-                    if not isinstance(exc, Exception):  # cancelled (a stop): the requests waiting after it too
-                        _settle(self._waiting, exc)
-                        self._waiting = []
-                        raise
-        finally:
-            self._storing = None
+        """One lane: the next group of what waits, again until nothing is left that it may take
+        (an update whose chat is in another lane's group is taken by that lane next)."""
+        while group := self._next_group():
+            chats = {update.chat for update, _, _ in group}
+            self._chats |= chats
+            self._spawn()  # what is left goes to another lane meanwhile
+            try:
+                await self._store_group(group)
+            except BaseException as exc:  # every request of the group answers 500: the channel sends again
+                _settle(group, exc)
+                if not isinstance(exc, Exception):  # cancelled (a stop): the requests waiting after it too
+                    _settle(self._waiting, exc)
+                    self._waiting = []
+                    raise
+            finally:
+                self._chats -= chats
 
     async def _store_group(self, group: list[tuple[Delivered, bool, asyncio.Future[bytes | None]]]) -> None:
         # Handled here only when nothing older of its chat can be waiting: none in the dispatcher,
@@ -144,7 +159,7 @@ class TelegramWebhook:
 
     def __init__(self, adapter: telegram.TelegramAdapter, secret: str | None, stop: asyncio.Event) -> None:
         self.adapter, self.inbox, self.secret, self.stop = adapter, adapter.inbox, secret, stop
-        self._group = GroupStore(adapter.inbox, adapter.handle_group)
+        self._group = GroupStore(adapter.inbox, adapter.handle_group, GROUP_LANES)
 
     async def handle(self, secret: str | None, body: bytes) -> tuple[int, bytes | None]:
         if not zalo.secret_matches(self.secret or "", secret):  # constant time
