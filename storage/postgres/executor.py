@@ -41,6 +41,9 @@ class PostgresDialect:
         values = ", ".join(["(?)"] * count)
         return f"SELECT pg_advisory_xact_lock(hashtext(v.k)) FROM (VALUES {values}) AS v(k)"
 
+    def modifying_ctes(self) -> bool:
+        return True
+
     def xact_lock(self, key: str, shared: bool) -> str | None:
         return f"SELECT pg_advisory_xact_lock{'_shared' if shared else ''}(({key})::bigint)"
 

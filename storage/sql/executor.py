@@ -22,6 +22,9 @@ class Dialect(Protocol):
     def chat_locks(self, count: int) -> str:
         """:meth:`chat_lock` of ``count`` ``?`` keys in one statement, taken in the order given."""
 
+    def modifying_ctes(self) -> bool:
+        """Whether a ``WITH`` may hold an ``INSERT ... RETURNING`` that the query then reads (PostgreSQL)."""
+
     def skip_locked(self) -> str:
         """The clause after a SELECT that locks its rows for this transaction and passes over
         rows another transaction holds (``FOR UPDATE SKIP LOCKED``), or "" where one writer

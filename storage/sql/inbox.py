@@ -128,7 +128,55 @@ class InboxRepository(_Repo):
         lock = self.db.dialect.chat_locks(len(updates))
         if lock:
             await self.db.execute(lock, sorted({f"{channel}:{chat}" for _, _, chat in updates}))
-        return [await self.claim_and_load(channel, key, user, chat, now, locked=True) for key, user, chat in updates]
+        if len(updates) < 2 or not self.db.dialect.modifying_ctes():
+            return [await self.claim_and_load(channel, key, user, chat, now, locked=True)
+                    for key, user, chat in updates]
+        return await self._claim_and_load_together(channel, updates, now)
+
+    async def _claim_and_load_together(
+        self, channel: str, updates: Sequence[tuple[str, str, str]], now: datetime
+    ) -> list[tuple[bool, Member | None, Conversation]]:
+        """:meth:`claim_and_load_many` in one statement: the claims in a ``WITH`` (PostgreSQL),
+        the senders and conversations of those claimed read beside them (the keys are
+        distinct: one update per chat)."""
+        json_array = self.db.dialect.json_array
+        stamp = ts(now)
+        values = ", ".join(f"(?, ?, ?, {n})" for n in range(len(updates)))
+        linked = "EXISTS (SELECT 1 FROM identities o WHERE o.member_id = i.member_id AND o.id <> i.id)"
+        rows = await self.db.fetchall(
+            f"WITH v (update_key, user_id, chat_id, n) AS (VALUES {values}), claimed AS ("
+            "INSERT INTO inbox (channel, update_key, seq, received_at, processed_at) "
+            "SELECT ?, v.update_key, 0, ?, ? FROM v "
+            "ON CONFLICT (channel, update_key) DO UPDATE SET processed_at = excluded.processed_at, payload = NULL "
+            "WHERE inbox.processed_at IS NULL RETURNING update_key) "
+            "SELECT v.n, "
+            f"(SELECT {json_array('m.id', 'm.name', 'm.role', 'm.unit_id', 'm.status', linked)} "
+            " FROM identities i JOIN members m ON m.id = i.member_id "
+            " WHERE i.channel = ? AND i.external_id = v.user_id), "
+            f"(SELECT {json_array('flow', 'step', 'data', 'version')} FROM conversations c "
+            " WHERE c.channel = ? AND c.chat_id = v.chat_id) "
+            "FROM v JOIN claimed ON claimed.update_key = v.update_key",
+            [*(x for update in updates for x in update), channel, stamp, stamp, channel, channel],
+        )
+        found: list[tuple[bool, Member | None, Conversation]] = [(False, None, Conversation())] * len(updates)
+        for n, member_json, conv_json in rows:
+            found[n] = (True, *await self._loaded(channel, updates[n][1], member_json, conv_json, now))
+        return found
+
+    async def _loaded(self, channel: str, user_id: str, member_json: str | None, conv_json: str | None,
+                      now: datetime) -> tuple[Member | None, Conversation]:
+        """The sender and conversation a claim read (JSON arrays); a sender with another
+        identity too has this one marked as used last (pushes go here)."""
+        member = None
+        if member_json:
+            *fields, has_other = json.loads(member_json)
+            member = Member(*fields)
+            if has_other:  # a member on two channels is pushed to on the one used last
+                await ChannelRepository(self.db).seen(channel, user_id, now)
+        if conv_json:
+            flow, step, data, version = json.loads(conv_json)
+            return member, Conversation(flow, step, json.loads(data), version)
+        return member, Conversation()
 
     async def claim_and_load(
         self, channel: str, update_key: str, user_id: str, chat_id: str, now: datetime, locked: bool = False
@@ -161,16 +209,7 @@ class InboxRepository(_Repo):
         )
         if row is None:
             return False, None, Conversation()
-        member = None
-        if row[0]:
-            *fields, has_other = json.loads(row[0])
-            member = Member(*fields)
-            if has_other:  # a member on two channels is pushed to on the one used last
-                await ChannelRepository(self.db).seen(channel, user_id, now)
-        if row[1]:
-            flow, step, data, version = json.loads(row[1])
-            return True, member, Conversation(flow, step, json.loads(data), version)
-        return True, member, Conversation()
+        return (True, *await self._loaded(channel, user_id, row[0], row[1], now))
 
 
 # Insert-or-claim: a new key is stored as processed; a waiting one is claimed (payload

@@ -54,6 +54,9 @@ class SqliteDialect:
     def chat_locks(self, count: int) -> str:
         return ""
 
+    def modifying_ctes(self) -> bool:
+        return False
+
     def skip_locked(self) -> str:
         return ""  # one writer at a time: the claim's UPDATE ... WHERE status = 'pending' is enough
 
