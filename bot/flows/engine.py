@@ -76,10 +76,16 @@ class Engine:
     async def _handle_many(self, uow: UnitOfWork, inbounds: Sequence[Inbound],
                            now: datetime) -> list[list[Reply] | None]:
         assert len({inbound.chat_id for inbound in inbounds}) == len(inbounds), "one update per chat"
-        opened = await uow.open_inbound_many(
-            inbounds[0].channel, [(i.update_key, i.user_id, i.chat_id) for i in inbounds], now)
-        return [await self._handle_opened(uow, inbound, now, *found) if found[0] else None
-                for inbound, found in zip(inbounds, opened, strict=True)]
+        channel = inbounds[0].channel
+        opened = await uow.open_inbound_many(channel, [(i.update_key, i.user_id, i.chat_id) for i in inbounds], now)
+        # The conversations are saved together at the end: none of the group's flows reads a
+        # conversation (each was loaded with its claim), and every chat is held until the commit.
+        saves: list[tuple[str, Conversation]] = []
+        out = [await self._handle_opened(uow, inbound, now, *found, saves=saves) if found[0] else None
+               for inbound, found in zip(inbounds, opened, strict=True)]
+        if saves:
+            await uow.conversations.save_many(channel, saves, now)
+        return out
 
     async def _handle(self, uow: UnitOfWork, inbound: Inbound, now: datetime) -> list[Reply]:
         """Everything one update does to storage, in one transaction (in the database thread)."""
@@ -87,8 +93,10 @@ class Engine:
         return await self._handle_opened(uow, inbound, now, *found)
 
     async def _handle_opened(self, uow: UnitOfWork, inbound: Inbound, now: datetime, claimed: bool,
-                             member: Member | None, conv: Conversation) -> list[Reply]:
-        """The rest of :meth:`_handle`, the update claimed (or found handled before) and loaded."""
+                             member: Member | None, conv: Conversation,
+                             saves: list[tuple[str, Conversation]] | None = None) -> list[Reply]:
+        """The rest of :meth:`_handle`, the update claimed (or found handled before) and loaded.
+        ``saves``: the new conversation goes there, to be saved by the caller, instead of now."""
         if not claimed:
             log.info("skipping redelivered update %s/%s", inbound.channel, inbound.update_key)
             return []
@@ -103,7 +111,10 @@ class Engine:
             replies = refused.replies
         new = ctx.finish(loaded)
         if (new.flow, new.step, new.data) != loaded:
-            await uow.conversations.save(inbound.channel, inbound.chat_id, new, now)
+            if saves is None:
+                await uow.conversations.save(inbound.channel, inbound.chat_id, new, now)
+            else:
+                saves.append((inbound.chat_id, new))
         return replies
 
     async def _route(self, ctx: Context) -> list[Reply]:

@@ -528,14 +528,22 @@ class ConversationRepository(_Repo):
         return Conversation(row[0], row[1], json.loads(row[2]), row[3])
 
     async def save(self, channel: str, chat_id: str, conv: Conversation, now: datetime) -> None:
-        await self.db.execute(
-            "INSERT INTO conversations (channel, chat_id, flow, step, data, version, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (channel, chat_id) DO UPDATE SET "
-            "flow = excluded.flow, step = excluded.step, data = excluded.data, "
-            "version = excluded.version, updated_at = excluded.updated_at",
-            (channel, chat_id, conv.flow, conv.step, _to_json(conv.data),
-             conv.version, ts(now)),
-        )
+        await self.db.execute(_SAVE_CONVERSATION, (channel, chat_id, conv.flow, conv.step, _to_json(conv.data),
+                                                   conv.version, ts(now)))
+
+    async def save_many(self, channel: str, convs: Sequence[tuple[str, Conversation]], now: datetime) -> None:
+        """:meth:`save` of several chats' conversations (a webhook group's, at its end) in one call."""
+        await self.db.executemany(_SAVE_CONVERSATION, [
+            (channel, chat_id, conv.flow, conv.step, _to_json(conv.data), conv.version, ts(now))
+            for chat_id, conv in convs])
+
+
+_SAVE_CONVERSATION = (
+    "INSERT INTO conversations (channel, chat_id, flow, step, data, version, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (channel, chat_id) DO UPDATE SET "
+    "flow = excluded.flow, step = excluded.step, data = excluded.data, "
+    "version = excluded.version, updated_at = excluded.updated_at"
+)
 
 
 class AuditRepository(_Repo):

@@ -320,3 +320,20 @@ def test_json_logs_are_one_object_per_line() -> None:
     entry = json.loads(line)
     assert entry["level"] == "ERROR" and entry["logger"] == "bot.x" and entry["message"] == "chat 42: lỗi"
     assert "ValueError" in entry["exc"]
+
+
+async def test_a_step_left_by_one_webhook_update_is_where_the_next_goes_on(served) -> None:
+    """A group saves its conversations together at its end: the question a repeat asks is the
+    step the member's next message answers ("1": record it again)."""
+    app, api, code, _ = served
+    lan = api.user(550, first_name="Lan")
+    await app.post_telegram(api, lan.message_update(f"/start {code}"), HEADER)
+    await lan.next_replies(2)
+    for text in ("vneid 4", "vneid 4"):
+        await app.post_telegram(api, lan.message_update(text), HEADER)
+    assert "Đã ghi nhận" in (await lan.next_reply()).plain_text
+    question = await lan.next_reply()
+    assert question.buttons and "Đã ghi nhận" not in question.plain_text  # asked first: a repeat?
+    await app.post_telegram(api, lan.message_update("1"), HEADER)
+    assert "Đã ghi nhận" in (await lan.next_reply()).plain_text
+    assert await peek.live_reports(app.runtime.db, "service, count") == [("vneid", 4), ("vneid", 4)]

@@ -130,6 +130,10 @@ async def test_a_group_of_updates_is_claimed_and_loaded_each_as_alone(backend: D
                          (True, None, Conversation()), (False, None, Conversation())]
         assert await uow.inbox.waiting("telegram") == []
         assert not await uow.inbox.claim("telegram", "g1", NOW)  # claimed by the group
+        await uow.conversations.save_many("telegram", [("c-lan", Conversation()), ("c-9", Conversation("join", "x"))],
+                                          NOW)  # the group's new conversations, saved together at its end
+        assert await uow.conversations.load("telegram", "c-lan") == Conversation()
+        assert await uow.conversations.load("telegram", "c-9") == Conversation("join", "x")
 
 
 # The outbox -----------------------------------------------------------------------------------
