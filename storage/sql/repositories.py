@@ -361,15 +361,17 @@ class ReportRepository(_Repo):
         now: datetime,
         entered_by: int | None = None,
     ) -> None:
-        """Append one report per item; ``entered_by`` is set when someone reports on the member's behalf."""
-        await self.db.executemany(
+        """Append one report per item; ``entered_by`` is set when someone reports on the member's behalf.
+        One statement of one row per item (a call of the driver's, not one per row)."""
+        if not items:
+            return
+        day, stamp = occurred_on.isoformat(), ts(now)
+        values = ", ".join([f"(?, ?, ?, ?, ?, ?, ?, ?, ?, {COMMUNE_OF_VILLAGE})"] * len(items))
+        await self.db.execute(
             "INSERT INTO reports (batch_id, member_id, village_id, service, count, occurred_on, "
-            f"created_at, source, entered_by, commune_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, {COMMUNE_OF_VILLAGE})",
-            [
-                (batch_id, member_id, village_id, it.service, it.count, occurred_on.isoformat(), ts(now), source,
-                 entered_by, village_id)
-                for it in items
-            ],
+            f"created_at, source, entered_by, commune_id) VALUES {values}",
+            [value for it in items for value in
+             (batch_id, member_id, village_id, it.service, it.count, day, stamp, source, entered_by, village_id)],
         )
 
     async def get(self, report_id: int) -> Report | None:
