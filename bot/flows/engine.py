@@ -78,6 +78,11 @@ class Engine:
         assert len({inbound.chat_id for inbound in inbounds}) == len(inbounds), "one update per chat"
         channel = inbounds[0].channel
         opened = await uow.open_inbound_many(channel, [(i.update_key, i.user_id, i.chat_id) for i in inbounds], now)
+        # The communes of those who report, held and checked for today in one go (what each
+        # report's write would do on its own; one that writes nothing has held a commune idly).
+        await uow.cycle.prefetch_holds([member.unit_id for claimed, member, _ in opened if claimed and member
+                                        and member.active and member.role in report.REPORTING_ROLES],
+                                       now.astimezone(self.tz).date())
         # The conversations are saved together at the end: none of the group's flows reads a
         # conversation (each was loaded with its claim), and every chat is held until the commit.
         saves: list[tuple[str, Conversation]] = []

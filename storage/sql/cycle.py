@@ -52,6 +52,9 @@ class CycleRepository:
         # commune held: nothing else can confirm it before the commit (:meth:`hold`), and
         # :meth:`confirm` forgets it. :meth:`reopen` then has nothing to look for.
         self._unconfirmed: dict[int, tuple[date, date]] = {}
+        # (village id, day) -> check_village's first row, found by :meth:`prefetch_holds` with the
+        # commune held; forgotten at every write to closed periods or confirmations here.
+        self._held: dict[tuple[int, date], tuple[Any, ...]] = {}
 
     async def hold(self, commune_id: int, exclusive: bool = False) -> None:
         """Serialise this transaction with closing and confirming in the commune: shared for a
@@ -81,10 +84,30 @@ class CycleRepository:
         )
         return await self._checked(village_id, days, row)
 
+    async def prefetch_holds(self, village_ids: list[int], day: date) -> None:
+        """Before a group of writes (a webhook group's reports): :meth:`hold_and_check_village`
+        of every village for ``day``, in one statement on PostgreSQL (its function once per
+        village, the villages in order). Each later call for one of them and that day alone is
+        answered from here, as the commune stays held until the commit; a write here to closed
+        periods or confirmations forgets them all. Nothing to do on SQLite (no holds)."""
+        sql = self.db.dialect.hold_and_check() if village_ids else None
+        if sql is None:
+            return
+        stamp = day.isoformat()
+        rows = await self.db.fetchall(
+            "SELECT v.id, c.closed, c.confirmed FROM unnest(?::bigint[]) WITH ORDINALITY AS v(id, n) "
+            "CROSS JOIN LATERAL tcns_hold_and_check(v.id, ?, ?, ?) AS c ORDER BY v.n",
+            (sorted(set(village_ids)), HOLD_KEY, stamp, stamp),
+        )
+        for village_id, closed, confirmed in rows:
+            self._held[(village_id, day)] = (closed, confirmed)
+
     async def hold_and_check_village(self, village_id: int, days: list[date]) -> PeriodLock | None:
         """:meth:`hold_village` then :meth:`check_village` (same answer, same effect on
         :meth:`reopen`); on PostgreSQL one round trip, the check seeing everything committed
         before the hold was granted (a function: :meth:`~storage.sql.executor.Dialect.hold_and_check`)."""
+        if days and (row := self._held.get((village_id, days[0]))) is not None and all(d == days[0] for d in days):
+            return await self._checked(village_id, days, row)
         sql = self.db.dialect.hold_and_check() if days else None
         if sql is None:
             await self.hold_village(village_id)
@@ -117,6 +140,7 @@ class CycleRepository:
     async def confirm(self, commune_id: int, village_id: int, period: str, starts_on: date, ends_on: date,
                       by: int, now: datetime, figures: dict[str, int], on_time: bool) -> Confirmation | None:
         """A new live confirmation; None if the village's period is confirmed already."""
+        self._held.clear()
         self._unconfirmed.clear()
         changed = await self.db.execute(
             "INSERT INTO confirmations (commune_id, village_id, period, starts_on, ends_on, confirmed_by, "
@@ -173,6 +197,8 @@ class CycleRepository:
             )
             for row in rows:
                 found.setdefault(row[0], _confirmation(row))
+        if found:
+            self._held.clear()
         for confirmation in found.values():
             await self.db.execute(
                 "UPDATE confirmations SET reopened_at = ?, reopened_by = ?, reopen_reason = ? "
@@ -185,6 +211,7 @@ class CycleRepository:
     async def close(self, commune_id: int, period: str, starts_on: date, ends_on: date, by: int | None,
                     now: datetime) -> bool:
         """Close a period; False if it is closed already."""
+        self._held.clear()
         changed = await self.db.execute(
             f"INSERT INTO period_locks ({_LOCK_COLS}) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (commune_id, period, starts_on.isoformat(), ends_on.isoformat(), by, ts(now)),
@@ -193,6 +220,7 @@ class CycleRepository:
 
     async def reopen_period(self, commune_id: int, period: str) -> bool:
         """Reopen a closed period; False if it was not closed."""
+        self._held.clear()
         changed = await self.db.execute(
             "DELETE FROM period_locks WHERE commune_id = ? AND period = ?", (commune_id, period))
         return changed == 1

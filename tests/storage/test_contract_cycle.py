@@ -175,3 +175,24 @@ async def test_a_write_waiting_for_a_close_sees_what_it_committed(backend: Datab
 
     await asyncio.gather(staff(), write())
     assert order == ["staff", "check"]
+
+
+async def test_holds_prefetched_for_a_group_answer_as_each_check_would(backend: Database, commune):
+    """A webhook group holds the communes of its reporters and checks today for each village in
+    one go (PostgreSQL): each later check of a village for that day answers as its own would,
+    and a close or confirmation written in the same unit of work is seen, not a stale answer."""
+    (village, other), cid, leader = commune.villages, commune.commune.id, commune.members[0]
+    day, oct31 = date(2026, 11, 20), date(2026, 10, 31)
+    async with backend.uow() as uow:
+        await uow.cycle.close(cid, "2026-10", date(2026, 10, 1), oct31, commune.staff.id, NOW)
+    async with backend.uow() as uow:
+        await uow.cycle.prefetch_holds([village.id, other.id, village.id], day)
+        await uow.cycle.prefetch_holds([other.id], oct31)
+        assert await uow.cycle.hold_and_check_village(village.id, [day]) is None
+        assert (await uow.cycle.hold_and_check_village(other.id, [oct31])).period == "2026-10"
+        await uow.cycle.confirm(cid, village.id, *NOV, leader.id, NOW, {"vneid": 3}, True)
+        assert await uow.cycle.hold_and_check_village(village.id, [day]) is None
+        reopened = await uow.cycle.reopen(village.id, [day], leader.id, "report", NOW)
+        assert [c.period for c in reopened] == ["2026-11"]  # the confirmation written after the prefetch
+        await uow.cycle.close(cid, "2026-11", *NOV[1:], commune.staff.id, NOW)
+        assert (await uow.cycle.hold_and_check_village(other.id, [day])).period == "2026-11"
