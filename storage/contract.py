@@ -32,6 +32,11 @@ class UnitOfWork(Repositories, Protocol):
         """Claim an inbound update and load its sender and conversation (one round trip; a
         sender with another channel too has this one marked as the one used last)."""
 
+    def defer_appends(self) -> None:
+        """Let appends (a report's rows) wait for the unit's next statement or its commit, merged
+        with the appends made one after the other meanwhile (a webhook group's reports: one
+        INSERT). Errors of those rows then come from that later call."""
+
     async def open_inbound_many(self, channel: str, updates: Sequence[tuple[str, str, str]],
                                 now: datetime) -> list[tuple[bool, Member | None, Conversation]]:
         """:meth:`open_inbound` of several updates ``(update_key, user_id, chat_id)`` of different

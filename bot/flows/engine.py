@@ -78,6 +78,7 @@ class Engine:
         assert len({inbound.chat_id for inbound in inbounds}) == len(inbounds), "one update per chat"
         channel = inbounds[0].channel
         opened = await uow.open_inbound_many(channel, [(i.update_key, i.user_id, i.chat_id) for i in inbounds], now)
+        uow.defer_appends()  # the group's reports: one INSERT, sent with the next statement (or the commit)
         # The communes of those who report, held and checked for today in one go (what each
         # report's write would do on its own; one that writes nothing has held a commune idly).
         await uow.cycle.prefetch_holds([member.unit_id for claimed, member, _ in opened if claimed and member

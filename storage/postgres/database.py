@@ -61,6 +61,10 @@ class PostgresUnitOfWork(RepositorySet):
         sender with another channel too has this one marked as the one used last)."""
         return await self.inbox.claim_and_load(channel, update_key, user_id, chat_id, now)
 
+    def defer_appends(self) -> None:
+        """From now on, appends (reports) go with the unit's next statement (see ``PostgresExecutor.append``)."""
+        self.executor.deferring = True
+
     async def open_inbound_many(
         self, channel: str, updates: Sequence[tuple[str, str, str]], now: datetime
     ) -> list[tuple[bool, Member | None, Conversation]]:
@@ -198,6 +202,7 @@ class PostgresDatabase:
                     with contextlib.suppress(Exception):  # a busy or broken connection: the pool drops it
                         await conn.execute("ROLLBACK")
                 raise
+            await uow.executor.flush()
             if uow.executor.begun:
                 await conn.execute("COMMIT")
 

@@ -134,13 +134,35 @@ class PostgresExecutor:
         self._conn = conn
         self._begin = begin
         self.begun = False
+        self.deferring = False  # appends wait for the next statement (:meth:`append`)
+        self._later: list[tuple[str, list[str], list[Any]]] = []  # (head, rows, params) not yet sent
 
     async def _open(self) -> None:
+        if self._later:
+            await self.flush()
         if self._begin:
             self._begin, self.begun = False, True
             await self._conn.execute("BEGIN")
 
+    async def append(self, head: str, rows: str, params: Sequence[Any]) -> None:
+        if not self.deferring:
+            await self.execute(f"{head} VALUES {rows}", params)
+        elif self._later and self._later[-1][0] == head:
+            self._later[-1][1].append(rows)
+            self._later[-1][2].extend(params)
+        else:
+            self._later.append((head, [rows], list(params)))
+
+    async def flush(self) -> None:
+        """Send the deferred appends (before any other statement, and before the commit)."""
+        later, self._later = self._later, []
+        for head, rows, params in later:
+            await self._open()
+            await self._conn.execute(numbered(f"{head} VALUES {', '.join(rows)}"), *params)
+
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        if self._later:
+            await self.flush()
         if self._begin:
             text = inlined(sql, params)
             if text is not None:

@@ -76,3 +76,9 @@ class Executor(Protocol):
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None: ...
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
+
+    async def append(self, head: str, rows: str, params: Sequence[Any]) -> None:
+        """``{head} VALUES {rows}``: an INSERT whose result nobody reads. Run at once, unless
+        the unit of work defers them (PostgreSQL, :meth:`UnitOfWork.defer_appends`): then it
+        runs just before the unit's next statement or its commit, one INSERT with the rows of
+        the appends of the same ``head`` made one after the other meanwhile."""

@@ -367,9 +367,9 @@ class ReportRepository(_Repo):
             return
         day, stamp = occurred_on.isoformat(), ts(now)
         values = ", ".join([f"(?, ?, ?, ?, ?, ?, ?, ?, ?, {COMMUNE_OF_VILLAGE})"] * len(items))
-        await self.db.execute(
+        await self.db.append(
             "INSERT INTO reports (batch_id, member_id, village_id, service, count, occurred_on, "
-            f"created_at, source, entered_by, commune_id) VALUES {values}",
+            "created_at, source, entered_by, commune_id)", values,
             [value for it in items for value in
              (batch_id, member_id, village_id, it.service, it.count, day, stamp, source, entered_by, village_id)],
         )

@@ -127,6 +127,9 @@ class _SqliteExecutor:
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         await self._trip(lambda c: None, sql, list(rows), many=True)
 
+    async def append(self, head: str, rows: str, params: Sequence[Any]) -> None:
+        await self.execute(f"{head} VALUES {rows}", params)
+
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return await self._trip(lambda c: c.fetchall(), sql, params)
 
@@ -177,6 +180,9 @@ class _DirectExecutor:
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         self._raw.executemany(sql, rows).close()
+
+    async def append(self, head: str, rows: str, params: Sequence[Any]) -> None:
+        self._raw.execute(f"{head} VALUES {rows}", params).close()
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self._raw.execute(sql, params).fetchall()
@@ -251,6 +257,9 @@ class SqliteUnitOfWork(RepositorySet):
         """Claim an inbound update and load its sender and conversation (one round trip; a
         sender with another channel too has this one marked as the one used last)."""
         return await self.inbox.claim_and_load(channel, update_key, user_id, chat_id, now)
+
+    def defer_appends(self) -> None:
+        """Nothing to defer: statements here cost no round trip of their own."""
 
     async def open_inbound_many(
         self, channel: str, updates: Sequence[tuple[str, str, str]], now: datetime

@@ -9,7 +9,7 @@ import pytest
 from support.helpers import NOW
 
 from storage import Database
-from storage.models import NewMessage, NewReport, Target
+from storage.models import Conversation, NewMessage, NewReport, Target
 
 DAY = date(2026, 11, 20)
 
@@ -58,6 +58,34 @@ async def test_a_batch_reads_back_as_recorded(backend: Database, commune):
         assert await uow.reports.get(999_999) is None
         assert await uow.reports.member_totals(lan.id, DAY, DAY) == {"vneid": 5, "chu_ky_so": 2}
         assert await uow.reports.member_totals(lan.id, DAY + timedelta(days=1), DAY + timedelta(days=7)) == {}
+
+
+async def test_deferred_report_rows_are_there_for_the_next_read_and_at_the_commit(backend: Database, commune):
+    """A webhook group's unit of work defers its reports' rows (PostgreSQL: one INSERT with the
+    next statement): every later statement of the unit sees them, in order, and they commit;
+    a row that cannot be written fails that unit as a whole (nothing of it stays)."""
+    (lan, minh), village = commune.members[:2], commune.villages[0]
+    async with backend.uow() as uow:
+        uow.defer_appends()
+        await uow.reports.add_batch("d1", lan.id, village.id, [NewReport("vneid", 5)], DAY, "text", NOW)
+        await uow.reports.add_batch("d2", minh.id, village.id, [NewReport("vneid", 2), NewReport("cks", 1)],
+                                    DAY, "text", NOW)
+        assert await uow.reports.member_totals(minh.id, DAY, DAY) == {"vneid": 2, "cks": 1}
+        await uow.reports.add_batch("d3", lan.id, village.id, [NewReport("cks", 4)], DAY, "text", NOW)
+    async with backend.uow() as uow:
+        assert [(r.batch_id, r.service, r.count) for r in await uow.reports.batch("d3", lan.id)] == [("d3", "cks", 4)]
+        assert await uow.reports.member_totals(lan.id, DAY, DAY) == {"vneid": 5, "cks": 4}
+        first, second = await uow.reports.batch("d1", lan.id), await uow.reports.batch("d2", minh.id)
+        assert [r.id for r in first] < [r.id for r in second]  # in the order written
+    with pytest.raises(Exception):  # noqa: B017 - the driver's own error for a member who does not exist
+        async with backend.uow() as uow:
+            uow.defer_appends()
+            await uow.conversations.save("telegram", "c-d", Conversation("report", "x"), NOW)
+            await uow.reports.add_batch("d4", lan.id, village.id, [NewReport("vneid", 1)], DAY, "text", NOW)
+            await uow.reports.add_batch("d5", 999_999, village.id, [NewReport("vneid", 1)], DAY, "text", NOW)
+    async with backend.uow() as uow:
+        assert await uow.reports.batch("d4", lan.id) == []
+        assert await uow.conversations.load("telegram", "c-d") == Conversation()
 
 
 async def test_one_report_is_voided_once_with_who_and_why(backend: Database, commune):
