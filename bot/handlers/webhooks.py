@@ -44,7 +44,7 @@ MAX_CONNECTIONS = 40  # Telegram's default: requests it keeps open at once
 MAX_GROUP = 100  # updates one store takes at most (Telegram keeps at most MAX_CONNECTIONS in flight)
 # Groups of Telegram's handled at once: while the database runs one group's statements, this
 # process handles another's (a group's work is one statement after the other on one connection).
-GROUP_LANES = 3
+GROUP_LANES = 2
 
 OK, BAD, FORBIDDEN, FAILED, UNAVAILABLE = 200, 400, 403, 500, 503
 
