@@ -42,8 +42,9 @@ TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ZALO_SECRET_HEADER = "X-Bot-Api-Secret-Token"
 MAX_CONNECTIONS = 40  # Telegram's default: requests it keeps open at once
 MAX_GROUP = 100  # updates one store takes at most (Telegram keeps at most MAX_CONNECTIONS in flight)
-# Groups of Telegram's handled at once: while the database runs one group's statements, this
-# process handles another's (a group's work is one statement after the other on one connection).
+# Groups of Telegram's handled at once, in all the workers together: while the database runs one
+# group's statements, a worker handles another's (a group's work is one statement after the other
+# on one connection). More, and each group is smaller: the statements per report grow.
 GROUP_LANES = 2
 
 OK, BAD, FORBIDDEN, FAILED, UNAVAILABLE = 200, 400, 403, 500, 503
@@ -90,8 +91,10 @@ class GroupStore:
             lane.add_done_callback(self._running.discard)
 
     def _next_group(self) -> list[tuple[Delivered, bool, asyncio.Future[bytes | None]]]:
-        """What waits, up to an equal share per lane, one update per chat (none of a chat under way)."""
-        size = min(MAX_GROUP, -(-len(self._waiting) // self.lanes))
+        """What waits, up to an equal share per idle lane (this one among them; all of it while
+        the others are busy), one update per chat (none of a chat under way)."""
+        idle = self.lanes - len(self._running) + 1
+        size = min(MAX_GROUP, -(-len(self._waiting) // max(idle, 1)))
         group, later, chats = [], [], set(self._chats)
         for entry in self._waiting:
             if len(group) < size and entry[0].chat not in chats:
@@ -157,9 +160,10 @@ class TelegramWebhook:
     the 200 (:class:`GroupStore` with the adapter's ``handle_group``), its reply in the answer
     when it is one plain message; any other update is stored to wait for the dispatcher."""
 
-    def __init__(self, adapter: telegram.TelegramAdapter, secret: str | None, stop: asyncio.Event) -> None:
+    def __init__(self, adapter: telegram.TelegramAdapter, secret: str | None, stop: asyncio.Event,
+                 workers: int = 1) -> None:
         self.adapter, self.inbox, self.secret, self.stop = adapter, adapter.inbox, secret, stop
-        self._group = GroupStore(adapter.inbox, adapter.handle_group, GROUP_LANES)
+        self._group = GroupStore(adapter.inbox, adapter.handle_group, max(1, GROUP_LANES // workers))
 
     async def handle(self, secret: str | None, body: bytes) -> tuple[int, bytes | None]:
         if not zalo.secret_matches(self.secret or "", secret):  # constant time
