@@ -43,7 +43,6 @@ log = logging.getLogger(__name__)
 
 HEALTH_TIMEOUT = 3.0  # seconds the database gets to answer /healthz
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-WORKERS_ENV = "TCNS_SERVE_WORKERS"  # set by run_server for its workers: how many share the requests
 NOT_FOUND = Response(status_code=404)
 
 
@@ -179,7 +178,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                 adapter.inline_off = settings.telegram_inline_rate == 0
                 adapter.inline = InlineBudget(settings.telegram_inline_rate) if settings.telegram_rate_limit else None
             app.state.telegram = None if process.telegram is None else webhooks.TelegramWebhook(
-                process.telegram.adapter, settings.telegram_webhook_secret, stop, int(os.environ.get(WORKERS_ENV, 1)))
+                process.telegram.adapter, settings.telegram_webhook_secret, stop)
             app.state.zalo = None if process.zalo is None else webhooks.ZaloWebhook(
                 process.zalo, settings.zalo_webhook_token, stop)
             log.info("worker %d serving webhooks", os.getpid())
@@ -210,6 +209,5 @@ def run_server(host: str, port: int, workers: int) -> None:
     """Serve until SIGTERM/Ctrl-C (uvicorn's handlers: a graceful stop of every worker)."""
     import uvicorn
 
-    os.environ[WORKERS_ENV] = str(workers)  # the workers (spawned) inherit it
     uvicorn.run("bot.runtime.web:worker_app", factory=True, host=host, port=port, workers=workers,
                 log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=10)
