@@ -1,21 +1,22 @@
-"""The channels' webhook endpoints, store first: a 200 only once the update is
-durably in the inbox (``Inbox.accept``); a redelivered update is answered 200 and changes
-nothing (the inbox's key); a wrong or missing secret gets 403 and nothing is stored.
+"""The channels' webhook endpoints, store first: a 200 only once the update is durable (in
+the inbox, or handled with its effects committed); a redelivered update is answered 200 and
+changes nothing (the inbox's key); a wrong or missing secret gets 403 and nothing is stored.
 
 * Telegram ``POST /webhook/telegram``: the header ``X-Telegram-Bot-Api-Secret-Token`` must
-  equal ``TELEGRAM_WEBHOOK_SECRET`` (set with ``setWebhook``'s ``secret_token``). The body is
-  stored as Telegram sent it; PTB's ``Application.process_update`` handles it later, through
-  the same dispatcher as polling (in order per chat).
+  equal ``TELEGRAM_WEBHOOK_SECRET`` (set with ``setWebhook``'s ``secret_token``). A private
+  text is handled in its request, in a group with the texts that arrive together (one
+  transaction, :class:`GroupStore`), its reply in the answer when it is one plain message.
+  Any other update is stored as Telegram sent it and handled later by PTB's
+  ``Application.process_update``, through the same dispatcher as polling (in order per chat).
 * Zalo ``POST /webhook/zalo``: the header ``X-Bot-Api-Secret-Token`` must equal
   ``ZALO_WEBHOOK_SECRET``. The body is either ``{"ok": true, "result": {event}}`` or the bare
   event; the Zalo adapter's webhook entry (``ZaloAdapter.receive``) keys, stores and hands it
   on, as for polling; a store that failed is a 500 (Zalo may send it again).
 
 A webhook waits for room in the dispatcher before storing (bounded memory under a burst: the
-channel holds its next request meanwhile, as polling does not fetch). The stores of requests
-that arrive together share one statement and one commit (:class:`GroupStore`), each request
-answered once its own update is durable. The endpoints take the secret header and the body and
-return the status; the ASGI plumbing is bot/runtime/web.py's.
+channel holds its next request meanwhile, as polling does not fetch). The endpoints take the
+secret header and the body and return the status and the answer's body; the ASGI plumbing is
+bot/runtime/web.py's.
 """
 
 from __future__ import annotations
@@ -42,11 +43,6 @@ TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ZALO_SECRET_HEADER = "X-Bot-Api-Secret-Token"
 MAX_CONNECTIONS = 40  # Telegram's default: requests it keeps open at once
 MAX_GROUP = 100  # updates one store takes at most (Telegram keeps at most MAX_CONNECTIONS in flight)
-# Groups of Telegram's a worker handles at once. With two, while the database runs one group's
-# statements, the worker handles the other's; but each group is then smaller and the statements
-# per report grow: measured (bench/webhook.py), one lane per worker is 10-15% faster and cheaper,
-# and more throughput comes from more workers (--workers), each a lane and an event loop.
-GROUP_LANES = 1
 
 OK, BAD, FORBIDDEN, FAILED, UNAVAILABLE = 200, 400, 403, 500, 503
 
@@ -69,36 +65,26 @@ class GroupStore:
     Should that fail, they are stored to wait like the others (nothing of them was committed).
     A group takes one update per chat: a second one of a chat waits for the next group."""
 
-    def __init__(self, inbox: Inbox, handle: GroupHandler | None = None, lanes: int = 1) -> None:
+    def __init__(self, inbox: Inbox, handle: GroupHandler | None = None) -> None:
         self.inbox = inbox
         self.handle = handle
-        self.lanes = lanes  # groups under way at once (each on a connection of its own)
         self._waiting: list[tuple[Delivered, bool, asyncio.Future[bytes | None]]] = []
-        self._running: set[asyncio.Task[None]] = set()
-        self._chats: set[str] = set()  # the chats of the groups under way: a newer update of one waits
+        self._storing: asyncio.Task[None] | None = None
 
     async def store(self, update: Delivered, direct: bool = False) -> bytes | None:
         """Return once ``update`` is durably stored (raise if its store failed): None, or the
         body of the webhook's answer when it was handled in its group (``direct``)."""
         done = asyncio.get_running_loop().create_future()
         self._waiting.append((update, direct, done))
-        self._spawn()
+        if self._storing is None:
+            self._storing = asyncio.ensure_future(self._store_all())
         return await done  # a request that goes away (its future cancelled) leaves the others' store alone
 
-    def _spawn(self) -> None:
-        if self._waiting and len(self._running) < self.lanes:
-            lane = asyncio.ensure_future(self._store_all())
-            self._running.add(lane)
-            lane.add_done_callback(self._running.discard)
-
     def _next_group(self) -> list[tuple[Delivered, bool, asyncio.Future[bytes | None]]]:
-        """What waits, up to an equal share per idle lane (this one among them; all of it while
-        the others are busy), one update per chat (none of a chat under way)."""
-        idle = self.lanes - len(self._running) + 1
-        size = min(MAX_GROUP, -(-len(self._waiting) // max(idle, 1)))
-        group, later, chats = [], [], set(self._chats)
+        """What waits, one update per chat (a chat's next one waits for the next group)."""
+        group, later, chats = [], [], set()
         for entry in self._waiting:
-            if len(group) < size and entry[0].chat not in chats:
+            if len(group) < MAX_GROUP and entry[0].chat not in chats:
                 group.append(entry)
                 chats.add(entry[0].chat)
             else:
@@ -107,22 +93,20 @@ class GroupStore:
         return group
 
     async def _store_all(self) -> None:
-        """One lane: the next group of what waits, again until nothing is left that it may take
-        (an update whose chat is in another lane's group is taken by that lane next)."""
-        while group := self._next_group():
-            chats = {update.chat for update, _, _ in group}
-            self._chats |= chats
-            self._spawn()  # what is left goes to another lane meanwhile
-            try:
-                await self._store_group(group)
-            except BaseException as exc:  # every request of the group answers 500: the channel sends again
-                _settle(group, exc)
-                if not isinstance(exc, Exception):  # cancelled (a stop): the requests waiting after it too
-                    _settle(self._waiting, exc)
-                    self._waiting = []
-                    raise
-            finally:
-                self._chats -= chats
+        """One group after the other (one at a time: measured, two under way at once made each
+        group half as big and a report 10-15% dearer; more workers are what scales)."""
+        try:
+            while group := self._next_group():
+                try:
+                    await self._store_group(group)
+                except BaseException as exc:  # every request of the group answers 500: the channel sends again
+                    _settle(group, exc)
+                    if not isinstance(exc, Exception):  # cancelled (a stop): the requests waiting after it too
+                        _settle(self._waiting, exc)
+                        self._waiting = []
+                        raise
+        finally:
+            self._storing = None
 
     async def _store_group(self, group: list[tuple[Delivered, bool, asyncio.Future[bytes | None]]]) -> None:
         # Handled here only when nothing older of its chat can be waiting: none in the dispatcher,
@@ -163,7 +147,7 @@ class TelegramWebhook:
 
     def __init__(self, adapter: telegram.TelegramAdapter, secret: str | None, stop: asyncio.Event) -> None:
         self.adapter, self.inbox, self.secret, self.stop = adapter, adapter.inbox, secret, stop
-        self._group = GroupStore(adapter.inbox, adapter.handle_group, GROUP_LANES)
+        self._group = GroupStore(adapter.inbox, adapter.handle_group)
 
     async def handle(self, secret: str | None, body: bytes) -> tuple[int, bytes | None]:
         if not zalo.secret_matches(self.secret or "", secret):  # constant time

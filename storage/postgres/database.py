@@ -197,12 +197,12 @@ class PostgresDatabase:
             uow = PostgresUnitOfWork(conn, PostgresSnapshotSource(self.dsn), begin=True)
             try:
                 yield uow
+                await uow.executor.flush()  # deferred appends: an error in them rolls back as any other
             except BaseException:
                 if uow.executor.begun and not conn.is_closed():
                     with contextlib.suppress(Exception):  # a busy or broken connection: the pool drops it
                         await conn.execute("ROLLBACK")
                 raise
-            await uow.executor.flush()
             if uow.executor.begun:
                 await conn.execute("COMMIT")
 
