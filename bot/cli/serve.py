@@ -22,6 +22,7 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Handler]:  # type: ig
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.runtime.listeners import PortTaken
     from bot.runtime.web import MULTIPROC_ENV, run_server  # Starlette, uvicorn: only for this command
 
     texts = load_content(settings.content_dir).texts
@@ -48,6 +49,9 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         os.environ[MULTIPROC_ENV] = folder
     try:
         run_server(args.host, args.port, args.workers)
+    except PortTaken:
+        say(texts, "serve_cli.port_taken", err=True, host=args.host, port=args.port)
+        return 2
     finally:
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)

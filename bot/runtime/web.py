@@ -9,8 +9,9 @@
 Each worker runs the one start/stop sequence of :class:`bot.runtime.serve.BotProcess` with
 ``poll=False`` in the application's lifespan: the same channels, engine, outbox sender and
 (lease-held) scheduler as ``tcns run``. ``--workers N`` starts N such processes under
-uvicorn's supervisor (which restarts one that dies); they share nothing but the database,
-so N > 1 needs PostgreSQL.
+uvicorn's supervisor (which restarts one that dies), each listening on a socket of its own
+(``SO_REUSEPORT``, bot/runtime/listeners.py); they share nothing but the database, so N > 1
+needs PostgreSQL.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from starlette.routing import Route
 from bot.domain.clock import Clock
 from bot.handlers import webhooks
 from bot.handlers.telegram import InlineBudget
+from bot.runtime import listeners
 from bot.runtime.backend import latest_schema
 from bot.runtime.core import Runtime, open_runtime
 from bot.runtime.logs import configure_logging
@@ -206,8 +208,23 @@ def worker_app() -> Starlette:
 
 
 def run_server(host: str, port: int, workers: int) -> None:
-    """Serve until SIGTERM/Ctrl-C (uvicorn's handlers: a graceful stop of every worker)."""
+    """Serve until SIGTERM/Ctrl-C (uvicorn's handlers: a graceful stop of every worker). Several
+    workers run under uvicorn's supervisor (it restarts one that dies), each on a listening socket
+    of its own (bot/runtime/listeners.py: the kernel spreads the connections over them).
+    :class:`~bot.runtime.listeners.PortTaken` when something listens on the address already."""
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
-    uvicorn.run("bot.runtime.web:worker_app", factory=True, host=host, port=port, workers=workers,
-                log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=10)
+    options: dict[str, Any] = dict(factory=True, host=host, port=port, workers=workers, log_config=None,
+                                   access_log=False, lifespan="on", timeout_graceful_shutdown=10)
+    if workers == 1:
+        if port:
+            listeners.free_port(host, port)  # said in Vietnamese by the command, not logged by uvicorn
+        uvicorn.run("bot.runtime.web:worker_app", **options)
+        return
+    config = uvicorn.Config("bot.runtime.web:worker_app", **options)
+    reserved = listeners.reserve(host, port)  # held until the last worker has stopped
+    try:
+        Multiprocess(config, sockets=listeners.WorkerSockets(host, reserved.getsockname()[1])).run()
+    finally:
+        reserved.close()
