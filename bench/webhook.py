@@ -31,7 +31,12 @@ directly.
 Prints reports/s per case and the ratio to the bare app. Goal (issue 14): ratio >= 0.5 with
 one worker, two workers faster than one.
 
-    python bench/webhook.py [--reports 3000] [--members 300] [--concurrency 32]
+    python bench/webhook.py [--reports 3000] [--members 300] [--concurrency 32] [--rounds 3]
+
+Every case runs ``--rounds`` times, the cases in turn (bare, pg-1, pg-2, sqlite-1, bare, ...):
+this machine's speed drifts by half within a minute, so one round compares cases run seconds
+apart, and the figures to quote are the medians (printed last, with the rounds that had two
+workers faster than one).
 
 PostgreSQL: ``TCNS_TEST_POSTGRES`` names a server (a user that may create databases), else a
 throwaway one from pgserver is started, as the tests do. The figures depend on what else the
@@ -234,12 +239,17 @@ async def wait_healthy(url: str, path: str, process: asyncio.subprocess.Process,
     raise TimeoutError("server did not start")
 
 
+GATHER_MS: list[str] = []  # --gather-ms, for tcns serve (else its default)
+
+
 def serve_env(db: str, api: Any, port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TCNS_", "TELEGRAM_", "ZALO_"))}
     env.update(TCNS_DB=db, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=api.base_url,
                TELEGRAM_FILE_BASE_URL=api.base_file_url, TELEGRAM_WEBHOOK_SECRET=SECRET,
                TCNS_PUBLIC_URL=f"http://127.0.0.1:{port}", TCNS_LOG_FORMAT="json", PYTHONPATH=str(ROOT),
                TELEGRAM_RATE_LIMIT="false")  # the fake Bot API has no flood limits to respect
+    if GATHER_MS:
+        env["TCNS_WEBHOOK_GATHER_MS"] = GATHER_MS[0]
     return env
 
 
@@ -327,6 +337,19 @@ class Result:
     rate: float  # reports/s, the whole job
     acked: float  # 200s/s
     cpu: float  # milliseconds of CPU per report, every process of the case
+    group: float = 0.0  # updates per webhook group (one transaction, one commit): tcns only
+
+
+async def groups(base: str) -> tuple[float, float]:
+    """The webhook groups so far, from /metrics (every worker's): updates in them, and groups."""
+    async with aiohttp.ClientSession() as client, client.get(base + "/metrics") as answer:
+        text = await answer.text()
+    found = {}
+    for line in text.splitlines():
+        for part in ("sum", "count"):
+            if line.startswith(f'tcns_webhook_group_updates_{part}{{channel="telegram"}}'):
+                found[part] = float(line.rsplit(" ", 1)[1])
+    return found.get("sum", 0.0), found.get("count", 0.0)
 
 
 def warm_up(members: int) -> list[dict[str, Any]]:
@@ -353,6 +376,7 @@ async def tcns_case(name: str, db: str, workers: int, args: argparse.Namespace, 
             await post_all(f"http://127.0.0.1:{port}", warm, args.concurrency)
             await until(lambda: asyncio.sleep(0, len(api.calls_to("sendMessage")) + len(ANSWERED) >= len(warm)), 60)
             sent_before = len(api.calls_to("sendMessage")) + len(ANSWERED)
+            grouped = await groups(f"http://127.0.0.1:{port}")
             cpu = Cpu(process.pid, postmaster(PG_FOLDER[0]) if db.startswith("postgres") and PG_FOLDER else None,
                       fake=True).start()
             started = time.monotonic()
@@ -365,14 +389,17 @@ async def tcns_case(name: str, db: str, workers: int, args: argparse.Namespace, 
             finished = await until(done, 300)
             elapsed = time.monotonic() - started
             spent, total = cpu.per_report(len(batch))
+            updates_in, count = (after - before for after, before in
+                                 zip(await groups(f"http://127.0.0.1:{port}"), grouped, strict=True))
         finally:
             await stop(process)
+    group = updates_in / count if count else 0.0
     print(f"  {name}: all {len(batch)} answered 200 in {posted:.1f} s, all recorded and replied in {elapsed:.1f} s;"
-          f" {spent}", flush=True)
+          f" {spent}; {group:.1f} updates per group", flush=True)
     recorded = await count_reports(db)
     if not finished or recorded != len(batch):
         print(f"  {name}: {recorded} of {len(batch)} recorded (answered: {finished})", file=sys.stderr)
-    return Result(len(batch) / elapsed, len(batch) / posted, total)
+    return Result(len(batch) / elapsed, len(batch) / posted, total, group)
 
 
 async def bare_case(db: str, args: argparse.Namespace, workdir: Path) -> Result:
@@ -400,29 +427,73 @@ async def main() -> None:
     parser.add_argument("--members", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--only", nargs="*", default=["bare", "pg-1", "pg-2", "sqlite-1"])
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="every case this many times, in turn (the figures are each case's median)")
+    parser.add_argument("--gather-ms", help="TCNS_WEBHOOK_GATHER_MS for tcns serve (0: groups never wait)")
     args = parser.parse_args()
-    results: dict[str, Result] = {}
+    if args.gather_ms is not None:
+        GATHER_MS.append(args.gather_ms)
+    rounds: list[dict[str, Result]] = []
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="tcns-webhook-") as folder:
         workdir = Path(folder)
-        for case in args.only:
-            if case == "bare":
-                results[case] = await bare_case(await new_postgres(), args, workdir)
-            elif case.startswith("pg-"):
-                results[case] = await tcns_case(case, await new_postgres(), int(case[3:]), args, workdir)
-            elif case == "sqlite-1":
-                results[case] = await tcns_case(case, str(workdir / "tcns.db"), 1, args, workdir)
-            print(f"{case:>9}: {results[case].rate:8.0f} reports/s", flush=True)
-    print(f"\n{args.reports} text reports over HTTP, {args.concurrency} requests in flight, {os.cpu_count()} cores,"
-          f" load average {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end")
-    bare = results.get("bare")
-    print(f"  {'case':>9}  {'reports/s':>9}  {'ratio':>10}  {'200s/s':>7}  {'CPU ms/report':>13}  {'CPU ratio':>9}")
-    for case, result in results.items():
+        for number in range(1, args.rounds + 1):
+            results: dict[str, Result] = {}
+            for case in args.only:
+                if case == "bare":
+                    results[case] = await bare_case(await new_postgres(), args, workdir)
+                elif case.startswith("pg-"):
+                    results[case] = await tcns_case(case, await new_postgres(), int(case[3:]), args, workdir)
+                elif case == "sqlite-1":
+                    (workdir / "tcns.db").unlink(missing_ok=True)
+                    results[case] = await tcns_case(case, str(workdir / "tcns.db"), 1, args, workdir)
+                print(f"{case:>9}: {results[case].rate:8.0f} reports/s (round {number})", flush=True)
+            rounds.append(results)
+    report(rounds, args, load)
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def report(rounds: list[dict[str, Result]], args: argparse.Namespace, load: float) -> None:
+    """Each round's reports/s and ratios, then each case's medians. The machine's speed drifts
+    by half within a minute here: a round compares cases run seconds apart; the medians of
+    several rounds are the figures to quote."""
+    gather = f", TCNS_WEBHOOK_GATHER_MS={args.gather_ms}" if args.gather_ms is not None else ""
+    print(f"\n{args.reports} text reports over HTTP, {args.concurrency} requests in flight,"
+          f" {os.cpu_count()} cores{gather}, {len(rounds)} rounds, load average {load:.1f} at the start,"
+          f" {os.getloadavg()[0]:.1f} at the end")
+    cases = list(rounds[0])
+    paired = "pg-1" in cases and "pg-2" in cases
+    print("  round  " + "  ".join(f"{case:>17}" for case in cases) + ("  2 workers / 1" if paired else ""))
+    for number, results in enumerate(rounds, 1):
+        bare = results.get("bare")
+        cells = [f"{r.rate:6.0f}/s" + (f" {r.rate / bare.rate:4.2f}x" if bare else "") for r in results.values()]
+        pair = f"  {results['pg-2'].rate / results['pg-1'].rate:14.2f}" if paired else ""
+        print(f"  {number:5}  " + "  ".join(f"{cell:>17}" for cell in cells) + pair)
+    medians = {case: Result(*(median([getattr(r[case], field) for r in rounds])
+                              for field in ("rate", "acked", "cpu", "group"))) for case in cases}
+    bare = medians.get("bare")
+    print(f"\n  medians of {len(rounds)} rounds")
+    print(f"  {'case':>9}  {'reports/s':>9}  {'ratio':>10}  {'200s/s':>7}  {'CPU ms/report':>13}  {'CPU ratio':>9}"
+          f"  {'per group':>9}")
+    for case, result in medians.items():
         ratio = f"{result.rate / bare.rate:5.2f}x bare" if bare else ""
         cpu_ratio = f"{bare.cpu / result.cpu:9.2f}" if bare and result.cpu else ""
-        print(f"  {case:>9}  {result.rate:9.0f}  {ratio:>10}  {result.acked:7.0f}  {result.cpu:13.2f}  {cpu_ratio}")
-    print("  (CPU ratio: the bare app's CPU per report over the case's, every process counted: the ratio that\n"
-          "   reports/s would show if both were bound by these cores alone; the SQLite case has no PostgreSQL)")
+        group = f"{result.group:9.1f}" if result.group else ""
+        print(f"  {case:>9}  {result.rate:9.0f}  {ratio:>10}  {result.acked:7.0f}  {result.cpu:13.2f}  {cpu_ratio:>9}"
+              f"  {group}")
+    if paired:
+        wins = sum(r["pg-2"].rate > r["pg-1"].rate for r in rounds)
+        print(f"  2 workers / 1 worker: {medians['pg-2'].rate / medians['pg-1'].rate:.2f} (medians);"
+              f" 2 faster in {wins} of {len(rounds)} rounds")
+    print("  (ratio: to the bare app, the goal >= 0.5 with one worker; CPU ratio: the bare app's CPU per report\n"
+          "   over the case's, every process counted: the ratio reports/s would show if both were bound by\n"
+          "   these cores alone; the SQLite case has no PostgreSQL; per group: updates per webhook group, one\n"
+          "   transaction and one commit each, from /metrics)")
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ZALO_SECRET_HEADER = "X-Bot-Api-Secret-Token"
 MAX_CONNECTIONS = 40  # Telegram's default: requests it keeps open at once
 MAX_GROUP = 100  # updates one store takes at most (Telegram keeps at most MAX_CONNECTIONS in flight)
+GATHER_SECONDS = 0.002  # under load, how long a group may wait for the requests the last one answered
 
 OK, BAD, FORBIDDEN, FAILED, UNAVAILABLE = 200, 400, 403, 500, 503
 
@@ -54,8 +55,16 @@ class GroupStore:
     """Group commit of the webhook's stores: the updates whose requests arrive while a store is
     under way are stored together by the next one, in one statement and one durable commit
     (:meth:`Inbox.accept` takes a batch), and each request returns once its own update is
-    stored. Nothing waits for company: a request that finds no store under way starts one at
-    once, so a lone update is stored as before, and under load the commits per update fall.
+    stored. A lone update is stored at once; under load, the commits per update fall.
+
+    Under load a group waits a moment for company (at most ``gather`` seconds): the requests
+    that the last group answered come back at about the same time (the channel sends its next
+    update on each connection as soon as it has the answer), and the first of them would
+    otherwise start a group on its own, the others following in the next: twice the groups,
+    each costing its round trips and its commit. So when the last group, of n updates, ended
+    less than ``gather`` ago, the next one waits until its n requests are back beside those
+    that were waiting when it ended, or the time is up. A group of one, or one that ended
+    longer ago, makes nobody wait. (Figures: README, "Webhooks and workers".)
 
     With ``handle`` (Telegram's :meth:`~bot.handlers.telegram.TelegramAdapter.handle_group`),
     the group's ``direct`` updates (private texts) whose chat has nothing waiting in the
@@ -65,17 +74,25 @@ class GroupStore:
     Should that fail, they are stored to wait like the others (nothing of them was committed).
     A group takes one update per chat: a second one of a chat waits for the next group."""
 
-    def __init__(self, inbox: Inbox, handle: GroupHandler | None = None) -> None:
+    def __init__(self, inbox: Inbox, handle: GroupHandler | None = None, gather: float = GATHER_SECONDS) -> None:
         self.inbox = inbox
         self.handle = handle
+        self.gather = gather
         self._waiting: list[tuple[Delivered, bool, asyncio.Future[bytes | None]]] = []
         self._storing: asyncio.Task[None] | None = None
+        self._answered = 0  # the size of the last group
+        self._ended = 0.0  # when it ended (the loop's clock)
+        self._expected = 0  # those it answered and those waiting then: the next group, under load
+        self._company: asyncio.Future[None] | None = None  # a gathering's wake-up, once ``_want`` wait
+        self._want = 0
 
     async def store(self, update: Delivered, direct: bool = False) -> bytes | None:
         """Return once ``update`` is durably stored (raise if its store failed): None, or the
         body of the webhook's answer when it was handled in its group (``direct``)."""
         done = asyncio.get_running_loop().create_future()
         self._waiting.append((update, direct, done))
+        if self._company is not None and len(self._waiting) >= self._want and not self._company.done():
+            self._company.set_result(None)
         if self._storing is None:
             self._storing = asyncio.ensure_future(self._store_all())
         return await done  # a request that goes away (its future cancelled) leaves the others' store alone
@@ -96,7 +113,16 @@ class GroupStore:
         """One group after the other (one at a time: measured, two under way at once made each
         group half as big and a report 10-15% dearer; more workers are what scales)."""
         try:
-            while group := self._next_group():
+            while True:
+                try:
+                    await self._gather()
+                except BaseException as exc:  # cancelled (a stop) while gathering: no request left waiting
+                    _settle(self._waiting, exc)
+                    self._waiting = []
+                    raise
+                if not (group := self._next_group()):
+                    break
+                metrics.GROUPS.labels(self.inbox.channel).observe(len(group))
                 try:
                     await self._store_group(group)
                 except BaseException as exc:  # every request of the group answers 500: the channel sends again
@@ -105,8 +131,25 @@ class GroupStore:
                         _settle(self._waiting, exc)
                         self._waiting = []
                         raise
+                finally:  # what comes back: the requests it answered; with those waiting, the next group
+                    self._answered, self._ended = len(group), asyncio.get_running_loop().time()
+                    self._expected = min(MAX_GROUP, len(group) + len(self._waiting))
         finally:
             self._storing = None
+
+    async def _gather(self) -> None:
+        """Under load (the last group was of several and ended within ``gather``), wait until
+        the requests it answered are back, for ``gather`` at most (see the class)."""
+        loop = asyncio.get_running_loop()
+        if self._answered < 2 or len(self._waiting) >= self._expected or loop.time() - self._ended >= self.gather:
+            return
+        self._want, self._company = self._expected, loop.create_future()
+        timer = loop.call_later(self.gather, _wake, self._company)
+        try:
+            await self._company
+        finally:
+            timer.cancel()
+            self._company = None
 
     async def _store_group(self, group: list[tuple[Delivered, bool, asyncio.Future[bytes | None]]]) -> None:
         # Handled here only when nothing older of its chat can be waiting: none in the dispatcher,
@@ -129,6 +172,11 @@ class GroupStore:
             _settle(group, None)
 
 
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 def _settle(group: Sequence[tuple[Delivered, bool, asyncio.Future[bytes | None]]], error: BaseException | None) -> None:
     for _, _, done in group:
         if not done.done():
@@ -145,9 +193,10 @@ class TelegramWebhook:
     the 200 (:class:`GroupStore` with the adapter's ``handle_group``), its reply in the answer
     when it is one plain message; any other update is stored to wait for the dispatcher."""
 
-    def __init__(self, adapter: telegram.TelegramAdapter, secret: str | None, stop: asyncio.Event) -> None:
+    def __init__(self, adapter: telegram.TelegramAdapter, secret: str | None, stop: asyncio.Event,
+                 gather: float = GATHER_SECONDS) -> None:
         self.adapter, self.inbox, self.secret, self.stop = adapter, adapter.inbox, secret, stop
-        self._group = GroupStore(adapter.inbox, adapter.handle_group)
+        self._group = GroupStore(adapter.inbox, adapter.handle_group, gather)
 
     async def handle(self, secret: str | None, body: bytes) -> tuple[int, bytes | None]:
         if not zalo.secret_matches(self.secret or "", secret):  # constant time

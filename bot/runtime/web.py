@@ -180,7 +180,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                 adapter.inline_off = settings.telegram_inline_rate == 0
                 adapter.inline = InlineBudget(settings.telegram_inline_rate) if settings.telegram_rate_limit else None
             app.state.telegram = None if process.telegram is None else webhooks.TelegramWebhook(
-                process.telegram.adapter, settings.telegram_webhook_secret, stop)
+                process.telegram.adapter, settings.telegram_webhook_secret, stop, settings.webhook_gather_ms / 1000)
             app.state.zalo = None if process.zalo is None else webhooks.ZaloWebhook(
                 process.zalo, settings.zalo_webhook_token, stop)
             log.info("worker %d serving webhooks", os.getpid())

@@ -17,5 +17,7 @@ HANDLED = Histogram("tcns_update_handle_seconds", "Time to handle one stored upd
                     ["channel"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 WEBHOOK = Histogram("tcns_webhook_store_seconds", "Webhook request to durable store (the time before the 200)",
                     ["channel"], buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1))
+GROUPS = Histogram("tcns_webhook_group_updates", "Webhook updates handled or stored together (one transaction)",
+                   ["channel"], buckets=(1, 2, 4, 8, 16, 32, 64, 100))
 REPLIES = Counter("tcns_replies_sent", "Replies sent in answer to an update", ["channel"])
 PUSHED = Counter("tcns_outbox_deliveries", "Outbox rows settled by this process's sender", ["channel", "outcome"])

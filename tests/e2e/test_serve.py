@@ -196,6 +196,7 @@ async def test_healthz_and_metrics(served) -> None:
     assert 'tcns_replies_sent_total{channel="telegram"}' in text
     assert "tcns_update_handle_seconds_bucket" in text
     assert "tcns_webhook_store_seconds_bucket" in text
+    assert 'tcns_webhook_group_updates_count{channel="telegram"}' in text  # how many go together
     assert "tcns_workers_live 1.0" in text
 
 

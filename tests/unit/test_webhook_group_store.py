@@ -1,6 +1,8 @@
 """The webhook's group commit (bot/handlers/webhooks.py GroupStore): requests arriving while a
 store is under way are stored together by the next one, each answered once its own update is
-stored; a store that fails or is cancelled (a stop) leaves no request waiting for ever."""
+stored; under load a group waits a moment for the requests the last one answered (never a lone
+update after a quiet moment); a store that fails or is cancelled (a stop) leaves no request
+waiting for ever."""
 
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ from bot.services.inbox import Delivered
 
 
 class SlowInbox:
+    channel = "test"
+
     def __init__(self) -> None:
         self.batches: list[list[str]] = []
         self.release = asyncio.Event()
@@ -98,3 +102,57 @@ async def test_a_text_is_handled_in_its_request_only_when_nothing_older_of_its_c
     assert await group.store(_update("4"), direct=True) is None
     assert handled == [["1"]] and inbox.batches[-1] == ["4"]
 
+
+
+async def _a_group_of_three(group: GroupStore) -> None:
+    await asyncio.wait_for(asyncio.gather(*(group.store(_update(k)) for k in ("a", "b", "c"))), 1)
+
+
+async def test_under_load_a_group_waits_for_the_requests_the_last_one_answered() -> None:
+    """The three answered come back one after the other: the first waits for the others, so
+    they go as one group (one commit), not as a group of one and then one of two."""
+    inbox = SlowInbox()
+    inbox.release.set()
+    group = GroupStore(inbox, gather=5)  # type: ignore[arg-type]
+    await _a_group_of_three(group)
+    back = [asyncio.create_task(group.store(_update("d")))]
+    await asyncio.sleep(0.02)
+    assert not back[0].done() and inbox.batches == [["a", "b", "c"]]  # gathering
+    back += [asyncio.create_task(group.store(_update(k))) for k in ("e", "f")]
+    await asyncio.wait_for(asyncio.gather(*back), 1)  # the third came: no waiting out the 5 s
+    assert inbox.batches == [["a", "b", "c"], ["d", "e", "f"]]
+
+
+async def test_a_gathering_waits_no_longer_than_its_time() -> None:
+    inbox = SlowInbox()
+    inbox.release.set()
+    group = GroupStore(inbox, gather=0.05)  # type: ignore[arg-type]
+    await _a_group_of_three(group)
+    await asyncio.wait_for(group.store(_update("d")), 1)  # the others never come
+    assert inbox.batches == [["a", "b", "c"], ["d"]]
+
+
+async def test_a_lone_update_is_stored_at_once_after_a_group_of_one_or_a_quiet_moment() -> None:
+    inbox = SlowInbox()
+    inbox.release.set()
+    group = GroupStore(inbox, gather=0.3)  # type: ignore[arg-type]
+    await asyncio.wait_for(group.store(_update("a")), 0.1)
+    await asyncio.wait_for(group.store(_update("b")), 0.1)  # after a group of one: nobody to wait for
+    await _a_group_of_three(group)
+    await asyncio.sleep(0.35)  # longer ago than a gathering's time: not under load
+    await asyncio.wait_for(group.store(_update("z")), 0.1)
+    assert inbox.batches == [["a"], ["b"], ["a", "b", "c"], ["z"]]
+
+
+async def test_a_stop_while_gathering_leaves_no_request_waiting() -> None:
+    inbox = SlowInbox()
+    inbox.release.set()
+    group = GroupStore(inbox, gather=5)  # type: ignore[arg-type]
+    await _a_group_of_three(group)
+    request = asyncio.create_task(group.store(_update("d")))
+    await asyncio.sleep(0.02)
+    assert group._storing is not None and not request.done()
+    group._storing.cancel()  # a shutdown
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(request, 1)
+    assert inbox.batches == [["a", "b", "c"]]  # nothing stored, and Telegram sends it again
