@@ -43,7 +43,7 @@ TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ZALO_SECRET_HEADER = "X-Bot-Api-Secret-Token"
 MAX_CONNECTIONS = 40  # Telegram's default: requests it keeps open at once
 MAX_GROUP = 100  # updates one store takes at most (Telegram keeps at most MAX_CONNECTIONS in flight)
-GATHER_SECONDS = 0.002  # under load, how long a group may wait for the requests the last one answered
+GATHER_SECONDS = 0.005  # under load, how long a group may wait for the requests the last one answered
 
 OK, BAD, FORBIDDEN, FAILED, UNAVAILABLE = 200, 400, 403, 500, 503
 

@@ -46,8 +46,9 @@ class Settings(BaseSettings):
     # TELEGRAM_RATE_LIMIT=false there is no budget: every single-message reply goes that way.
     telegram_inline_rate: float = Field(default=20.0, ge=0, le=1000, validation_alias="TELEGRAM_WEBHOOK_INLINE_RATE")
     # Under load, how long a webhook group may wait for the requests the last one answered
-    # (bot/handlers/webhooks.py GroupStore), in milliseconds: bigger groups, fewer commits. 0: never.
-    webhook_gather_ms: float = Field(default=2.0, ge=0, le=100, validation_alias="TCNS_WEBHOOK_GATHER_MS")
+    # (bot/handlers/webhooks.py GroupStore, GATHER_SECONDS), in milliseconds: bigger groups, fewer
+    # commits. 0: never.
+    webhook_gather_ms: float = Field(default=5.0, ge=0, le=100, validation_alias="TCNS_WEBHOOK_GATHER_MS")
     file_secret: str | None = Field(default=None, validation_alias="TCNS_FILE_SECRET")
     log_format: str = Field(default="text", pattern="^(text|json)$", validation_alias="TCNS_LOG_FORMAT")
 
