@@ -35,8 +35,8 @@ one worker, two workers faster than one.
 
 Every case runs ``--rounds`` times, the cases in turn (bare, pg-1, pg-2, sqlite-1, bare, ...):
 this machine's speed drifts by half within a minute, so one round compares cases run seconds
-apart, and the figures to quote are the medians (printed last, with the rounds that had two
-workers faster than one).
+apart, and the figures to quote are the medians (printed last: each case's reports/s, and the
+median of each round's ratios, with the rounds that had two workers faster than one).
 
 PostgreSQL: ``TCNS_TEST_POSTGRES`` names a server (a user that may create databases), else a
 throwaway one from pgserver is started, as the tests do. The figures depend on what else the
@@ -477,19 +477,24 @@ def report(rounds: list[dict[str, Result]], args: argparse.Namespace, load: floa
     medians = {case: Result(*(median([getattr(r[case], field) for r in rounds])
                               for field in ("rate", "acked", "cpu", "group"))) for case in cases}
     bare = medians.get("bare")
-    print(f"\n  medians of {len(rounds)} rounds")
+    # The ratios are the medians of each round's (cases run seconds apart, on the machine as it was).
+    ratios = {case: median([r[case].rate / r["bare"].rate for r in rounds]) for case in cases} if bare else {}
+    cpu_ratios = {case: median([r["bare"].cpu / r[case].cpu for r in rounds if r[case].cpu]) for case in cases} \
+        if bare else {}
+    print(f"\n  medians of {len(rounds)} rounds (the ratios: medians of each round's)")
     print(f"  {'case':>9}  {'reports/s':>9}  {'ratio':>10}  {'200s/s':>7}  {'CPU ms/report':>13}  {'CPU ratio':>9}"
           f"  {'per group':>9}")
     for case, result in medians.items():
-        ratio = f"{result.rate / bare.rate:5.2f}x bare" if bare else ""
-        cpu_ratio = f"{bare.cpu / result.cpu:9.2f}" if bare and result.cpu else ""
+        ratio = f"{ratios[case]:5.2f}x bare" if bare else ""
+        cpu_ratio = f"{cpu_ratios[case]:9.2f}" if bare and result.cpu else ""
         group = f"{result.group:9.1f}" if result.group else ""
         print(f"  {case:>9}  {result.rate:9.0f}  {ratio:>10}  {result.acked:7.0f}  {result.cpu:13.2f}  {cpu_ratio:>9}"
               f"  {group}")
     if paired:
         wins = sum(r["pg-2"].rate > r["pg-1"].rate for r in rounds)
-        print(f"  2 workers / 1 worker: {medians['pg-2'].rate / medians['pg-1'].rate:.2f} (medians);"
-              f" 2 faster in {wins} of {len(rounds)} rounds")
+        pairs = median([r["pg-2"].rate / r["pg-1"].rate for r in rounds])
+        print(f"  2 workers / 1 worker: {pairs:.2f} (the median of each round's); 2 faster in {wins} of"
+              f" {len(rounds)} rounds")
     print("  (ratio: to the bare app, the goal >= 0.5 with one worker; CPU ratio: the bare app's CPU per report\n"
           "   over the case's, every process counted: the ratio reports/s would show if both were bound by\n"
           "   these cores alone; the SQLite case has no PostgreSQL; per group: updates per webhook group, one\n"
