@@ -34,8 +34,9 @@ def _env(db: str, api: FakeBotApi, port: int) -> dict[str, str]:
 
 
 def _serve(db: str, api: FakeBotApi, port: int, folder: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--port", str(port), "--workers", "2"],
-                            env=_env(db, api, port), cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    with (folder / "serve.log").open("wb") as log:  # the child keeps its own copy of the file
+        return subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--port", str(port), "--workers", "2"],
+                                env=_env(db, api, port), cwd=folder, stdout=log, stderr=subprocess.STDOUT)
 
 
 async def _request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str,
@@ -63,7 +64,7 @@ async def _get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path:
 async def _healthy(port: int, server: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
+        assert server.poll() is None, "tcns serve stopped"
         try:
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
             try:
@@ -122,6 +123,8 @@ async def test_two_workers_share_the_connections_and_a_second_server_on_the_port
         server = _serve(postgres_url, api, port, tmp_path)
         try:
             await _healthy(port, server)
+            said = (tmp_path / "serve.log").read_text(encoding="utf-8")
+            assert f"nhận kết nối ở 127.0.0.1:{port} với 2 tiến trình" in said  # the operator's log, in Vietnamese
             opened = [await asyncio.open_connection("127.0.0.1", port) for _ in range(CONNECTIONS)]
             try:
                 for reader, writer in opened:  # every connection answered (and so accepted by a worker)
