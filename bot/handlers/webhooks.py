@@ -83,15 +83,14 @@ class GroupStore:
         self._answered = 0  # the size of the last group
         self._ended = 0.0  # when it ended (the loop's clock)
         self._expected = 0  # those it answered and those waiting then: the next group, under load
-        self._company: asyncio.Future[None] | None = None  # a gathering's wake-up, once ``_want`` wait
-        self._want = 0
+        self._company: asyncio.Future[None] | None = None  # a gathering's wake-up, once ``_expected`` wait
 
     async def store(self, update: Delivered, direct: bool = False) -> bytes | None:
         """Return once ``update`` is durably stored (raise if its store failed): None, or the
         body of the webhook's answer when it was handled in its group (``direct``)."""
         done = asyncio.get_running_loop().create_future()
         self._waiting.append((update, direct, done))
-        if self._company is not None and len(self._waiting) >= self._want and not self._company.done():
+        if self._company is not None and len(self._waiting) >= self._expected and not self._company.done():
             self._company.set_result(None)
         if self._storing is None:
             self._storing = asyncio.ensure_future(self._store_all())
@@ -143,7 +142,7 @@ class GroupStore:
         loop = asyncio.get_running_loop()
         if self._answered < 2 or len(self._waiting) >= self._expected or loop.time() - self._ended >= self.gather:
             return
-        self._want, self._company = self._expected, loop.create_future()
+        self._company = loop.create_future()
         timer = loop.call_later(self.gather, _wake, self._company)
         try:
             await self._company

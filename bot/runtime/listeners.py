@@ -12,9 +12,9 @@ connection to one of them by a hash of its addresses: about half each, whichever
 The parent keeps a socket bound to the address but not listening: it holds the port (no other
 program takes it between two workers' starts; a second ``tcns serve`` on it is refused, not
 joined) and picks it once when the port is 0; a socket that does not listen is given no
-connections. A worker that dies takes its own socket
-with it; the connections waiting on it are reset (a channel sends those updates again, and none
-was acknowledged) and new ones go to the workers alive until uvicorn replaces it.
+connections. A worker that dies takes its own socket with it; the connections waiting on it are
+reset (a channel sends those updates again, and none was acknowledged) and new ones go to the
+workers alive until uvicorn replaces it.
 """
 
 from __future__ import annotations

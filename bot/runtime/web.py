@@ -224,9 +224,9 @@ def run_server(host: str, port: int, workers: int) -> None:
         return
     config = uvicorn.Config("bot.runtime.web:worker_app", **options)
     reserved = listeners.reserve(host, port)  # held until the last worker has stopped
-    log.info("listening on %s:%d with %d workers, each on a socket of its own", host,
-             reserved.getsockname()[1], workers)
+    port = reserved.getsockname()[1]  # the one picked, when 0
+    log.info("listening on %s:%d with %d workers, each on a socket of its own", host, port, workers)
     try:
-        Multiprocess(config, sockets=listeners.WorkerSockets(host, reserved.getsockname()[1])).run()
+        Multiprocess(config, sockets=listeners.WorkerSockets(host, port)).run()
     finally:
         reserved.close()
